@@ -1,0 +1,35 @@
+/*
+** lcore.h - shared pieces of the dcerpc.core Lua module.
+** The only headers in the project that include lua.h live in bindings/.
+*/
+#ifndef DCERPC_LCORE_H
+#define DCERPC_LCORE_H
+
+#include <lua.h>
+#include <lauxlib.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define DCERPC_HIDDEN __attribute__((visibility("hidden")))
+#else
+#define DCERPC_HIDDEN
+#endif
+
+/* Each part of the module adds its functions and metatables to the module
+** table at the top of the stack (and leaves the stack as it found it). */
+DCERPC_HIDDEN void dcerpc_open_ndr(lua_State *L);
+DCERPC_HIDDEN void dcerpc_open_conn(lua_State *L);
+DCERPC_HIDDEN void dcerpc_open_binding(lua_State *L);
+
+/* Push an error object: a table { code = n, name = "...", message = "...",
+** executed = "no" | "maybe" | "yes" | nil } with the shared error metatable
+** (its __tostring gives "name (0x...): message"). `name` may be NULL, then the
+** name is looked up in the engine's status table. Returns 1. */
+DCERPC_HIDDEN int dcerpc_push_error(lua_State *L, uint32_t code, const char *name,
+                                    const char *message, const char *executed);
+
+/* Standard failure return: pushes nil and an error object; returns 2. */
+DCERPC_HIDDEN int dcerpc_fail(lua_State *L, uint32_t code, const char *name,
+                              const char *message, const char *executed);
+
+#endif
