@@ -1,0 +1,52 @@
+-- rpcdump.lua HOST [PORT]: list the endpoints an endpoint mapper knows,
+-- one line each: interface uuid, version, string binding, annotation.
+--
+--   lua5.4 examples/rpcdump.lua 127.0.0.1
+--
+-- Runs from a checkout after `make` (the lines below find the module there)
+-- or anywhere once the rock is installed.
+local dir = (arg and arg[0] or ""):match("^(.*)[/\\]") or "."
+package.path = dir .. "/../scripts/?.lua;" .. dir .. "/../scripts/?/init.lua;" .. package.path
+package.cpath = dir .. "/../build/?.so;" .. package.cpath
+
+local dcerpc = require "dcerpc"
+
+local host, port = arg[1], arg[2] or "135"
+if not host then
+  io.stderr:write("usage: rpcdump.lua HOST [PORT]\n")
+  os.exit(2)
+end
+
+local epm = dcerpc.interface "epm"
+local c, err = dcerpc.connect(("ncacn_ip_tcp:%s[%s]"):format(host, port), epm)
+if not c then
+  io.stderr:write("rpcdump: ", tostring(err), "\n")
+  os.exit(1)
+end
+
+local RPC_C_EP_ALL_ELTS = 0
+local EPT_S_NOT_REGISTERED = 0x16c9a0d6
+local handle = string.rep("\0", 20)
+local count = 0
+repeat
+  local r, e = c:ept_lookup {
+    inquiry_type = RPC_C_EP_ALL_ELTS, vers_option = 1,
+    entry_handle = handle, max_ents = 100,
+  }
+  if not r then
+    io.stderr:write("rpcdump: ", tostring(e), "\n")
+    os.exit(1)
+  end
+  -- Samba returns its last batch together with EPT_S_NOT_REGISTERED: keep it.
+  for _, ent in ipairs(r.entries or {}) do
+    local t = ent.tower and dcerpc.core.tower_decode(ent.tower.tower_octet_string)
+    if t then
+      count = count + 1
+      print(("%s v%d.%d  %s  %s"):format(t.interface.uuid, t.interface.major, t.interface.minor,
+        dcerpc.core.tower_to_binding(t), ent.annotation or ""))
+    end
+  end
+  handle = r.entry_handle
+until r.status ~= 0 or handle == string.rep("\0", 20)
+c:close()
+io.stderr:write(("rpcdump: %d endpoints\n"):format(count))

@@ -1,0 +1,40 @@
+-- serverinfo.lua BINDING: what srvsvc NetrServerGetInfo (level 101, then 102)
+-- says about a server.
+--
+--   lua5.4 examples/serverinfo.lua ncacn_ip_tcp:127.0.0.1
+local dir = (arg and arg[0] or ""):match("^(.*)[/\\]") or "."
+package.path = dir .. "/../scripts/?.lua;" .. dir .. "/../scripts/?/init.lua;" .. package.path
+package.cpath = dir .. "/../build/?.so;" .. package.cpath
+
+local dcerpc = require "dcerpc"
+
+local binding = arg[1]
+if not binding then
+  io.stderr:write("usage: serverinfo.lua BINDING   (e.g. ncacn_ip_tcp:127.0.0.1)\n")
+  os.exit(2)
+end
+local b = assert(dcerpc.binding(binding))
+local c, err = dcerpc.connect(binding, dcerpc.interface "srvsvc")
+if not c then
+  io.stderr:write("serverinfo: ", tostring(err), "\n")
+  os.exit(1)
+end
+
+local r, e = c:NetrServerGetInfo { ServerName = "\\\\" .. b.host, Level = 101 }
+if not r then
+  io.stderr:write("serverinfo: ", tostring(e), "\n")
+  os.exit(1)
+end
+local i = r.InfoStruct.ServerInfo101
+print(("server name:  %s"):format(i.sv101_name))
+print(("platform id:  %d"):format(i.sv101_platform_id))
+print(("version:      %d.%d"):format(i.sv101_version_major, i.sv101_version_minor))
+print(("server type:  0x%08x"):format(i.sv101_type))
+print(("comment:      %s"):format(i.sv101_comment or ""))
+local r2 = c:NetrServerGetInfo { ServerName = "\\\\" .. b.host, Level = 102 }
+if r2 and r2.InfoStruct.ServerInfo102 then
+  local j = r2.InfoStruct.ServerInfo102
+  print(("users:        %d"):format(j.sv102_users))
+  print(("user path:    %s"):format(j.sv102_userpath or ""))
+end
+c:close()

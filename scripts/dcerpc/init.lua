@@ -1,0 +1,267 @@
+-- dcerpc: the public Lua API of lua-dcerpc.
+--
+--   local dcerpc = require "dcerpc"
+--   local srvsvc = dcerpc.interface "srvsvc"
+--   local c = assert(dcerpc.connect("ncacn_ip_tcp:127.0.0.1", srvsvc))
+--   local r = assert(c:NetrServerGetInfo{ ServerName = "\\\\127.0.0.1", Level = 101 })
+--
+-- Errors are values: expected failures (network, fault, bad reply, an error
+-- status returned by the call) give `nil, err` where err has `code`, `name`,
+-- `message` and, for failed calls, `executed` ("no": safe to retry; "maybe").
+-- Only misuse of the API raises.
+
+local core = require "dcerpc.core"
+local ndr = require "dcerpc.ndr"
+local okstatus, status = pcall(require, "dcerpc.status")
+if not okstatus then status = nil end
+
+local M = {
+  core = core,
+  ndr = ndr,
+  status = status,
+  _VERSION = "lua-dcerpc " .. core.version,
+}
+
+-- Transfer syntaxes.
+M.NDR20 = { uuid = "8a885d04-1ceb-11c9-9fe8-08002b104860", major = 2, minor = 0 }
+M.NDR64 = { uuid = "71710533-beba-4937-8319-b5dbef9ccc36", major = 1, minor = 0 }
+
+local EPM_PORT = 135
+local EPT_S_NOT_REGISTERED = 0x16c9a0d6
+local RPC_S_PROTSEQ_NOT_SUPPORTED = 1703
+local RPC_S_UNKNOWN_IF = 1717
+local RPC_S_INVALID_BINDING = 1702
+local RPC_X_BAD_STUB_DATA = 0x6f7
+local NULL_HANDLE = string.rep("\0", 20)
+local NIL_UUID = "00000000-0000-0000-0000-000000000000"
+
+local function err(code, name, message, executed)
+  return core.error(code, name, message, executed)
+end
+
+-- dcerpc.interface "srvsvc" -> the interface description shipped in
+-- scripts/dcerpc/iface/ (or a description table passed through unchanged).
+function M.interface(name)
+  if type(name) == "table" then return name end
+  assert(type(name) == "string" and name:match("^[%w_]+$"), "interface name expected")
+  return require("dcerpc.iface." .. name)
+end
+
+-- dcerpc.binding(str) -> parsed string binding | nil, err
+function M.binding(str)
+  assert(type(str) == "string", "string binding expected")
+  return core.binding_parse(str)
+end
+
+local function syntax_of(iface)
+  return { uuid = iface.uuid, major = iface.major, minor = iface.minor }
+end
+
+---------------------------------------------------------------- endpoint map
+
+-- Ask the endpoint mapper on host:135 for the TCP port of `iface`.
+-- Returns the port (string) or nil, err.
+local function ept_map(host, iface, opts)
+  local epm = M.interface "epm"
+  local conn, e = core.connect_tcp(host, opts.epm_port or EPM_PORT,
+                                   { timeout = opts.connect_timeout })
+  if not conn then return nil, e end
+  local ack
+  ack, e = conn:bind({ { abstract = syntax_of(epm), transfer = { M.NDR20 } } },
+                     { timeout = opts.timeout })
+  if not ack then conn:close(); return nil, e end
+  local tower = core.tower_encode {
+    interface = syntax_of(iface), syntax = M.NDR20,
+    protseq = "ncacn_ip_tcp", endpoint = "0", host = "0.0.0.0",
+  }
+  local fn = epm.functions.ept_map
+  local stub = ndr.encode_call(fn, "in", {
+    obj = opts.object,
+    map_tower = { tower_length = #tower, tower_octet_string = tower },
+    entry_handle = NULL_HANDLE,
+    max_towers = 4,
+  })
+  local resp, drep = conn:call(0, fn.opnum, stub, { timeout = opts.timeout })
+  conn:close()
+  if not resp then return nil, drep end
+  local out, de = ndr.decode_call(fn, "out", resp, { drep = drep })
+  if not out then return nil, de end
+  if out.status ~= 0 then
+    return nil, err(out.status, nil, "endpoint mapper: " .. iface.name .. " " ..
+                    iface.uuid .. " v" .. iface.version .. " is not registered on " .. host, "no")
+  end
+  for _, t in ipairs(out.ITowers or {}) do
+    local dt = t and core.tower_decode(t.tower_octet_string)
+    if dt and dt.protseq == "ncacn_ip_tcp" and dt.endpoint then
+      return dt.endpoint
+    end
+  end
+  return nil, err(EPT_S_NOT_REGISTERED, nil, "endpoint mapper on " .. host ..
+                  " has no ncacn_ip_tcp endpoint for " .. iface.name, "no")
+end
+M.ept_map = ept_map
+
+---------------------------------------------------------------- client
+
+local Client = {}
+Client.__index = Client
+
+-- A class per interface: its functions become methods (c:NetrShareEnum{...}).
+local classes = setmetatable({}, { __mode = "k" })
+local function class_of(iface)
+  local cls = classes[iface]
+  if cls then return cls end
+  cls = setmetatable({}, { __index = Client })
+  cls.__index = cls
+  cls.__close = Client.close
+  cls.__gc = nil
+  for _, fn in pairs(iface.functions) do
+    if type(fn) == "table" and fn.name and not Client[fn.name] then
+      local f = fn
+      cls[fn.name] = function(self, args, opts) return self:call(f, args, opts) end
+    end
+  end
+  classes[iface] = cls
+  return cls
+end
+
+-- Is `code`, returned by a function whose return type is `t`, an error?
+local function status_kind(t)
+  if t == ndr.NTSTATUS then return "ntstatus"
+  elseif t == ndr.WERROR then return "werror"
+  elseif t == ndr.HRESULT then return "hresult" end
+end
+
+local function status_error(kind, code, fname)
+  local name = status and status.name(code, kind)
+  return err(code, name, fname .. " returned " .. (name or string.format("0x%08x", code)), "yes")
+end
+
+local function is_error(kind, code)
+  if status and status.is_error then return status.is_error(code, kind) end
+  if kind == "ntstatus" then return (code & 0xC0000000) == 0xC0000000
+  elseif kind == "werror" then return code ~= 0 and code ~= 234
+  else return (code & 0x80000000) ~= 0 end
+end
+
+local function lookup(self, f)
+  local fn = f
+  if type(f) ~= "table" then
+    fn = self.iface.functions[f]
+    if not fn then
+      error(string.format("interface %s has no function %s", self.iface.name, tostring(f)), 3)
+    end
+  end
+  return fn
+end
+
+-- c:call(fn | name | opnum, args [, opts]) -> results | nil, err [, results]
+-- When the function returns NTSTATUS / WERROR / HRESULT and the value is an
+-- error, the results are still given as the third value.
+function Client:call(f, args, opts)
+  local fn = lookup(self, f)
+  local conn = self.conn
+  if not conn then error("attempt to use a closed client", 2) end
+  local stub = ndr.encode_call(fn, "in", args or {}, self.encode_opts)
+  local resp, drep = conn:call(self.context_id, fn.opnum, stub, opts or self.call_opts)
+  if not resp then return nil, drep end
+  local out, de = ndr.decode_call(fn, "out", resp, { drep = drep })
+  if not out then
+    return nil, err(RPC_X_BAD_STUB_DATA, nil, fn.name .. ": undecodable reply: " ..
+                    tostring(de and de.message or de), "yes")
+  end
+  local kind = fn.returns and status_kind(fn.returns)
+  if kind and out.result and is_error(kind, out.result) then
+    return nil, status_error(kind, out.result, fn.name), out
+  end
+  return out
+end
+
+-- Several calls in flight on one connection (when the server allows it):
+--   local h = c:send("NetrServerGetInfo", args); ...; local r = c:receive(h)
+function Client:send(f, args, opts)
+  local fn = lookup(self, f)
+  local stub = ndr.encode_call(fn, "in", args or {}, self.encode_opts)
+  local id, e = self.conn:send(self.context_id, fn.opnum, stub, opts or self.call_opts)
+  if not id then return nil, e end
+  return { id = id, fn = fn }
+end
+
+function Client:receive(h, timeout)
+  local resp, drep = self.conn:receive(h.id, timeout)
+  if not resp then return nil, drep end
+  local fn = h.fn
+  local out, de = ndr.decode_call(fn, "out", resp, { drep = drep })
+  if not out then
+    return nil, err(RPC_X_BAD_STUB_DATA, nil, fn.name .. ": undecodable reply: " ..
+                    tostring(de and de.message or de), "yes")
+  end
+  local kind = fn.returns and status_kind(fn.returns)
+  if kind and out.result and is_error(kind, out.result) then
+    return nil, status_error(kind, out.result, fn.name), out
+  end
+  return out
+end
+
+function Client:info()
+  local i = self.conn and self.conn:info() or {}
+  i.binding = self.binding
+  i.interface = self.iface.name
+  return i
+end
+
+function Client:close()
+  if self.conn then self.conn:close(); self.conn = nil end
+end
+
+-- dcerpc.connect(binding, iface [, opts]) -> client | nil, err
+--   binding: "ncacn_ip_tcp:HOST[PORT]" (no port: ask the endpoint mapper)
+--   opts: timeout (call, s), connect_timeout (s), object (uuid),
+--         max_xmit / max_recv, conc_mpx, drep = "be", assoc_group
+function M.connect(binding, iface, opts)
+  opts = opts or {}
+  iface = M.interface(iface)
+  local b, e = M.binding(binding)
+  if not b then return nil, e end
+  if b.protseq ~= "ncacn_ip_tcp" then
+    return nil, err(RPC_S_PROTSEQ_NOT_SUPPORTED, nil,
+                    "protocol sequence " .. tostring(b.protseq) .. " is not supported yet", "no")
+  end
+  if not b.host or b.host == "" then
+    return nil, err(RPC_S_INVALID_BINDING, nil, "binding has no host: " .. binding, "no")
+  end
+  local object = opts.object or (b.object ~= NIL_UUID and b.object) or nil
+  local port = b.endpoint
+  if not port or port == "" then
+    port, e = ept_map(b.host, iface, { timeout = opts.timeout, connect_timeout = opts.connect_timeout,
+                                       object = object, epm_port = opts.epm_port })
+    if not port then return nil, e end
+  end
+  local conn
+  conn, e = core.connect_tcp(b.host, tonumber(port) or port, { timeout = opts.connect_timeout })
+  if not conn then return nil, e end
+  local ack
+  ack, e = conn:bind({ { abstract = syntax_of(iface), transfer = { M.NDR20 } } }, {
+    feature_negotiation = opts.feature_negotiation ~= false,
+    conc_mpx = opts.conc_mpx, drep = opts.drep, assoc_group = opts.assoc_group,
+    max_xmit = opts.max_xmit, max_recv = opts.max_recv, timeout = opts.timeout,
+  })
+  if not ack then conn:close(); return nil, e end
+  local r = ack.results and ack.results[1]
+  if not r or r.result ~= 0 then
+    conn:close()
+    return nil, err(RPC_S_UNKNOWN_IF, nil, string.format(
+      "server at %s[%s] does not support %s %s v%s (result %s, reason %s)", b.host, port,
+      iface.name, iface.uuid, iface.version, r and r.result, r and r.reason), "no")
+  end
+  local self = setmetatable({
+    conn = conn, iface = iface, context_id = 0,
+    binding = string.format("ncacn_ip_tcp:%s[%s]", b.host, port),
+    call_opts = { timeout = opts.timeout, object = object },
+    encode_opts = opts.drep and { drep = opts.drep } or nil,
+    ack = ack,
+  }, class_of(iface))
+  return self
+end
+
+return M

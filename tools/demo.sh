@@ -1,0 +1,18 @@
+#!/bin/bash
+# The main job: lua-dcerpc's client talking to a real server on loopback.
+# Starts the standalone Samba peer (test/peers/samba-member.sh), then runs the
+# examples against it: the endpoint map, server info, the share list.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DCERPC_PEER_DIR=${DCERPC_PEER_DIR:-/tmp/lua-dcerpc-peers}
+bash test/peers/samba-member.sh start
+trap 'bash test/peers/samba-member.sh stop' EXIT
+echo
+echo "\$ lua5.4 examples/rpcdump.lua 127.0.0.1"
+lua5.4 examples/rpcdump.lua 127.0.0.1
+echo
+echo "\$ lua5.4 examples/serverinfo.lua ncacn_ip_tcp:127.0.0.1   (port from the endpoint mapper)"
+lua5.4 examples/serverinfo.lua ncacn_ip_tcp:127.0.0.1
+echo
+echo "\$ lua5.4 examples/shares.lua ncacn_ip_tcp:127.0.0.1"
+lua5.4 examples/shares.lua ncacn_ip_tcp:127.0.0.1
