@@ -108,10 +108,21 @@ asan_pass() {
         ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 }
 
+fuzz_pass() {
+    note "fuzz smoke run (${FUZZ_SECONDS:-10}s per decoder)"
+    command -v clang >/dev/null || { echo "not ok - clang missing for the fuzzers"; failed=$((failed + 1)); return; }
+    local out
+    out=$(mktemp)
+    FUZZ_SECONDS=${FUZZ_SECONDS:-10} bash tools/fuzz.sh >"$out" 2>&1
+    cat "$out"
+    count_c "$out" >/dev/null
+    rm -f "$out"
+}
+
 case $mode in
 --spec-only) make -s all >>"$LOG" 2>&1; run_specs "build/?.so" "specs" ;;
 --asan) asan_pass ;;
-*) normal_pass; rock_pass; asan_pass ;;
+*) normal_pass; rock_pass; asan_pass; fuzz_pass ;;
 esac
 
 bash test/peers/samba-member.sh stop >/dev/null 2>&1 || true

@@ -10,7 +10,8 @@ mode=${1:-test}
 pkgs=(gcc make pkg-config lua5.4 liblua5.4-dev libssl-dev libkrb5-dev
       samba smbclient procps iproute2)
 if [ "$mode" = test ]; then
-    pkgs+=(lua-busted luarocks python3-samba python3-impacket samba-testsuite tshark valgrind)
+    pkgs+=(lua-busted luarocks python3-samba python3-impacket samba-testsuite tshark valgrind
+           clang libclang-rt-14-dev)
 fi
 
 missing=()
