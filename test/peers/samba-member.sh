@@ -4,6 +4,7 @@
 #   samba-dcerpcd as a standalone daemon: endpoint mapper on :135 and the rpcd_*
 #   helpers on dynamic ncacn_ip_tcp ports (49152 and up).
 # User alice / Alice-Pass1 (a Unix account is created for tdbsam).
+# Shares: share, plus data001..data040 (SAMBA_EXTRA_SHARES) with long comments.
 #
 # usage: samba-member.sh start|stop|restart|status|env|clean
 # After start, `. $DCERPC_PEER_DIR/samba-member/env.sh` exports SAMBA_HOST,
@@ -63,6 +64,13 @@ configure() {
     comment = lua-dcerpc test share
     read only = no
 CONF
+    # Extra shares with long comments: a NetrShareEnum reply then spans several
+    # fragments, so the specs see Samba's own multi-fragment responses.
+    local i
+    for ((i = 1; i <= ${SAMBA_EXTRA_SHARES:-40}; i++)); do
+        printf '\n[data%03d]\n    path = %s\n    comment = extra share %03d %s\n    read only = yes\n' \
+            "$i" "$DIR/share" "$i" "$(printf 'remark-%.0s' {1..20})" >>"$CONF"
+    done
     cat >"$CLIENT_CONF" <<CONF
 [global]
     workgroup = RPCTEST

@@ -1,0 +1,75 @@
+-- What we put on the wire, dissected by Wireshark: capture our client talking
+-- to Samba on loopback (endpoint mapper, bind with feature negotiation,
+-- fragmented requests and replies, a fault) and require tshark to find no
+-- malformed packet and no expert warning in what we sent.
+local peers = require "helpers.peers"
+local samba = peers.samba()
+
+local function sh(cmd)
+  local f = assert(io.popen(cmd .. " 2>&1"))
+  local out = f:read("a")
+  local ok, _, code = f:close()
+  return out, ok and 0 or code
+end
+
+local function have(cmd) return sh("command -v " .. cmd) ~= "" end
+
+describe("wire #interop #tshark", function()
+  if not samba then
+    pending("Samba peer not available on this machine")
+    return
+  end
+  if not (have("dumpcap") and have("tshark")) then
+    if os.getenv("CI") == "true" then error("tshark/dumpcap missing under CI") end
+    pending("tshark not installed")
+    return
+  end
+  local dcerpc = require "dcerpc"
+  local host = samba.SAMBA_HOST
+
+  it("dissects cleanly", function()
+    local pcap = os.tmpname() .. ".pcap"
+    local pidfile = os.tmpname()
+    local filter = "port 135 or portrange 49152-65535"
+    os.execute(string.format("(dumpcap -q -i lo -f %q -w %q >/dev/null 2>&1 & echo $! > %q)",
+                             filter, pcap, pidfile))
+    local pid = io.open(pidfile):read("l")
+    -- wait for the capture to be running (pcap header written)
+    for _ = 1, 50 do
+      local f = io.open(pcap, "rb")
+      local n = f and #f:read("a") or 0
+      if f then f:close() end
+      if n > 0 then break end
+      os.execute("sleep 0.1")
+    end
+    os.execute("sleep 0.5")
+
+    local c = assert(dcerpc.connect("ncacn_ip_tcp:" .. host, dcerpc.interface "srvsvc"))
+    assert(c:NetrServerGetInfo { ServerName = "\\\\" .. host, Level = 101 })
+    assert(c:NetrShareEnum {
+      ServerName = "\\\\" .. host,
+      InfoStruct = { Level = 1, ShareInfo = { Level1 = { EntriesRead = 0 } } },
+      PreferedMaximumLength = 0xffffffff,
+    })
+    -- a request larger than one fragment (Samba answers it with an error status)
+    c:NetrServerGetInfo { ServerName = "\\\\" .. string.rep("x", 12000), Level = 101 }
+    c.conn:call(c.context_id, 200, "")   -- nca_s_op_rng_error
+    c:close()
+
+    os.execute("sleep 0.5")
+    os.execute("kill -INT " .. pid .. "; sleep 0.5")
+    local list = sh(string.format("tshark -n -r %q -Y dcerpc -T fields -e frame.number -e dcerpc.pkt_type", pcap))
+    local n = select(2, list:gsub("\n", ""))
+    assert.is_true(n >= 10, "too few DCE/RPC frames captured:\n" .. list)
+    -- frames we sent: towards the server's ports
+    local mine = "(tcp.dstport == 135 || tcp.dstport >= 49152)"
+    local bad = sh(string.format(
+      "tshark -n -r %q -Y '%s && (_ws.malformed || _ws.expert.severity >= \"warning\")' " ..
+      "-T fields -e frame.number -e _ws.expert.message", pcap, mine))
+    assert.are.equal("", bad, "tshark flags our frames:\n" .. bad)
+    -- and the replies decode without malformed packets either
+    local malformed = sh(string.format("tshark -n -r %q -Y '_ws.malformed' -T fields -e frame.number", pcap))
+    assert.are.equal("", malformed)
+    os.remove(pcap); os.remove(pidfile)
+  end)
+end)
