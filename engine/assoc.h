@@ -16,6 +16,15 @@
 ** Every operation ends in a dce_op_result: status 0, or a status code with
 ** the "executed" class of the Windows runtime (DCE_EXEC_NO: safe to retry on
 ** a new association; DCE_EXEC_MAYBE: the server may have run it).
+**
+** Auth (a later issue) plugs in here: a per-association hook set that
+** (1) tells emit_fragment how many bytes the verifier takes, so request
+** stubs are cut to max_xmit - header - 8 - sig and padded to 16 with
+** auth_pad_length; (2) signs or seals each encoded fragment in place in the
+** output queue; (3) verifies each received fragment in handle_response
+** before its stub is appended (the decoder already bounds the trailer).
+** Bind/alter/auth3 carry the mechanism's tokens in the auth verifier that
+** dce_pdu already encodes and decodes.
 */
 #ifndef DCE_ASSOC_H
 #define DCE_ASSOC_H
@@ -43,7 +52,7 @@ typedef struct dce_assoc dce_assoc;
 typedef struct dce_assoc_cfg {
   uint16_t max_xmit, max_recv;     /* offered in binds (default 5840/5840) */
   size_t max_response;             /* reassembly cap (default DCE_MAX_RESPONSE) */
-  uint8_t drep0;                   /* DCE_DREP_LE (default) or DCE_DREP_BE */
+  int big_endian;                  /* send big-endian PDUs (default: little) */
 } dce_assoc_cfg;
 
 typedef struct dce_pctx {          /* one presentation context to offer */
@@ -57,7 +66,7 @@ typedef struct dce_bind_opts {
   int feature_negotiation;         /* add the 6cb71c2c-9812-4540-... context */
   uint16_t features;               /* bitmask offered (0 = both bits) */
   int conc_mpx;                    /* ask for PFC_CONC_MPX (bind only) */
-  int set_sizes;                   /* use max_xmit/max_recv below, not cfg's */
+  int set_sizes;                   /* use max_xmit/max_recv below (>= 1432), not cfg's */
   uint16_t max_xmit, max_recv;
   uint32_t assoc_group;            /* 0 = new group */
 } dce_bind_opts;
@@ -144,6 +153,9 @@ void dce_assoc_release(dce_assoc *a, uint32_t call_id);
 /* Move the response stub out of a finished operation into *dst (which the
 ** caller then owns and frees with dce_buf_free). */
 void dce_assoc_take_stub(dce_assoc *a, uint32_t call_id, dce_buf *dst);
+
+/* Byte order of the PDUs we send from now on (DCE_DREP_LE or DCE_DREP_BE). */
+void dce_assoc_set_drep(dce_assoc *a, uint8_t drep0);
 
 const dce_assoc_info *dce_assoc_get_info(const dce_assoc *a);
 int dce_assoc_is_dead(const dce_assoc *a);

@@ -103,20 +103,35 @@ static int bp_copy(bparse *p, size_t a, size_t b, dce_bstr *out) {
   return 0;
 }
 
-/* "[...]" at a holding an IPv6 literal (hex, ':', '.', %zone, >= 2 colons).
-** Returns the index of the closing ']' or 0 when it is not one. */
-static size_t bp_ipv6_bracket(const bparse *p, size_t a) {
-  size_t i = a + 1;
+/* Length of the IPv6-literal-looking prefix of s[0..n) (hex, ':', '.', then an
+** optional %zone), stopping at ']'; (size_t)-1 when a character does not fit
+** or there are fewer than two colons. The bracketed-address test uses it. */
+static size_t ipv6_span(const char *s, size_t n) {
+  size_t i;
   int colons = 0, zone = 0;
-  for (; i < p->len && p->s[i] != ']'; i++) {
-    int c = (unsigned char)p->s[i];
-    if (zone) { if (!is_ident(c)) return 0; continue; }
+  for (i = 0; i < n && s[i] != ']'; i++) {
+    int c = (unsigned char)s[i];
+    if (zone) { if (!is_ident(c)) return (size_t)-1; continue; }
     if (c == ':') colons++;
     else if (c == '%') zone = 1;
-    else if (!is_hex(c) && c != '.') return 0;
+    else if (!is_hex(c) && c != '.') return (size_t)-1;
   }
-  if (i >= p->len || colons < 2) return 0;
-  return i;
+  return colons < 2 ? (size_t)-1 : i;
+}
+
+/* Local protocol sequences have no network address, so for them "[...]" is
+** always the endpoint. */
+static int has_netaddr(const dce_bstr *ps) {
+  return !((ps->len == 7 && memcmp(ps->s, "ncalrpc", 7) == 0) ||
+           (ps->len == 17 && memcmp(ps->s, "ncacn_unix_stream", 17) == 0) ||
+           (ps->len == 16 && memcmp(ps->s, "ncadg_unix_dgram", 16) == 0));
+}
+
+/* "[...]" at a holding an IPv6 literal: the index of the closing ']', or 0. */
+static size_t bp_ipv6_bracket(const bparse *p, size_t a) {
+  size_t n = ipv6_span(p->s + a + 1, p->len - a - 1);
+  if (n == (size_t)-1 || a + 1 + n >= p->len) return 0;
+  return a + 1 + n;
 }
 
 static int bp_ident(const dce_bstr *x) {
@@ -143,6 +158,7 @@ static int bp_items(bparse *p, dce_binding *b, size_t a, size_t end) {
       } else {
         size_t k;
         if (!bp_ident(&v)) return bp_fail(p, i, v.len ? "invalid flag name" : "empty option");
+        if (v.len == 8 && memcmp(v.s, "endpoint", 8) == 0) return bp_fail(p, i, "'endpoint' needs a value");
         if (b->nopts == DCE_BINDING_MAX_OPTS) return bp_fail(p, i, "too many options");
         for (k = 0; k < b->nopts; k++)
           if (b->opt[k].key.len == v.len && memcmp(b->opt[k].key.s, v.s, v.len) == 0)
@@ -237,7 +253,7 @@ int dce_binding_parse(dce_binding *b, const char *s, size_t len,
   /* Network address. */
   addr = i + 1;
   if (addr < len && s[addr] == '[') {
-    size_t close = bp_ipv6_bracket(&p, addr);
+    size_t close = has_netaddr(&b->protseq) ? bp_ipv6_bracket(&p, addr) : 0;
     if (close) {
       char *q = p.scr + p.sused;
       memcpy(q, s + addr + 1, close - addr - 1);
@@ -339,7 +355,11 @@ size_t dce_binding_format(const dce_binding *b, char *out, size_t cap) {
   if (b->endpoint.s && b->endpoint.len) {
     bo_c(&o, '[');
     any = 1;
-    if (dce_binding_is_flag(b->endpoint.s, b->endpoint.len)) {
+    /* "endpoint=" where the bare form would read as something else: a flag,
+    ** or (with no host) a bracketed IPv6 address. */
+    if (dce_binding_is_flag(b->endpoint.s, b->endpoint.len) ||
+        ((!b->host.s || b->host.len == 0) && has_netaddr(&b->protseq) &&
+         ipv6_span(b->endpoint.s, b->endpoint.len) == b->endpoint.len)) {
       bo_s(&o, "endpoint=", 9);
       bo_esc(&o, &b->endpoint, "[],=");
     } else {

@@ -15,11 +15,17 @@
 **     may be empty, a host name, IPv4, bare IPv6 with zone ("fe80::1%lo"),
 **     "\\\\server" for ncacn_np, or a bracketed IPv6 literal "[::1]" (told
 **     apart from an endpoint by its content: hex digits, ':' (at least two),
-**     '.', and an optional %zone).
+**     '.', and an optional %zone; never for ncalrpc and the Unix-socket
+**     protseqs, which have no address). The formatter writes IPv6 bare
+**     ("ncacn_ip_tcp:::1[135]", the form rpcclient accepts) and writes an
+**     endpoint that would read as such a literal as "endpoint=...".
 **   - In brackets, comma-separated items. The first item without '=' is the
 **     endpoint unless it is one of the well-known Samba flags (sign, seal,
 **     ...); "endpoint=..." also sets the endpoint. Later items without '='
-**     are bare flags (kept in order); "k=v" items are options.
+**     are bare flags (kept in order); "k=v" items are options. Option and
+**     flag names are [A-Za-z0-9_.-]+, unique; a bare "endpoint" is refused.
+**   - Endpoints of ncacn_ip_tcp, ncadg_ip_udp and ncacn_http must be decimal
+**     ports 0..65535.
 **   - Escapes: a backslash before one of  @ : [ ] , = \  stands for that
 **     character; a backslash before anything else is a literal backslash, so
 **     "\pipe\srvsvc" and "\\pipe\\srvsvc" are the same endpoint.

@@ -90,6 +90,20 @@ long dce_pdu_peek(const uint8_t *b, size_t len, dce_pdu_error *e) {
 
 /* ------------------------------------------------------------ decode */
 
+/* Bytes before the stub (or before any variable part) of each ptype: the
+** auth pad may never reach into them. */
+static size_t fixed_len(int ptype, int flags) {
+  switch (ptype) {
+  case DCE_PT_REQUEST: return 24u + ((flags & DCE_PFC_OBJECT_UUID) ? 16u : 0u);
+  case DCE_PT_RESPONSE: return 24u;
+  case DCE_PT_FAULT: return 28u;
+  case DCE_PT_BIND: case DCE_PT_ALTER: return 28u;
+  case DCE_PT_BIND_ACK: case DCE_PT_ALTER_RESP: return 26u;
+  case DCE_PT_BIND_NAK: return 18u;
+  default: return DCE_PDU_HDR_LEN;
+  }
+}
+
 static int rd_syntax(dce_rd *r, dce_syntax *s, int le) {
   const uint8_t *u;
   uint32_t v;
@@ -203,6 +217,8 @@ int dce_pdu_decode(dce_pdu *p, const uint8_t *b, size_t len, dce_pdu_error *e) {
     if (p->auth.pad_len > toff - DCE_PDU_HDR_LEN)
       return fail(e, DCE_PDU_EAUTHLEN, "auth_pad_length larger than the body (offset %lu)", toff + 2);
     body_end = toff - p->auth.pad_len;
+    if (body_end < fixed_len(p->ptype, p->flags))
+      return fail(e, DCE_PDU_EAUTHLEN, "auth_pad_length reaches into the PDU header (offset %lu)", toff + 2);
   }
   dce_rd_init(&r, b, body_end);
   r.off = DCE_PDU_HDR_LEN;
@@ -380,8 +396,15 @@ int dce_pdu_encode(dce_pdu *p, dce_buf *o, dce_pdu_error *e) {
   }
 
   if (p->has_auth) {
+    size_t at;
     if (p->auth.value_len > 0xffffu)
       return fail(e, DCE_PDU_EENCODE, "auth value too long (%lu)", p->auth.value_len);
+    /* never produce what the decoder refuses: the trailer is 4-aligned */
+    at = o->len - start + p->auth.pad_len;
+    if (at & 3) {
+      o->len = start;
+      return fail(e, DCE_PDU_EENCODE, "sec_trailer would be unaligned (offset %lu)", at);
+    }
     dce_buf_zero(o, p->auth.pad_len);
     dce_buf_u8(o, p->auth.type);
     dce_buf_u8(o, p->auth.level);

@@ -9,8 +9,14 @@
 
 #include <stdint.h>
 
+#include <stddef.h>
+
 /* Symbolic name of a status code, or NULL when unknown. */
 const char *dce_status_name(uint32_t code);
+
+/* The i-th entry of the name table (sorted by code): its name, with the code
+** stored in *code; NULL past the end. For listing and for tests. */
+const char *dce_status_at(size_t i, uint32_t *code);
 
 /* Windows runtime error codes used to classify failed calls. */
 #define DCE_RPC_S_SERVER_UNAVAILABLE   1722u  /* nothing was sent */
@@ -33,5 +39,15 @@ const char *dce_status_name(uint32_t code);
 #define DCE_NCA_S_FAULT_NDR            0x000006f7u  /* RPC_X_BAD_STUB_DATA */
 #define DCE_NCA_S_FAULT_OTHER          0x00000001u
 #define DCE_NCA_S_FAULT_CANT_PERFORM   0x000006d8u
+#define DCE_NCA_S_FAULT_CONTEXT_MISMATCH 0x1c00001au
+#define DCE_NCA_S_FAULT_REMOTE_NO_MEMORY 0x1c00001bu
+#define DCE_NCA_S_INVALID_PRES_CONTEXT_ID 0x1c00001cu
+#define DCE_NCA_S_UNSUPPORTED_AUTHN_LEVEL 0x1c00001du
+#define DCE_NCA_S_FAULT_INVALID_TAG    0x1c000006u
+#define DCE_NCA_S_SERVER_TOO_BUSY      0x1c010014u
+#define DCE_NCA_S_UNSUPPORTED_TYPE     0x1c010017u
+#define DCE_EPT_S_NOT_REGISTERED       0x16c9a0d6u  /* end of an epm lookup */
+#define DCE_RPC_S_INVALID_ENDPOINT_FORMAT 1706u
+#define DCE_RPC_S_SEC_PKG_ERROR        1825u
 
 #endif

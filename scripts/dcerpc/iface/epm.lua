@@ -71,6 +71,19 @@ return ndr.interface {
     ept_entry_t = ept_entry_t,
     ept_lookup_handle_t = ept_lookup_handle_t,
   },
+  -- kept on the interface object by ndr.interface (extra keys are kept)
+  constants = {
+    ept_max_annotation_size = ept_max_annotation_size,
+    -- ept_lookup inquiry_type
+    RPC_C_EP_ALL_ELTS = 0, RPC_C_EP_MATCH_BY_IF = 1, RPC_C_EP_MATCH_BY_OBJ = 2,
+    RPC_C_EP_MATCH_BY_BOTH = 3,
+    -- ept_lookup vers_option
+    RPC_C_VERS_ALL = 1, RPC_C_VERS_COMPATIBLE = 2, RPC_C_VERS_EXACT = 3,
+    RPC_C_VERS_MAJOR_ONLY = 4, RPC_C_VERS_UPTO = 5,
+    -- status values
+    EPT_S_CANT_PERFORM_OP = 0x16c9a0d8, EPT_S_INVALID_ENTRY = 0x16c9a0d7,
+    EPT_S_NOT_REGISTERED = 0x16c9a0d6,
+  },
 
   ndr.func(0, "ept_insert") {
     { "num_ents", unsigned32, "in" },

@@ -6,9 +6,17 @@
 --   rpc__mgmt_inq_if_ids (0), rpc__mgmt_inq_stats (1),
 --   rpc__mgmt_is_server_listening (2), rpc__mgmt_stop_server_listening (3),
 --   rpc__mgmt_inq_princ_name (4).
--- The short names inq_if_ids, inq_stats, is_server_listening,
--- stop_server_listening and inq_princ_name are not separate functions; see
--- the note at the end of this file.
+-- Samba's mgmt.idl and Wireshark shorten these to inq_if_ids, inq_stats, ...;
+-- the DSL has no function aliases, so the short names are added to
+-- iface.functions at the end of this file (same function objects; methods on
+-- a client are named after fn.name, i.e. the IDL names).
+--
+-- Interop note, rpc__mgmt_inq_stats: this is the C706 signature (one [in]
+-- uint32). Samba 4.17's server expects two [in] uint32 (its mgmt.idl has
+-- `[in] uint32 max_count, [in] uint32 unknown`) and faults a 4-byte request
+-- with rpc_x_bad_stub_data (0x6f7, seen against the test peer with impacket,
+-- which also sends the C706 form). Samba also answers
+-- rpc__mgmt_inq_princ_name with nca_s_op_rng_error.
 --
 -- Mapping notes (docs/ndr-dsl.md):
 -- * `[in] handle_t binding_handle` has no wire representation: omitted.
@@ -41,16 +49,20 @@ local rpc_if_id_vector_t = ndr.struct "rpc_if_id_vector_t" {
 }
 local rpc_if_id_vector_p_t = ndr.full(rpc_if_id_vector_t)
 
--- indexes into the statistics array (rpc_c_stats_*)
--- 0 calls_in, 1 calls_out, 2 pkts_in, 3 pkts_out
 
-return ndr.interface {
+local iface = ndr.interface {
   name = "mgmt",
   uuid = "afa8bd80-7d8a-11c9-bef4-08002b102989", version = "1.0",
   types = {
     rpc_if_id_t = rpc_if_id_t, rpc_if_id_p_t = rpc_if_id_p_t,
     rpc_if_id_vector_t = rpc_if_id_vector_t,
     rpc_if_id_vector_p_t = rpc_if_id_vector_p_t,
+  },
+  -- kept on the interface object by ndr.interface (extra keys are kept)
+  constants = {
+    -- indexes (1-based in Lua: +1) into rpc__mgmt_inq_stats' statistics
+    rpc_c_stats_calls_in = 0, rpc_c_stats_calls_out = 1,
+    rpc_c_stats_pkts_in = 2, rpc_c_stats_pkts_out = 3,
   },
 
   ndr.func(0, "rpc__mgmt_inq_if_ids") {
@@ -80,3 +92,14 @@ return ndr.interface {
     { "status",          ndr.ref(error_status_t), "out" },
   },
 }
+
+for short, long in pairs {
+  inq_if_ids = "rpc__mgmt_inq_if_ids", inq_stats = "rpc__mgmt_inq_stats",
+  is_server_listening = "rpc__mgmt_is_server_listening",
+  stop_server_listening = "rpc__mgmt_stop_server_listening",
+  inq_princ_name = "rpc__mgmt_inq_princ_name",
+} do
+  iface.functions[short] = iface.functions[long]
+end
+
+return iface

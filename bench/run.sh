@@ -1,0 +1,185 @@
+#!/bin/bash
+# lua-dcerpc benchmark (what `make bench` runs, after `make`). See bench/README.md.
+#
+#   bash bench/run.sh            everything, about 2-3 minutes
+#   BENCH_PARTS=a bash bench/run.sh     only (a) NDR;  =b only (b) round trips
+#   BENCH_CALLGRIND=0 ...        skip the instruction counts
+#
+# (a) NDR decode/encode of a NetrShareEnum level-1 reply (100,000 and 10,000
+#     SHARE_INFO_1) by Samba's C NDR, Impacket, our engine and the C floor,
+#     on the same fixture bytes, timed (best and median of N) and counted
+#     with callgrind.
+# (b) NetrServerGetInfo level 101 round trips per second on one connection
+#     to the Samba peer: Samba's C client, ours, and a raw TCP ping-pong with
+#     the same PDU sizes, with client and server on one CPU and on two.
+#
+# Every contender prints RESULT/CHECK/NOTE/RTT lines into one results file;
+# bench/report.py turns that into the table. Our Lua side is optional: when
+# dcerpc.ndr or the client do not work yet, their rows say so and the rest runs.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+PY=/usr/bin/python3           # Debian's: python3-samba and python3-impacket live there
+LUA=${LUA:-lua5.4}
+PARTS=${BENCH_PARTS:-ab}
+CALLGRIND=${BENCH_CALLGRIND:-1}
+N_BIG=100000
+N_SMALL=10000
+N_TINY=1000                   # Impacket's encode linearity
+N_CG_IMPACKET=200             # Impacket under callgrind (~700k instructions per entry)
+
+WORK=$(mktemp -d /tmp/dcerpc-bench.XXXXXX)
+RES=$WORK/results.txt
+: >"$RES"
+PINNED=()                     # "pid mask" of processes whose affinity we changed
+
+cleanup() {
+  local entry
+  for entry in "${PINNED[@]}"; do        # give the peer its CPUs back
+    taskset -a -p "${entry#* }" "${entry%% *}" >/dev/null 2>&1
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+say() { printf '%s\n' "$*" >&2; }
+emit() { tee -a "$RES" >&2; }
+
+# ------------------------------------------------------------ build helpers
+export LUA_PATH="$ROOT/scripts/?.lua;$ROOT/scripts/?/init.lua;;"
+export LUA_CPATH="$WORK/?.so;$ROOT/build/?.so;;"
+LUA_CFLAGS=$(pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
+CFLAGS_B="-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -pedantic -Wmissing-prototypes"
+gcc $CFLAGS_B -fPIC -shared $LUA_CFLAGS -o "$WORK/floor.so" "$HERE/floor.c" || exit 1
+gcc $CFLAGS_B -o "$WORK/pingpong" "$HERE/pingpong.c" || exit 1
+[ -f "$ROOT/build/dcerpc/core.so" ] || say "note: build/dcerpc/core.so missing (run make); ours will be unavailable"
+
+say "== lua-dcerpc bench  $(date -u +%FT%TZ)  $(nproc) CPUs  $(uname -r)"
+echo "META date $(date -u +%FT%TZ)" >>"$RES"
+echo "META cpus $(nproc) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//;s/ /_/g')" >>"$RES"
+
+# ------------------------------------------------------------ (a) NDR
+part_a() {
+  local FX=$WORK/fx
+  say "-- (a) fixture: Samba ndr_pack_out of NetShareEnumAll level 1"
+  $PY "$HERE/gen_share_enum.py" "$FX" $N_CG_IMPACKET $N_TINY $N_SMALL $N_BIG | emit || return 1
+
+  # Timed runs on the same files. Each script warms up (except Impacket:
+  # CPython has nothing to warm) and reports the best and the median of its
+  # reps. Samba, ours and the floor run in two rounds, alternating, so that
+  # load from elsewhere on the machine hits them alike; the report keeps the
+  # better round of each.
+  say "-- (a) timing"
+  local round n
+  for round in 1 2; do
+    for n in $N_BIG $N_SMALL; do
+      $PY "$HERE/ndr_samba.py" "$FX" $n 2>&1 | emit
+      $LUA "$HERE/ndr_lua.lua" "$FX" $n 2>&1 | emit
+    done
+  done
+  # Impacket: 100k decode once (~6.5 s), encode up to 10k only (O(N^2))
+  $PY "$HERE/ndr_impacket.py" "$FX" $N_BIG --min-reps 1 --max-reps 1 --budget 0 2>&1 | emit
+  $PY "$HERE/ndr_impacket.py" "$FX" $N_SMALL --min-reps 2 --max-reps 2 --budget 0 2>&1 | emit
+  $PY "$HERE/ndr_impacket.py" "$FX" $N_TINY --min-reps 3 --max-reps 5 --budget 0.5 2>&1 | emit
+
+  [ "$CALLGRIND" = 1 ] || return 0
+  # Instructions per operation: (Ir(K ops) - Ir(0 ops)) / K, each run doing
+  # the same setup (read fixture, decode once). Deterministic enough to
+  # compare across machines and runs; two runs in parallel (counts do not
+  # care about load).
+  command -v valgrind >/dev/null || { say "valgrind missing: no instruction counts"; return 0; }
+  say "-- (a) callgrind (instruction counts)"
+  local jobs=$WORK/cg.jobs op o k
+  : >"$jobs"
+  for op in 0 decode encode; do
+    o=${op/0/decode} k=1; [ "$op" = 0 ] && k=0
+    for n in $N_BIG $N_SMALL; do
+      echo "samba $o $n $k $PY $HERE/ndr_samba.py $FX $n --ops $o $k" >>"$jobs"
+      echo "floor $o $n $k $LUA $HERE/ndr_lua.lua $FX $n --ops floor-$o $k" >>"$jobs"
+      echo "ours $o $n $k $LUA $HERE/ndr_lua.lua $FX $n --ops ours-$o $k" >>"$jobs"
+    done
+    echo "impacket $o $N_CG_IMPACKET $k $PY $HERE/ndr_impacket.py $FX $N_CG_IMPACKET --ops $o $k" >>"$jobs"
+  done
+  echo "ours-stub decode $N_BIG 1 $LUA $HERE/ndr_lua.lua $FX $N_BIG --ops ours-stub 1" >>"$jobs"
+  export WORK
+  # shellcheck disable=SC2016
+  xargs -P 2 -L 1 bash -c '
+    who=$1 op=$2 n=$3 k=$4; shift 4
+    out=$WORK/cg.$who.$op.$k.$$
+    if PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >/dev/null 2>"$out.err"; then
+      ir=$(sed -n "s/^\(summary\|totals\): *//p" "$out" | head -1)
+      echo "IR $who $op $n $k $ir"
+    else
+      echo "IR $who $op $n $k FAIL"
+    fi
+    rm -f "$out" "$out.err"' _ <"$jobs" | sort | emit
+}
+
+# ------------------------------------------------------------ (b) round trips
+PEER_SMB_CONF=""
+pin_peer() {          # pin_peer CPU: every rpcd_classic of our peer onto CPU
+  local cpu=$1 pid mask
+  for pid in $(pgrep -f "rpcd_classic.*${PEER_SMB_CONF}"); do
+    if ! printf '%s\n' "${PINNED[@]}" | grep -q "^$pid "; then
+      mask=$(taskset -p "$pid" 2>/dev/null | sed -n 's/.*mask: *//p')
+      [ -n "$mask" ] && PINNED+=("$pid $mask")
+    fi
+    taskset -a -p -c "$cpu" "$pid" >/dev/null 2>&1 || say "cannot pin rpcd_classic $pid"
+  done
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Find a running Samba peer: the shared one (/work/shared/peers, env.sh under
+# $PEER_DIR) or the project's test/peers one (env.sh under $DCERPC_PEER_DIR);
+# start the project's if neither answers. Sets port, conf, PEER_SMB_CONF.
+find_peer() {
+  local e=${PEER_DIR:-/tmp/rpc-peers}/samba-member/env.sh
+  if [ -f "$e" ]; then
+    # shellcheck disable=SC1090
+    . "$e"
+    port=${SAMBA_MEMBER_SRVSVC_PORT:-} conf=${SAMBA_MEMBER_CLIENT_CONF:-} PEER_SMB_CONF=${SAMBA_MEMBER_SMB_CONF:-}
+    [ -n "$port" ] && port_open "$port" && return 0
+  fi
+  e=${DCERPC_PEER_DIR:-/tmp/lua-dcerpc-peers}/samba-member/env.sh
+  if ! { [ -f "$e" ] && bash "$ROOT/test/peers/samba-member.sh" status >/dev/null 2>&1; }; then
+    say "-- (b) starting the Samba peer (test/peers/samba-member.sh)"
+    bash "$ROOT/test/peers/samba-member.sh" start >&2 || return 1
+  fi
+  # shellcheck disable=SC1090
+  . "$e"
+  port=${SAMBA_SRVSVC_PORT:-} conf=${SAMBA_CLIENT_CONF:-} PEER_SMB_CONF=${SAMBA_CONF:-}
+  [ -n "$port" ] && port_open "$port"
+}
+
+part_b() {
+  local port conf
+  find_peer || { echo "NOTE rtt Samba peer not available" | emit; return 1; }
+  local sizes req resp
+  sizes=$($PY "$HERE/rtt_samba.py" --sizes "$port" "$conf") || { echo "NOTE rtt Samba client failed" | emit; return 1; }
+  echo "$sizes" | emit
+  read -r _ req resp <<<"$sizes"
+  say "-- (b) round trips: srvsvc on 127.0.0.1[$port], request $req B, response $resp B"
+  local secs=1 windows=2 placement ccpu scpu
+  for placement in 1cpu 2cpu; do
+    if [ $placement = 1cpu ]; then ccpu=0 scpu=0; else ccpu=0 scpu=1; fi
+    pin_peer $scpu
+    # alternate Samba and ours twice so drift hits both alike; report the
+    # best window of each
+    "$WORK/pingpong" "$req" "$resp" $secs $windows $ccpu $scpu | sed "s/^RTT pingpong/RTT pingpong $placement/" | emit
+    for round in 1 2; do
+      taskset -c $ccpu $PY "$HERE/rtt_samba.py" "$port" $secs $windows "$conf" 2>&1 |
+        sed "s/^RTT samba/RTT samba $placement/" | emit
+      taskset -c $ccpu $LUA "$HERE/rtt_lua.lua" "$port" $secs $windows 2>&1 |
+        sed "s/^RTT ours/RTT ours $placement/" | emit
+      pin_peer $scpu     # a worker spawned meanwhile gets pinned too
+    done
+  done
+}
+
+case $PARTS in *a*) part_a ;; esac
+case $PARTS in *b*) part_b ;; esac
+
+say ""
+$PY "$HERE/report.py" "$RES"

@@ -1,0 +1,267 @@
+/*
+** ndr_prog.c - program validation and the disassembler.
+**
+** ndr_prog_check walks the code once, marks instruction starts, and checks
+** every operand (targets are instruction starts inside the code, fields name
+** entries of the name table, data blocks lie inside the data area and are
+** well formed). After it passes, the interpreter never bounds-checks operands.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ndr.h"
+
+static const char *const ndr_opname[NDR_OP__COUNT] = {
+  "RET", "JMP", "CALL", "ALIGN", "OPEN", "OPENB", "CLOSE", "PMARK", "PCUR", "PDROP",
+  "U8", "I8", "U16", "I16", "U32", "I32", "U64", "U64A4", "F32", "F64", "BOOL",
+  "ENUM16", "ENUM32", "GUID", "CTXH", "SID", "PTRS", "PTRB", "ARR", "ARRB", "ANEXT",
+  "CONF", "UNION", "UNIONB", "RUSS", "RUSB",
+};
+
+static uint32_t base_len(uint32_t op) {
+  switch (op) {
+    case NDR_OP_JMP: case NDR_OP_CALL: case NDR_OP_OPEN: case NDR_OP_ENUM16: case NDR_OP_ENUM32:
+    case NDR_OP_PTRS: case NDR_OP_ANEXT: case NDR_OP_UNIONB: return 2;
+    case NDR_OP_PTRB: return 4;
+    case NDR_OP_CONF: return 4;
+    case NDR_OP_UNION: return 5;
+    case NDR_OP_ARR: return 7;
+    default: return op < NDR_OP__COUNT ? 1 : 0;
+  }
+}
+
+static int is_int_op(uint32_t op) {
+  return (op >= NDR_OP_U8 && op <= NDR_OP_U64) || op == NDR_OP_ENUM16 || op == NDR_OP_ENUM32;
+}
+
+uint32_t ndr_op_len(const uint32_t *code, uint32_t pc) {
+  uint32_t w = code[pc], op = w & NDR_OPMASK, n = base_len(op);
+  if (!n) return 0;
+  if (is_int_op(op)) {
+    if (w & NDR_F_RANGE) n += 4;
+    if (w & NDR_F_AUTO) {
+      n += 1;
+      if (((code[pc + n - 1] >> 24) & 0x7F) == NDR_AUTO_UNION) n += 1;
+    }
+  } else if (w & (NDR_F_RANGE | NDR_F_AUTO)) return 0;
+  return n;
+}
+
+#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); goto bad; } while (0)
+
+static int check_expr(const ndr_prog *p, uint32_t x, char *err, size_t errlen) {
+  uint32_t n, pc, sp = 0;
+  if (x < p->ncodeops || x >= p->ncode) { snprintf(err, errlen, "expression %u outside the data", x); return -1; }
+  n = p->code[x];
+  pc = x + 1;
+  if (n == 0 || n > 64) { snprintf(err, errlen, "bad expression length at %u", x); return -1; }
+  for (uint32_t t = 0; t < n; t++) {
+    uint32_t w;
+    if (pc >= p->ncode) { snprintf(err, errlen, "expression %u runs off the program", x); return -1; }
+    w = p->code[pc++];
+    switch (w & 0xFF) {
+      case NDR_X_FIELD:
+        if ((w >> 8) == 0 || (w >> 8) > p->nnames) { snprintf(err, errlen, "expression %u: bad field", x); return -1; }
+        sp++; break;
+      case NDR_X_CONST:
+        if (pc + 2 > p->ncode) { snprintf(err, errlen, "expression %u runs off the program", x); return -1; }
+        pc += 2; sp++; break;
+      case NDR_X_ADD: case NDR_X_SUB: case NDR_X_MUL: case NDR_X_DIV:
+        if (sp < 2) { snprintf(err, errlen, "expression %u: stack underflow", x); return -1; }
+        sp--; break;
+      default: snprintf(err, errlen, "expression %u: bad token", x); return -1;
+    }
+    if (sp > NDR_X_MAXDEPTH) { snprintf(err, errlen, "expression %u too deep", x); return -1; }
+  }
+  if (sp != 1) { snprintf(err, errlen, "expression %u leaves %u values", x, sp); return -1; }
+  return 0;
+}
+
+int ndr_prog_check(const ndr_prog *p, char *err, size_t errlen) {
+  uint8_t *start = NULL;
+  uint32_t pc, last = 0;
+  if (!p->code || p->ncodeops == 0 || p->ncodeops > p->ncode) { snprintf(err, errlen, "empty program"); return -1; }
+  start = calloc(p->ncodeops, 1);
+  if (!start) { snprintf(err, errlen, "out of memory"); return -1; }
+  for (pc = 0; pc < p->ncodeops;) {
+    uint32_t n = ndr_op_len(p->code, pc);
+    if (!n) BAD("bad opcode %u at %u", p->code[pc] & NDR_OPMASK, pc);
+    if (pc + n > p->ncodeops) BAD("instruction at %u runs off the code", pc);
+    start[pc] = 1;
+    last = pc;
+    pc += n;
+  }
+  {
+    uint32_t lop = p->code[last] & NDR_OPMASK;
+    if (lop != NDR_OP_RET && lop != NDR_OP_JMP) BAD("code does not end with RET or JMP");
+  }
+#define TARGET(t) do { uint32_t t_ = (t); if (t_ >= p->ncodeops || !start[t_]) BAD("bad target %u at %u", t_, pc); } while (0)
+#define FIELD(k) do { if ((k) > p->nnames) BAD("bad field %u at %u", (unsigned)(k), pc); } while (0)
+#define FIELD1(k) do { if ((k) == 0 || (k) > p->nnames) BAD("bad field %u at %u", (unsigned)(k), pc); } while (0)
+#define EXPR(x) do { if ((x) && check_expr(p, (x), err, errlen)) goto bad; } while (0)
+  for (pc = 0; pc < p->ncodeops; pc += ndr_op_len(p->code, pc)) {
+    const uint32_t *c = p->code + pc;
+    uint32_t op = c[0] & NDR_OPMASK, a = c[0] >> 8;
+    switch (op) {
+      case NDR_OP_JMP: TARGET(c[1]); break;
+      case NDR_OP_CALL: FIELD(a); TARGET(c[1]); break;
+      case NDR_OP_ALIGN: if (a != 1 && a != 2 && a != 4 && a != 8) BAD("bad alignment %u at %u", a, pc); break;
+      case NDR_OP_ANEXT: TARGET(c[1]); break;
+      case NDR_OP_PTRS: FIELD(a); if (c[1] < NDR_PTR_REF || c[1] > NDR_PTR_FULL) BAD("bad pointer kind at %u", pc); break;
+      case NDR_OP_PTRB: FIELD(a); if (c[1] < NDR_PTR_REF || c[1] > NDR_PTR_FULL) BAD("bad pointer kind at %u", pc); TARGET(c[2]); EXPR(c[3]); break;
+      case NDR_OP_ENUM16: case NDR_OP_ENUM32: FIELD(a); FIELD(c[1]); /* fallthrough */
+      case NDR_OP_U8: case NDR_OP_I8: case NDR_OP_U16: case NDR_OP_I16: case NDR_OP_U32: case NDR_OP_I32: case NDR_OP_U64: {
+        FIELD(a);
+        if (c[0] & NDR_F_AUTO) {
+          uint32_t aw = base_len(op) + ((c[0] & NDR_F_RANGE) ? 4 : 0);
+          uint32_t ek = (c[aw] >> 24) & 0x7F;
+          FIELD1(c[aw] & 0xFFFFFF);
+          if (ek == NDR_AUTO_UNION) {
+            uint32_t at = c[aw + 1];
+            if (at < p->ncodeops || at + 2 > p->ncode || p->code[at] > (p->ncode - at - 2) / 5)
+              BAD("bad arm table at %u", pc);
+            for (uint32_t i = 0; i < p->code[at]; i++) FIELD(p->code[at + 2 + 5 * i + 2]);
+          } else if (ek > NDR_E_I32) BAD("bad element kind at %u", pc);
+        }
+        break;
+      }
+      case NDR_OP_ARR: {
+        uint32_t ek = (c[1] >> 8) & 0xFF, al = c[6] & 0xFF;
+        FIELD(a);
+        if (ek > NDR_E_I32) BAD("bad element kind at %u", pc);
+        if (al != 0 && al != 1 && al != 2 && al != 4 && al != 8) BAD("bad element alignment at %u", pc);
+        EXPR(c[3]); EXPR(c[4]); EXPR(c[5]);
+        break;
+      }
+      case NDR_OP_CONF: EXPR(c[1]); FIELD1(c[3]); if (((c[2] >> 8) & 0xFF) > NDR_E_I32) BAD("bad element kind at %u", pc); break;
+      case NDR_OP_UNION: case NDR_OP_UNIONB: {
+        uint32_t at = op == NDR_OP_UNION ? c[3] : c[1], narms, dflt;
+        FIELD(a);
+        if (op == NDR_OP_UNION) {
+          uint32_t st = (c[1] >> 8) & 0xFF, aa = (c[1] >> 16) & 0xFF;
+          if (st != NDR_E_BYTE && st != NDR_E_U16 && st != NDR_E_U32 && st != NDR_E_U64 && st != NDR_E_I8 &&
+              st != NDR_E_I16 && st != NDR_E_I32) BAD("bad switch type at %u", pc);
+          if (aa > 8 || (aa & (aa - 1))) BAD("bad union alignment at %u", pc);
+          EXPR(c[2]);
+          if (c[1] & NDR_U_ENCAP) FIELD1(c[4]); else FIELD(c[4]);
+        }
+        if (at < p->ncodeops || at + 2 > p->ncode) BAD("bad arm table at %u", pc);
+        narms = p->code[at]; dflt = p->code[at + 1];
+        if (narms > (p->ncode - at - 2) / 5 || dflt > narms) BAD("bad arm table at %u", pc);
+        for (uint32_t i = 0; i < narms; i++) {
+          const uint32_t *e = p->code + at + 2 + 5 * i;
+          FIELD(e[2]);
+          if (e[3]) TARGET(e[3]);
+          if (e[4]) TARGET(e[4]);
+          if ((e[3] || e[4]) && !e[2]) BAD("arm without a name at %u", pc);
+        }
+        break;
+      }
+      default: FIELD(a); break;
+    }
+  }
+  if (p->nentry == 0 || p->nentry > 2) BAD("bad entry count");
+  for (uint32_t i = 0; i < p->nentry; i++) TARGET(p->entry[i]);
+  free(start);
+  return 0;
+bad:
+  free(start);
+  return -1;
+}
+
+/* ------------------------------------------------------------ disassembler */
+
+static void put(dce_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#include <stdarg.h>
+static void put(dce_buf *b, const char *fmt, ...) {
+  char tmp[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  if (n > 0) dce_buf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+static const char *fname(const ndr_prog *p, uint32_t k) {
+  return k && k <= p->nnames ? p->names[k] : "";
+}
+
+static void dis_expr(const ndr_prog *p, uint32_t x, dce_buf *b) {
+  uint32_t n = p->code[x], pc = x + 1;
+  for (uint32_t t = 0; t < n; t++) {
+    uint32_t w = p->code[pc++];
+    switch (w & 0xFF) {
+      case NDR_X_FIELD: put(b, " %s", fname(p, w >> 8)); break;
+      case NDR_X_CONST: put(b, " %lld", (long long)((uint64_t)p->code[pc] | ((uint64_t)p->code[pc + 1] << 32))); pc += 2; break;
+      case NDR_X_ADD: put(b, " +"); break;
+      case NDR_X_SUB: put(b, " -"); break;
+      case NDR_X_MUL: put(b, " *"); break;
+      default: put(b, " /"); break;
+    }
+  }
+}
+
+int ndr_disasm(const ndr_prog *p, dce_buf *b) {
+  static const char *const pk[] = { "?", "ref", "unique", "full" };
+  static const char *const ekn[] = { "complex", "byte", "wchar", "u16", "u32", "u64", "i8", "i16", "i32" };
+  put(b, "; %s: %u words, %u of code, entries", p->title ? p->title : "?", p->ncode, p->ncodeops);
+  for (uint32_t i = 0; i < p->nentry; i++) put(b, " %u", p->entry[i]);
+  put(b, "\n");
+  for (uint32_t pc = 0; pc < p->ncodeops; pc += ndr_op_len(p->code, pc)) {
+    const uint32_t *c = p->code + pc;
+    uint32_t op = c[0] & NDR_OPMASK, a = c[0] >> 8;
+    put(b, "%5u  %-6s", pc, ndr_opname[op]);
+    if (a && op != NDR_OP_ALIGN) put(b, " .%s", fname(p, a));
+    switch (op) {
+      case NDR_OP_JMP: case NDR_OP_CALL: put(b, " -> %u", c[1]); break;
+      case NDR_OP_ANEXT: put(b, " end %u", c[1]); break;
+      case NDR_OP_ALIGN: put(b, " %u", a); break;
+      case NDR_OP_OPEN: put(b, " (%u fields)", c[1]); break;
+      case NDR_OP_PTRS: put(b, " %s", pk[c[1] & 3]); break;
+      case NDR_OP_PTRB: put(b, " %s -> %u", pk[c[1] & 3], c[2]); break;
+      case NDR_OP_ENUM16: case NDR_OP_ENUM32: if (c[1]) put(b, " names %s", fname(p, c[1])); break;
+      case NDR_OP_ARR: {
+        uint32_t fl = c[1];
+        put(b, " %s%s%s%s%s elem=%s align=%u min=%u", (fl & NDR_A_CONF) ? "conformant " : "",
+            (fl & NDR_A_VARY) ? "varying " : "", (fl & NDR_A_HOIST) ? "hoisted " : "",
+            (fl & NDR_A_STRING) ? "string " : "", (fl & NDR_A_NEEDB) ? "deferred " : "",
+            ekn[(fl >> 8) & 0xFF], c[6] & 0xFF, c[6] >> 8);
+        if (!(fl & NDR_A_CONF)) put(b, " length=%u", c[2]);
+        if (c[3]) { put(b, " size_is("); dis_expr(p, c[3], b); put(b, " )"); }
+        if (c[4]) { put(b, " length_is("); dis_expr(p, c[4], b); put(b, " )"); }
+        if (c[5]) { put(b, " first_is("); dis_expr(p, c[5], b); put(b, " )"); }
+        break;
+      }
+      case NDR_OP_CONF:
+        put(b, " tail .%s", fname(p, c[3]));
+        if (c[1]) { put(b, " size_is("); dis_expr(p, c[1], b); put(b, " )"); }
+        break;
+      case NDR_OP_UNION: case NDR_OP_UNIONB: {
+        uint32_t at = op == NDR_OP_UNION ? c[3] : c[1];
+        if (op == NDR_OP_UNION) {
+          put(b, " %s switch=%s", (c[1] & NDR_U_ENCAP) ? "encapsulated" : "", ekn[(c[1] >> 8) & 0xFF]);
+          if (c[2]) { put(b, " switch_is("); dis_expr(p, c[2], b); put(b, " )"); }
+        }
+        for (uint32_t i = 0; i < p->code[at]; i++) {
+          const uint32_t *e = p->code + at + 2 + 5 * i;
+          if (i + 1 == p->code[at + 1]) put(b, " [default]");
+          else put(b, " [%lld]", (long long)((uint64_t)e[0] | ((uint64_t)e[1] << 32)));
+          put(b, "%s->%u/%u", fname(p, e[2]), e[3], e[4]);
+        }
+        break;
+      }
+      default: break;
+    }
+    if (is_int_op(op)) {
+      uint32_t np = pc + base_len(op);
+      if (c[0] & NDR_F_RANGE) {
+        put(b, " range(%lld, %lld)", (long long)((uint64_t)p->code[np] | ((uint64_t)p->code[np + 1] << 32)),
+            (long long)((uint64_t)p->code[np + 2] | ((uint64_t)p->code[np + 3] << 32)));
+        np += 4;
+      }
+      if (c[0] & NDR_F_AUTO) put(b, " auto(#%s)", fname(p, p->code[np] & 0xFFFFFF));
+    }
+    put(b, "\n");
+  }
+  return b->err ? -1 : 0;
+}

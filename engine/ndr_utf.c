@@ -1,0 +1,148 @@
+/*
+** ndr_utf.c - UTF-16 (wire) <-> WTF-8 (Lua) and SID text <-> wire.
+**
+** WTF-8: UTF-8 that may also hold lone surrogates as three-byte sequences
+** (ED A0..BF xx), so any sequence of UTF-16 code units read from the wire
+** round-trips through a Lua string unchanged.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include "ndr.h"
+
+size_t ndr_utf16_to_utf8(const uint8_t *in, size_t n, int le, char *out) {
+  unsigned char *o = (unsigned char *)out;
+  size_t i = 0;
+  const int lo = le ? 0 : 1, hi = le ? 1 : 0;
+  while (i < n) {
+    uint32_t c = (uint32_t)in[2 * i + lo] | ((uint32_t)in[2 * i + hi] << 8);
+    /* fast path: a run of ASCII */
+    if (c < 0x80) { *o++ = (unsigned char)c; i++; continue; }
+    i++;
+    if (c >= 0xD800 && c <= 0xDBFF && i < n) {
+      uint32_t d = (uint32_t)in[2 * i + lo] | ((uint32_t)in[2 * i + hi] << 8);
+      if (d >= 0xDC00 && d <= 0xDFFF) {
+        c = 0x10000 + ((c - 0xD800) << 10) + (d - 0xDC00);
+        i++;
+      }
+    }
+    if (c < 0x800) {
+      *o++ = (unsigned char)(0xC0 | (c >> 6));
+      *o++ = (unsigned char)(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {   /* lone surrogates land here too (WTF-8) */
+      *o++ = (unsigned char)(0xE0 | (c >> 12));
+      *o++ = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+      *o++ = (unsigned char)(0x80 | (c & 0x3F));
+    } else {
+      *o++ = (unsigned char)(0xF0 | (c >> 18));
+      *o++ = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
+      *o++ = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+      *o++ = (unsigned char)(0x80 | (c & 0x3F));
+    }
+  }
+  return (size_t)(o - (unsigned char *)out);
+}
+
+/* Decode one WTF-8 sequence at s[*i]; returns the code point or -1. */
+static long ndr_utf8_next(const unsigned char *s, size_t len, size_t *i) {
+  size_t p = *i;
+  uint32_t c = s[p], need, min;
+  if (c < 0x80) { *i = p + 1; return (long)c; }
+  if (c >= 0xC2 && c <= 0xDF) { need = 1; c &= 0x1F; min = 0x80; }
+  else if (c >= 0xE0 && c <= 0xEF) { need = 2; c &= 0x0F; min = 0x800; }
+  else if (c >= 0xF0 && c <= 0xF4) { need = 3; c &= 0x07; min = 0x10000; }
+  else return -1;
+  if (len - p - 1 < need) return -1;
+  for (uint32_t k = 1; k <= need; k++) {
+    uint32_t b = s[p + k];
+    if ((b & 0xC0) != 0x80) return -1;
+    c = (c << 6) | (b & 0x3F);
+  }
+  if (c < min || c > 0x10FFFF) return -1;
+  *i = p + 1 + need;
+  return (long)c;
+}
+
+size_t ndr_utf8_units(const char *s, size_t len) {
+  const unsigned char *u = (const unsigned char *)s;
+  size_t i = 0, n = 0;
+  while (i < len) {
+    if (u[i] < 0x80) { i++; n++; continue; }
+    long c = ndr_utf8_next(u, len, &i);
+    if (c < 0) return (size_t)-1;
+    n += c >= 0x10000 ? 2 : 1;
+  }
+  return n;
+}
+
+size_t ndr_utf8_to_utf16(const char *s, size_t len, int le, uint8_t *out) {
+  const unsigned char *u = (const unsigned char *)s;
+  size_t i = 0, n = 0;
+  while (i < len) {
+    long c;
+    if (u[i] < 0x80) c = u[i++];
+    else if ((c = ndr_utf8_next(u, len, &i)) < 0) return (size_t)-1;
+    if (c >= 0x10000) {
+      uint32_t v = (uint32_t)c - 0x10000;
+      dce_st16(out + 2 * n++, (uint16_t)(0xD800 + (v >> 10)), le);
+      dce_st16(out + 2 * n++, (uint16_t)(0xDC00 + (v & 0x3FF)), le);
+    } else {
+      dce_st16(out + 2 * n++, (uint16_t)c, le);
+    }
+  }
+  return n;
+}
+
+/* "S-1-5-21-1-2-3": revision, 48-bit authority (decimal, or 0x hex), up to
+** 15 sub-authorities. out: rev, count, auth[6] (big-endian), subs (drep). */
+int ndr_sid_parse(const char *s, size_t len, uint8_t out[8 + 4 * 15], int le) {
+  size_t i = 2;
+  uint64_t v[17];
+  int nv = 0;
+  if (len < 4 || (s[0] != 'S' && s[0] != 's') || s[1] != '-') return -1;
+  while (i <= len) {
+    uint64_t x = 0;
+    size_t st = i;
+    int hex = 0;
+    if (nv == 1 && i + 1 < len && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) { hex = 1; i += 2; st = i; }
+    while (i < len && s[i] != '-') {
+      int d;
+      char ch = s[i];
+      if (ch >= '0' && ch <= '9') d = ch - '0';
+      else if (hex && ch >= 'a' && ch <= 'f') d = ch - 'a' + 10;
+      else if (hex && ch >= 'A' && ch <= 'F') d = ch - 'A' + 10;
+      else return -1;
+      x = x * (hex ? 16 : 10) + (uint64_t)d;
+      if (x > 0xFFFFFFFFFFFFull) return -1;
+      i++;
+    }
+    if (i == st || nv >= 17) return -1;
+    v[nv++] = x;
+    i++;  /* skip '-' (or step past the end) */
+  }
+  if (nv < 2 || v[0] > 255) return -1;
+  for (int k = 2; k < nv; k++) if (v[k] > 0xFFFFFFFFu) return -1;
+  out[0] = (uint8_t)v[0];
+  out[1] = (uint8_t)(nv - 2);
+  for (int k = 0; k < 6; k++) out[2 + k] = (uint8_t)(v[1] >> (8 * (5 - k)));
+  for (int k = 2; k < nv; k++) dce_st32(out + 8 + 4 * (k - 2), (uint32_t)v[k], le);
+  return 8 + 4 * (nv - 2);
+}
+
+size_t ndr_sid_format(const uint8_t *body, size_t n, int le, char *out, size_t outlen) {
+  uint64_t auth = 0;
+  size_t o;
+  int w;
+  for (int k = 0; k < 6; k++) auth = (auth << 8) | body[2 + k];
+  if (auth >= (1ull << 32))
+    w = snprintf(out, outlen, "S-%u-0x%012llX", (unsigned)body[0], (unsigned long long)auth);
+  else
+    w = snprintf(out, outlen, "S-%u-%llu", (unsigned)body[0], (unsigned long long)auth);
+  if (w < 0 || (size_t)w >= outlen) return 0;
+  o = (size_t)w;
+  for (size_t k = 0; k < n; k++) {
+    w = snprintf(out + o, outlen - o, "-%lu", (unsigned long)dce_ld32(body + 8 + 4 * k, le));
+    if (w < 0 || (size_t)w >= outlen - o) return 0;
+    o += (size_t)w;
+  }
+  return o;
+}
