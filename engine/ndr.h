@@ -213,9 +213,9 @@ typedef struct ndr_vm {
   ndr_frame *fr; uint32_t nfr, capfr;
   ndr_pent *pq; uint32_t npq, cappq, pcur;
   char *scratch; size_t capscratch;
-  uint8_t *fpw; size_t capfpw; /* encode: full-pointer referent written, by (id - 0x20000) / 4 */
+  uint8_t *fpw; size_t capfpw; /* encode: full-pointer referent written, by id */
   uint32_t hoist;          /* max_count read by CONF */
-  uint32_t next_id;        /* next referent id */
+  uint32_t nptr;           /* encode: pointers numbered so far (referent ids) */
   uint32_t pending_full;   /* decode: full-pointer id to register at OPEN */
   uint32_t depth;
   int err;

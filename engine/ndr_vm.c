@@ -16,6 +16,9 @@
 #include "ndr.h"
 
 #define OPA(w)  ((w) >> 8)
+/* unique pointer referent ids: 0x00020000 | 4 * count, as Samba writes them
+** (Windows adds instead of or-ing; receivers ignore unique ids anyway) */
+#define NDR_UNIQUE_ID(n) (0x00020000u | ((uint32_t)(n) << 2))
 #define OPC(w)  ((w) & NDR_OPMASK)
 
 static const char *const ndr_tname[] = { "nil", "boolean", "integer", "number", "string", "table", "other value" };
@@ -48,7 +51,7 @@ int ndr_vm_reset(ndr_vm *vm, const ndr_host *h, int encode, uint8_t drep0, uint8
   dce_buf_reset(&vm->out);
   vm->nfr = vm->npq = vm->pcur = 0;
   vm->hoist = 0;
-  vm->next_id = 0x00020000;
+  vm->nptr = 0;
   vm->pending_full = 0;
   vm->err = 0;
   vm->msg[0] = 0;
@@ -258,6 +261,17 @@ static int64_t vm_vlen(ndr_vm *vm, int cont, int64_t key, int ek, int string) {
     h->pop(h->ud, slot);
     return n;
   }
+}
+
+/* A context handle is { u32 attributes; GUID uuid }: its Lua value is the
+** little-endian (canonical) layout whatever the stub's byte order. */
+static void ctxh_swap(uint8_t *b) {
+  dce_uuid u;
+  uint8_t t = b[0]; b[0] = b[3]; b[3] = t;
+  t = b[1]; b[1] = b[2]; b[2] = t;
+  memcpy(u.b, b + 4, 16);
+  dce_uuid_swap(&u);
+  memcpy(b + 4, u.b, 16);
 }
 
 /* ------------------------------------------------------------ the loop */
@@ -481,6 +495,7 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
           } else {
             if (len != 20) FAIL(NDR_ERR_VALUE, "context handle must be 20 bytes, got %zu", len);
             memcpy(raw, s, 20);
+            if (!le) ctxh_swap(raw);
           }
         } else if (t != NDR_T_NIL) FAIL(NDR_ERR_TYPE, "string expected, got %s", ndr_tname[t]);
         dce_buf_align(&vm->out, 4, 0);
@@ -494,7 +509,13 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
           if (!le) dce_uuid_swap(&u);
           dce_uuid_format(&u, txt);
           h->sets(ud, F->cont, LOCKEY, txt, 36);
-        } else h->sets(ud, F->cont, LOCKEY, (const char *)q, 20);
+        } else if (le) h->sets(ud, F->cont, LOCKEY, (const char *)q, 20);
+        else {
+          uint8_t raw[20];
+          memcpy(raw, q, 20);
+          ctxh_swap(raw);
+          h->sets(ud, F->cont, LOCKEY, (const char *)raw, 20);
+        }
       }
       pc += 1; continue;
     }
@@ -531,14 +552,13 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
         int t = h->geti(ud, F->cont, LOCKEY, &dummy);
         if (t == NDR_T_NIL) {
           if (kind == NDR_PTR_REF) FAIL(NDR_ERR_TYPE, "[ref] pointer cannot be nil");
-        } else if (kind == NDR_PTR_FULL && t == NDR_T_TABLE) {
-          aux = (uint32_t)h->ptr_id(ud, F->cont, LOCKEY, vm->next_id, &id);
-        } else {
-          id = vm->next_id; aux = 1;
-        }
-        if (aux) {
-          if (kind == NDR_PTR_FULL) {  /* referent not written yet */
-            size_t ix = (vm->next_id - 0x00020000u) / 4;
+        } else if (kind == NDR_PTR_FULL) {
+          /* full pointers are numbered 1, 2, ... from the pointer count (as
+          ** Samba does; MIDL numbers them 1, 2, ... too); one id per table */
+          if (t == NDR_T_TABLE) aux = (uint32_t)h->ptr_id(ud, F->cont, LOCKEY, vm->nptr + 1, &id);
+          else { aux = 1; id = vm->nptr + 1; }
+          if (aux) {
+            size_t ix = ++vm->nptr;
             if (ix >= vm->capfpw) {
               size_t nc = vm->capfpw ? vm->capfpw * 2 : 256;
               uint8_t *nf;
@@ -546,9 +566,10 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
               if (!(nf = realloc(vm->fpw, nc))) FAIL(NDR_ERR_NOMEM, "out of memory");
               vm->fpw = nf; vm->capfpw = nc;
             }
-            vm->fpw[ix] = 0;
+            vm->fpw[ix] = 0;  /* referent not written yet */
           }
-          vm->next_id += 4;
+        } else {
+          id = NDR_UNIQUE_ID(vm->nptr); vm->nptr++; aux = 1;
         }
         dce_buf_align(&vm->out, 4, 0);
         dce_buf_u32(&vm->out, id, le);
@@ -575,7 +596,7 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
         if (kind == NDR_PTR_FULL) {
           /* the referent goes with the first pointer met in the buffers pass
           ** (the decoder reads it there): later ones only carry the id */
-          size_t ix = (e.id - 0x00020000u) / 4;
+          size_t ix = e.id;
           if (ix >= vm->capfpw || vm->fpw[ix]) { pc += 4; continue; }
           vm->fpw[ix] = 1;
         }
@@ -868,7 +889,7 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
           units = ndr_utf8_units(s, len);
           if (units == (size_t)-1) FAIL(NDR_ERR_VALUE, "invalid UTF-8 text");
           if (units > 0x7FFF) FAIL(NDR_ERR_VALUE, "string too long for a UNICODE_STRING");
-          id = vm->next_id; vm->next_id += 4;
+          id = NDR_UNIQUE_ID(vm->nptr); vm->nptr++;
         } else if (t != NDR_T_NIL) FAIL(NDR_ERR_TYPE, "string expected, got %s", ndr_tname[t]);
         aux = (uint32_t)units;
         dce_buf_align(&vm->out, 4, 0);

@@ -9,7 +9,9 @@
 --
 -- For every function: the request encodes byte-exact to the fixture and
 -- decodes back (server side); replies decode to the expected values and
--- encode back byte-exact.
+-- encode back byte-exact. A difference confined to referent ids ends the
+-- test as pending("NDR: ...") after its value checks (see compare()); live
+-- stubs carry the peer's own referent numbering, which is tolerated.
 
 local ok_ndr, ndr = pcall(require, "dcerpc.ndr")
 local F = require "fixtures.iface_fixtures"
@@ -150,6 +152,18 @@ describe("iface descriptions load", function()
     end)
   end
 
+  itx("mgmt also answers to the short names; constants are exported", function()
+    if not need_ndr() then return end
+    local m = load_iface("mgmt")
+    for _, short in ipairs { "inq_if_ids", "inq_stats", "is_server_listening",
+                             "stop_server_listening", "inq_princ_name" } do
+      assert.are.equal(m.functions["rpc__mgmt_" .. short], m.functions[short])
+    end
+    assert.are.equal(0x16c9a0d6, load_iface("epm").constants.EPT_S_NOT_REGISTERED)
+    assert.are.equal(500, load_iface("srvsvc").constants.PLATFORM_ID_NT)
+    assert.are.equal(1, load_iface("mgmt").constants.rpc_c_stats_calls_out)
+  end)
+
   itx("have the spec's uuids, versions and opnums", function()
     if not need_ndr() then return end
     local want = {
@@ -252,6 +266,29 @@ describe("srvsvc", function()
       check_reply_roundtrip(fn, r, bytes)
     end)
 
+    itx("decodes a level 501 reply", function()
+      if not need_ndr() then return end
+      local bytes = fx("srvsvc_NetrShareEnum_L501_rep")
+      local r, fn = decode_reply("srvsvc", "NetrShareEnum", bytes)
+      assert.are.same({ { shi501_netname = "share", shi501_type = 0, shi501_remark = "five-oh-one",
+                          shi501_flags = 0x30 } }, r.InfoStruct.ShareInfo.Level501.Buffer)
+      check_reply_roundtrip(fn, r, bytes)
+    end)
+
+    itx("decodes a big-endian (drep 0x00) level 1 reply, UTF-16BE strings", function()
+      if not need_ndr() then return end
+      local bytes = fx("srvsvc_NetrShareEnum_L1_rep_be")
+      local fn = load_iface("srvsvc").functions.NetrShareEnum
+      local r = assert(ndr.decode_call(fn, "out", bytes, { drep = 0x00 }))
+      local c = r.InfoStruct.ShareInfo.Level1
+      assert.are.equal(2, c.EntriesRead)
+      assert.are.same({ shi1_netname = "share", shi1_type = 0, shi1_remark = "big" }, c.Buffer[1])
+      assert.are.same({ shi1_netname = "IPC$", shi1_type = 0x80000003 }, c.Buffer[2])
+      assert.are.equal(2, r.TotalEntries)
+      assert.are.equal(7, r.ResumeHandle)
+      compare(bytes, ndr.encode_call(fn, "out", r, { drep = "be" }))
+    end)
+
     itx("decodes a level 502 reply with a security descriptor", function()
       if not need_ndr() then return end
       local bytes = fx("srvsvc_NetrShareEnum_L502_rep")
@@ -286,6 +323,11 @@ describe("srvsvc", function()
     end)
 
     local cases = {
+      { 501, "ShareInfo501", { shi501_netname = "share", shi501_type = 0, shi501_remark = "r",
+                               shi501_flags = 0x10 } },
+      { 1004, "ShareInfo1004", { shi1004_remark = "just a remark" } },
+      { 1005, "ShareInfo1005", { shi1005_flags = 0x100 } },
+      { 1006, "ShareInfo1006", { shi1006_max_uses = 0xffffffff } },
       { 0, "ShareInfo0", { shi0_netname = "IPC$" } },
       { 1, "ShareInfo1", { shi1_netname = "share", shi1_type = 0, shi1_remark = "the share" } },
       { 2, "ShareInfo2", { shi2_netname = "share", shi2_type = 0, shi2_remark = nil,
@@ -353,10 +395,12 @@ describe("srvsvc", function()
       assert.are.equal(6, i.sv101_version_major)
       assert.are.equal(1, i.sv101_version_minor)
       assert.are.equal(0x00809a03, i.sv101_type)
-      -- SV_TYPE_WORKSTATION, SERVER, PRINTQ_SERVER, SERVER_UNIX, NT, SERVER_NT
-      for _, bit in ipairs { 0x1, 0x2, 0x200, 0x800, 0x1000, 0x8000 } do
-        assert.are_not.equal(0, i.sv101_type & bit)
+      local K = load_iface("srvsvc").constants
+      for _, bit in ipairs { "SV_TYPE_WORKSTATION", "SV_TYPE_SERVER", "SV_TYPE_PRINTQ_SERVER",
+                             "SV_TYPE_SERVER_UNIX", "SV_TYPE_NT", "SV_TYPE_SERVER_NT" } do
+        assert.are_not.equal(0, i.sv101_type & K[bit], bit)
       end
+      assert.are.equal(0, i.sv101_type & K.SV_TYPE_DOMAIN_CTRL)
       assert.are.equal("Samba 4.17.12-Debian", i.sv101_comment)
       assert.are.equal(0, r.result)
       check_reply_roundtrip(fn, r, bytes, { Level = 101 })
@@ -443,6 +487,29 @@ describe("wkssvc", function()
     check_reply_roundtrip(fn, r, bytes, { Level = 1018 })
   end)
 
+  itx("NetrWkstaGetInfo decodes levels 1013 and 1046", function()
+    if not need_ndr() then return end
+    local bytes = fx("wkssvc_NetrWkstaGetInfo_L1013_rep")
+    local r, fn = decode_reply("wkssvc", "NetrWkstaGetInfo", bytes)
+    assert.are.same({ wki1013_keep_conn = 600 }, r.WkstaInfo.WkstaInfo1013)
+    check_reply_roundtrip(fn, r, bytes, { Level = 1013 })
+    bytes = fx("wkssvc_NetrWkstaGetInfo_L1046_rep")
+    r = decode_reply("wkssvc", "NetrWkstaGetInfo", bytes)
+    assert.are.same({ wki1046_dormant_file_limit = 1 }, r.WkstaInfo.WkstaInfo1046)
+    check_reply_roundtrip(fn, r, bytes, { Level = 1046 })
+  end)
+
+  itx("NetrWkstaUserEnum decodes a level 0 reply", function()
+    if not need_ndr() then return end
+    local bytes = fx("wkssvc_NetrWkstaUserEnum_L0_rep")
+    local r, fn = decode_reply("wkssvc", "NetrWkstaUserEnum", bytes)
+    assert.are.same({ EntriesRead = 3, Buffer = { { wkui0_username = "alice" },
+      { wkui0_username = "bob" }, { wkui0_username = "carol" } } }, r.UserInfo.WkstaUserInfo.Level0)
+    assert.are.equal(3, r.TotalEntries)
+    assert.is_nil(r.ResumeHandle)
+    check_reply_roundtrip(fn, r, bytes)
+  end)
+
   for _, level in ipairs { 0, 1 } do
     itx("NetrWkstaUserEnum encodes a level " .. level .. " request like Samba", function()
       if not need_ndr() then return end
@@ -518,6 +585,26 @@ describe("epm", function()
     check_reply_roundtrip(fn, r, bytes, { max_towers = 4 })
   end)
 
+  itx("ept_map decodes a big-endian reply (tower octets untouched)", function()
+    if not need_ndr() then return end
+    local bytes = fx("epm_ept_map_rep_srvsvc_tcp_be")
+    local fn = load_iface("epm").functions.ept_map
+    local r = assert(ndr.decode_call(fn, "out", bytes, { drep = 0x00 }))
+    assert.are.equal(1, r.num_towers)
+    local t = tower("epm_tower_srvsvc_tcp_49152")
+    assert.are.equal(#t, r.ITowers[1].tower_length)
+    assert.are.equal(hex(t), hex(r.ITowers[1].tower_octet_string))
+    assert.are.equal(0, r.status)
+    -- the context handle is { u32 attributes; GUID uuid }: a big-endian sender
+    -- swaps its fields; the Lua value should be the canonical (NDR LE) form,
+    -- or the handle sent back in a little-endian request would not match.
+    if r.entry_handle ~= gen_handle(1) then
+      assert.are.equal(20, #r.entry_handle)
+      pending("NDR: context handle read raw from a big-endian stub: got " .. hex(r.entry_handle) ..
+              ", canonical " .. hex(gen_handle(1)) .. " (u32 attributes + GUID fields not swapped)")
+    end
+  end)
+
   itx("ept_lookup encodes an all-elements request like Samba", function()
     if not need_ndr() then return end
     local back = check_request("epm", "ept_lookup", {
@@ -555,6 +642,16 @@ describe("epm", function()
     assert.are.equal(#tower("epm_tower_wkssvc_np"), e2.tower.tower_length)
     assert.are.equal(0, r.status)
     check_reply_roundtrip(fn, r, bytes, { max_ents = 500 })
+  end)
+
+  itx("ept_lookup decodes a big-endian reply (GUIDs, annotations, towers)", function()
+    if not need_ndr() then return end
+    local fn = load_iface("epm").functions.ept_lookup
+    local r = assert(ndr.decode_call(fn, "out", fx("epm_ept_lookup_rep_2_be"), { drep = 0x00 }))
+    local le = assert(ndr.decode_call(fn, "out", fx("epm_ept_lookup_rep_2")))
+    assert.are.equal("12345678-1234-abcd-ef00-0123456789ab", r.entries[2].object)
+    le.entry_handle, r.entry_handle = nil, nil   -- see the ept_map big-endian case
+    assert.are.same(le, r)
   end)
 
   itx("ept_lookup decodes the final empty batch (EPT_S_NOT_REGISTERED)", function()
@@ -1008,7 +1105,7 @@ describe("NDR behaviour the descriptions rely on", function()
     }
     local n = 0
     for name, f in pairs(F) do
-      if name:match("_rep") then
+      if name:match("_rep") and not name:match("_be$") then
         for prefix, w in pairs(map) do
           if name:sub(1, #prefix) == prefix then
             local fn = load_iface(w[1]).functions[w[2]]

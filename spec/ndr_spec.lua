@@ -86,8 +86,9 @@ describe("dcerpc.ndr #unit primitives", function()
   end)
 
   it("context handles are 20 raw bytes", function()
-    local h = string.rep("\1", 4) .. string.rep("\2", 16)
-    roundtrip(ndr.context_handle, h, hex(h), hex(h))
+    -- { u32 attributes; GUID uuid }: the value is the little-endian layout
+    local h = unhex("01000000 78563412 bc9a f0de 0123456789abcdef")
+    roundtrip(ndr.context_handle, h, hex(h), "00000001 12345678 9abc def0 0123456789abcdef")
   end)
 
   it("checks integer widths and Lua types when encoding", function()
@@ -265,15 +266,21 @@ describe("dcerpc.ndr #unit pointers", function()
     decode_fails(S, unhex("00000000"), "null %[ref%] pointer")
   end)
 
-  it("full pointers alias: one id per table, one referent", function()
+  it("full pointers alias: one id per table, one referent (ids 1, 2, ... as Samba)", function()
     local X = ndr.struct "X" { { "v", ndr.uint32 } }
     local S = ndr.struct "FS" { { "a", ndr.full(X) }, { "b", ndr.full(X) } }
     local t = { v = 5 }
     local b = ndr.encode(S, { a = t, b = t })
-    assert.are.equal(H("00000200 00000200 05000000"), hex(b))
+    assert.are.equal(H("01000000 01000000 05000000"), hex(b))
     local d = assert(ndr.decode(S, b))
     assert.are.equal(d.a, d.b)
     assert.are.equal(5, d.a.v)
+  end)
+
+  it("unique and full pointers share Samba's pointer count", function()
+    local S = ndr.struct "UF" { { "a", ndr.unique(ndr.uint32) }, { "b", ndr.full(ndr.uint32) } }
+    -- a: 0x00020000 | 4*0, b: 1 + 1
+    roundtrip(S, { a = 7, b = 8 }, "00000200 02000000 07000000 08000000")
   end)
 
   it("full pointers: cycles terminate both ways", function()
@@ -282,7 +289,7 @@ describe("dcerpc.ndr #unit pointers", function()
     local n1 = { v = 1 }
     n1.next = n1
     local b = ndr.encode(ndr.full(N), n1)
-    assert.are.equal(H("00000200 01000000 00000200"), hex(b))
+    assert.are.equal(H("01000000 01000000 01000000"), hex(b))
     local d = assert(ndr.decode(ndr.full(N), b))
     assert.are.equal(d, d.next)
     -- two nodes pointing at each other
@@ -619,10 +626,10 @@ describe("dcerpc.ndr #unit cross-checked with Samba", function()
     local R = ndr.struct "FR" { { "p2", ndr.full(X) } }
     local O = ndr.struct "FO" { { "p1", ndr.full(R) }, { "p3", ndr.full(X) } }
     local x = { v = 7 }
-    -- O: p1 id 0x20000, p3 id 0x20004 (x first seen here) | R: p2 -> 0x20004 | x's referent
+    -- O: p1 id 1, p3 id 2 (x first seen here) | R: p2 -> 2 | x's referent
     -- goes under p2, the first pointer to x reached while writing referents
     local b = ndr.encode(O, { p1 = { p2 = x }, p3 = x })
-    assert.are.equal("00000200040002000400020007000000", hex(b))
+    assert.are.equal("01000000020000000200000007000000", hex(b))
     local d = assert(ndr.decode(O, b))
     assert.are.equal(d.p3, d.p1.p2)
     assert.are.equal(7, d.p3.v)
@@ -643,5 +650,36 @@ describe("dcerpc.ndr #unit collector", function()
     assert(ndr.decode(T, good))
     assert.is_false(collectgarbage("isrunning"))
     collectgarbage("restart")
+  end)
+end)
+
+describe("dcerpc.ndr #unit Samba rpcecho fixtures", function()
+  -- python3-samba, samba.dcerpc.echo: ndr_pack_in / ndr_pack_out
+  local info1 = ndr.struct "echo_info1" { { "v", ndr.uint8 } }
+  local info4 = ndr.struct "echo_info4" { { "v", ndr.hyper } }
+  local info6 = ndr.struct "echo_info6" { { "v1", ndr.uint8 }, { "info1", info1 } }
+  local info7 = ndr.struct "echo_info7" { { "v1", ndr.uint8 }, { "info4", info4 } }
+  local Info = ndr.union "echo_Info" { switch_type = ndr.uint16,
+    [1] = { "info1", info1 }, [4] = { "info4", info4 }, [6] = { "info6", info6 }, [7] = { "info7", info7 } }
+  local Surrounding = ndr.struct "echo_Surrounding" { { "x", ndr.uint32 },
+    { "surrounding", ndr.array(ndr.uint16, { size_is = "x" }) } }
+  local TestCall2 = ndr.func(4, "echo_TestCall2") { { "level", ndr.uint16, "in" },
+    { "info", ndr.ref(Info), "out", switch_is = "level" }, returns = ndr.NTSTATUS }
+  local TestSurrounding = ndr.func(8, "echo_TestSurrounding") { { "data", ndr.ref(Surrounding), "in,out" } }
+
+  it("TestSurrounding: conformant struct, count hoisted", function()
+    local args = { data = { x = 3, surrounding = { 1, 2, 3 } } }
+    assert.are.equal("0300000003000000010002000300", hex(ndr.encode_call(TestSurrounding, "in", args)))
+    assert.are.same(args, ndr.decode_call(TestSurrounding, "in", unhex("0300000003000000010002000300")))
+  end)
+
+  it("TestCall2: u16 discriminant, arms align themselves, then the NTSTATUS", function()
+    assert.are.equal("0600090700000000", hex(ndr.encode_call(TestCall2, "out",
+      { info = { info6 = { v1 = 9, info1 = { v = 7 } } }, result = 0 })))
+    local out7 = "07000000000000000900000000000000887766554433221100000000"
+    local r = { info = { info7 = { v1 = 9, info4 = { v = 0x1122334455667788 } } }, result = 0 }
+    assert.are.equal(out7, hex(ndr.encode_call(TestCall2, "out", r)))
+    assert.are.same(r, ndr.decode_call(TestCall2, "out", unhex(out7)))
+    assert.are.equal("0700", hex(ndr.encode_call(TestCall2, "in", { level = 7 })))
   end)
 end)

@@ -115,10 +115,11 @@ local function class_of(iface)
   cls.__index = cls
   cls.__close = Client.close
   cls.__gc = nil
-  for _, fn in pairs(iface.functions) do
-    if type(fn) == "table" and fn.name and not Client[fn.name] then
-      local f = fn
-      cls[fn.name] = function(self, args, opts) return self:call(f, args, opts) end
+  -- every name the functions table knows becomes a method, aliases included
+  -- (mgmt's rpc__mgmt_inq_if_ids is also inq_if_ids)
+  for key, fn in pairs(iface.functions) do
+    if type(key) == "string" and type(fn) == "table" and fn.opnum and not Client[key] then
+      cls[key] = function(self, args, opts) return self:call(fn, args, opts) end
     end
   end
   classes[iface] = cls

@@ -19,8 +19,10 @@
 --   precedes the structure. The Lua value is
 --   { tower_length = n, tower_octet_string = <n-byte Lua string> } with the
 --   tower floors still encoded (core.tower_encode / core.tower_decode handle
---   the content). tower_length is an ordinary field: the caller sets it to
---   #tower_octet_string (the DSL does not derive a size_is field).
+--   the content). tower_length is the size_is field of the octets: set it
+--   to #tower_octet_string (today's encoder also fills a nil tower_length
+--   from the string's length, and refuses a mismatch; docs/ndr-dsl.md does
+--   not promise either).
 -- * ept_lookup_handle_t is a [context_handle]: ndr.context_handle, a 20-byte
 --   Lua string; a NULL handle (first call) is 20 zero bytes.
 -- * The [out] arrays `[length_is(*num_ents), size_is(max_ents)] ept_entry_t
