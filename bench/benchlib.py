@@ -8,7 +8,8 @@
 #   SCRIPT FIXDIR N [--budget SECONDS] [--max-reps R]  timed run
 #   SCRIPT FIXDIR N --ops OP K                          K untimed ops for callgrind
 # In --ops mode the script does its setup (read the fixture and decode it
-# once, whatever OP is, so that "encode" has values) and then exactly K
+# once, whatever OP is, so that "encode" has values), collects garbage and
+# then does exactly K
 # operations OP (decode or encode). One run with K = 0 is thus the baseline
 # of both ops, and (Ir(OP, K) - Ir(0)) / K is the cost of one operation,
 # start-up and imports excluded.

@@ -12,6 +12,7 @@
 # Encoded bytes differ from Samba's in referent ids and pad bytes (Impacket
 # pads with 0xbf/0xdd...), so the encode check is: same length, and it
 # decodes back to the same spot values.
+import gc
 import os
 import sys
 
@@ -67,6 +68,7 @@ def main():
 
     if a["ops"]:
         op, k = a["ops"]
+        gc.collect()
         c = decode(data)
         for _ in range(k):
             if op == "decode":

@@ -9,6 +9,7 @@
 #
 # Usage: see benchlib.py. Leaves with os._exit: dropping the wrappers of a
 # large array costs O(N^2) in talloc reference bookkeeping.
+import gc
 import os
 import sys
 
@@ -48,6 +49,7 @@ def main():
 
     if a["ops"]:
         op, k = a["ops"]
+        gc.collect()
         r = decode(data)
         for _ in range(k):
             if op == "decode":

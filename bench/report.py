@@ -18,6 +18,7 @@ ir = {}                                   # (who, op, n, k) -> int or None
 rtt = collections.defaultdict(list)       # (who, placement) -> [(best, med)]
 sizes = None
 meta = []
+irc = {}                                  # (who, k) -> client instructions or None
 
 for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
     f = line.split()
@@ -39,6 +40,8 @@ for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
         sizes = (int(f[1]), int(f[2]))
     elif f[0] == "RTT" and len(f) == 6:
         rtt[(f[1], f[2])].append((float(f[3]), float(f[4])))
+    elif f[0] == "IRC" and len(f) == 4:
+        irc[(f[1], int(f[2]))] = None if f[3] == "FAIL" else int(f[3])
     elif f[0] == "META":
         meta.append(" ".join(f[1:]))
 
@@ -74,99 +77,102 @@ LABEL = {
     "floor": "floor (C builds tables)",
 }
 
-print("=" * 100)
-print("(a) NDR: SHARE_INFO_1_CONTAINER (NetrShareEnum level 1 reply)   " + "  ".join(meta))
-print("=" * 100)
-for op in ("decode", "encode"):
-    for n in ns:
-        rows = [(w, res[(w, op, n)]) for w in WHO if (w, op, n) in res]
-        irs = {w: ir_per_op(w, op, n) for w in WHO}
-        if not rows and not any(v is not None for v in irs.values()):
-            continue
-        sam = res.get(("samba", op, n))
-        imp = res.get(("impacket", op, n))
-        flo = res.get(("floor", op, n))
-        print("\n%s, %d entries%s" % (op, n, "  (floor encode = read every field from C, write nothing)"
-                                      if op == "encode" else ""))
-        print("  %-24s %9s %9s %8s %10s %9s %9s %9s %8s %7s %s" % (
-            "contender", "best ms", "median ms", "MB/s", "entries/s", "vs Samba",
-            "vs Impkt", "vs floor", "Ir/op", "Ir/ent", "check"))
-        for w, (nbytes, best, med, reps) in rows:
-            ck = checks.get((w, op, n))
-            ir_op, ir_ent = fmt_ir(irs.get(w), n)
-            print("  %-24s %9.2f %9.2f %8.1f %10.0f %9s %9s %9s %8s %7s %s" % (
-                LABEL[w], best * 1e3, med * 1e3, nbytes / best / 1e6, n / best,
-                fmt_ratio(best / sam[1]) if sam else "-",
-                fmt_ratio(imp[1] / best) if imp and w != "impacket" else "-",
-                fmt_ratio(best / flo[1]) if flo else "-",
-                ir_op, ir_ent, ("%s %s" % ck).strip() if ck else ""))
-        for w in WHO:   # counted but not timed at this n (Impacket at 1,000)
-            if irs.get(w) is not None and (w, op, n) not in res:
-                print("  %-24s %9s %9s %8s %10s %9s %9s %9s %8s %7s" % (
-                    LABEL[w], "-", "-", "-", "-", "-", "-", "-", *fmt_ir(irs[w], n)))
-
-# ---------------------------------------------------------- linearity + goals
-print("\nlinearity: cost per entry at the larger n / at the smaller n (1.00 = linear)")
-print("  %-24s %-6s %18s %8s %8s" % ("contender", "op", "entries", "time", "Ir"))
-for w in WHO:
+def report_a():
+    print("=" * 100)
+    print("(a) NDR: SHARE_INFO_1_CONTAINER (NetrShareEnum level 1 reply)   " + "  ".join(meta))
+    print("=" * 100)
     for op in ("decode", "encode"):
-        pts = sorted((n, v[1]) for (ww, o, n), v in res.items() if ww == w and o == op)
-        irp = sorted((n, ir_per_op(w, op, n)) for n in ns if ir_per_op(w, op, n) is not None)
-        tl = il = "-"
-        rng = ""
-        if len(pts) >= 2:
-            (n0, t0), (n1, t1) = pts[0], pts[-1]
-            tl, rng = "%.2f" % ((t1 / n1) / (t0 / n0)), "%d->%d" % (n0, n1)
-        if len(irp) >= 2:
-            (m0, i0), (m1, i1) = irp[0], irp[-1]
-            il = "%.2f" % ((i1 / m1) / (i0 / m0))
-            rng = rng or "%d->%d" % (m0, m1)
-        if rng:
-            print("  %-24s %-6s %18s %8s %8s" % (LABEL[w], op, rng, tl, il))
+        for n in ns:
+            rows = [(w, res[(w, op, n)]) for w in WHO if (w, op, n) in res]
+            irs = {w: ir_per_op(w, op, n) for w in WHO}
+            if not rows and not any(v is not None for v in irs.values()):
+                continue
+            sam = res.get(("samba", op, n))
+            imp = res.get(("impacket", op, n))
+            flo = res.get(("floor", op, n))
+            print("\n%s, %d entries%s" % (op, n, "  (floor encode = read every field from C, write nothing)"
+                                          if op == "encode" else ""))
+            print("  %-24s %9s %9s %8s %10s %9s %9s %9s %8s %7s %s" % (
+                "contender", "best ms", "median ms", "MB/s", "entries/s", "vs Samba",
+                "vs Impkt", "vs floor", "Ir/op", "Ir/ent", "check"))
+            for w, (nbytes, best, med, reps) in rows:
+                ck = checks.get((w, op, n))
+                ir_op, ir_ent = fmt_ir(irs.get(w), n)
+                print("  %-24s %9.2f %9.2f %8.1f %10.0f %9s %9s %9s %8s %7s %s" % (
+                    LABEL[w], best * 1e3, med * 1e3, nbytes / best / 1e6, n / best,
+                    fmt_ratio(best / sam[1]) if sam else "-",
+                    fmt_ratio(imp[1] / best) if imp and w != "impacket" else "-",
+                    fmt_ratio(best / flo[1]) if flo else "-",
+                    ir_op, ir_ent, ("%s %s" % ck).strip() if ck else ""))
+            for w in WHO:   # counted but not timed at this n (Impacket at 1,000)
+                if irs.get(w) is not None and (w, op, n) not in res:
+                    print("  %-24s %9s %9s %8s %10s %9s %9s %9s %8s %7s" % (
+                        LABEL[w], "-", "-", "-", "-", "-", "-", "-", *fmt_ir(irs[w], n)))
 
-print("\ngoals (ratios of best times in this run; instruction ratios in brackets)")
-big = ns[0] if ns else 0
+    # ---------------------------------------------------------- linearity + goals
+    print("\nlinearity: cost per entry at the larger n / at the smaller n (1.00 = linear)")
+    print("  %-24s %-6s %18s %8s %8s" % ("contender", "op", "entries", "time", "Ir"))
+    for w in WHO:
+        for op in ("decode", "encode"):
+            pts = sorted((n, v[1]) for (ww, o, n), v in res.items() if ww == w and o == op)
+            irp = sorted((n, ir_per_op(w, op, n)) for n in ns if ir_per_op(w, op, n) is not None)
+            tl = il = "-"
+            rng = ""
+            if len(pts) >= 2:
+                (n0, t0), (n1, t1) = pts[0], pts[-1]
+                tl, rng = "%.2f" % ((t1 / n1) / (t0 / n0)), "%d->%d" % (n0, n1)
+            if len(irp) >= 2:
+                (m0, i0), (m1, i1) = irp[0], irp[-1]
+                il = "%.2f" % ((i1 / m1) / (i0 / m0))
+                rng = rng or "%d->%d" % (m0, m1)
+            if rng:
+                print("  %-24s %-6s %18s %8s %8s" % (LABEL[w], op, rng, tl, il))
+
+    print("\ngoals (ratios of best times in this run; instruction ratios in brackets)")
+    big = ns[0] if ns else 0
 
 
-def goal(text, num, den, limit, num_ir=None, den_ir=None):
-    if num is None or den is None:
-        print("  %-58s  n/a" % text)
-        return
-    r = num / den
-    extra = ""
-    if num_ir is not None and den_ir is not None:
-        extra = "  [Ir %.2f]" % (num_ir / den_ir)
-    print("  %-58s  %.2f  %s%s" % (text, r, "MET" if r <= limit else "not met", extra))
+    def goal(text, num, den, limit, num_ir=None, den_ir=None):
+        if num is None or den is None:
+            print("  %-58s  n/a" % text)
+            return
+        r = num / den
+        extra = ""
+        if num_ir is not None and den_ir is not None:
+            extra = "  [Ir %.2f]" % (num_ir / den_ir)
+        print("  %-58s  %.2f  %s%s" % (text, r, "MET" if r <= limit else "not met", extra))
 
 
-def best(w, op, n):
-    v = res.get((w, op, n))
-    return v[1] if v else None
+    def best(w, op, n):
+        v = res.get((w, op, n))
+        return v[1] if v else None
 
 
-goal("decode: ours / Samba C pull            (goal <= 1.0)",
-     best("ours", "decode", big), best("samba", "decode", big), 1.0,
-     ir_per_op("ours", "decode", big), ir_per_op("samba", "decode", big))
-goal("decode: ours / floor                   (goal <= 1.5)",
-     best("ours", "decode", big), best("floor", "decode", big), 1.5,
-     ir_per_op("ours", "decode", big), ir_per_op("floor", "decode", big))
-goal("encode: ours / Samba C push            (goal <= 1.0)",
-     best("ours", "encode", big), best("samba", "encode", big), 1.0,
-     ir_per_op("ours", "encode", big), ir_per_op("samba", "encode", big))
-sm = [n for n in ns if n != big]
-if sm:
-    s = sm[0]
-    t1, t0 = best("ours", "encode", big), best("ours", "encode", s)
-    i1, i0 = ir_per_op("ours", "encode", big), ir_per_op("ours", "encode", s)
-    goal("encode linear: ours per entry, %dk / %dk    (goal <= 1.25)" % (big // 1000, s // 1000),
-         t1 / big if t1 else None, t0 / s if t0 else None, 1.25,
-         i1 / big if i1 else None, i0 / s if i0 else None)
-imp, sam = best("impacket", "decode", big), best("samba", "decode", big)
-if imp and sam:
-    print("  %-58s  %.0fx" % ("(reference) decode: Impacket / Samba", imp / sam))
+    goal("decode: ours / Samba C pull            (goal <= 1.0)",
+         best("ours", "decode", big), best("samba", "decode", big), 1.0,
+         ir_per_op("ours", "decode", big), ir_per_op("samba", "decode", big))
+    goal("decode: ours / floor                   (goal <= 1.5)",
+         best("ours", "decode", big), best("floor", "decode", big), 1.5,
+         ir_per_op("ours", "decode", big), ir_per_op("floor", "decode", big))
+    goal("encode: ours / Samba C push            (goal <= 1.0)",
+         best("ours", "encode", big), best("samba", "encode", big), 1.0,
+         ir_per_op("ours", "encode", big), ir_per_op("samba", "encode", big))
+    sm = [n for n in ns if n != big]
+    if sm:
+        s = sm[0]
+        t1, t0 = best("ours", "encode", big), best("ours", "encode", s)
+        i1, i0 = ir_per_op("ours", "encode", big), ir_per_op("ours", "encode", s)
+        goal("encode linear: ours per entry, %dk / %dk    (goal <= 1.25)" % (big // 1000, s // 1000),
+             t1 / big if t1 else None, t0 / s if t0 else None, 1.25,
+             i1 / big if i1 else None, i0 / s if i0 else None)
+    imp, sam = best("impacket", "decode", big), best("samba", "decode", big)
+    if imp and sam:
+        print("  %-58s  %.0fx" % ("(reference) decode: Impacket / Samba", imp / sam))
+
+
 
 # ---------------------------------------------------------- (b)
-if rtt:
+def report_b():
     print("\n" + "=" * 100)
     print("(b) NetrServerGetInfo level 101 round trips/s, one connection, Samba rpcd_classic peer")
     if sizes:
@@ -185,11 +191,28 @@ if rtt:
                                                    rat(ou, sa), rat(sa, pp), rat(ou, pp)))
     print("  (best 1 s window; Samba and ours alternate twice per placement; 1 CPU = client and"
           " rpcd_classic both on CPU 0, 2 CPUs = client on 0, server on 1)")
+    per_call = {}
+    for who in ("samba", "ours"):
+        base = irc.get((who, 0))
+        for (w, k), v in irc.items():
+            if w == who and k > 0 and v is not None and base is not None:
+                per_call[who] = (v - base) / k
+    if per_call:
+        print("  client instructions per call (callgrind, server not counted): " + ", ".join(
+            "%s %.0f" % ({"samba": "Samba C", "ours": "ours"}[w], v) for w, v in sorted(per_call.items())) +
+            ("  (ours/Samba %.2f)" % (per_call["ours"] / per_call["samba"])
+             if "ours" in per_call and "samba" in per_call else ""))
     for pl in ("1cpu", "2cpu"):
         sa, ou = rtt.get(("samba", pl)), rtt.get(("ours", pl))
         if sa and ou:
             r = max(b for b, _ in ou) / max(b for b, _ in sa)
             print("  goal: ours >= Samba C client, %s: %.2f %s" % (pl, r, "MET" if r >= 1 else "not met"))
+
+
+if res or ir:
+    report_a()
+if rtt:
+    report_b()
 
 fails = [(k, v) for k, v in checks.items() if v[0] != "ok"]
 if notes or fails:

@@ -4,12 +4,15 @@
 --   lua5.4 rtt_lua.lua PORT SECONDS WINDOWS
 --       -> RTT ours <best rt/s> <median rt/s> <windows>
 --       or "ours: not available yet" plus a NOTE line with the reason
+--   lua5.4 rtt_lua.lua PORT --calls K
+--       connect, one call, then K calls, untimed (callgrind, as rtt_samba.py)
 --
 -- Needs "floor" (bench/floor.c, for its monotonic clock) and dcerpc on
 -- LUA_CPATH / LUA_PATH; run.sh sets them.
 
 local now = require("floor").now
 local port, secs, windows = tonumber(arg[1]), tonumber(arg[2]), math.tointeger(tonumber(arg[3]))
+local calls = arg[2] == "--calls" and math.tointeger(tonumber(arg[3])) or nil
 
 local function unavailable(why)
   print("ours: not available yet")
@@ -44,19 +47,28 @@ if r.result ~= 0 or type(info) ~= "table" or info.sv101_platform_id ~= 500 then
   unavailable("unexpected reply (result " .. tostring(r.result) .. ")")
 end
 
-local t_end = now() + 0.3                  -- warm-up
-while now() < t_end do call() end
-local rates = {}
-for w = 1, windows do
-  local n, t0 = 0, now()
-  local t = t0
-  while t - t0 < secs do
-    call()
-    n = n + 1
-    t = now()
-  end
-  rates[w] = n / (t - t0)
+if calls then
+  for _ = 1, calls do call() end
+  os.exit(0)
 end
+
+local rates = {}
+local ok3, err3 = pcall(function()
+  local t_end = now() + 0.3                -- warm-up
+  while now() < t_end do call() end
+  for w = 1, windows do
+    local n, t0 = 0, now()
+    local t = t0
+    while t - t0 < secs do
+      call()
+      n = n + 1
+      t = now()
+    end
+    rates[w] = n / (t - t0)
+  end
+end)
+if not ok3 then unavailable("call failed while measuring: " ..
+  tostring(type(err3) == "table" and (err3.message or err3.name) or err3)) end
 table.sort(rates)
 local m = #rates
 local med = m % 2 == 1 and rates[(m + 1) // 2] or (rates[m // 2] + rates[m // 2 + 1]) / 2

@@ -7,6 +7,9 @@
 #       -> RTT samba <best rt/s> <median rt/s> <windows>
 #   rtt_samba.py --sizes PORT [CLIENT_CONF]
 #       -> SIZES <request PDU bytes> <response PDU bytes>
+#   rtt_samba.py --calls K PORT [CLIENT_CONF]
+#       connect, one call, then K calls, untimed: run under callgrind with
+#       K = 0 and K > 0 for the client's instructions per call
 #
 # Anonymous bind (auth_len 0) over ncacn_ip_tcp straight to the port, no epm.
 # --sizes makes one real call and marshals the same request and reply with
@@ -49,6 +52,12 @@ def main():
     if sys.argv[1] == "--sizes":
         c = connect(int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None)
         print("SIZES %d %d" % sizes(c))
+        return
+    if sys.argv[1] == "--calls":
+        k = int(sys.argv[2])
+        c = connect(int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None)
+        for _ in range(k + 1):
+            c.NetSrvGetInfo(SERVER, 101)
         return
     port, secs, windows = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
     c = connect(port, sys.argv[4] if len(sys.argv) > 4 else None)

@@ -4,6 +4,8 @@
 #   bash bench/run.sh            everything, about 2-3 minutes
 #   BENCH_PARTS=a bash bench/run.sh     only (a) NDR;  =b only (b) round trips
 #   BENCH_CALLGRIND=0 ...        skip the instruction counts
+#   BENCH_RESULTS=FILE ...       where the raw result lines are kept
+#                                (default /tmp/dcerpc-bench-results.txt)
 #
 # (a) NDR decode/encode of a NetrShareEnum level-1 reply (100,000 and 10,000
 #     SHARE_INFO_1) by Samba's C NDR, Impacket, our engine and the C floor,
@@ -30,6 +32,7 @@ N_TINY=1000                   # Impacket's encode linearity
 N_CG_IMPACKET=200             # Impacket under callgrind (~700k instructions per entry)
 
 WORK=$(mktemp -d /tmp/dcerpc-bench.XXXXXX)
+export WORK
 RES=$WORK/results.txt
 : >"$RES"
 PINNED=()                     # "pid mask" of processes whose affinity we changed
@@ -43,7 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say() { printf '%s\n' "$*" >&2; }
+say() { printf '[%3ds] %s\n' "$SECONDS" "$*" >&2; }
 emit() { tee -a "$RES" >&2; }
 
 # ------------------------------------------------------------ build helpers
@@ -94,15 +97,14 @@ part_a() {
   : >"$jobs"
   for op in 0 decode encode; do
     o=${op/0/decode} k=1; [ "$op" = 0 ] && k=0
-    for n in $N_BIG $N_SMALL; do
-      echo "samba $o $n $k $PY $HERE/ndr_samba.py $FX $n --ops $o $k" >>"$jobs"
-      echo "floor $o $n $k $LUA $HERE/ndr_lua.lua $FX $n --ops floor-$o $k" >>"$jobs"
+    echo "samba $o $N_BIG $k $PY $HERE/ndr_samba.py $FX $N_BIG --ops $o $k" >>"$jobs"
+    echo "floor $o $N_BIG $k $LUA $HERE/ndr_lua.lua $FX $N_BIG --ops floor-$o $k" >>"$jobs"
+    for n in $N_BIG $N_SMALL; do    # ours at both sizes: linearity in instructions
       echo "ours $o $n $k $LUA $HERE/ndr_lua.lua $FX $n --ops ours-$o $k" >>"$jobs"
     done
     echo "impacket $o $N_CG_IMPACKET $k $PY $HERE/ndr_impacket.py $FX $N_CG_IMPACKET --ops $o $k" >>"$jobs"
   done
   echo "ours-stub decode $N_BIG 1 $LUA $HERE/ndr_lua.lua $FX $N_BIG --ops ours-stub 1" >>"$jobs"
-  export WORK
   # shellcheck disable=SC2016
   xargs -P 2 -L 1 bash -c '
     who=$1 op=$2 n=$3 k=$4; shift 4
@@ -176,6 +178,24 @@ part_b() {
       pin_peer $scpu     # a worker spawned meanwhile gets pinned too
     done
   done
+
+  [ "$CALLGRIND" = 1 ] && command -v valgrind >/dev/null || return 0
+  # Client-side instructions per call: connect + 1 call + K calls, minus the
+  # same with K = 0 (the server's work is not counted: it is another process).
+  say "-- (b) callgrind (client instructions per call)"
+  local k
+  for k in 0 1000; do
+    echo "samba $k $PY $HERE/rtt_samba.py --calls $k $port $conf"
+    echo "ours $k $LUA $HERE/rtt_lua.lua $port --calls $k"
+  done | xargs -P 2 -L 1 bash -c '
+    who=$1 k=$2; shift 2
+    out=$WORK/cgc.$who.$k.$$
+    if PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >/dev/null 2>&1; then
+      echo "IRC $who $k $(sed -n "s/^\(summary\|totals\): *//p" "$out" | head -1)"
+    else
+      echo "IRC $who $k FAIL"
+    fi
+    rm -f "$out"' _ | sort | emit
 }
 
 case $PARTS in *a*) part_a ;; esac
@@ -183,3 +203,5 @@ case $PARTS in *b*) part_b ;; esac
 
 say ""
 $PY "$HERE/report.py" "$RES"
+cp "$RES" "${BENCH_RESULTS:-/tmp/dcerpc-bench-results.txt}" 2>/dev/null &&
+  say "raw lines: ${BENCH_RESULTS:-/tmp/dcerpc-bench-results.txt} (bench/report.py FILE reprints the table)"

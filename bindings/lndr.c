@@ -123,6 +123,7 @@ static int lndr_disasm(lua_State *L) {
 
 typedef struct lhost {
   lua_State *L;
+  int raw;     /* decoding: every container is a plain table we made */
   int ktab;    /* slot of the name table */
   int refs;    /* slot of the full-pointer table (nil until needed) */
 } lhost;
@@ -141,6 +142,12 @@ static int lh_type(int t) {
 /* push the value at (cont,key); encode side: honours metamethods */
 static int lh_push(lhost *H, int cont, int64_t key) {
   lua_State *L = H->L;
+  if (H->raw) {
+    if (key > 0) return lua_rawgeti(L, cont, key);
+    if (key < 0) { lua_rawgeti(L, H->ktab, -key); return lua_rawget(L, cont); }
+    lua_pushvalue(L, cont);
+    return lua_type(L, -1);
+  }
   if (key != 0 && lua_type(L, cont) != LUA_TTABLE) {  /* e.g. an expression scope that is no table */
     lua_pushnil(L);
     return LUA_TNIL;
@@ -166,7 +173,11 @@ static void lh_pop(void *ud, int slot) { lua_settop(((lhost *)ud)->L, slot - 1);
 static int lh_geti(void *ud, int cont, int64_t key, int64_t *v) {
   lhost *H = ud;
   lua_State *L = H->L;
-  int t = lh_push(H, cont, key), r;
+  int t, r;
+  /* expressions may be evaluated in a scope that is no table (a top-level
+  ** array decoded on its own) */
+  if (H->raw && key != 0 && lua_type(L, cont) != LUA_TTABLE) return NDR_T_NIL;
+  t = lh_push(H, cont, key);
   if (t == LUA_TNUMBER) {
     int ok;
     lua_Integer i = lua_tointegerx(L, -1, &ok);
@@ -372,6 +383,7 @@ static int lndr_setup(lua_State *L, lndr_prog *P, lhost *H, ndr_host *hops) {
   (void)P;
   lua_getiuservalue(L, 1, 1);
   H->L = L;
+  H->raw = 0;
   H->ktab = lua_gettop(L);
   lua_pushnil(L);
   H->refs = lua_gettop(L);
@@ -431,6 +443,7 @@ static int lndr_decode(lua_State *L) {
   lndr_setup(L, P, &H, &hops);
   if (isfunc) lua_createtable(L, 0, 4); else lua_pushnil(L);
   root = lua_gettop(L);
+  H.raw = 1;
   /* Everything a decode allocates stays alive: collector steps during it
   ** only re-traverse the growing result. Pause it for big inputs (the VM's
   ** __close restarts it, also when a Lua error unwinds). */

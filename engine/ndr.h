@@ -54,7 +54,8 @@ enum ndr_opcode {
   NDR_OP_ARR,      /* a: field ; w1..w6: array descriptor (see below) */
   NDR_OP_ARRB,     /* enter an array's table for its buffers pass */
   NDR_OP_ANEXT,    /* w1: loop end. Next element, or jump */
-  NDR_OP_CONF,     /* w1: size expr ; w2: flags ; w3: tail field. Hoisted max_count */
+  NDR_OP_CONF,     /* w1: size expr ; w2: flags ; w3: tail field ; w4: path (data: n, fields)
+                      to the nested struct holding the array, 0: this one. Hoisted max_count */
   NDR_OP_UNION,    /* a: field ; w1: flags ; w2: switch expr ; w3: arm table ; w4: switch field */
   NDR_OP_UNIONB,   /* buffers pass of a union */
   NDR_OP_RUSS,     /* RPC_UNICODE_STRING scalars */
@@ -146,7 +147,9 @@ typedef struct ndr_host {
   int (*geti)(void *ud, int cont, int64_t key, int64_t *v);     /* INT when it is one */
   int (*getn)(void *ud, int cont, int64_t key, double *v);      /* NUM or INT */
   int (*getb)(void *ud, int cont, int64_t key, int *v);         /* BOOL */
-  int (*gets)(void *ud, int cont, int64_t key, const char **s, size_t *len); /* STR */
+  /* STR: *s stays valid until the next host call (the VM copies or converts
+  ** it at once; a string reachable only through a metamethod could be freed) */
+  int (*gets)(void *ud, int cont, int64_t key, const char **s, size_t *len);
   size_t (*len)(void *ud, int slot);                            /* raw length */
   /* enum names: names table field `names`, value at (cont,key) a string */
   int (*lookup)(void *ud, int cont, int64_t key, uint32_t names, int64_t *v);

@@ -23,7 +23,7 @@ static uint32_t base_len(uint32_t op) {
     case NDR_OP_JMP: case NDR_OP_CALL: case NDR_OP_OPEN: case NDR_OP_ENUM16: case NDR_OP_ENUM32:
     case NDR_OP_PTRS: case NDR_OP_ANEXT: case NDR_OP_UNIONB: return 2;
     case NDR_OP_PTRB: return 4;
-    case NDR_OP_CONF: return 4;
+    case NDR_OP_CONF: return 5;
     case NDR_OP_UNION: return 5;
     case NDR_OP_ARR: return 7;
     default: return op < NDR_OP__COUNT ? 1 : 0;
@@ -133,7 +133,16 @@ int ndr_prog_check(const ndr_prog *p, char *err, size_t errlen) {
         EXPR(c[3]); EXPR(c[4]); EXPR(c[5]);
         break;
       }
-      case NDR_OP_CONF: EXPR(c[1]); FIELD1(c[3]); if (((c[2] >> 8) & 0xFF) > NDR_E_I32) BAD("bad element kind at %u", pc); break;
+      case NDR_OP_CONF:
+        EXPR(c[1]); FIELD1(c[3]);
+        if (((c[2] >> 8) & 0xFF) > NDR_E_I32) BAD("bad element kind at %u", pc);
+        if (c[4]) {
+          uint32_t pa = c[4];
+          if (pa < p->ncodeops || pa >= p->ncode || p->code[pa] == 0 || p->code[pa] > 16 ||
+              p->code[pa] > p->ncode - pa - 1) BAD("bad conformance path at %u", pc);
+          for (uint32_t i = 0; i < p->code[pa]; i++) FIELD1(p->code[pa + 1 + i]);
+        }
+        break;
       case NDR_OP_UNION: case NDR_OP_UNIONB: {
         uint32_t at = op == NDR_OP_UNION ? c[3] : c[1], narms, dflt;
         FIELD(a);

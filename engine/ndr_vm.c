@@ -124,17 +124,21 @@ static int vm_fail(ndr_vm *vm, const ndr_prog *p, uint32_t a, int err, const cha
 
 /* ------------------------------------------------------------ helpers */
 
-static int vm_push_frame(ndr_vm *vm, uint32_t ret, int cont, int64_t key, int scope) {
+static int vm_grow_frames(ndr_vm *vm) {
+  uint32_t nc = vm->capfr ? vm->capfr * 2 : 32;
+  ndr_frame *nf = realloc(vm->fr, nc * sizeof *nf);
+  if (!nf) return -2;
+  vm->fr = nf; vm->capfr = nc;
+  return 0;
+}
+
+static inline int vm_push_frame(ndr_vm *vm, uint32_t ret, int cont, int64_t key, int scope) {
+  ndr_frame *f;
   if (vm->nfr >= vm->max_depth * 4u + 8u) return -1;
-  if (vm->nfr == vm->capfr) {
-    uint32_t nc = vm->capfr ? vm->capfr * 2 : 32;
-    ndr_frame *nf = realloc(vm->fr, nc * sizeof *nf);
-    if (!nf) return -2;
-    vm->fr = nf; vm->capfr = nc;
-  }
-  ndr_frame *f = &vm->fr[vm->nfr++];
+  if (vm->nfr == vm->capfr && vm_grow_frames(vm)) return -2;
+  f = &vm->fr[vm->nfr++];
   f->ret = ret; f->cont = cont; f->ocont = cont; f->key = key; f->ekey = key;
-  f->scope = scope; f->tslot = 0; f->i = f->n = 0; f->mark = f->savedcur = 0; f->fullid = 0;
+  f->scope = scope; f->tslot = 0; f->fullid = 0;
   return 0;
 }
 
@@ -426,7 +430,11 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
         }
         h->seti(ud, F->cont, LOCKEY, v);
       }
-      pc += ndr_op_len(code, pc);
+      {
+        uint32_t nx = np + ((w & NDR_F_RANGE) ? 4 : 0);
+        if (w & NDR_F_AUTO) nx += (((code[nx] >> 24) & 0x7F) == NDR_AUTO_UNION) ? 2 : 1;
+        pc = nx;
+      }
       continue;
     }
 
@@ -614,13 +622,23 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
     }
 
     case NDR_OP_CONF: {  /* hoisted max_count of a conformant struct */
-      uint32_t fl = code[pc + 2];
+      uint32_t fl = code[pc + 2], path = code[pc + 4];
       if (vm->encode) {
         int64_t n;
-        if (!(code[pc + 1] && vm_eval(vm, p, code[pc + 1], F->scope, &n))) {
-          n = vm_vlen(vm, F->cont, -(int64_t)code[pc + 3], (int)((fl >> 8) & 0xFF), (fl & NDR_A_STRING) != 0);
-          if (n < 0) FAIL(NDR_ERR_TYPE, "array expected in %s", p->names[code[pc + 3]]);
+        int sc = F->scope, base = 0;
+        if (path) {  /* the array is in a nested conformant struct: walk there */
+          for (uint32_t i = 0; i < code[path]; i++) {
+            int slot, t = h->get(ud, sc, -(int64_t)code[path + 1 + i], &slot);
+            if (!base) base = slot;
+            if (t != NDR_T_TABLE) { h->pop(ud, base); FAIL(NDR_ERR_TYPE, "%s: table expected, got %s", p->names[code[path + 1 + i]], ndr_tname[t]); }
+            sc = slot;
+          }
+        }
+        if (!(code[pc + 1] && vm_eval(vm, p, code[pc + 1], sc, &n))) {
+          n = vm_vlen(vm, sc, -(int64_t)code[pc + 3], (int)((fl >> 8) & 0xFF), (fl & NDR_A_STRING) != 0);
+          if (n < 0) { if (base) h->pop(ud, base); FAIL(NDR_ERR_TYPE, "array expected in %s", p->names[code[pc + 3]]); }
         } else if (fl & NDR_A_MAXIS) n += 1;
+        if (base) h->pop(ud, base);
         if (n < 0 || n > 0xFFFFFFFFLL) FAIL(NDR_ERR_VALUE, "array size %lld out of range", (long long)n);
         vm->hoist = (uint32_t)n;
         dce_buf_align(&vm->out, 4, 0);
@@ -628,7 +646,7 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
       } else {
         if (dce_rd_align(&vm->in, 4, 0) || dce_rd_u32(&vm->in, &vm->hoist, le)) SHORT(4);
       }
-      pc += 4; continue;
+      pc += 5; continue;
     }
 
     case NDR_OP_ARR: {

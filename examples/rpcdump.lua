@@ -43,7 +43,7 @@ repeat
     if t then
       count = count + 1
       print(("%s v%d.%d  %s  %s"):format(t.interface.uuid, t.interface.major, t.interface.minor,
-        dcerpc.core.tower_to_binding(t), ent.annotation or ""))
+        dcerpc.core.tower_to_binding(t, { abstract_syntax = false }) or "?", ent.annotation or ""))
     end
   end
   handle = r.entry_handle

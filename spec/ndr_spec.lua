@@ -151,6 +151,13 @@ describe("dcerpc.ndr #unit arrays", function()
     roundtrip(S, { n = 1, a = { 9 } }, "01000000 | 0100 | 0900")
   end)
 
+  it("a conformant struct as the last member: the count goes to the very front", function()
+    local In = ndr.struct "NIn" { { "n", ndr.uint16 }, { "a", ndr.array(ndr.uint16, { size_is = "n" }) } }
+    local Out = ndr.struct "NOut" { { "x", ndr.uint32 }, { "inner", In } }
+    -- max_count 2 | x 7 | n 2 | 5 6
+    roundtrip(Out, { x = 7, inner = { n = 2, a = { 5, 6 } } }, "02000000 | 07000000 | 0200 | 0500 0600")
+  end)
+
   it("varying array inside a struct: offset, actual count, then the elements", function()
     local S = ndr.struct "VS" { { "n", ndr.uint32 },
       { "a", ndr.array(ndr.uint16, { length = 4, length_is = "n" }) }, { "z", ndr.uint16 } }

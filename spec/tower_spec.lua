@@ -374,7 +374,9 @@ end)
 describe("dcerpc.core towers against the live Samba epm #interop", function()
   local live
   setup(function()
-    local p = io.popen("/usr/bin/python3 test/fixtures/gen_towers.py 127.0.0.1 135 2>/dev/null")
+    -- not under the sanitizer preload of the ASan pass (rpcclient hangs in it)
+    local p = io.popen("env -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS timeout 60 " ..
+                       "/usr/bin/python3 test/fixtures/gen_towers.py 127.0.0.1 135 2>/dev/null")
     local text = p and p:read("a")
     local ok = p and p:close()
     if ok and text and #text > 0 then

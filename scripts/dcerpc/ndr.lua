@@ -395,10 +395,14 @@ local function define_struct(st, spec)
   end
   local last = fields[#fields]
   if last and is_conformant(last.type) then
-    if last.type.kind == "struct" then
-      error(sfmt("ndr: struct %s field %s: nested conformant structs are not supported yet", name, last.name), 3)
-    end
     st.conf = last
+    -- the array itself, and the path of fields to the struct that holds it
+    local path, inner = {}, last
+    while inner.type.kind == "struct" do
+      path[#path + 1] = inner.name
+      inner = inner.type.conf
+    end
+    st.conf_array, st.conf_path = inner, path
     minsize = minsize + 4
   end
   st.fields, st.byname, st.align, st.minsize = fields, byname, align, minsize
@@ -704,16 +708,25 @@ function Compiler:gen(lab)
   end
   if k == "struct" then
     if not t.fields then error(sfmt("ndr: struct %s is used but never defined", t.name), 0) end
-    if phase == "S" then
+    if phase == "S" or phase == "SH" then  -- SH: a nested conformant struct, count already read
       local auto = auto_fields(t.fields)
       self:op(OP.OPEN); self:emit(#t.fields)
-      if t.conf then
-        local at = t.conf.type
+      if t.conf and phase == "S" then
+        local at = t.conf_array.type
         local sx, fl = at.size_is_x, 0
         if at.max_is_x then sx = at.max_is_x; fl = fl | A_MAXIS end
         if at.string then fl = fl | A_STRING end
         fl = fl | (at.ek << 8)
-        self:op(OP.CONF); self:expr_word(sx); self:emit(fl); self:emit(self:name(t.conf.name))
+        self:op(OP.CONF); self:expr_word(sx); self:emit(fl); self:emit(self:name(t.conf_array.name))
+        if #t.conf_path > 0 then
+          local d = self.data
+          local off = #d
+          d[#d + 1] = #t.conf_path
+          for _, f in ipairs(t.conf_path) do d[#d + 1] = self:name(f) end
+          self:data_word(off)
+        else
+          self:emit(0)
+        end
       end
       self:op(OP.ALIGN, t.align)
       for _, fd in ipairs(t.fields) do
