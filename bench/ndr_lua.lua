@@ -89,6 +89,8 @@ local function check(who, op, n, ok, detail)
 end
 
 local function note(who, text)
+  text = tostring(text):gsub("%s+", " ")
+  if #text > 200 then text = text:sub(1, 200) .. "..." end
   print(("NOTE %s %s"):format(who, text))
   io.stdout:flush()
 end

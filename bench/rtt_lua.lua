@@ -16,7 +16,9 @@ local calls = arg[2] == "--calls" and math.tointeger(tonumber(arg[3])) or nil
 
 local function unavailable(why)
   print("ours: not available yet")
-  print("NOTE ours-rtt " .. tostring(why):gsub("\n", " "))
+  why = tostring(why):gsub("%s+", " ")
+  if #why > 200 then why = why:sub(1, 200) .. "..." end
+  print("NOTE ours-rtt " .. why)
   os.exit(0)
 end
 

@@ -23,6 +23,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 PY=/usr/bin/python3           # Debian's: python3-samba and python3-impacket live there
+export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in bench/
 LUA=${LUA:-lua5.4}
 PARTS=${BENCH_PARTS:-ab}
 CALLGRIND=${BENCH_CALLGRIND:-1}

@@ -4,30 +4,13 @@
 local core = require "dcerpc.core"
 
 ---------------------------------------------------------------- peers
--- Where the peer scripts live: the lead repoints this (test/peers later).
-local PEERS = os.getenv("DCERPC_PEERS") or "/work/shared/peers"
-local PEER_DIR = os.getenv("PEER_DIR") or "/tmp/rpc-peers"
-local CI = os.getenv("CI") == "true"
+-- The project's own peers (test/peers/), started by spec/helpers/peers.lua;
+-- outside CI a peer that cannot run here turns its tests into pending ones,
+-- under CI=true that raises.
+local peers = require "helpers.peers"
 local HERE = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./")
 -- children must not inherit an ASan LD_PRELOAD meant for the Lua process
 local PYTHON = "env -u LD_PRELOAD " .. (os.getenv("DCERPC_PYTHON") or "/usr/bin/python3")
-
-local function can_connect(host, port)
-  local c = core.connect_tcp(host, port, { timeout = 2 })
-  if c then c:close() return true end
-  return false
-end
-
--- Start a peer with its script unless something already answers on port.
--- Returns true, or false and why. Never skips under CI=true: raises instead.
-local function peer(script, port)
-  if can_connect("127.0.0.1", port) then return true end
-  os.execute(string.format("env -u LD_PRELOAD bash %q start >/dev/null 2>&1", PEERS .. "/" .. script))
-  if can_connect("127.0.0.1", port) then return true end
-  local why = string.format("%s/%s did not bring up 127.0.0.1:%d", PEERS, script, port)
-  if CI then error(why) end
-  return false, why
-end
 
 -- `it` when the peer runs, otherwise a pending test that says why
 local function it_with(ok, why)
@@ -35,8 +18,14 @@ local function it_with(ok, why)
   return function(name) pending(name .. " (skipped: " .. tostring(why) .. ")") end
 end
 
-local samba_ok, samba_why = peer("samba-member.sh", 135)
-local echo_ok, echo_why = peer("rpcecho.sh", 60135)
+local samba, samba_why = peers.samba()
+local samba_ok = samba ~= nil
+samba_why = "Samba peer not available: " .. tostring(samba_why)
+local echo, echo_why = peers.rpcecho()
+local echo_ok = echo ~= nil
+echo_why = "rpcecho peer not available: " .. tostring(echo_why)
+local ECHO_HOST = echo and echo.RPCECHO_HOST or "127.0.0.1"
+local ECHO_PORT = tonumber(echo and echo.RPCECHO_PORT) or 60135
 
 ---------------------------------------------------------------- fake server
 -- Run spec/helpers/fakeserver.py SCENARIO in another process; returns its
@@ -150,7 +139,7 @@ end)
 describe("conn against rpcecho #interop", function()
   local eit = it_with(echo_ok, echo_why)
   local function echo_conn(opts)
-    local c = assert(core.connect_tcp("127.0.0.1", 60135, { timeout = 5 }))
+    local c = assert(core.connect_tcp(ECHO_HOST, ECHO_PORT, { timeout = 5 }))
     local ack = assert(c:bind({ { abstract = ECHO, transfer = { NDR } } }, opts))
     assert.are.equal(0, ack.results[1].result)
     return c, ack

@@ -4,13 +4,20 @@
 --   local samba = peers.samba()   -- starts test/peers/samba-member.sh if needed
 --   if not samba then return end  -- (only outside CI) the peer cannot run here
 --   samba.SAMBA_SRVSVC_PORT, samba.SAMBA_USER, ...
+--   local echo = peers.rpcecho()  -- test/peers/rpcecho.sh: echo.RPCECHO_HOST, echo.RPCECHO_PORT
 --
--- Outside CI a spec may skip when a peer cannot run on this machine (not root,
--- Samba not installed); under CI=true that is a failure, never a skip.
+-- Outside CI a spec may skip when a peer cannot run on this machine (not root
+-- for Samba, Samba not installed); under CI=true that is a failure, never a skip.
 
 local M = {}
 
 local root = (debug.getinfo(1, "S").source:match("^@(.*)/spec/helpers/peers%.lua$")) or "."
+if root:sub(1, 1) ~= "/" then
+  -- absolute, so that specs may run commands from other directories
+  local p = io.popen(string.format("cd %q && pwd", root))
+  root = p and p:read("l") or root
+  if p then p:close() end
+end
 M.root = root
 M.dir = os.getenv("DCERPC_PEER_DIR") or "/tmp/lua-dcerpc-peers"
 
@@ -24,10 +31,13 @@ local function read_env(path)
     end
   end
   f:close()
-  return env
+  return env, why
 end
 
 local started = {}
+
+-- Peers that bind privileged ports and so need root.
+local NEEDS_ROOT = { ["samba-member"] = "ports 135/445" }
 
 -- Run a peer script's start; returns its env table or nil, reason.
 local function start(name)
@@ -35,16 +45,17 @@ local function start(name)
   local script = root .. "/test/peers/" .. name .. ".sh"
   local ok, why
   local uid = io.popen("id -u"):read("l")
-  if uid ~= "0" then
-    ok, why = false, "peers need root (ports 135/445)"
+  if NEEDS_ROOT[name] and uid ~= "0" then
+    ok, why = false, "peer " .. name .. " needs root (" .. NEEDS_ROOT[name] .. ")"
   else
-    local cmd = string.format("DCERPC_PEER_DIR=%q bash %q start >%q 2>&1", M.dir, script,
+    -- the peers must not inherit an ASan LD_PRELOAD meant for the Lua process
+    local cmd = string.format("env -u LD_PRELOAD DCERPC_PEER_DIR=%q bash %q start >%q 2>&1", M.dir, script,
                               M.dir .. "/" .. name .. ".start.log")
     os.execute("mkdir -p " .. string.format("%q", M.dir))
     ok = os.execute(cmd)
     if not ok then
       local f = io.open(M.dir .. "/" .. name .. ".start.log")
-      why = f and f:read("a") or "start failed"
+      why = (f and f:read("a") or "start failed"):gsub("%s+$", "")
       if f then f:close() end
     end
   end
@@ -55,6 +66,11 @@ local function start(name)
     return nil, why
   end
   local env = read_env(M.dir .. "/" .. name .. "/env.sh")
+  if not env then
+    why = "no " .. M.dir .. "/" .. name .. "/env.sh after start"
+    if os.getenv("CI") == "true" then error("peer " .. name .. ": " .. why, 2) end
+    return nil, why
+  end
   started[name] = env
   return env
 end
@@ -65,7 +81,18 @@ function M.samba()
   if not env then
     print("SKIP: Samba peer not available: " .. tostring(why))
   end
-  return env
+  return env, why
+end
+
+-- The project's rpcecho reference server (test/peers/rpcecho.sh): RPCECHO_HOST,
+-- RPCECHO_PORT (default 60135, RPCECHO_PORT overrides), RPCECHO_HOST6 when it
+-- also listens on ::1.
+function M.rpcecho()
+  local env, why = start("rpcecho")
+  if not env then
+    print("SKIP: rpcecho peer not available: " .. tostring(why))
+  end
+  return env, why
 end
 
 M.start = start

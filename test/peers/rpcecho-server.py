@@ -402,13 +402,13 @@ def header(ptype, flags, frag_length, call_id, auth_length=0):
 
 
 def parse_syntax(b, e):
-    """p_syntax_id_t -> (uuid, major, minor), with the sender's byte order."""
+    """p_syntax_id_t (in the sender's byte order) -> (uuid, major, minor, uuid wire bytes LE)."""
     if e == "<":
         u = uuid.UUID(bytes_le=b[:16])
     else:
         u = uuid.UUID(bytes=b[:16])
     version = struct.unpack(e + "I", b[16:20])[0]
-    return u, version & 0xFFFF, version >> 16, b[:16]
+    return u, version & 0xFFFF, version >> 16, u.bytes_le
 
 
 def syntax_bytes(u, major, minor):
