@@ -79,7 +79,8 @@ LABEL = {
 
 def report_a():
     print("=" * 100)
-    print("(a) NDR: SHARE_INFO_1_CONTAINER (NetrShareEnum level 1 reply)   " + "  ".join(meta))
+    print("(a) NDR: SHARE_INFO_1_CONTAINER (NetrShareEnum level 1 reply)   " +
+          "  ".join(m for m in meta if not m.startswith("peer ")))
     print("=" * 100)
     for op in ("decode", "encode"):
         for n in ns:
@@ -175,6 +176,9 @@ def report_a():
 def report_b():
     print("\n" + "=" * 100)
     print("(b) NetrServerGetInfo level 101 round trips/s, one connection, Samba rpcd_classic peer")
+    for m in meta:
+        if m.startswith("peer "):
+            print("    " + m)
     if sizes:
         print("    PDU sizes: request %d B, response %d B (pingpong uses the same)" % sizes)
     print("=" * 100)

@@ -122,8 +122,13 @@ part_a() {
 # ------------------------------------------------------------ (b) round trips
 PEER_SMB_CONF=""
 pin_peer() {          # pin_peer CPU: every rpcd_classic of our peer onto CPU
-  local cpu=$1 pid mask
-  for pid in $(pgrep -f "rpcd_classic.*${PEER_SMB_CONF}"); do
+  local cpu=$1 pid mask pids
+  pids=$(pgrep -f "rpcd_classic.*${PEER_SMB_CONF}")
+  if [ -z "$pids" ]; then
+    echo "NOTE rtt no rpcd_classic of $PEER_SMB_CONF found: server NOT pinned" | emit
+    return 1
+  fi
+  for pid in $pids; do
     if ! printf '%s\n' "${PINNED[@]}" | grep -q "^$pid "; then
       mask=$(taskset -p "$pid" 2>/dev/null | sed -n 's/.*mask: *//p')
       [ -n "$mask" ] && PINNED+=("$pid $mask")
@@ -143,7 +148,10 @@ find_peer() {
     # shellcheck disable=SC1090
     . "$e"
     port=${SAMBA_MEMBER_SRVSVC_PORT:-} conf=${SAMBA_MEMBER_CLIENT_CONF:-} PEER_SMB_CONF=${SAMBA_MEMBER_SMB_CONF:-}
-    [ -n "$port" ] && port_open "$port" && return 0
+    # a stale env.sh can name a port that another peer now holds: also
+    # require this peer's own rpcd_classic to be running
+    [ -n "$port" ] && [ -n "$PEER_SMB_CONF" ] && pgrep -f "rpcd_classic.*$PEER_SMB_CONF" >/dev/null &&
+      port_open "$port" && return 0
   fi
   e=${DCERPC_PEER_DIR:-/tmp/lua-dcerpc-peers}/samba-member/env.sh
   if ! { [ -f "$e" ] && bash "$ROOT/test/peers/samba-member.sh" status >/dev/null 2>&1; }; then
@@ -163,11 +171,12 @@ part_b() {
   sizes=$($PY "$HERE/rtt_samba.py" --sizes "$port" "$conf") || { echo "NOTE rtt Samba client failed" | emit; return 1; }
   echo "$sizes" | emit
   read -r _ req resp <<<"$sizes"
-  say "-- (b) round trips: srvsvc on 127.0.0.1[$port], request $req B, response $resp B"
+  say "-- (b) round trips: srvsvc on 127.0.0.1[$port] ($PEER_SMB_CONF), request $req B, response $resp B"
+  echo "META peer $PEER_SMB_CONF port $port" >>"$RES"
   local secs=1 windows=2 placement ccpu scpu
   for placement in 1cpu 2cpu; do
     if [ $placement = 1cpu ]; then ccpu=0 scpu=0; else ccpu=0 scpu=1; fi
-    pin_peer $scpu
+    pin_peer $scpu || echo "NOTE rtt $placement: the server was not pinned" | emit
     # alternate Samba and ours twice so drift hits both alike; report the
     # best window of each
     "$WORK/pingpong" "$req" "$resp" $secs $windows $ccpu $scpu | sed "s/^RTT pingpong/RTT pingpong $placement/" | emit
@@ -176,7 +185,7 @@ part_b() {
         sed "s/^RTT samba/RTT samba $placement/" | emit
       taskset -c $ccpu $LUA "$HERE/rtt_lua.lua" "$port" $secs $windows 2>&1 |
         sed "s/^RTT ours/RTT ours $placement/" | emit
-      pin_peer $scpu     # a worker spawned meanwhile gets pinned too
+      pin_peer $scpu >/dev/null 2>&1   # a worker spawned meanwhile gets pinned too
     done
   done
 
