@@ -182,19 +182,36 @@ def report_b():
     if sizes:
         print("    PDU sizes: request %d B, response %d B (pingpong uses the same)" % sizes)
     print("=" * 100)
-    print("  %-10s %12s %12s %12s %11s %13s %12s" % (
-        "placement", "pingpong", "Samba C", "ours", "ours/Samba", "Samba/ceiling", "ours/ceiling"))
+    print("  %-10s %12s %12s %12s %11s %13s %12s   %s" % (
+        "placement", "pingpong", "Samba C", "ours", "ours/Samba", "Samba/ceiling", "ours/ceiling",
+        "median: Samba, ours, ours/Samba"))
+
+    def top(w, pl):
+        v = rtt.get((w, pl))
+        return max(b for b, _ in v) if v else None
+
+    def mid(w, pl):
+        v = rtt.get((w, pl))
+        if not v:
+            return None
+        m = sorted(md for _, md in v)
+        return m[len(m) // 2] if len(m) % 2 else (m[len(m) // 2 - 1] + m[len(m) // 2]) / 2
+
+    def cell(x):
+        return "%12.0f" % x if x else "%12s" % "-"
+
+    def rat(a, b):
+        return "%.2f" % (a / b) if a and b else "-"
+
     for pl, text in (("1cpu", "1 CPU"), ("2cpu", "2 CPUs")):
-        def top(w):
-            v = rtt.get((w, pl))
-            return max(b for b, _ in v) if v else None
-        pp, sa, ou = top("pingpong"), top("samba"), top("ours")
-        cell = lambda x: "%12.0f" % x if x else "%12s" % "-"   # noqa: E731
-        rat = lambda a, b: "%.2f" % (a / b) if a and b else "-"  # noqa: E731
-        print("  %-10s %s %s %s %11s %13s %12s" % (text, cell(pp), cell(sa), cell(ou),
-                                                   rat(ou, sa), rat(sa, pp), rat(ou, pp)))
-    print("  (best 1 s window; Samba and ours alternate twice per placement; 1 CPU = client and"
-          " rpcd_classic both on CPU 0, 2 CPUs = client on 0, server on 1)")
+        pp, sa, ou = top("pingpong", pl), top("samba", pl), top("ours", pl)
+        msa, mou = mid("samba", pl), mid("ours", pl)
+        print("  %-10s %s %s %s %11s %13s %12s   %s, %s, %s" % (
+            text, cell(pp), cell(sa), cell(ou), rat(ou, sa), rat(sa, pp), rat(ou, pp),
+            "%.0f" % msa if msa else "-", "%.0f" % mou if mou else "-", rat(mou, msa)))
+    n_rounds = max((len(v) for (w, _), v in rtt.items() if w in ("samba", "ours")), default=0)
+    print("  (rt/s; best window of 0.5-1 s; Samba and ours alternate %d times per placement;"
+          " 1 CPU = client and rpcd_classic both on CPU 0, 2 CPUs = client on 0, server on 1)" % n_rounds)
     per_call = {}
     for who in ("samba", "ours"):
         base = irc.get((who, 0))
@@ -207,10 +224,11 @@ def report_b():
             ("  (ours/Samba %.2f)" % (per_call["ours"] / per_call["samba"])
              if "ours" in per_call and "samba" in per_call else ""))
     for pl in ("1cpu", "2cpu"):
-        sa, ou = rtt.get(("samba", pl)), rtt.get(("ours", pl))
+        sa, ou = top("samba", pl), top("ours", pl)
         if sa and ou:
-            r = max(b for b, _ in ou) / max(b for b, _ in sa)
-            print("  goal: ours >= Samba C client, %s: %.2f %s" % (pl, r, "MET" if r >= 1 else "not met"))
+            r, rm = ou / sa, mid("ours", pl) / mid("samba", pl)
+            print("  goal: ours >= Samba C client, %s: best %.2f, median %.2f  %s" % (
+                pl, r, rm, "MET" if min(r, rm) >= 1 else "MET on best only" if r >= 1 else "not met"))
 
 
 if res or ir:

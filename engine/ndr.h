@@ -83,6 +83,12 @@ enum ndr_opcode {
 #define NDR_A_STRING  0x08  /* [string]: counts include a terminator */
 #define NDR_A_NEEDB   0x10  /* elements have a buffers pass: queue the count */
 #define NDR_A_MAXIS   0x20  /* size expression is max_is (size = e + 1) */
+#define NDR_A_MD      0x40  /* multi-dimensional conformant array, outermost: all max
+                               counts (then offset/actual pairs) first; ndims in bits
+                               16..23; w3: data block [ndims, size exprs, length exprs] */
+#define NDR_A_MDIN    0x80  /* an inner dimension of one: counts come from the outer
+                               (dimension index in bits 16..23) */
+#define NDR_MAXDIMS   8
 /* element kinds (bits 8..15 of the flags word) */
 #define NDR_E_COMPLEX 0     /* element routine follows (ANEXT loop) */
 #define NDR_E_BYTE    1     /* uint8/char: Lua string */
@@ -218,6 +224,7 @@ typedef struct ndr_vm {
   char *scratch; size_t capscratch;
   uint8_t *fpw; size_t capfpw; /* encode: full-pointer referent written, by id */
   uint32_t hoist;          /* max_count read by CONF */
+  uint32_t mdmax[NDR_MAXDIMS], mdoff[NDR_MAXDIMS], mdact[NDR_MAXDIMS]; /* inner dimensions */
   uint32_t nptr;           /* encode: pointers numbered so far (referent ids) */
   uint32_t pending_full;   /* decode: full-pointer id to register at OPEN */
   uint32_t depth;

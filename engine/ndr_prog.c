@@ -130,7 +130,16 @@ int ndr_prog_check(const ndr_prog *p, char *err, size_t errlen) {
         FIELD(a);
         if (ek > NDR_E_I32) BAD("bad element kind at %u", pc);
         if (al != 0 && al != 1 && al != 2 && al != 4 && al != 8) BAD("bad element alignment at %u", pc);
-        EXPR(c[3]); EXPR(c[4]); EXPR(c[5]);
+        if (c[1] & NDR_A_MD) {
+          uint32_t blk = c[3], nd = (c[1] >> 16) & 0xFF;
+          if (nd < 2 || nd > NDR_MAXDIMS || blk < p->ncodeops || blk >= p->ncode || p->code[blk] != nd ||
+              2 * nd > p->ncode - blk - 1 || (c[1] & NDR_A_MDIN)) BAD("bad multi-dimensional array at %u", pc);
+          for (uint32_t i = 0; i < 2 * nd; i++) EXPR(p->code[blk + 1 + i]);
+        } else if (c[1] & NDR_A_MDIN) {
+          uint32_t di = (c[1] >> 16) & 0xFF;
+          if (di == 0 || di >= NDR_MAXDIMS) BAD("bad array dimension at %u", pc);
+        } else EXPR(c[3]);
+        EXPR(c[4]); EXPR(c[5]);
         break;
       }
       case NDR_OP_CONF:
@@ -236,7 +245,9 @@ int ndr_disasm(const ndr_prog *p, dce_buf *b) {
             (fl & NDR_A_STRING) ? "string " : "", (fl & NDR_A_NEEDB) ? "deferred " : "",
             ekn[(fl >> 8) & 0xFF], c[6] & 0xFF, c[6] >> 8);
         if (!(fl & NDR_A_CONF)) put(b, " length=%u", c[2]);
-        if (c[3]) { put(b, " size_is("); dis_expr(p, c[3], b); put(b, " )"); }
+        if (fl & NDR_A_MD) put(b, " dims=%u", (fl >> 16) & 0xFF);
+        else if (fl & NDR_A_MDIN) put(b, " dimension=%u", ((fl >> 16) & 0xFF) + 1);
+        else if (c[3]) { put(b, " size_is("); dis_expr(p, c[3], b); put(b, " )"); }
         if (c[4]) { put(b, " length_is("); dis_expr(p, c[4], b); put(b, " )"); }
         if (c[5]) { put(b, " first_is("); dis_expr(p, c[5], b); put(b, " )"); }
         break;

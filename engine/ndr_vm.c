@@ -657,7 +657,37 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
       uint32_t maxc = N, off = 0, act = N;
       if (!vm->encode) {
         dce_rd *r = &vm->in;
-        if (fl & NDR_A_CONF) {
+        if (fl & NDR_A_MDIN) {
+          uint32_t di = (fl >> 16) & 0xFF;
+          maxc = vm->mdmax[di]; off = vm->mdoff[di]; act = vm->mdact[di];
+        } else if (fl & NDR_A_MD) {
+          /* Z1..Zn, then (offset, actual) for each dimension when varying */
+          uint32_t nd = (fl >> 16) & 0xFF, blk = d[3];
+          uint64_t cells = 1;
+          if (dce_rd_align(r, 4, 0)) SHORT(4);
+          for (uint32_t i = 0; i < nd; i++) {
+            if (dce_rd_u32(r, &vm->mdmax[i], le)) SHORT(4);
+            if (code[blk + 1 + i] && vm_eval(vm, p, code[blk + 1 + i], F->scope, &ex) && ex != (int64_t)vm->mdmax[i])
+              FAIL(NDR_ERR_ARRAY, "bad array size in dimension %u: got %u, expected %lld", i + 1, vm->mdmax[i], (long long)ex);
+            vm->mdoff[i] = 0; vm->mdact[i] = vm->mdmax[i];
+          }
+          if (fl & NDR_A_VARY) for (uint32_t i = 0; i < nd; i++) {
+            if (dce_rd_u32(r, &vm->mdoff[i], le) || dce_rd_u32(r, &vm->mdact[i], le)) SHORT(8);
+            if ((uint64_t)vm->mdoff[i] + vm->mdact[i] > vm->mdmax[i])
+              FAIL(NDR_ERR_ARRAY, "offset %u + actual count %u exceed the maximum %u in dimension %u",
+                   vm->mdoff[i], vm->mdact[i], vm->mdmax[i], i + 1);
+            if (code[blk + 1 + nd + i] && vm_eval(vm, p, code[blk + 1 + nd + i], F->scope, &ex) && ex != (int64_t)vm->mdact[i])
+              FAIL(NDR_ERR_ARRAY, "bad array length in dimension %u: got %u, expected %lld", i + 1, vm->mdact[i], (long long)ex);
+          }
+          /* every cell takes emin bytes, every row a table: bound the product */
+          for (uint32_t i = 0; i < nd; i++) {
+            cells *= vm->mdact[i] ? vm->mdact[i] : 1;
+            if (cells > dce_rd_left(r) / (emin ? emin : 1) + 1)
+              FAIL(NDR_ERR_BUFSIZE, "array counts exceed the %zu bytes left", dce_rd_left(r));
+          }
+          maxc = vm->mdmax[0]; off = vm->mdoff[0]; act = vm->mdact[0];
+          emin = 0;  /* checked above */
+        } else if (fl & NDR_A_CONF) {
           if (fl & NDR_A_HOIST) maxc = vm->hoist;
           else if (dce_rd_align(r, 4, 0) || dce_rd_u32(r, &maxc, le)) SHORT(4);
           if (d[3] && vm_eval(vm, p, d[3], F->scope, &ex)) {
@@ -666,7 +696,7 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
           }
           act = maxc;
         }
-        if (fl & NDR_A_VARY) {
+        if ((fl & NDR_A_VARY) && !(fl & (NDR_A_MD | NDR_A_MDIN))) {
           if (dce_rd_align(r, 4, 0) || dce_rd_u32(r, &off, le) || dce_rd_u32(r, &act, le)) SHORT(8);
           if ((uint64_t)off + act > maxc)
             FAIL(NDR_ERR_ARRAY, "offset %u + actual count %u exceed the maximum %u", off, act, maxc);
@@ -678,7 +708,8 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
         if ((fl & NDR_A_STRING) && act == 0) FAIL(NDR_ERR_STRING, "string without terminator (actual count 0)");
         if ((fl & NDR_A_STRING) && off != 0) FAIL(NDR_ERR_STRING, "string with non-zero offset %u", off);
         /* every element takes at least emin bytes: refuse counts the input cannot hold */
-        if (emin ? act > dce_rd_left(r) / emin : act > (1u << 20))
+        if (fl & NDR_A_MD) { /* bounded above */ }
+        else if (emin ? act > dce_rd_left(r) / emin : act > (1u << 20))
           FAIL(NDR_ERR_BUFSIZE, "array count %u exceeds the %zu bytes left", act, dce_rd_left(r));
         if (ek != NDR_E_COMPLEX) {
           size_t es = (size_t)elem_size((int)ek);
@@ -743,7 +774,39 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
           m = (int64_t)h->len(ud, slot);
         }
         if (m > 0xFFFFFFFFLL) FAIL(NDR_ERR_VALUE, "array too long");
-        if (fl & NDR_A_CONF) {
+        if (fl & NDR_A_MDIN) {
+          uint32_t di = (fl >> 16) & 0xFF;
+          maxc = vm->mdmax[di]; off = vm->mdoff[di]; act = vm->mdact[di];
+        } else if (fl & NDR_A_MD) {
+          /* sizes from the expressions, or from the shape of the value */
+          uint32_t nd = (fl >> 16) & 0xFF, blk = d[3];
+          int cur = slot, base = 0;
+          for (uint32_t i = 0; i < nd; i++) {
+            int64_t len = 0, sz;
+            if (i == 0) len = m;
+            else if (cur) {
+              int s2, t2 = h->get(ud, cur, 1, &s2);
+              if (!base) base = s2;
+              if (t2 == NDR_T_TABLE) { len = (int64_t)h->len(ud, s2); cur = s2; }
+              else if (t2 == NDR_T_STR) { const char *ss; size_t sl; h->gets(ud, cur, 1, &ss, &sl); len = (int64_t)sl; cur = 0; }
+              else cur = 0;
+            }
+            sz = len;
+            if (code[blk + 1 + i] && vm_eval(vm, p, code[blk + 1 + i], F->scope, &n)) sz = n;
+            vm->mdmax[i] = (uint32_t)sz; vm->mdoff[i] = 0; vm->mdact[i] = (uint32_t)sz;
+            if ((fl & NDR_A_VARY) && !(code[blk + 1 + nd + i] && vm_eval(vm, p, code[blk + 1 + nd + i], F->scope, &n))) n = len;
+            if (fl & NDR_A_VARY) vm->mdact[i] = (uint32_t)n;
+            if (sz < 0 || sz > 0xFFFFFFFFLL || vm->mdact[i] > vm->mdmax[i]) {
+              if (base) h->pop(ud, base);
+              FAIL(NDR_ERR_VALUE, "bad array size in dimension %u", i + 1);
+            }
+          }
+          if (base) h->pop(ud, base);
+          dce_buf_align(b, 4, 0);
+          for (uint32_t i = 0; i < nd; i++) dce_buf_u32(b, vm->mdmax[i], le);
+          if (fl & NDR_A_VARY) for (uint32_t i = 0; i < nd; i++) { dce_buf_u32(b, 0, le); dce_buf_u32(b, vm->mdact[i], le); }
+          maxc = vm->mdmax[0]; act = vm->mdact[0];
+        } else if (fl & NDR_A_CONF) {
           if (fl & NDR_A_HOIST) n = vm->hoist;
           else if (d[3] && vm_eval(vm, p, d[3], F->scope, &n)) { if (fl & NDR_A_MAXIS) n += 1; }
           else n = m;
@@ -751,7 +814,7 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
           if (n < 0 || n > 0xFFFFFFFFLL) FAIL(NDR_ERR_VALUE, "array size %lld out of range", (long long)n);
           act = maxc;
         }
-        if (fl & NDR_A_VARY) {
+        if ((fl & NDR_A_VARY) && !(fl & (NDR_A_MD | NDR_A_MDIN))) {
           if (d[4] && vm_eval(vm, p, d[4], F->scope, &n)) act = (uint32_t)n; else act = (uint32_t)m;
           if (d[5] && vm_eval(vm, p, d[5], F->scope, &n)) off = (uint32_t)n;
           if ((uint64_t)off + act > maxc)
@@ -761,8 +824,11 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
           if (slot) h->pop(ud, slot);
           FAIL(NDR_ERR_VALUE, "array has %lld elements, %u expected", (long long)(m - str), act - (uint32_t)str);
         }
-        if ((fl & NDR_A_CONF) && !(fl & NDR_A_HOIST)) { dce_buf_align(b, 4, 0); dce_buf_u32(b, maxc, le); }
-        if (fl & NDR_A_VARY) { dce_buf_align(b, 4, 0); dce_buf_u32(b, off, le); dce_buf_u32(b, act, le); }
+        if (fl & (NDR_A_MD | NDR_A_MDIN)) { /* counts written by the outermost dimension */ }
+        else {
+          if ((fl & NDR_A_CONF) && !(fl & NDR_A_HOIST)) { dce_buf_align(b, 4, 0); dce_buf_u32(b, maxc, le); }
+          if (fl & NDR_A_VARY) { dce_buf_align(b, 4, 0); dce_buf_u32(b, off, le); dce_buf_u32(b, act, le); }
+        }
         if (ek == NDR_E_BYTE) {
           dce_buf_put(b, s, slen);
           if (str) dce_buf_u8(b, 0);

@@ -689,4 +689,15 @@ describe("dcerpc.ndr #unit Samba rpcecho fixtures", function()
     assert.are.same(r, ndr.decode_call(TestCall2, "out", unhex(out7)))
     assert.are.equal("0700", hex(ndr.encode_call(TestCall2, "in", { level = 7 })))
   end)
+
+  it("server side: [out] sizes from [in]-only parameters via opts.request", function()
+    local f = ndr.func(1, "lookup") { { "max", ndr.uint32, "in" }, { "n", ndr.ref(ndr.uint32), "out" },
+      { "ents", ndr.array(ndr.uint16, { size_is = "max", length_is = "*n" }), "out" } }
+    -- max_count 4 (from the request), offset 0, actual 1
+    local b = ndr.encode_call(f, "out", { n = 1, ents = { 9 } }, { request = { max = 4 } })
+    assert.are.equal("010000000400000000000000010000000900", hex(b))
+    -- without it the array's own length is used
+    assert.are.equal("010000000100000000000000010000000900",
+      hex(ndr.encode_call(f, "out", { n = 1, ents = { 9 } })))
+  end)
 end)

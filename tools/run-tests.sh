@@ -119,13 +119,19 @@ fuzz_pass() {
     rm -f "$out"
 }
 
+peers_started=""
+for peer in samba-member rpcecho; do
+    bash "test/peers/$peer.sh" status >/dev/null 2>&1 || peers_started="$peers_started $peer"
+done
+
 case $mode in
 --spec-only) make -s all >>"$LOG" 2>&1; run_specs "build/?.so" "specs" ;;
 --asan) asan_pass ;;
 *) normal_pass; rock_pass; asan_pass; fuzz_pass ;;
 esac
 
-bash test/peers/samba-member.sh stop >/dev/null 2>&1 || true
+# stop the peers this run started (leave any that were already running)
+for peer in $peers_started; do bash "test/peers/$peer.sh" stop >/dev/null 2>&1 || true; done
 echo "(full log: $LOG; $skipped skipped)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

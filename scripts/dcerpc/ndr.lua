@@ -196,11 +196,56 @@ local function elem_kind(elem, text)
   return elem.ek or E.COMPLEX
 end
 
+-- A multi-dimensional conformant (and varying) array: size_is = {"a", "b", ...}.
+-- All max counts come first (then an offset/actual pair per dimension), then
+-- the cells in row-major order; the Lua value is nested sequences. Built as a
+-- chain of arrays: the outermost reads/writes every count, the inner ones
+-- (md_inner = dimension index) take theirs from it.
+local function make_md(t, where)
+  local sizes, lens = t.size_is, t.length_is
+  local n = #sizes
+  if n < 2 or n > 8 then error(sfmt("ndr: %s: 2 to 8 dimensions", where), 5) end
+  if lens ~= nil and (type(lens) ~= "table" or #lens ~= n) then
+    error(sfmt("ndr: %s: length_is needs one expression per dimension", where), 5)
+  end
+  if t.first_is ~= nil or t.max_is ~= nil or t.string or t.length then
+    error(sfmt("ndr: %s: multi-dimensional arrays take size_is and length_is only", where), 5)
+  end
+  local sx, lx, refs = {}, {}, {}
+  for i = 1, n do
+    local r
+    sx[i], r = parse_expr(sizes[i], where .. " size_is")
+    for _, id in ipairs(r) do refs[#refs + 1] = id end
+    if lens then
+      lx[i], r = parse_expr(lens[i], where .. " length_is")
+      for _, id in ipairs(r) do refs[#refs + 1] = id end
+    end
+  end
+  local base = t.md_base_elem or t.elem
+  local cell_min = base.minsize or 0
+  local inner = base
+  for d = n - 1, 1, -1 do
+    local it = { kind = "array", elem = inner, name = "array(" .. tname(inner) .. ")", conformant = true,
+                 varying = lens and true or nil, md_inner = d, text = t.text,
+                 align = math.max(inner.align or 1, 1), minsize = 0, depth = (inner.depth or 0) + 1 }
+    it.ek = (d == n - 1) and elem_kind(base, t.text) or E.COMPLEX
+    inner = newtype(it)
+  end
+  t.elem, t.md_base_elem, t.md = inner, base, n
+  t.md_size_x, t.md_len_x = sx, lens and lx or nil
+  t.size_is_refs, t.length_is_refs = refs, nil
+  t.conformant, t.varying = true, lens and true or nil
+  t.ek = E.COMPLEX
+  t.md_cell_min = cell_min
+  t.align = math.max(4, base.align or 1)
+  t.minsize = 4 * n + (lens and 8 * n or 0)
+  t.depth = (inner.depth or 0) + 1
+  return newtype(t)
+end
+
 local function finish_array(t, where)
   local o = t
-  if o.size_is ~= nil and type(o.size_is) == "table" then
-    error(sfmt("ndr: %s: multi-dimensional conformant arrays are not supported yet", where), 4)
-  end
+  if o.size_is ~= nil and type(o.size_is) == "table" then return make_md(t, where) end
   t.conformant = (o.size_is ~= nil or o.max_is ~= nil or (o.string and o.length == nil)) or nil
   t.varying = (o.length_is ~= nil or o.first_is ~= nil or o.string) or nil
   if not t.conformant and not t.length then
@@ -363,6 +408,9 @@ local function define_struct(st, spec)
     if ft.fields == nil and ft.kind == "struct" and ft ~= st then
       -- a forward-declared struct used inline: only pointers may refer to it
       error(sfmt("ndr: %s: struct %s used before it is defined", where, ft.name), 3)
+    end
+    if ft.kind == "array" and ft.md then
+      error(sfmt("ndr: %s: a multi-dimensional conformant array inside a struct is not supported (use a pointer)", where), 3)
     end
     if is_conformant(ft) and i ~= #spec then
       error(sfmt("ndr: %s: a conformant array or struct must be the last field", where), 3)
@@ -673,6 +721,42 @@ local function auto_fields(fields)
 end
 
 function Compiler:array_words(t, hoisted)
+  if t.md or t.md_inner then
+    local fl = A_CONF | (t.varying and A_VARY or 0)
+    if t.ek == E.COMPLEX and has_b(t.elem) then fl = fl | A_NEEDB end
+    fl = fl | (t.ek << 8)
+    if t.md then
+      fl = fl | 0x40 | (t.md << 16)
+      self:emit(fl); self:emit(0)
+      local d = self.data
+      local blk = #d
+      d[#d + 1] = t.md
+      for i = 1, 2 * t.md do d[#d + 1] = 0 end
+      for i = 1, t.md do
+        d[blk + 1 + i] = self:expr(t.md_size_x[i]) or 0
+        if t.md_len_x then d[blk + 1 + t.md + i] = self:expr(t.md_len_x[i]) or 0 end
+      end
+      self:data_word(blk)
+      -- expression offsets inside the block are data-relative: fix them up
+      self.fix_data_rel = self.fix_data_rel or {}
+      for i = 1, 2 * t.md do
+        if d[blk + 1 + i] ~= 0 then self.fix_data_rel[#self.fix_data_rel + 1] = blk + 1 + i end
+      end
+      self:emit(0); self:emit(0)
+      local em = t.md_cell_min
+      if em > 0xFFFFFF then em = 0xFFFFFF end
+      self:emit((t.md_base_elem.align or 1) | (em << 8))
+    else
+      fl = fl | 0x80 | (t.md_inner << 16)
+      self:emit(fl); self:emit(0); self:emit(0); self:emit(0); self:emit(0)
+      local ea = t.elem.align or 1
+      local em = t.elem.minsize or 0
+      if t.ek ~= E.COMPLEX then em = t.elem.size end
+      if em > 0xFFFFFF then em = 0xFFFFFF end
+      self:emit(ea | (em << 8))
+    end
+    return
+  end
   local fl = 0
   if t.conformant then fl = fl | A_CONF end
   if t.varying then fl = fl | A_VARY end
@@ -839,6 +923,7 @@ function Compiler:finish(entries, raw)
     local where, pos, lab, off = f[1], f[2], f[3], f[4]
     if lab then where[pos] = lab.addr else where[pos] = ncodeops + off end
   end
+  for _, pos in ipairs(self.fix_data_rel or {}) do self.data[pos] = self.data[pos] + ncodeops end
   for _, w in ipairs(self.data) do code[#code + 1] = w end
   local ent = {}
   for i, e in ipairs(entries) do ent[i] = e.addr end
@@ -1038,11 +1123,28 @@ local function dir_entry(dir)
   error("ndr: direction must be \"in\" or \"out\"", 3)
 end
 
+-- opts.request (server side, "out"): the call's [in] arguments. size_is,
+-- length_is and switch_is of [out] parameters often name [in]-only ones
+-- (ept_lookup's max_ents, TestCall2's level); they are read from there when
+-- the results do not hold them.
 function M.encode_call(fn, dir, args, opts)
   if getmetatable(fn) ~= FuncMT then error("ndr: encode_call(): function expected", 2) end
   local e = dir_entry(dir)
   local d0 = drep_of(opts)
-  return core.ndr_encode(program(fn), e, args or {}, d0, maxdepth(opts), true)
+  args = args or {}
+  local req = opts and opts.request
+  if req ~= nil and e == 1 then
+    if type(req) ~= "table" then error("ndr: encode_call(): opts.request must be a table", 2) end
+    local merged = {}
+    for _, p in ipairs(fn.params) do
+      local v = args[p.name]
+      if v == nil and not p.out then v = req[p.name] end
+      merged[p.name] = v
+    end
+    merged.result = args.result
+    args = merged
+  end
+  return core.ndr_encode(program(fn), e, args, d0, maxdepth(opts), true)
 end
 
 function M.decode_call(fn, dir, bytes, opts)
