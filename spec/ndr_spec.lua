@@ -206,6 +206,24 @@ describe("dcerpc.ndr #unit arrays", function()
     roundtrip(T, { { 1, 2 }, { 3, 4 } }, "0100 0200 0300 0400")
   end)
 
+  it("multi-dimensional conformant arrays: all max counts first, cells row-major", function()
+    local f = ndr.func(1, "md") { { "a", ndr.uint32, "in" }, { "b", ndr.uint32, "in" },
+      { "m", ndr.ref(ndr.array(ndr.uint16, { size_is = { "a", "b" } })), "in" } }
+    -- a 2 | b 3 | Z1 2, Z2 3 | 1 2 3 4 5 6
+    local args = { a = 2, b = 3, m = { { 1, 2, 3 }, { 4, 5, 6 } } }
+    local want = "02000000 03000000 | 02000000 03000000 | 0100 0200 0300 0400 0500 0600"
+    assert.are.equal(H(want), hex(ndr.encode_call(f, "in", args)))
+    assert.are.same(args, ndr.decode_call(f, "in", unhex(want)))
+    local v, err = ndr.decode_call(f, "in", unhex("02000000 03000000 02000000 04000000 0100")); assert.is_nil(v); assert.matches("dimension 2", err.message)
+  end)
+
+  it("multi-dimensional conformant varying: Z1 Z2, then (offset, actual) per dimension", function()
+    local T = ndr.unique(ndr.array(ndr.uint8, { size_is = { "x", "y" }, length_is = { "x", "y" } }))
+    roundtrip(T, { "ab", "cd", "ef" },
+      "00000200 | 03000000 02000000 | 00000000 03000000 00000000 02000000 | 616263646566")
+    decode_fails(T, unhex("00000200 ffffffff ffffffff 00000000 ffffffff 00000000 ffffffff 00"), "bytes left")
+  end)
+
   it("rejects a value count that disagrees with size_is", function()
     local S = ndr.struct "Bad" { { "n", ndr.uint32 }, { "p", ndr.unique(ndr.array(ndr.uint32, { size_is = "n" })) } }
     assert.has_error(function() ndr.encode(S, { n = 3, p = { 1 } }) end)
