@@ -57,7 +57,7 @@ enum ndr_opcode {
   NDR_OP_CONF,     /* w1: size expr ; w2: flags ; w3: tail field ; w4: path (data: n, fields)
                       to the nested struct holding the array, 0: this one. Hoisted max_count */
   NDR_OP_UNION,    /* a: field ; w1: flags ; w2: switch expr ; w3: arm table ; w4: switch field */
-  NDR_OP_UNIONB,   /* buffers pass of a union */
+  NDR_OP_UNIONB,   /* w1: arm table. Buffers pass of a union (arm from the queue) */
   NDR_OP_RUSS,     /* RPC_UNICODE_STRING scalars */
   NDR_OP_RUSB,     /* RPC_UNICODE_STRING referent */
   NDR_OP__COUNT
