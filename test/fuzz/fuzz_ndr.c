@@ -202,7 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n1 = vm1.out.len;
     uint8_t *b1 = malloc(n1 ? n1 : 1);
     if (!b1) abort();
-    memcpy(b1, vm1.out.p, n1);
+    if (n1) memcpy(b1, vm1.out.p, n1);
     fval *r2 = isfunc ? fnew(NDR_T_TABLE) : NULL;
     if (run(p, entry, 0, isfunc, b1, n1, drep, &vm2, &r2) != 0) { fprintf(stderr, "re-decode failed: %s\n", vm2.msg); abort(); }
     if (run(p, entry, 1, isfunc, NULL, 0, drep, &vm2, &r2) != 0) { fprintf(stderr, "second encode failed: %s\n", vm2.msg); abort(); }
