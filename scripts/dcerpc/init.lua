@@ -145,6 +145,22 @@ local function is_error(kind, code)
   else return (code & 0x80000000) ~= 0 end
 end
 
+-- Decode the reply stub of `fn` (or pass a transport failure through); an
+-- error status returned by the function becomes nil, err, results.
+local function finish(fn, resp, drep)
+  if not resp then return nil, drep end
+  local out, de = ndr.decode_call(fn, "out", resp, { drep = drep })
+  if not out then
+    return nil, err(RPC_X_BAD_STUB_DATA, nil, fn.name .. ": undecodable reply: " ..
+                    tostring(de and de.message or de), "yes")
+  end
+  local kind = fn.returns and status_kind(fn.returns)
+  if kind and out.result and is_error(kind, out.result) then
+    return nil, status_error(kind, out.result, fn.name), out
+  end
+  return out
+end
+
 local function lookup(self, f)
   local fn = f
   if type(f) ~= "table" then
@@ -164,18 +180,7 @@ function Client:call(f, args, opts)
   local conn = self.conn
   if not conn then error("attempt to use a closed client", 2) end
   local stub = ndr.encode_call(fn, "in", args or {}, self.encode_opts)
-  local resp, drep = conn:call(self.context_id, fn.opnum, stub, opts or self.call_opts)
-  if not resp then return nil, drep end
-  local out, de = ndr.decode_call(fn, "out", resp, { drep = drep })
-  if not out then
-    return nil, err(RPC_X_BAD_STUB_DATA, nil, fn.name .. ": undecodable reply: " ..
-                    tostring(de and de.message or de), "yes")
-  end
-  local kind = fn.returns and status_kind(fn.returns)
-  if kind and out.result and is_error(kind, out.result) then
-    return nil, status_error(kind, out.result, fn.name), out
-  end
-  return out
+  return finish(fn, conn:call(self.context_id, fn.opnum, stub, opts or self.call_opts))
 end
 
 -- Several calls in flight on one connection (when the server allows it):
@@ -189,19 +194,7 @@ function Client:send(f, args, opts)
 end
 
 function Client:receive(h, timeout)
-  local resp, drep = self.conn:receive(h.id, timeout)
-  if not resp then return nil, drep end
-  local fn = h.fn
-  local out, de = ndr.decode_call(fn, "out", resp, { drep = drep })
-  if not out then
-    return nil, err(RPC_X_BAD_STUB_DATA, nil, fn.name .. ": undecodable reply: " ..
-                    tostring(de and de.message or de), "yes")
-  end
-  local kind = fn.returns and status_kind(fn.returns)
-  if kind and out.result and is_error(kind, out.result) then
-    return nil, status_error(kind, out.result, fn.name), out
-  end
-  return out
+  return finish(h.fn, self.conn:receive(h.id, timeout))
 end
 
 function Client:info()
