@@ -247,7 +247,11 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
 size_t ndr_utf16_to_utf8(const uint8_t *in, size_t n, int le, char *out);
 /* Number of UTF-16 units for WTF-8 text, or (size_t)-1 when invalid. */
 size_t ndr_utf8_units(const char *s, size_t len);
-/* WTF-8 to UTF-16 units (le/be); out needs 2*units bytes. Returns units or -1. */
+/* WTF-8 to UTF-16 units (le/be), counting as it goes: out needs 2*units
+** bytes, and 2*len bytes always suffice (one WTF-8 byte never gives more
+** than one unit), so a caller may convert into 2*len reserved bytes and
+** learn the count in the same pass. Returns units or -1 (invalid; part of
+** out may have been written). */
 size_t ndr_utf8_to_utf16(const char *s, size_t len, int le, uint8_t *out);
 
 /* SID text <-> wire body (without the conformance): returns bytes or -1 */

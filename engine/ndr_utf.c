@@ -20,19 +20,62 @@
 #define ASCII4_BE 0x80FF80FF80FF80FFull
 #endif
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define NDR_LE_HOST 1
+/* Four ASCII UTF-16 units (already checked), loaded as one little-endian
+** host word, to their four low bytes: le units sit at even bytes, be units
+** at odd bytes. */
+static inline uint32_t ascii4_pack(uint64_t q, int le) {
+  if (!le) q >>= 8;
+  q = (q | (q >> 8)) & 0x0000FFFF0000FFFFull;
+  return (uint32_t)(q | (q >> 16));
+}
+/* Eight ASCII bytes (already checked) widened to eight UTF-16 units. */
+static inline void ascii8_widen(uint64_t q, uint8_t *out, int le) {
+  uint64_t a = q & 0xFFFFFFFFu, b = q >> 32;
+  a = (a | (a << 16)) & 0x0000FFFF0000FFFFull;
+  a = (a | (a << 8)) & 0x00FF00FF00FF00FFull;
+  b = (b | (b << 16)) & 0x0000FFFF0000FFFFull;
+  b = (b | (b << 8)) & 0x00FF00FF00FF00FFull;
+  if (!le) { a <<= 8; b <<= 8; }
+  memcpy(out, &a, 8);
+  memcpy(out + 8, &b, 8);
+}
+#else
+#define NDR_LE_HOST 0
+#endif
+
 size_t ndr_utf16_to_utf8(const uint8_t *in, size_t n, int le, char *out) {
   unsigned char *o = (unsigned char *)out;
   size_t i = 0;
   const int lo = le ? 0 : 1, hi = le ? 1 : 0;
+  const uint64_t amask = le ? ASCII4_LE : ASCII4_BE;
   while (i < n) {
     uint32_t c;
-    /* fast path: four ASCII units at a time (high bytes zero, low < 0x80) */
+    /* fast path: eight, then four ASCII units at a time (high bytes zero,
+    ** low < 0x80) */
+#if NDR_LE_HOST
+    while (n - i >= 8) {
+      uint64_t q0, q1;
+      uint32_t w0, w1;
+      memcpy(&q0, in + 2 * i, 8);
+      memcpy(&q1, in + 2 * i + 8, 8);
+      if ((q0 | q1) & amask) break;
+      w0 = ascii4_pack(q0, le); w1 = ascii4_pack(q1, le);
+      memcpy(o, &w0, 4); memcpy(o + 4, &w1, 4);
+      o += 8; i += 8;
+    }
+#endif
     while (n - i >= 4) {
       uint64_t q;
       memcpy(&q, in + 2 * i, 8);
-      if (q & (le ? ASCII4_LE : ASCII4_BE)) break;
+      if (q & amask) break;
+#if NDR_LE_HOST
+      { uint32_t w = ascii4_pack(q, le); memcpy(o, &w, 4); }
+#else
       o[0] = in[2 * i + lo]; o[1] = in[2 * i + 2 + lo];
       o[2] = in[2 * i + 4 + lo]; o[3] = in[2 * i + 6 + lo];
+#endif
       o += 4; i += 4;
     }
     if (i >= n) break;
@@ -84,10 +127,19 @@ static long ndr_utf8_next(const unsigned char *s, size_t len, size_t *i) {
   return (long)c;
 }
 
+#define ASCII8 0x8080808080808080ull
+
 size_t ndr_utf8_units(const char *s, size_t len) {
   const unsigned char *u = (const unsigned char *)s;
   size_t i = 0, n = 0;
   while (i < len) {
+    while (len - i >= 8) {   /* ASCII, eight bytes at a time */
+      uint64_t q;
+      memcpy(&q, u + i, 8);
+      if (q & ASCII8) break;
+      i += 8; n += 8;
+    }
+    if (i >= len) break;
     if (u[i] < 0x80) { i++; n++; continue; }
     long c = ndr_utf8_next(u, len, &i);
     if (c < 0) return (size_t)-1;
@@ -96,13 +148,28 @@ size_t ndr_utf8_units(const char *s, size_t len) {
   return n;
 }
 
+/* One pass: converts and counts. out needs 2*len bytes (a WTF-8 byte never
+** gives more than one UTF-16 unit; four bytes give two). */
 size_t ndr_utf8_to_utf16(const char *s, size_t len, int le, uint8_t *out) {
   const unsigned char *u = (const unsigned char *)s;
   size_t i = 0, n = 0;
+  const int lo = le ? 0 : 1, hi = le ? 1 : 0;
   while (i < len) {
     long c;
-    if (u[i] < 0x80) c = u[i++];
-    else if ((c = ndr_utf8_next(u, len, &i)) < 0) return (size_t)-1;
+#if NDR_LE_HOST
+    while (len - i >= 8) {   /* ASCII, eight bytes at a time */
+      uint64_t q;
+      memcpy(&q, u + i, 8);
+      if (q & ASCII8) break;
+      ascii8_widen(q, out + 2 * n, le);
+      i += 8; n += 8;
+    }
+#endif
+    while (i < len && u[i] < 0x80) {
+      out[2 * n + lo] = u[i++]; out[2 * n + hi] = 0; n++;
+    }
+    if (i >= len) break;
+    if ((c = ndr_utf8_next(u, len, &i)) < 0) return (size_t)-1;
     if (c >= 0x10000) {
       uint32_t v = (uint32_t)c - 0x10000;
       dce_st16(out + 2 * n++, (uint16_t)(0xD800 + (v >> 10)), le);

@@ -21,7 +21,7 @@ for src in test/fuzz/fuzz_*.c; do
     corpus="$out/corpus-$name"
     mkdir -p "$corpus"
     [ -d "test/fuzz/corpus/$name" ] && cp -n test/fuzz/corpus/"$name"/* "$corpus"/ 2>/dev/null
-    if "$out/$name" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=1024 \
+    if "$out/$name" -max_total_time="$secs" -artifact_prefix="$out/$name-" -max_len=65536 -rss_limit_mb=1024 \
             -print_final_stats=1 "$corpus" >"$out/$name.log" 2>&1; then
         runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$out/$name.log" | grep -oE '[0-9]+$')
         echo "ok - fuzz $name (${runs:-?} runs in ${secs}s)"
