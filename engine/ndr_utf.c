@@ -45,16 +45,16 @@ static inline void ascii8_widen(uint64_t q, uint8_t *out, int le) {
 #define NDR_LE_HOST 0
 #endif
 
-size_t ndr_utf16_to_utf8(const uint8_t *in, size_t n, int le, char *out) {
+/* The body, specialised by the compiler for a constant `le`. */
+static inline __attribute__((always_inline))
+size_t utf16_to_utf8(const uint8_t *in, size_t n, const int le, char *out) {
   unsigned char *o = (unsigned char *)out;
   size_t i = 0;
-  const int lo = le ? 0 : 1, hi = le ? 1 : 0;
   const uint64_t amask = le ? ASCII4_LE : ASCII4_BE;
-  while (i < n) {
-    uint32_t c;
-    /* fast path: eight, then four ASCII units at a time (high bytes zero,
-    ** low < 0x80) */
+  for (;;) {
+    uint32_t c = 0;
 #if NDR_LE_HOST
+    /* eight ASCII units at a time (high bytes zero, low < 0x80) */
     while (n - i >= 8) {
       uint64_t q0, q1;
       uint32_t w0, w1;
@@ -65,26 +65,22 @@ size_t ndr_utf16_to_utf8(const uint8_t *in, size_t n, int le, char *out) {
       memcpy(o, &w0, 4); memcpy(o + 4, &w1, 4);
       o += 8; i += 8;
     }
-#endif
+#else
     while (n - i >= 4) {
       uint64_t q;
       memcpy(&q, in + 2 * i, 8);
       if (q & amask) break;
-#if NDR_LE_HOST
-      { uint32_t w = ascii4_pack(q, le); memcpy(o, &w, 4); }
-#else
-      o[0] = in[2 * i + lo]; o[1] = in[2 * i + 2 + lo];
-      o[2] = in[2 * i + 4 + lo]; o[3] = in[2 * i + 6 + lo];
-#endif
+      o[0] = in[2 * i + !le]; o[1] = in[2 * i + 2 + !le];
+      o[2] = in[2 * i + 4 + !le]; o[3] = in[2 * i + 6 + !le];
       o += 4; i += 4;
     }
+#endif
+    /* a run of ASCII, one at a time */
+    while (i < n && (c = dce_ld16(in + 2 * i, le)) < 0x80) { *o++ = (unsigned char)c; i++; }
     if (i >= n) break;
-    c = (uint32_t)in[2 * i + lo] | ((uint32_t)in[2 * i + hi] << 8);
-    /* a run of ASCII */
-    if (c < 0x80) { *o++ = (unsigned char)c; i++; continue; }
     i++;
     if (c >= 0xD800 && c <= 0xDBFF && i < n) {
-      uint32_t d = (uint32_t)in[2 * i + lo] | ((uint32_t)in[2 * i + hi] << 8);
+      uint32_t d = dce_ld16(in + 2 * i, le);
       if (d >= 0xDC00 && d <= 0xDFFF) {
         c = 0x10000 + ((c - 0xD800) << 10) + (d - 0xDC00);
         i++;
@@ -105,6 +101,10 @@ size_t ndr_utf16_to_utf8(const uint8_t *in, size_t n, int le, char *out) {
     }
   }
   return (size_t)(o - (unsigned char *)out);
+}
+
+size_t ndr_utf16_to_utf8(const uint8_t *in, size_t n, int le, char *out) {
+  return le ? utf16_to_utf8(in, n, 1, out) : utf16_to_utf8(in, n, 0, out);
 }
 
 /* Decode one WTF-8 sequence at s[*i]; returns the code point or -1. */
@@ -148,13 +148,11 @@ size_t ndr_utf8_units(const char *s, size_t len) {
   return n;
 }
 
-/* One pass: converts and counts. out needs 2*len bytes (a WTF-8 byte never
-** gives more than one UTF-16 unit; four bytes give two). */
-size_t ndr_utf8_to_utf16(const char *s, size_t len, int le, uint8_t *out) {
+static inline __attribute__((always_inline))
+size_t utf8_to_utf16(const char *s, size_t len, const int le, uint8_t *out) {
   const unsigned char *u = (const unsigned char *)s;
   size_t i = 0, n = 0;
-  const int lo = le ? 0 : 1, hi = le ? 1 : 0;
-  while (i < len) {
+  for (;;) {
     long c;
 #if NDR_LE_HOST
     while (len - i >= 8) {   /* ASCII, eight bytes at a time */
@@ -165,9 +163,7 @@ size_t ndr_utf8_to_utf16(const char *s, size_t len, int le, uint8_t *out) {
       i += 8; n += 8;
     }
 #endif
-    while (i < len && u[i] < 0x80) {
-      out[2 * n + lo] = u[i++]; out[2 * n + hi] = 0; n++;
-    }
+    while (i < len && u[i] < 0x80) { dce_st16(out + 2 * n, u[i], le); i++; n++; }
     if (i >= len) break;
     if ((c = ndr_utf8_next(u, len, &i)) < 0) return (size_t)-1;
     if (c >= 0x10000) {
@@ -179,6 +175,11 @@ size_t ndr_utf8_to_utf16(const char *s, size_t len, int le, uint8_t *out) {
     }
   }
   return n;
+}
+
+/* One pass: converts and counts (see ndr.h). */
+size_t ndr_utf8_to_utf16(const char *s, size_t len, int le, uint8_t *out) {
+  return le ? utf8_to_utf16(s, len, 1, out) : utf8_to_utf16(s, len, 0, out);
 }
 
 /* "S-1-5-21-1-2-3": revision, 48-bit authority (decimal, or 0x hex), up to

@@ -760,12 +760,26 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
         const char *s = NULL; size_t slen = 0;
         int slot = 0, t;
         int str = (fl & NDR_A_STRING) != 0;
+        size_t upos = SIZE_MAX;  /* wchar: where the text was converted to, in b's spare room */
         if (ek == NDR_E_BYTE || ek == NDR_E_WCHAR) {
           t = h->gets(ud, F->cont, key, &s, &slen);
           if (t != NDR_T_STR) FAIL(NDR_ERR_TYPE, "string expected, got %s", ndr_tname[t]);
           if (ek == NDR_E_WCHAR) {
-            m = (int64_t)ndr_utf8_units(s, slen);
-            if (m < 0) FAIL(NDR_ERR_VALUE, "invalid UTF-8 text");
+            size_t u;
+            if (!(fl & (NDR_A_MD | NDR_A_MDIN)) && !b->err && !b->limit && slen < ((size_t)1 << 40)) {
+              /* one pass: convert straight to where the units will go (after
+              ** the counts written below) and learn their number; 2*slen bytes
+              ** always hold them */
+              size_t pos = b->len;
+              if ((fl & NDR_A_CONF) && !(fl & NDR_A_HOIST)) pos = ((pos + 3) & ~(size_t)3) + 4;
+              if (fl & NDR_A_VARY) pos = ((pos + 3) & ~(size_t)3) + 8;
+              pos = (pos + 1) & ~(size_t)1;
+              if (dce_buf_reserve(b, pos - b->len + 2 * slen + 2)) FAIL(NDR_ERR_NOMEM, "out of memory");
+              u = ndr_utf8_to_utf16(s, slen, le, b->p + pos);
+              upos = pos;
+            } else u = ndr_utf8_units(s, slen);
+            if (u == (size_t)-1) FAIL(NDR_ERR_VALUE, "invalid UTF-8 text");
+            m = (int64_t)u;
           } else m = (int64_t)slen;
           if (str) m += 1;
         } else {
@@ -835,12 +849,15 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
           pc += 7; continue;
         }
         if (ek == NDR_E_WCHAR) {
+          size_t nb = 2 * (size_t)(act - (uint32_t)str);
           if (act) dce_buf_align(b, 2, 0);
-          if (dce_buf_reserve(b, 2 * (size_t)act) == 0) {
-            ndr_utf8_to_utf16(s, slen, le, b->p + b->len);
-            b->len += 2 * (size_t)(act - (uint32_t)str);
-            if (str) dce_buf_u16(b, 0, le);
+          if (upos == b->len && !b->err) {
+            b->len += nb;  /* converted in place above */
+          } else if (dce_buf_reserve(b, 2 * slen + 2) == 0) {
+            if (ndr_utf8_to_utf16(s, slen, le, b->p + b->len) * 2 != nb) FAIL(NDR_ERR_VALUE, "invalid UTF-8 text");
+            b->len += nb;
           }
+          if (str) dce_buf_u16(b, 0, le);
           pc += 7; continue;
         }
         if (ek != NDR_E_COMPLEX) {
@@ -998,11 +1015,14 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
       if (vm->encode) {
         const char *s; size_t len;
         dce_buf *b = &vm->out;
-        h->gets(ud, F->cont, LOCKEY, &s, &len);
+        if (h->gets(ud, F->cont, LOCKEY, &s, &len) != NDR_T_STR) FAIL(NDR_ERR_VALUE, "string changed while encoding");
         dce_buf_align(b, 4, 0);
         dce_buf_u32(b, e.aux, le); dce_buf_u32(b, 0, le); dce_buf_u32(b, e.aux, le);
-        if (dce_buf_reserve(b, 2 * (size_t)e.aux) == 0) {
-          ndr_utf8_to_utf16(s, len, le, b->p + b->len);
+        /* 2*len bytes hold any conversion; the value is read again here, so
+        ** check it still has the units counted by RUSS */
+        if (dce_buf_reserve(b, 2 * len) == 0) {
+          if (ndr_utf8_to_utf16(s, len, le, b->p + b->len) != (size_t)e.aux)
+            FAIL(NDR_ERR_VALUE, "string changed while encoding");
           b->len += 2 * (size_t)e.aux;
         }
       } else {
