@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ndr.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* Bits that must be zero in four UTF-16 units loaded as one host word for
 ** them all to be ASCII (low byte < 0x80, high byte 0). */
@@ -50,10 +53,22 @@ static inline __attribute__((always_inline))
 size_t utf16_to_utf8(const uint8_t *in, size_t n, const int le, char *out) {
   unsigned char *o = (unsigned char *)out;
   size_t i = 0;
+#if !defined(__SSE2__)
   const uint64_t amask = le ? ASCII4_LE : ASCII4_BE;
+#endif
   for (;;) {
     uint32_t c = 0;
-#if NDR_LE_HOST
+#if defined(__SSE2__)
+    /* eight ASCII units at a time (high bytes zero, low < 0x80) */
+    while (n - i >= 8) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(in + 2 * i));
+      __m128i bad = _mm_and_si128(v, _mm_set1_epi16(le ? (short)0xFF80 : (short)0x80FF));
+      if (_mm_movemask_epi8(_mm_cmpeq_epi8(bad, _mm_setzero_si128())) != 0xFFFF) break;
+      if (!le) v = _mm_srli_epi16(v, 8);
+      _mm_storel_epi64((__m128i *)(void *)o, _mm_packus_epi16(v, v));
+      o += 8; i += 8;
+    }
+#elif NDR_LE_HOST
     /* eight ASCII units at a time (high bytes zero, low < 0x80) */
     while (n - i >= 8) {
       uint64_t q0, q1;
@@ -108,7 +123,7 @@ size_t ndr_utf16_to_utf8(const uint8_t *in, size_t n, int le, char *out) {
 }
 
 /* Decode one WTF-8 sequence at s[*i]; returns the code point or -1. */
-static long ndr_utf8_next(const unsigned char *s, size_t len, size_t *i) {
+static inline __attribute__((always_inline)) long ndr_utf8_next(const unsigned char *s, size_t len, size_t *i) {
   size_t p = *i;
   uint32_t c = s[p], need, min;
   if (c < 0x80) { *i = p + 1; return (long)c; }
@@ -154,7 +169,15 @@ size_t utf8_to_utf16(const char *s, size_t len, const int le, uint8_t *out) {
   size_t i = 0, n = 0;
   for (;;) {
     long c;
-#if NDR_LE_HOST
+#if defined(__SSE2__)
+    while (len - i >= 8) {   /* ASCII, eight bytes at a time */
+      __m128i q = _mm_loadl_epi64((const __m128i *)(const void *)(u + i));
+      if (_mm_movemask_epi8(q) & 0xFF) break;
+      q = le ? _mm_unpacklo_epi8(q, _mm_setzero_si128()) : _mm_unpacklo_epi8(_mm_setzero_si128(), q);
+      _mm_storeu_si128((__m128i *)(void *)(out + 2 * n), q);
+      i += 8; n += 8;
+    }
+#elif NDR_LE_HOST
     while (len - i >= 8) {   /* ASCII, eight bytes at a time */
       uint64_t q;
       memcpy(&q, u + i, 8);

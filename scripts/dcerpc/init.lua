@@ -64,7 +64,7 @@ end
 local function ept_map(host, iface, opts)
   local epm = M.interface "epm"
   local conn, e = core.connect_tcp(host, opts.epm_port or EPM_PORT,
-                                   { timeout = opts.connect_timeout })
+                                   { timeout = opts.connect_timeout, call_timeout = opts.timeout })
   if not conn then return nil, e end
   local ack
   ack, e = conn:bind({ { abstract = syntax_of(epm), transfer = { M.NDR20 } } },
@@ -210,8 +210,10 @@ end
 
 -- dcerpc.connect(binding, iface [, opts]) -> client | nil, err
 --   binding: "ncacn_ip_tcp:HOST[PORT]" (no port: ask the endpoint mapper)
---   opts: timeout (call, s), connect_timeout (s), object (uuid),
---         max_xmit / max_recv, conc_mpx, drep = "be", assoc_group
+--   opts: timeout (per call, s; default 60), connect_timeout (s; default 60),
+--         object (uuid), max_xmit / max_recv, conc_mpx, drep = "be",
+--         assoc_group, max_response (bytes a reply may reassemble to; 240 MB),
+--         feature_negotiation (default true), epm_port (default 135)
 function M.connect(binding, iface, opts)
   opts = opts or {}
   iface = M.interface(iface)
@@ -232,7 +234,9 @@ function M.connect(binding, iface, opts)
     if not port then return nil, e end
   end
   local conn
-  conn, e = core.connect_tcp(b.host, tonumber(port) or port, { timeout = opts.connect_timeout })
+  conn, e = core.connect_tcp(b.host, tonumber(port) or port, {
+    timeout = opts.connect_timeout, call_timeout = opts.timeout, max_response = opts.max_response,
+  })
   if not conn then return nil, e end
   local ack
   ack, e = conn:bind({ { abstract = syntax_of(iface), transfer = { M.NDR20 } } }, {
