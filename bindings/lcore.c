@@ -94,6 +94,7 @@ int luaopen_dcerpc_core(lua_State *L) {
   dcerpc_open_ndr(L);
   dcerpc_open_conn(L);
   dcerpc_open_binding(L);
+  dcerpc_open_server(L);
   lua_pushliteral(L, "0.1.0");
   lua_setfield(L, -2, "version");
   return 1;

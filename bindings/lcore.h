@@ -20,6 +20,7 @@
 DCERPC_HIDDEN void dcerpc_open_ndr(lua_State *L);
 DCERPC_HIDDEN void dcerpc_open_conn(lua_State *L);
 DCERPC_HIDDEN void dcerpc_open_binding(lua_State *L);
+DCERPC_HIDDEN void dcerpc_open_server(lua_State *L);
 
 /* Push an error object: a table { code = n, name = "...", message = "...",
 ** executed = "no" | "maybe" | "yes" | nil } with the shared error metatable

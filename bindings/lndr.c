@@ -13,7 +13,12 @@
 ** lives in a "dcerpc.ndr.vm" userdata (freed by __gc), marked to-be-closed
 ** while a run is under way, so a Lua error raised inside a host callback
 ** (memory, __index) leaks nothing. One VM per module is cached as an upvalue;
-** a nested run (a metamethod calling ndr.encode) gets a fresh one.
+** a nested run (a metamethod calling ndr.encode) gets a fresh one. A big
+** output buffer (> 1 MB) is freed after the run, but its size is kept as a
+** hint: the next encode reserves that much at once instead of doubling.
+**
+** Values are read with lua_gettable/lua_geti (metamethods honoured) and
+** written with raw sets into the tables decode creates.
 */
 #include <string.h>
 #include <stdlib.h>
@@ -32,6 +37,7 @@ typedef struct lndr_prog {
 
 typedef struct lndr_vm {
   ndr_vm vm;
+  size_t hint;     /* output size of the last big encode (its buffer was freed) */
   int busy;
   int gcstopped;   /* we paused the collector for this run: restart it on close */
 } lndr_vm;
@@ -126,7 +132,23 @@ typedef struct lhost {
   int raw;     /* decoding: every container is a plain table we made */
   int ktab;    /* slot of the name table */
   int refs;    /* slot of the full-pointer table (nil until needed) */
+  int stk;     /* stack slots up to this index are known to be available */
+  uint64_t tabs; /* encode: bit k set when slot k (< 64) is known to hold a
+                    table; slots only change by pop and push there, so
+                    lh_pop forgets the slots it drops */
 } lhost;
+
+/* Room for a few more values: luaL_checkstack in batches, not per push
+** (lua_checkstack raises the frame's top, which the collector's stack
+** shrinking respects, so the room stays until this C call returns). */
+static inline int lh_room(lhost *H) {
+  int top = lua_gettop(H->L);
+  if (top + 8 > H->stk) {
+    luaL_checkstack(H->L, 64, "NDR nesting");
+    H->stk = top + 64;
+  }
+  return top;
+}
 
 static int lh_type(int t) {
   switch (t) {
@@ -148,9 +170,12 @@ static int lh_push(lhost *H, int cont, int64_t key) {
     lua_pushvalue(L, cont);
     return lua_type(L, -1);
   }
-  if (key != 0 && lua_type(L, cont) != LUA_TTABLE) {  /* e.g. an expression scope that is no table */
-    lua_pushnil(L);
-    return LUA_TNIL;
+  if (key != 0 && !((unsigned)cont < 64 && (H->tabs >> cont) & 1)) {
+    if (lua_type(L, cont) != LUA_TTABLE) {  /* e.g. an expression scope that is no table */
+      lua_pushnil(L);
+      return LUA_TNIL;
+    }
+    if ((unsigned)cont < 64) H->tabs |= (uint64_t)1 << cont;
   }
   if (key < 0) { lua_rawgeti(L, H->ktab, -key); return lua_gettable(L, cont); }
   if (key > 0) return lua_geti(L, cont, key);
@@ -161,14 +186,17 @@ static int lh_push(lhost *H, int cont, int64_t key) {
 static int lh_get(void *ud, int cont, int64_t key, int *slot) {
   lhost *H = ud;
   int t;
-  luaL_checkstack(H->L, 8, "NDR nesting");
+  *slot = lh_room(H) + 1;
   t = lh_push(H, cont, key);
-  *slot = lua_gettop(H->L);
   if (t == LUA_TNUMBER) return lua_isinteger(H->L, -1) ? NDR_T_INT : NDR_T_NUM;
   return lh_type(t);
 }
 
-static void lh_pop(void *ud, int slot) { lua_settop(((lhost *)ud)->L, slot - 1); }
+static void lh_pop(void *ud, int slot) {
+  lhost *H = ud;
+  if (slot < 64) H->tabs &= slot > 0 ? ((uint64_t)1 << slot) - 1 : 0;
+  lua_settop(H->L, slot - 1);
+}
 
 static int lh_geti(void *ud, int cont, int64_t key, int64_t *v) {
   lhost *H = ud;
@@ -302,7 +330,7 @@ static void lh_sets(void *ud, int cont, int64_t key, const char *s, size_t len) 
 static int lh_newt(void *ud, int cont, int64_t key, uint32_t narr, uint32_t nrec) {
   lhost *H = ud;
   lua_State *L = H->L;
-  luaL_checkstack(L, 8, "NDR nesting");
+  int top = lh_room(H);
   lua_createtable(L, (int)(narr > 0x7FFFFFF ? 0x7FFFFFF : narr), (int)nrec);
   if (key < 0) {
     lua_rawgeti(L, H->ktab, -key);
@@ -315,7 +343,7 @@ static int lh_newt(void *ud, int cont, int64_t key, uint32_t narr, uint32_t nrec
     lua_pushvalue(L, -1);
     lua_replace(L, cont);
   }
-  return lua_gettop(L);
+  return top + 1;
 }
 static void lh_ref_put(void *ud, uint32_t id, int cont, int64_t key) {
   lhost *H = ud;
@@ -350,7 +378,10 @@ static int lndr_vm_close(lua_State *L) {
   lndr_vm *V = luaL_checkudata(L, 1, LNDR_VM_MT);
   V->busy = 0;
   if (V->gcstopped) { V->gcstopped = 0; lua_gc(L, LUA_GCRESTART); }
-  /* do not keep a huge buffer around after a big call */
+  /* do not keep a huge buffer around after a big call, but remember how big
+  ** the output was: the next encode reserves that much at once instead of
+  ** growing (and copying) step by step */
+  if (V->vm.encode) V->hint = V->vm.out.cap > (1u << 20) ? V->vm.out.len : 0;
   if (V->vm.out.cap > (1u << 20) || V->vm.capscratch > (1u << 20) || V->vm.cappq > (1u << 16)) {
     ndr_vm_free(&V->vm);
     ndr_vm_init(&V->vm);
@@ -363,6 +394,7 @@ static lndr_vm *lndr_newvm(lua_State *L) {
   ndr_vm_init(&V->vm);
   V->busy = 0;
   V->gcstopped = 0;
+  V->hint = 0;
   luaL_setmetatable(L, LNDR_VM_MT);
   return V;
 }
@@ -384,6 +416,8 @@ static int lndr_setup(lua_State *L, lndr_prog *P, lhost *H, ndr_host *hops) {
   lua_getiuservalue(L, 1, 1);
   H->L = L;
   H->raw = 0;
+  H->stk = 0;
+  H->tabs = 0;
   H->ktab = lua_gettop(L);
   lua_pushnil(L);
   H->refs = lua_gettop(L);
@@ -411,6 +445,9 @@ static int lndr_encode(lua_State *L) {
   lua_pushvalue(L, 3);
   root = lua_gettop(L);
   ndr_vm_reset(&V->vm, &hops, 1, (uint8_t)(drep0 & 0xF0), 0);
+  /* a failed reservation only leaves the buffer unallocated: reset again */
+  if (V->hint && V->hint < ((size_t)1 << 30) && dce_buf_reserve(&V->vm.out, V->hint + V->hint / 8))
+    ndr_vm_reset(&V->vm, &hops, 1, (uint8_t)(drep0 & 0xF0), 0);
   V->vm.max_depth = (uint32_t)maxd;
   err = ndr_run(&V->vm, &P->p, (uint32_t)entry, root, 0);
   if (err) {

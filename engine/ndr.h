@@ -228,6 +228,7 @@ typedef struct ndr_vm {
   uint32_t nptr;           /* encode: pointers numbered so far (referent ids) */
   uint32_t pending_full;   /* decode: full-pointer id to register at OPEN */
   uint32_t depth;
+  uint32_t frlimit;        /* frames allowed (from max_depth), set by ndr_run */
   int err;
   char msg[512];
 } ndr_vm;

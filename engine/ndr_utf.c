@@ -12,6 +12,11 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__GNUC__)
+#define NDR_INLINE static inline __attribute__((always_inline))
+#else
+#define NDR_INLINE static inline
+#endif
 
 /* Bits that must be zero in four UTF-16 units loaded as one host word for
 ** them all to be ASCII (low byte < 0x80, high byte 0). */
@@ -25,6 +30,11 @@
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define NDR_LE_HOST 1
+#else
+#define NDR_LE_HOST 0
+#endif
+
+#if NDR_LE_HOST && !defined(__SSE2__)
 /* Four ASCII UTF-16 units (already checked), loaded as one little-endian
 ** host word, to their four low bytes: le units sit at even bytes, be units
 ** at odd bytes. */
@@ -44,13 +54,10 @@ static inline void ascii8_widen(uint64_t q, uint8_t *out, int le) {
   memcpy(out, &a, 8);
   memcpy(out + 8, &b, 8);
 }
-#else
-#define NDR_LE_HOST 0
 #endif
 
 /* The body, specialised by the compiler for a constant `le`. */
-static inline __attribute__((always_inline))
-size_t utf16_to_utf8(const uint8_t *in, size_t n, const int le, char *out) {
+NDR_INLINE size_t utf16_to_utf8(const uint8_t *in, size_t n, const int le, char *out) {
   unsigned char *o = (unsigned char *)out;
   size_t i = 0;
 #if !defined(__SSE2__)
@@ -123,7 +130,7 @@ size_t ndr_utf16_to_utf8(const uint8_t *in, size_t n, int le, char *out) {
 }
 
 /* Decode one WTF-8 sequence at s[*i]; returns the code point or -1. */
-static inline __attribute__((always_inline)) long ndr_utf8_next(const unsigned char *s, size_t len, size_t *i) {
+NDR_INLINE long ndr_utf8_next(const unsigned char *s, size_t len, size_t *i) {
   size_t p = *i;
   uint32_t c = s[p], need, min;
   if (c < 0x80) { *i = p + 1; return (long)c; }
@@ -163,8 +170,7 @@ size_t ndr_utf8_units(const char *s, size_t len) {
   return n;
 }
 
-static inline __attribute__((always_inline))
-size_t utf8_to_utf16(const char *s, size_t len, const int le, uint8_t *out) {
+NDR_INLINE size_t utf8_to_utf16(const char *s, size_t len, const int le, uint8_t *out) {
   const unsigned char *u = (const unsigned char *)s;
   size_t i = 0, n = 0;
   for (;;) {

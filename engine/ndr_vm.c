@@ -5,15 +5,23 @@
 ** the scalars pass learnt (referent ids, array counts, union arms) to the
 ** buffers pass in NDR order.
 **
-** Both directions share the loop; `vm->encode` picks the branch inside each
-** op. Decoding checks every count against the bytes left before it loops or
-** asks the host for a table.
+** Both directions share the loop's source; it is compiled twice (this file
+** includes itself, see NDR_VM_LOOP) with `enc` a constant, so each
+** direction's code holds only its own branches. Decoding checks every count
+** against the bytes left before it loops or asks the host for a table.
 */
+#ifndef NDR_VM_LOOP
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ndr.h"
+
+#if defined(__GNUC__)
+#define NDR_INLINE static inline __attribute__((always_inline))
+#else
+#define NDR_INLINE static inline
+#endif
 
 #define OPA(w)  ((w) >> 8)
 /* unique pointer referent ids: 0x00020000 | 4 * count, as Samba writes them
@@ -134,7 +142,7 @@ static int vm_grow_frames(ndr_vm *vm) {
 
 static inline int vm_push_frame(ndr_vm *vm, uint32_t ret, int cont, int64_t key, int scope) {
   ndr_frame *f;
-  if (vm->nfr >= vm->max_depth * 4u + 8u) return -1;
+  if (vm->nfr >= vm->frlimit) return -1;
   if (vm->nfr == vm->capfr && vm_grow_frames(vm)) return -2;
   f = &vm->fr[vm->nfr++];
   f->ret = ret; f->cont = cont; f->ocont = cont; f->key = key; f->ekey = key;
@@ -142,8 +150,8 @@ static inline int vm_push_frame(ndr_vm *vm, uint32_t ret, int cont, int64_t key,
   return 0;
 }
 
-static int vm_pq_push(ndr_vm *vm, uint32_t id, uint32_t aux) {
-  if (vm->npq == vm->cappq) {
+static int vm_pq_grow(ndr_vm *vm) {
+  {
     uint32_t nc = vm->cappq ? vm->cappq * 2 : 64;
     ndr_pent *np;
     if (nc < vm->cappq) return -1;
@@ -151,12 +159,17 @@ static int vm_pq_push(ndr_vm *vm, uint32_t id, uint32_t aux) {
     if (!np) return -1;
     vm->pq = np; vm->cappq = nc;
   }
+  return 0;
+}
+
+static inline int vm_pq_push(ndr_vm *vm, uint32_t id, uint32_t aux) {
+  if (vm->npq == vm->cappq && vm_pq_grow(vm)) return -1;
   vm->pq[vm->npq].id = id; vm->pq[vm->npq].aux = aux; vm->npq++;
   return 0;
 }
 
-static char *vm_scratch(ndr_vm *vm, size_t n) {
-  if (n > vm->capscratch) {
+static char *vm_scratch_grow(ndr_vm *vm, size_t n) {
+  {
     size_t nc = vm->capscratch ? vm->capscratch : 256;
     while (nc < n) { if (nc > SIZE_MAX / 2) return NULL; nc *= 2; }
     char *s = realloc(vm->scratch, nc);
@@ -164,6 +177,91 @@ static char *vm_scratch(ndr_vm *vm, size_t n) {
     vm->scratch = s; vm->capscratch = nc;
   }
   return vm->scratch;
+}
+
+static inline char *vm_scratch(ndr_vm *vm, size_t n) {
+  return n <= vm->capscratch ? vm->scratch : vm_scratch_grow(vm, n);
+}
+
+/* 32-bit store / load in the stub's byte order, always inlined (the loop is
+** big enough that the compiler may otherwise call buf.h's out of line). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define NDR_HOST_LE 1
+#else
+#define NDR_HOST_LE 0
+#endif
+NDR_INLINE void st32(uint8_t *q, uint32_t v, int le) {
+  if (NDR_HOST_LE && le) memcpy(q, &v, 4);
+  else if (le) { q[0] = (uint8_t)v; q[1] = (uint8_t)(v >> 8); q[2] = (uint8_t)(v >> 16); q[3] = (uint8_t)(v >> 24); }
+  else    { q[3] = (uint8_t)v; q[2] = (uint8_t)(v >> 8); q[1] = (uint8_t)(v >> 16); q[0] = (uint8_t)(v >> 24); }
+}
+NDR_INLINE uint32_t ld32(const uint8_t *q, int le) {
+  if (NDR_HOST_LE && le) { uint32_t v; memcpy(&v, q, 4); return v; }
+  return le ? ((uint32_t)q[0] | ((uint32_t)q[1] << 8) | ((uint32_t)q[2] << 16) | ((uint32_t)q[3] << 24))
+            : ((uint32_t)q[3] | ((uint32_t)q[2] << 8) | ((uint32_t)q[1] << 16) | ((uint32_t)q[0] << 24));
+}
+
+/* Decode: skip the padding to `al` (a power of two, from offset 0) and take
+** n bytes at once; NULL (nothing consumed) when the input is too short. */
+static inline const uint8_t *in_take(dce_rd *r, size_t al, size_t n) {
+  size_t pad = (0 - r->off) & (al - 1);
+  const uint8_t *q;
+  if (!dce_rd_has(r, pad + n)) return NULL;   /* pad < 8, n small: no wrap */
+  q = r->p + r->off + pad;
+  r->off += pad + n;
+  return q;
+}
+
+/* Encode: pad with zeros to `al` (a power of two, from offset 0) and claim
+** n more bytes at once; returns where to write them, or NULL when out of
+** memory (the buffer's error is sticky and reported at the end). */
+static inline uint8_t *out_claim(dce_buf *b, size_t al, size_t n) {
+  size_t pad = (0 - b->len) & (al - 1);
+  uint8_t *q;
+  if (b->err || pad + n > b->cap - b->len) {
+    if (dce_buf_reserve(b, pad + n)) return NULL;
+  }
+  q = b->p + b->len;
+  b->len += pad + n;
+  while (pad--) *q++ = 0;
+  return q;
+}
+
+/* Decode fast path for a plain [string] char/wchar_t array (conformant
+** varying, no size expressions): all three counts in one read, then the
+** text. Returns 1 when done; 0 when anything is unusual, bad or out of
+** memory, having consumed nothing, so that the general path runs from the
+** same offset with the same checks and messages. */
+static inline int str_fast(ndr_vm *vm, const uint32_t *d, int cont, int64_t key, int le) {
+  uint32_t fl = d[1], ek = (fl >> 8) & 0xFF, emin = d[6] >> 8, maxc, off, act;
+  dce_rd *r = &vm->in;
+  const uint8_t *q;
+  size_t n, es, left;
+  if ((fl & ~0xFF00u) != (NDR_A_CONF | NDR_A_VARY | NDR_A_STRING) ||
+      (ek != NDR_E_WCHAR && ek != NDR_E_BYTE) || d[3] || d[4] || d[5]) return 0;
+  es = ek == NDR_E_WCHAR ? 2 : 1;
+  {
+    size_t pad = (0 - r->off) & 3;
+    if (!dce_rd_has(r, pad + 12)) return 0;
+    q = r->p + r->off + pad;
+    left = r->len - r->off - pad - 12;  /* the header ends 4-aligned: no padding before the text */
+  }
+  maxc = ld32(q, le); off = ld32(q + 4, le); act = ld32(q + 8, le);
+  if (off != 0 || act == 0 || act > maxc || (uint64_t)act * es > left ||
+      (emin ? (uint64_t)act * emin > left : act > (1u << 20))) return 0;
+  n = act - 1;
+  q += 12;
+  if (es == 1 ? q[n] != 0 : (q[2 * n] != 0 || q[2 * n + 1] != 0)) return 0;
+  if (es == 1) {
+    r->off = (size_t)(q - r->p) + act;
+    vm->h->sets(vm->h->ud, cont, key, (const char *)q, n);
+  } else {
+    char *o = vm_scratch(vm, 3 * n + 1);
+    if (!o) return 0;
+    r->off = (size_t)(q - r->p) + 2 * (size_t)act;
+    vm->h->sets(vm->h->ud, cont, key, o, ndr_utf16_to_utf8(q, n, le, o));
+  }
+  return 1;
 }
 
 static int vm_newt(ndr_vm *vm, int cont, int64_t key, uint32_t narr, uint32_t nrec) {
@@ -209,15 +307,10 @@ static int vm_eval(ndr_vm *vm, const ndr_prog *p, uint32_t x, int scope, int64_t
 }
 
 /* primitive widths by opcode (0: not a plain integer op) */
-static uint8_t prim_size(uint32_t op) {
-  switch (op) {
-    case NDR_OP_U8: case NDR_OP_I8: return 1;
-    case NDR_OP_U16: case NDR_OP_I16: case NDR_OP_ENUM16: return 2;
-    case NDR_OP_U32: case NDR_OP_I32: case NDR_OP_ENUM32: return 4;
-    case NDR_OP_U64: return 8;
-    default: return 0;
-  }
-}
+static const uint8_t prim_sizes[NDR_OP__COUNT] = {
+  [NDR_OP_U8] = 1, [NDR_OP_I8] = 1, [NDR_OP_U16] = 2, [NDR_OP_I16] = 2, [NDR_OP_ENUM16] = 2,
+  [NDR_OP_U32] = 4, [NDR_OP_I32] = 4, [NDR_OP_ENUM32] = 4, [NDR_OP_U64] = 8 };
+#define prim_size(op) ((int)prim_sizes[op])
 
 static int64_t sx(uint64_t v, int sz, int sign) {
   if (!sign) return (int64_t)v;
@@ -280,7 +373,39 @@ static void ctxh_swap(uint8_t *b) {
 
 /* ------------------------------------------------------------ the loop */
 
+/* The loop is compiled twice, once per direction, with `enc` a constant in
+** each (the other direction's branches go away): this file includes itself
+** with NDR_VM_LOOP set to get just the loop (below the #else). GNU C gets
+** computed-goto dispatch; others the switch. */
+#if defined(__GNUC__) && !defined(NDR_NO_THREADED)
+#define NDR_THREADED 1
+#else
+#define NDR_THREADED 0
+#endif
+_Static_assert(NDR_OP_RET == 0 && NDR_OP_PDROP == 9 && NDR_OP_U8 == 10 && NDR_OP_U64 == 16 &&
+               NDR_OP_U64A4 == 17 && NDR_OP_BOOL == 20 && NDR_OP_ENUM16 == 21 && NDR_OP_GUID == 23 &&
+               NDR_OP_SID == 25 && NDR_OP_PTRS == 26 && NDR_OP_CONF == 31 && NDR_OP_RUSB == 35 &&
+               NDR_OP__COUNT == 36, "dispatch table order (ndr_vm.c)");
+#define NDR_VM_LOOP 1
+#define VM_RUN vm_run_dec
+#define VM_ENC 0
+#include "ndr_vm.c"
+#undef VM_RUN
+#undef VM_ENC
+#define VM_RUN vm_run_enc
+#define VM_ENC 1
+#include "ndr_vm.c"
+#undef VM_RUN
+#undef VM_ENC
+
 int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t rootkey) {
+  return vm->encode ? vm_run_enc(vm, p, entry, root, rootkey) : vm_run_dec(vm, p, entry, root, rootkey);
+}
+
+#else /* NDR_VM_LOOP: the loop, included twice by the part above */
+
+static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t rootkey) {
+  const int enc = VM_ENC;
   const ndr_host *h = vm->h;
   void *ud = h->ud;
   const uint32_t *code = p->code;
@@ -289,9 +414,11 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
   ndr_frame *F;
 
   if (vm->err) return vm->err;
+  vm->frlimit = vm->max_depth * 4u + 8u;
   if (entry >= p->nentry) { snprintf(vm->msg, sizeof vm->msg, "no such entry"); return vm->err = NDR_ERR_VALUE; }
   if (vm_push_frame(vm, UINT32_MAX, root, rootkey, root)) { vm->err = NDR_ERR_NOMEM; return vm->err; }
   pc = p->entry[entry];
+  F = &vm->fr[vm->nfr - 1];
 
 #define LOCKEY (a ? -(int64_t)a : F->key)
 #define CALLF(ret_, cont_, key_, target_) do { \
@@ -299,16 +426,41 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
     if (r_ == -1) FAIL(NDR_ERR_DEPTH, "nesting deeper than the limit (%u)", vm->max_depth); \
     if (r_) FAIL(NDR_ERR_NOMEM, "out of memory"); \
     pc = (target_); \
+    F = &vm->fr[vm->nfr - 1]; \
   } while (0)
 
+#if NDR_THREADED
+  /* computed-goto dispatch (GNU C), by opcode in enum order (see ndr.h);
+  ** each op ends in its own indirect jump (NEXT), which predicts better */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+  static const void *const optab[NDR_OPMASK + 1] = {
+    &&L_RET, &&L_JMP, &&L_CALL, &&L_ALIGN, &&L_OPEN, &&L_OPENB,
+    &&L_CLOSE, &&L_PMARK, &&L_PCUR, &&L_PDROP, &&L_INT, &&L_INT,
+    &&L_INT, &&L_INT, &&L_INT, &&L_INT, &&L_INT, &&L_U64A4,
+    &&L_FLT, &&L_FLT, &&L_BOOL, &&L_INT, &&L_INT, &&L_GUID,
+    &&L_GUID, &&L_SID, &&L_PTRS, &&L_PTRB, &&L_ARR, &&L_ARRB,
+    &&L_ANEXT, &&L_CONF, &&L_UNION, &&L_UNIONB, &&L_RUSS, &&L_RUSB,
+    &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD,
+    &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD,
+    &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD,
+    &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD,
+    &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD,
+  };
+#define NEXT do { w = code[pc]; op = OPC(w); a = OPA(w); goto *optab[op]; } while (0)
+#else
+#define NEXT continue
+#endif
   for (;;) {
     uint32_t w = code[pc];
     uint32_t op = OPC(w);
-    F = &vm->fr[vm->nfr - 1];
     a = OPA(w);
+#if NDR_THREADED
+    goto *optab[op];
+#endif
     switch (op) {
 
-    case NDR_OP_RET: {
+    case NDR_OP_RET: L_RET: {
       if (F->fullid && vm->pending_full == F->fullid) {
         /* full pointer to a value that is not a table: register it now */
         vm->pending_full = 0;
@@ -317,51 +469,55 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
       pc = F->ret;
       vm->nfr--;
       if (vm->nfr == 0) goto done;
-      continue;
+      F--;
+      NEXT;
     }
-    case NDR_OP_JMP: pc = code[pc + 1]; continue;
-    case NDR_OP_CALL:
-      CALLF(pc + 2, F->cont, LOCKEY, code[pc + 1]);
-      continue;
-    case NDR_OP_ALIGN:
-      if (vm->encode) dce_buf_align(&vm->out, a, 0);
+    case NDR_OP_JMP: L_JMP: pc = code[pc + 1]; NEXT;
+    case NDR_OP_CALL: L_CALL: {
+      /* a loop body's call returns straight to the loop's ANEXT */
+      uint32_t ret = pc + 2 < p->ncodeops && OPC(code[pc + 2]) == NDR_OP_JMP ? code[pc + 3] : pc + 2;
+      CALLF(ret, F->cont, LOCKEY, code[pc + 1]);
+      NEXT;
+    }
+    case NDR_OP_ALIGN: L_ALIGN:
+      if (enc) out_claim(&vm->out, a, 0);
       else if (dce_rd_align(&vm->in, a, 0)) SHORT(a);
-      pc += 1; continue;
+      pc += 1; NEXT;
 
-    case NDR_OP_OPEN: {
+    case NDR_OP_OPEN: L_OPEN: {
       int slot;
-      if (vm->encode) {
+      if (enc) {
         int t = h->get(ud, F->cont, LOCKEY, &slot);
         if (t != NDR_T_TABLE) { h->pop(ud, slot); FAIL(NDR_ERR_TYPE, "table expected, got %s", ndr_tname[t]); }
       } else {
         slot = vm_newt(vm, F->cont, LOCKEY, 0, code[pc + 1]);
       }
       F->tslot = F->cont = F->scope = slot;
-      pc += 2; continue;
+      pc += 2; NEXT;
     }
-    case NDR_OP_OPENB: {
+    case NDR_OP_OPENB: L_OPENB: {
       int slot;
       h->get(ud, F->cont, LOCKEY, &slot);
       F->tslot = F->cont = F->scope = slot;
-      pc += 1; continue;
+      pc += 1; NEXT;
     }
-    case NDR_OP_CLOSE:
+    case NDR_OP_CLOSE: L_CLOSE:
       if (F->tslot) h->pop(ud, F->tslot);
       F->tslot = 0;
-      pc += 1; continue;
+      pc += 1; NEXT;
 
-    case NDR_OP_PMARK: F->mark = vm->npq; F->savedcur = vm->pcur; pc += 1; continue;
-    case NDR_OP_PCUR: vm->pcur = F->mark; pc += 1; continue;
-    case NDR_OP_PDROP: vm->npq = F->mark; vm->pcur = F->savedcur; pc += 1; continue;
+    case NDR_OP_PMARK: L_PMARK: F->mark = vm->npq; F->savedcur = vm->pcur; pc += 1; NEXT;
+    case NDR_OP_PCUR: L_PCUR: vm->pcur = F->mark; pc += 1; NEXT;
+    case NDR_OP_PDROP: L_PDROP: vm->npq = F->mark; vm->pcur = F->savedcur; pc += 1; NEXT;
 
     case NDR_OP_U8: case NDR_OP_I8: case NDR_OP_U16: case NDR_OP_I16:
     case NDR_OP_U32: case NDR_OP_I32: case NDR_OP_U64:
-    case NDR_OP_ENUM16: case NDR_OP_ENUM32: {
+    case NDR_OP_ENUM16: case NDR_OP_ENUM32: L_INT: {
       int sz = prim_size(op);
       int sign = (op == NDR_OP_I8 || op == NDR_OP_I16 || op == NDR_OP_I32);
       uint32_t np = pc + 1 + (op == NDR_OP_ENUM16 || op == NDR_OP_ENUM32);
       int64_t v;
-      if (vm->encode) {
+      if (enc) {
         int t = h->geti(ud, F->cont, LOCKEY, &v);
         if (t != NDR_T_INT) {
           if (t == NDR_T_STR && np > pc + 1 && code[pc + 1] &&
@@ -403,13 +559,12 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
           int64_t hi = (int64_t)((uint64_t)code[np + 2] | ((uint64_t)code[np + 3] << 32));
           if (v < lo || v > hi) FAIL(NDR_ERR_RANGE, "value %lld outside range [%lld, %lld]", (long long)v, (long long)lo, (long long)hi);
         }
-        dce_buf *b = &vm->out;
-        if (sz > 1) dce_buf_align(b, (size_t)sz, 0);
-        switch (sz) {
-          case 1: dce_buf_u8(b, (uint8_t)v); break;
-          case 2: dce_buf_u16(b, (uint16_t)v, le); break;
-          case 4: dce_buf_u32(b, (uint32_t)v, le); break;
-          default: dce_buf_u64(b, (uint64_t)v, le); break;
+        uint8_t *q = out_claim(&vm->out, (size_t)sz, (size_t)sz);
+        if (q) switch (sz) {
+          case 1: q[0] = (uint8_t)v; break;
+          case 2: dce_st16(q, (uint16_t)v, le); break;
+          case 4: st32(q, (uint32_t)v, le); break;
+          default: dce_st64(q, (uint64_t)v, le); break;
         }
       } else {
         dce_rd *r = &vm->in;
@@ -435,12 +590,12 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
         if (w & NDR_F_AUTO) nx += (((code[nx] >> 24) & 0x7F) == NDR_AUTO_UNION) ? 2 : 1;
         pc = nx;
       }
-      continue;
+      NEXT;
     }
 
-    case NDR_OP_U64A4: {  /* FILETIME */
+    case NDR_OP_U64A4: L_U64A4: {  /* FILETIME */
       int64_t v;
-      if (vm->encode) {
+      if (enc) {
         int t = h->geti(ud, F->cont, LOCKEY, &v);
         if (t != NDR_T_INT) FAIL(NDR_ERR_TYPE, "integer expected, got %s", ndr_tname[t]);
         dce_buf_align(&vm->out, 4, 0);
@@ -451,12 +606,12 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
         if (dce_rd_align(&vm->in, 4, 0) || dce_rd_u32(&vm->in, &lo, le) || dce_rd_u32(&vm->in, &hi, le)) SHORT(8);
         h->seti(ud, F->cont, LOCKEY, (int64_t)(((uint64_t)hi << 32) | lo));
       }
-      pc += 1; continue;
+      pc += 1; NEXT;
     }
 
-    case NDR_OP_F32: case NDR_OP_F64: {
+    case NDR_OP_F32: case NDR_OP_F64: L_FLT: {
       int sz = op == NDR_OP_F32 ? 4 : 8;
-      if (vm->encode) {
+      if (enc) {
         double d;
         int t = h->getn(ud, F->cont, LOCKEY, &d);
         if (t != NDR_T_NUM && t != NDR_T_INT) FAIL(NDR_ERR_TYPE, "number expected, got %s", ndr_tname[t]);
@@ -470,11 +625,11 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
         else { uint64_t u; if (dce_rd_u64(&vm->in, &u, le)) SHORT(8); memcpy(&d, &u, 8); }
         h->setn(ud, F->cont, LOCKEY, d);
       }
-      pc += 1; continue;
+      pc += 1; NEXT;
     }
 
-    case NDR_OP_BOOL: {
-      if (vm->encode) {
+    case NDR_OP_BOOL: L_BOOL: {
+      if (enc) {
         int v = 0;
         int t = h->getb(ud, F->cont, LOCKEY, &v);
         if (t != NDR_T_BOOL) FAIL(NDR_ERR_TYPE, "boolean expected, got %s", ndr_tname[t]);
@@ -484,12 +639,12 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
         if (dce_rd_u8(&vm->in, &v)) SHORT(1);
         h->setb(ud, F->cont, LOCKEY, v != 0);
       }
-      pc += 1; continue;
+      pc += 1; NEXT;
     }
 
-    case NDR_OP_GUID: case NDR_OP_CTXH: {
+    case NDR_OP_GUID: case NDR_OP_CTXH: L_GUID: {
       size_t n = op == NDR_OP_GUID ? 16 : 20;
-      if (vm->encode) {
+      if (enc) {
         const char *s; size_t len;
         uint8_t raw[20];
         int t = h->gets(ud, F->cont, LOCKEY, &s, &len);
@@ -525,11 +680,11 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
           h->sets(ud, F->cont, LOCKEY, (const char *)raw, 20);
         }
       }
-      pc += 1; continue;
+      pc += 1; NEXT;
     }
 
-    case NDR_OP_SID: {
-      if (vm->encode) {
+    case NDR_OP_SID: L_SID: {
+      if (enc) {
         const char *s; size_t len;
         uint8_t body[8 + 4 * 15];
         int t = h->gets(ud, F->cont, LOCKEY, &s, &len);
@@ -550,12 +705,12 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
         size_t tl = ndr_sid_format(q, mc, le, txt, sizeof txt);
         h->sets(ud, F->cont, LOCKEY, txt, tl);
       }
-      pc += 1; continue;
+      pc += 1; NEXT;
     }
 
-    case NDR_OP_PTRS: {
+    case NDR_OP_PTRS: L_PTRS: {
       uint32_t kind = code[pc + 1], id = 0, aux = 0;
-      if (vm->encode) {
+      if (enc) {
         int64_t dummy;
         int t = h->geti(ud, F->cont, LOCKEY, &dummy);
         if (t == NDR_T_NIL) {
@@ -579,16 +734,20 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
         } else {
           id = NDR_UNIQUE_ID(vm->nptr); vm->nptr++; aux = 1;
         }
-        dce_buf_align(&vm->out, 4, 0);
-        dce_buf_u32(&vm->out, id, le);
+        {
+          uint8_t *q = out_claim(&vm->out, 4, 4);
+          if (q) st32(q, id, le);
+        }
       } else {
-        if (dce_rd_align(&vm->in, 4, 0) || dce_rd_u32(&vm->in, &id, le)) SHORT(4);
+        const uint8_t *q = in_take(&vm->in, 4, 4);
+        if (q) id = ld32(q, le);  /* else: the same step by step, for the message */
+        else if (dce_rd_align(&vm->in, 4, 0) || dce_rd_u32(&vm->in, &id, le)) SHORT(4);
         if (id == 0 && kind == NDR_PTR_REF) FAIL(NDR_ERR_POINTER, "null [ref] pointer");
       }
       if (vm_pq_push(vm, id, aux)) FAIL(NDR_ERR_NOMEM, "out of memory");
-      pc += 2; continue;
+      pc += 2; NEXT;
     }
-    case NDR_OP_PTRB: {
+    case NDR_OP_PTRB: L_PTRB: {
       uint32_t kind = code[pc + 1];
       ndr_pent e;
       if (vm->pcur >= vm->npq) FAIL(NDR_ERR_POINTER, "internal: pointer queue underflow");
@@ -596,34 +755,40 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
       if (e.id == 0) {
         int64_t n;
         /* a null pointer to an array whose size_is says it has elements */
-        if (!vm->encode && code[pc + 3] && vm_eval(vm, p, code[pc + 3], F->scope, &n) && n != 0)
+        if (!enc && code[pc + 3] && vm_eval(vm, p, code[pc + 3], F->scope, &n) && n != 0)
           FAIL(NDR_ERR_POINTER, "null pointer to an array of size %lld", (long long)n);
-        pc += 4; continue;
+        pc += 4; NEXT;
       }
-      if (vm->encode) {
+      if (enc) {
         if (kind == NDR_PTR_FULL) {
           /* the referent goes with the first pointer met in the buffers pass
           ** (the decoder reads it there): later ones only carry the id */
           size_t ix = e.id;
-          if (ix >= vm->capfpw || vm->fpw[ix]) { pc += 4; continue; }
+          if (ix >= vm->capfpw || vm->fpw[ix]) { pc += 4; NEXT; }
           vm->fpw[ix] = 1;
         }
         CALLF(pc + 4, F->cont, LOCKEY, code[pc + 2]);
       } else {
         int64_t k = LOCKEY;
         if (kind == NDR_PTR_FULL) {
-          if (h->ref_get(ud, e.id, F->cont, k)) { pc += 4; continue; }  /* alias */
+          if (h->ref_get(ud, e.id, F->cont, k)) { pc += 4; NEXT; }  /* alias */
           CALLF(pc + 4, F->cont, k, code[pc + 2]);
-          vm->fr[vm->nfr - 1].fullid = e.id;
+          F->fullid = e.id;
           vm->pending_full = e.id;
-        } else CALLF(pc + 4, F->cont, k, code[pc + 2]);
+        } else {
+          /* a referent that is just a [string]: no frame for it */
+          uint32_t t = code[pc + 2];
+          if (t + 7 < p->ncodeops && OPC(code[t]) == NDR_OP_ARR && OPA(code[t]) == 0 &&
+              OPC(code[t + 7]) == NDR_OP_RET && str_fast(vm, code + t, F->cont, k, le)) { pc += 4; NEXT; }
+          CALLF(pc + 4, F->cont, k, code[pc + 2]);
+        }
       }
-      continue;
+      NEXT;
     }
 
-    case NDR_OP_CONF: {  /* hoisted max_count of a conformant struct */
+    case NDR_OP_CONF: L_CONF: {  /* hoisted max_count of a conformant struct */
       uint32_t fl = code[pc + 2], path = code[pc + 4];
-      if (vm->encode) {
+      if (enc) {
         int64_t n;
         int sc = F->scope, base = 0;
         if (path) {  /* the array is in a nested conformant struct: walk there */
@@ -646,16 +811,17 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
       } else {
         if (dce_rd_align(&vm->in, 4, 0) || dce_rd_u32(&vm->in, &vm->hoist, le)) SHORT(4);
       }
-      pc += 5; continue;
+      pc += 5; NEXT;
     }
 
-    case NDR_OP_ARR: {
+    case NDR_OP_ARR: L_ARR: {
       const uint32_t *d = code + pc;
       uint32_t fl = d[1], ek = (fl >> 8) & 0xFF, N = d[2];
       uint32_t ealign = d[6] & 0xFF, emin = d[6] >> 8;
       int64_t key = LOCKEY, ex;
       uint32_t maxc = N, off = 0, act = N;
-      if (!vm->encode) {
+      if (!enc && str_fast(vm, d, F->cont, key, le)) { pc += 7; NEXT; }
+      if (!enc) {
         dce_rd *r = &vm->in;
         if (fl & NDR_A_MDIN) {
           uint32_t di = (fl >> 16) & 0xFF;
@@ -689,7 +855,11 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
           emin = 0;  /* checked above */
         } else if (fl & NDR_A_CONF) {
           if (fl & NDR_A_HOIST) maxc = vm->hoist;
-          else if (dce_rd_align(r, 4, 0) || dce_rd_u32(r, &maxc, le)) SHORT(4);
+          else {
+            const uint8_t *q = in_take(r, 4, 4);
+            if (q) maxc = ld32(q, le);
+            else if (dce_rd_align(r, 4, 0) || dce_rd_u32(r, &maxc, le)) SHORT(4);
+          }
           if (d[3] && vm_eval(vm, p, d[3], F->scope, &ex)) {
             if (fl & NDR_A_MAXIS) ex += 1;
             if (ex != (int64_t)maxc) FAIL(NDR_ERR_ARRAY, "bad array size: got %u, expected %lld", maxc, (long long)ex);
@@ -697,7 +867,9 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
           act = maxc;
         }
         if ((fl & NDR_A_VARY) && !(fl & (NDR_A_MD | NDR_A_MDIN))) {
-          if (dce_rd_align(r, 4, 0) || dce_rd_u32(r, &off, le) || dce_rd_u32(r, &act, le)) SHORT(8);
+          const uint8_t *q = in_take(r, 4, 8);
+          if (q) { off = ld32(q, le); act = ld32(q + 4, le); }
+          else if (dce_rd_align(r, 4, 0) || dce_rd_u32(r, &off, le) || dce_rd_u32(r, &act, le)) SHORT(8);
           if ((uint64_t)off + act > maxc)
             FAIL(NDR_ERR_ARRAY, "offset %u + actual count %u exceed the maximum %u", off, act, maxc);
           if (d[4] && vm_eval(vm, p, d[4], F->scope, &ex) && ex != (int64_t)act)
@@ -709,7 +881,7 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
         if ((fl & NDR_A_STRING) && off != 0) FAIL(NDR_ERR_STRING, "string with non-zero offset %u", off);
         /* every element takes at least emin bytes: refuse counts the input cannot hold */
         if (fl & NDR_A_MD) { /* bounded above */ }
-        else if (emin ? act > dce_rd_left(r) / emin : act > (1u << 20))
+        else if (emin ? (uint64_t)act * emin > dce_rd_left(r) : act > (1u << 20))  /* act < 2^32, emin < 2^24 */
           FAIL(NDR_ERR_BUFSIZE, "array count %u exceeds the %zu bytes left", act, dce_rd_left(r));
         if (ek != NDR_E_COMPLEX) {
           size_t es = (size_t)elem_size((int)ek);
@@ -747,7 +919,7 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
             }
             h->pop(ud, slot);
           }
-          pc += 7; continue;
+          pc += 7; NEXT;
         }
         {
           int slot = vm_newt(vm, F->cont, key, act, 0);
@@ -766,7 +938,7 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
           if (t != NDR_T_STR) FAIL(NDR_ERR_TYPE, "string expected, got %s", ndr_tname[t]);
           if (ek == NDR_E_WCHAR) {
             size_t u;
-            if (!(fl & (NDR_A_MD | NDR_A_MDIN)) && !b->err && !b->limit && slen < ((size_t)1 << 40)) {
+            if (!(fl & (NDR_A_MD | NDR_A_MDIN)) && !b->err && !b->limit && slen < SIZE_MAX / 4) {
               /* one pass: convert straight to where the units will go (after
               ** the counts written below) and learn their number; 2*slen bytes
               ** always hold them */
@@ -840,25 +1012,36 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
         }
         if (fl & (NDR_A_MD | NDR_A_MDIN)) { /* counts written by the outermost dimension */ }
         else {
-          if ((fl & NDR_A_CONF) && !(fl & NDR_A_HOIST)) { dce_buf_align(b, 4, 0); dce_buf_u32(b, maxc, le); }
-          if (fl & NDR_A_VARY) { dce_buf_align(b, 4, 0); dce_buf_u32(b, off, le); dce_buf_u32(b, act, le); }
+          int cw = (fl & NDR_A_CONF) && !(fl & NDR_A_HOIST), vw = (fl & NDR_A_VARY) != 0;
+          if (cw | vw) {
+            uint8_t *q = out_claim(b, 4, 4 * (size_t)cw + 8 * (size_t)vw);
+            if (q) {
+              if (cw) { st32(q, maxc, le); q += 4; }
+              if (vw) { st32(q, off, le); st32(q + 4, act, le); }
+            }
+          }
         }
         if (ek == NDR_E_BYTE) {
           dce_buf_put(b, s, slen);
           if (str) dce_buf_u8(b, 0);
-          pc += 7; continue;
+          pc += 7; NEXT;
         }
         if (ek == NDR_E_WCHAR) {
           size_t nb = 2 * (size_t)(act - (uint32_t)str);
           if (act) dce_buf_align(b, 2, 0);
-          if (upos == b->len && !b->err) {
-            b->len += nb;  /* converted in place above */
-          } else if (dce_buf_reserve(b, 2 * slen + 2) == 0) {
-            if (ndr_utf8_to_utf16(s, slen, le, b->p + b->len) * 2 != nb) FAIL(NDR_ERR_VALUE, "invalid UTF-8 text");
+          if (upos == b->len && !b->err && nb + 2 <= b->cap - b->len) {
+            /* converted in place above (2*slen + 2 bytes were reserved there) */
+            uint8_t *q = b->p + b->len;
             b->len += nb;
+            if (str) { q[nb] = 0; q[nb + 1] = 0; b->len += 2; }
+          } else {
+            if (dce_buf_reserve(b, 2 * slen + 2) == 0) {
+              if (ndr_utf8_to_utf16(s, slen, le, b->p + b->len) * 2 != nb) FAIL(NDR_ERR_VALUE, "invalid UTF-8 text");
+              b->len += nb;
+            }
+            if (str) dce_buf_u16(b, 0, le);
           }
-          if (str) dce_buf_u16(b, 0, le);
-          pc += 7; continue;
+          pc += 7; NEXT;
         }
         if (ek != NDR_E_COMPLEX) {
           int es = elem_size((int)ek);
@@ -875,30 +1058,30 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
             }
           }
           h->pop(ud, slot);
-          pc += 7; continue;
+          pc += 7; NEXT;
         }
         F->tslot = F->cont = slot;
       }
       (void)ealign;
       F->i = 0; F->n = act;
       if ((fl & NDR_A_NEEDB) && vm_pq_push(vm, act, 0)) FAIL(NDR_ERR_NOMEM, "out of memory");
-      pc += 7; continue;
+      pc += 7; NEXT;
     }
-    case NDR_OP_ARRB: {
+    case NDR_OP_ARRB: L_ARRB: {
       int slot;
       if (vm->pcur >= vm->npq) FAIL(NDR_ERR_POINTER, "internal: pointer queue underflow");
       F->n = vm->pq[vm->pcur++].id;
       F->i = 0;
       h->get(ud, F->cont, LOCKEY, &slot);
       F->tslot = F->cont = slot;
-      pc += 1; continue;
+      pc += 1; NEXT;
     }
-    case NDR_OP_ANEXT:
-      if (F->i >= F->n) { pc = code[pc + 1]; continue; }
+    case NDR_OP_ANEXT: L_ANEXT:
+      if (F->i >= F->n) { pc = code[pc + 1]; NEXT; }
       F->key = ++F->i;
-      pc += 2; continue;
+      pc += 2; NEXT;
 
-    case NDR_OP_UNION: {
+    case NDR_OP_UNION: L_UNION: {
       uint32_t fl = code[pc + 1], sx_ = code[pc + 2], at = code[pc + 3], swk = code[pc + 4];
       uint32_t narms = code[at], dflt = code[at + 1];
       int st = (int)((fl >> 8) & 0xFF), ssz = elem_size(st), sign = st == NDR_E_I16 || st == NDR_E_I32 || st == NDR_E_I8;
@@ -906,7 +1089,7 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
       int64_t key = LOCKEY, disc = 0, ex;
       uint32_t arm = UINT32_MAX;
       int slot, known = 0;
-      if (vm->encode) {
+      if (enc) {
         int t = h->get(ud, F->cont, key, &slot);
         if (t != NDR_T_TABLE) { h->pop(ud, slot); FAIL(NDR_ERR_TYPE, "table expected, got %s", ndr_tname[t]); }
         if (fl & NDR_U_ENCAP) known = h->geti(ud, slot, -(int64_t)swk, &disc) == NDR_T_INT;
@@ -938,10 +1121,10 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
       }
       if (arm == UINT32_MAX && dflt) arm = dflt - 1;
       if (arm == UINT32_MAX) {
-        if (vm->encode) h->pop(ud, slot);
+        if (enc) h->pop(ud, slot);
         FAIL(NDR_ERR_SWITCH, "no union arm for discriminant %lld", (long long)disc);
       }
-      if (vm->encode) {
+      if (enc) {
         dce_buf *b = &vm->out;
         if (!fits(disc, ssz)) { h->pop(ud, slot); FAIL(NDR_ERR_VALUE, "discriminant %lld out of range", (long long)disc); }
         if (fl & NDR_U_ENCAP) dce_buf_align(b, aalign > (uint32_t)ssz ? aalign : (uint32_t)ssz, 0);
@@ -962,11 +1145,11 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
       if ((fl & NDR_U_NEEDB) && vm_pq_push(vm, arm, 0)) FAIL(NDR_ERR_NOMEM, "out of memory");
       {
         const uint32_t *e = code + at + 2 + 5 * arm;
-        if (e[3]) { CALLF(pc + 5, slot, -(int64_t)e[2], e[3]); continue; }
+        if (e[3]) { CALLF(pc + 5, slot, -(int64_t)e[2], e[3]); NEXT; }
       }
-      pc += 5; continue;
+      pc += 5; NEXT;
     }
-    case NDR_OP_UNIONB: {
+    case NDR_OP_UNIONB: L_UNIONB: {
       uint32_t at = code[pc + 1], arm;
       int slot;
       if (vm->pcur >= vm->npq) FAIL(NDR_ERR_POINTER, "internal: pointer queue underflow");
@@ -975,14 +1158,14 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
       F->tslot = F->cont = slot;
       {
         const uint32_t *e = code + at + 2 + 5 * arm;
-        if (e[4]) { CALLF(pc + 2, slot, -(int64_t)e[2], e[4]); continue; }
+        if (e[4]) { CALLF(pc + 2, slot, -(int64_t)e[2], e[4]); NEXT; }
       }
-      pc += 2; continue;
+      pc += 2; NEXT;
     }
 
-    case NDR_OP_RUSS: {
+    case NDR_OP_RUSS: L_RUSS: {
       uint32_t id = 0, aux = 0;
-      if (vm->encode) {
+      if (enc) {
         const char *s; size_t len;
         int t = h->gets(ud, F->cont, LOCKEY, &s, &len);
         size_t units = 0;
@@ -1005,14 +1188,14 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
         aux = (uint32_t)l | ((uint32_t)m << 16);
       }
       if (vm_pq_push(vm, id, aux)) FAIL(NDR_ERR_NOMEM, "out of memory");
-      pc += 1; continue;
+      pc += 1; NEXT;
     }
-    case NDR_OP_RUSB: {
+    case NDR_OP_RUSB: L_RUSB: {
       ndr_pent e;
       if (vm->pcur >= vm->npq) FAIL(NDR_ERR_POINTER, "internal: pointer queue underflow");
       e = vm->pq[vm->pcur++];
-      if (e.id == 0) { pc += 1; continue; }
-      if (vm->encode) {
+      if (e.id == 0) { pc += 1; NEXT; }
+      if (enc) {
         const char *s; size_t len;
         dce_buf *b = &vm->out;
         if (h->gets(ud, F->cont, LOCKEY, &s, &len) != NDR_T_STR) FAIL(NDR_ERR_VALUE, "string changed while encoding");
@@ -1037,15 +1220,15 @@ int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t roo
         if (!(o = vm_scratch(vm, 3 * (size_t)act + 1))) FAIL(NDR_ERR_NOMEM, "out of memory");
         h->sets(ud, F->cont, LOCKEY, o, ndr_utf16_to_utf8(q, act, le, o));
       }
-      pc += 1; continue;
+      pc += 1; NEXT;
     }
 
-    default:
+    default: L_BAD:
       FAIL(NDR_ERR_VALUE, "internal: bad opcode %u at %u", op, pc);
     }
   }
 done:
-  if (vm->encode && vm->out.err) {
+  if (enc && vm->out.err) {
     vm->err = NDR_ERR_NOMEM;
     snprintf(vm->msg, sizeof vm->msg, "%s: out of memory", p->title);
   }
@@ -1056,3 +1239,11 @@ fail:
   vm->nfr = 0;
   return vm->err;
 }
+#undef NEXT
+#undef LOCKEY
+#undef CALLF
+#if NDR_THREADED
+#pragma GCC diagnostic pop
+#endif
+
+#endif /* NDR_VM_LOOP */

@@ -262,4 +262,11 @@ function M.connect(binding, iface, opts)
   return self
 end
 
+---------------------------------------------------------------- server
+
+-- dcerpc.server{...} and dcerpc.sleep(s): see scripts/dcerpc/server.lua
+local server = require "dcerpc.server"
+M.server = server.server
+M.sleep = server.sleep
+
 return M

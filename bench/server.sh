@@ -1,0 +1,338 @@
+#!/bin/bash
+# lua-dcerpc benchmark, part (c): servers under load. See bench/README.md.
+#
+#   bash bench/server.sh [RESULTS_FILE]      (run.sh calls it for BENCH_PARTS=c)
+#
+# One C load generator (loadgen.c: epoll, pre-built PDUs, every reply checked)
+# against:
+#   addone     rpcecho AddOne: the asyncio reference server (test/peers), ours
+#              (examples/echo-server.lua), and the epoll ceiling (echo_epoll.c)
+#   srvsvc101  NetrServerGetInfo level 101: samba-dcerpcd's rpcd_classic, ours
+#              (examples/srvsvc-server.lua), and the epoll ceiling
+# with 1, 4 and 16 connections, each a closed loop of one call at a time,
+# interleaved (for each connection count every server in turn); then 10,000
+# idle connections held against each RPC server (memory per connection).
+# Server CPU comes from /proc/PID/stat (utime+stime of the server process and
+# its descendants, all threads) at the start and end of each timed window.
+#
+# Placement: loadgen on CPU $BENCH_GEN_CPU (0), every server process (all
+# threads, workers spawned later inherit it) on CPU $BENCH_SRV_CPU (1). Peers'
+# affinity is restored at exit. Servers we start ourselves are stopped at exit.
+#
+# Environment: BENCH_C_SECS (2) timed seconds per run after BENCH_C_WARM (0.5);
+# BENCH_C_CONNS ("1 4 16"); BENCH_HOLD (10000, 0 = skip); BENCH_HOLD_SECS (3);
+# BENCH_OURS_ARGS extra arguments for our servers after the binding (the
+# worker count, once they take one); BENCH_RESULTS / $1 where the raw lines go.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+PY=/usr/bin/python3
+LUA=${LUA:-lua5.4}
+GEN_CPU=${BENCH_GEN_CPU:-0}
+SRV_CPU=${BENCH_SRV_CPU:-1}
+SECS=${BENCH_C_SECS:-2}
+WARM=${BENCH_C_WARM:-0.5}
+CONNS=${BENCH_C_CONNS:-"1 4 16"}
+HOLD_N=${BENCH_HOLD:-10000}
+HOLD_SECS=${BENCH_HOLD_SECS:-3}
+OURS_ARGS=${BENCH_OURS_ARGS:-}
+RESULTS=${1:-${BENCH_RESULTS:-/tmp/dcerpc-bench-results.txt}}
+
+OWN_WORK=0
+if [ -z "${WORK:-}" ] || [ ! -d "$WORK" ]; then WORK=$(mktemp -d /tmp/dcerpc-bench-c.XXXXXX); OWN_WORK=1; fi
+C=$WORK/c
+mkdir -p "$C"
+RES=$C/results.txt
+: >"$RES"
+PINNED=()        # "pid mask": peer processes whose affinity we changed
+STARTED=()       # process groups of the servers we started
+
+say() { printf '[%3ds] %s\n' "$SECONDS" "$*" >&2; }
+emit() { tee -a "$RES" >&2; }
+
+cleanup() {
+  local entry pg
+  for pg in "${STARTED[@]}"; do kill -TERM -- "-$pg" 2>/dev/null; done
+  for entry in "${PINNED[@]}"; do taskset -a -p "${entry#* }" "${entry%% *}" >/dev/null 2>&1; done
+  [ "$OWN_WORK" = 1 ] && rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ------------------------------------------------------------ helpers
+CFLAGS_C="-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -pedantic -Wmissing-prototypes"
+gcc $CFLAGS_C -o "$C/loadgen" "$HERE/loadgen.c" || exit 1
+gcc $CFLAGS_C -o "$C/echo_epoll" "$HERE/echo_epoll.c" || exit 1
+LG=$C/loadgen
+
+# pid of the process listening on 127.0.0.1:PORT
+listener_pid() { ss -Htlnp "( sport = :$1 )" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1; }
+
+# descendants PID: PID and every process below it
+descendants() {
+  local pid=$1 kid
+  echo "$pid"
+  for kid in $(ps -o pid= --ppid "$pid" 2>/dev/null); do descendants "$kid"; done
+}
+
+# pin_tree PID: PID and its descendants (all threads) onto SRV_CPU; remember
+# the old masks. Children forked later inherit the root's mask.
+pin_tree() {
+  local pid mask
+  for pid in $(descendants "$1"); do
+    if ! printf '%s\n' "${PINNED[@]}" | grep -q "^$pid "; then
+      mask=$(taskset -p "$pid" 2>/dev/null | sed -n 's/.*mask: *//p')
+      [ -n "$mask" ] && PINNED+=("$pid $mask")
+    fi
+    taskset -a -p -c "$SRV_CPU" "$pid" >/dev/null 2>&1 || { say "cannot pin $pid"; return 1; }
+  done
+}
+
+free_port() {
+  local p
+  for p in $(seq 60200 60299); do
+    [ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] && { echo "$p"; return 0; }
+  done
+  return 1
+}
+
+# start_server NAME LOG CMD...: start CMD in its own process group on SRV_CPU,
+# wait up to 10 s for "listening on" in LOG; sets SPID and SPORT (from the
+# printed binding / port when it names one).
+start_server() {
+  local name=$1 log=$2 i
+  shift 2
+  setsid taskset -c "$SRV_CPU" "$@" >"$log" 2>&1 </dev/null &
+  SPID=$!
+  STARTED+=("$SPID")
+  for ((i = 0; i < 100; i++)); do
+    if grep -q "listening on" "$log" 2>/dev/null; then
+      local p
+      p=$(grep -m1 "listening on" "$log" | sed -n 's/.*\[\([0-9][0-9]*\).*/\1/p; t; s/.*listening on \([0-9][0-9]*\).*/\1/p')
+      [ -n "$p" ] && SPORT=$p
+      return 0
+    fi
+    kill -0 "$SPID" 2>/dev/null || break
+    sleep 0.1
+  done
+  NA_REASON="$name did not print 'listening on' ($(tail -c 300 "$log" 2>/dev/null | tr '\n' ' '))"
+  kill -TERM -- "-$SPID" 2>/dev/null
+  return 1
+}
+
+# ------------------------------------------------------------ the servers
+declare -A PORT PIDS COMM   # label -> port, --server-pid arguments, --server-comm
+LABELS_ADDONE=() LABELS_SRVSVC=()
+
+# (i) the asyncio reference rpcecho server (the shared peer)
+if bash "$ROOT/test/peers/rpcecho.sh" status >/dev/null 2>&1 || bash "$ROOT/test/peers/rpcecho.sh" start >&2; then
+  p=${RPCECHO_PORT:-60135}
+  pid=$(listener_pid "$p")
+  if [ -n "$pid" ] && pin_tree "$pid"; then
+    PORT[asyncio]=$p PIDS[asyncio]=$pid
+    LABELS_ADDONE+=(asyncio)
+  else
+    echo "NOTE srv asyncio reference server on $p: no pid or cannot pin" | emit
+  fi
+else
+  echo "SRVNA asyncio reference server did not start" | emit
+fi
+
+# (ii) ours: examples/echo-server.lua
+export LUA_PATH="$ROOT/scripts/?.lua;$ROOT/scripts/?/init.lua;;"
+export LUA_CPATH="$ROOT/build/?.so;;"
+try_ours() {    # try_ours LABEL SCRIPT PRESET
+  local label=$1 script=$2 preset=$3 port
+  NA_REASON=""
+  if [ ! -f "$ROOT/$script" ]; then
+    echo "SRVNA $label $script does not exist" | emit
+    return 1
+  fi
+  port=$(free_port) || { echo "SRVNA $label no free port" | emit; return 1; }
+  SPORT=$port
+  # shellcheck disable=SC2086
+  if ! start_server "$label" "$C/$label.log" $LUA "$ROOT/$script" "ncacn_ip_tcp:127.0.0.1[$port]" $OURS_ARGS; then
+    echo "SRVNA $label $NA_REASON" | emit
+    return 1
+  fi
+  # it must answer one checked call before it is measured
+  if ! out=$(timeout 10 "$LG" --preset "$preset" --dump 127.0.0.1 "$SPORT" 2>&1); then
+    echo "SRVNA $label does not answer: $(echo "$out" | tail -1)" | emit
+    kill -TERM -- "-$SPID" 2>/dev/null
+    return 1
+  fi
+  pin_tree "$SPID" >/dev/null 2>&1
+  PORT[$label]=$SPORT PIDS[$label]=$SPID
+}
+try_ours ours "examples/echo-server.lua" addone && LABELS_ADDONE+=(ours)
+
+# (iii) the ceiling
+start_server ceiling "$C/ceiling-addone.log" "$C/echo_epoll" --preset addone 0 &&
+  PORT[ceiling]=$SPORT PIDS[ceiling]=$SPID && LABELS_ADDONE+=(ceiling)
+
+# srvsvc: samba-dcerpcd's rpcd_classic (the project's Samba peer; the shared
+# one under $PEER_DIR if that is what answers)
+samba_port=""
+for e in "${DCERPC_PEER_DIR:-/tmp/lua-dcerpc-peers}/samba-member/env.sh" "${PEER_DIR:-/tmp/rpc-peers}/samba-member/env.sh"; do
+  [ -f "$e" ] || continue
+  p=$(bash -c ". '$e'; echo \${SAMBA_SRVSVC_PORT:-\${SAMBA_MEMBER_SRVSVC_PORT:-}}")
+  [ -n "$p" ] && [ -n "$(listener_pid "$p")" ] && { samba_port=$p; break; }
+done
+if [ -z "$samba_port" ] && [ -f "$ROOT/test/peers/samba-member.sh" ]; then
+  say "-- (c) starting the Samba peer (test/peers/samba-member.sh)"
+  bash "$ROOT/test/peers/samba-member.sh" start >&2 &&
+    samba_port=$(bash -c ". '${DCERPC_PEER_DIR:-/tmp/lua-dcerpc-peers}/samba-member/env.sh'; echo \$SAMBA_SRVSVC_PORT")
+fi
+if [ -n "$samba_port" ] && pid=$(listener_pid "$samba_port") && [ -n "$pid" ]; then
+  # the listener is samba-dcerpcd; it hands each connection to an rpcd_classic
+  # worker it forks: count samba-dcerpcd + rpcd_classic (not the other helpers)
+  pin_tree "$pid" || echo "NOTE srv samba-dcerpcd $pid: not pinned" | emit
+  PORT[samba]=$samba_port PIDS[samba]=$pid COMM[samba]=rpcd_classic
+  LABELS_SRVSVC+=(samba)
+else
+  echo "SRVNA samba no Samba peer with a srvsvc port" | emit
+fi
+try_ours ours-srvsvc "examples/srvsvc-server.lua" srvsvc101 && LABELS_SRVSVC+=(ours-srvsvc)
+start_server ceiling-srvsvc "$C/ceiling-srvsvc.log" "$C/echo_epoll" --preset srvsvc101 0 &&
+  PORT[ceiling-srvsvc]=$SPORT PIDS[ceiling-srvsvc]=$SPID && LABELS_SRVSVC+=(ceiling-srvsvc)
+
+# ------------------------------------------------------------ throughput
+idle=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat); sleep 0.5
+idle2=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+busy=$(echo "$idle $idle2" | awk '{d = $4 - $2; b = 0; if (d > 0) b = 100 * (1 - ($3 - $1) / d); printf("%.0f", b)}')
+echo "SRVMETA $(date -u +%FT%TZ) $(nproc) gen_cpu=$GEN_CPU srv_cpu=$SRV_CPU secs=$SECS warm=$WARM busy_before=$busy% ours_args=${OURS_ARGS:-none}" | emit
+[ "${busy:-0}" -gt 15 ] && echo "NOTE srv the machine was ${busy}% busy before part (c) started: other load skews these numbers" | emit
+
+run_lg() {     # run_lg LABEL PRESET CONNS [extra loadgen args]
+  local label=$1 preset=$2 n=$3 out
+  shift 3
+  local extra=()
+  [ -n "${COMM[$label]:-}" ] && extra+=(--server-comm "${COMM[$label]}")
+  if out=$("$LG" --preset "$preset" --label "$label" -c "$n" -w "$WARM" -d "$SECS" --cpu "$GEN_CPU" \
+      --server-pid "${PIDS[$label]}" "${extra[@]}" "$@" 127.0.0.1 "${PORT[$label]}" 2>&1); then
+    echo "$out" | grep '^SRV ' | emit
+  else
+    echo "SRVFAIL $label $n $(echo "$out" | tail -1)" | emit
+  fi
+}
+
+say "-- (c) servers: addone -> ${LABELS_ADDONE[*]:-none}; srvsvc101 -> ${LABELS_SRVSVC[*]:-none}"
+for n in $CONNS; do
+  for l in "${LABELS_ADDONE[@]}"; do run_lg "$l" addone "$n"; done
+  for l in "${LABELS_SRVSVC[@]}"; do
+    [ "$l" = samba ] && pin_tree "${PIDS[samba]}" >/dev/null 2>&1   # workers forked meanwhile
+    run_lg "$l" srvsvc101 "$n"
+  done
+done
+
+# ------------------------------------------------------------ hold
+if [ "$HOLD_N" -gt 0 ]; then
+  for l in "${LABELS_ADDONE[@]}" "${LABELS_SRVSVC[@]}"; do
+    case $l in ceiling*) continue ;; esac
+    preset=addone
+    case $l in samba|ours-srvsvc) preset=srvsvc101 ;; esac
+    say "-- (c) hold: $HOLD_N idle connections to $l"
+    extra=()
+    [ -n "${COMM[$l]:-}" ] && extra+=(--server-comm "${COMM[$l]}")
+    if out=$("$LG" --preset "$preset" --label "$l" --hold "$HOLD_N" --hold-secs "$HOLD_SECS" --cpu "$GEN_CPU" \
+        --server-pid "${PIDS[$l]}" "${extra[@]}" 127.0.0.1 "${PORT[$l]}" 2>&1); then
+      echo "$out" | grep '^HOLD ' | emit
+    else
+      echo "$out" | grep '^HOLD ' | emit
+      echo "SRVFAIL hold-$l $HOLD_N $(echo "$out" | grep -v '^HOLD ' | tail -1)" | emit
+    fi
+    sleep 1     # let the server close them before the next one
+  done
+fi
+
+cat "$RES" >>"$RESULTS" 2>/dev/null
+# ------------------------------------------------------------ report
+$PY - "$RES" <<'EOF'
+import sys
+srv, hold, na, fail, notes, meta = {}, {}, {}, [], [], ""
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    f = line.split()
+    if not f:
+        continue
+    if f[0] == "SRV" and len(f) == 11:
+        srv[(f[1], int(f[2]))] = dict(rate=float(f[3]), scpu=None if f[4] == "-" else float(f[4]),
+                                      per=None if f[5] == "-" else float(f[5]), gcpu=float(f[6]),
+                                      secs=float(f[8]), req=int(f[9]), resp=int(f[10]))
+    elif f[0] == "HOLD" and len(f) == 13:
+        b, n = f[2].split("/")
+        hold[f[1]] = dict(bound=int(b), n=int(n), bind=float(f[3]), rss0=int(f[4]), rss1=int(f[5]),
+                          rss=float(f[6]), pss=float(f[9]), ver=int(f[11]), drop=int(f[12]))
+    elif f[0] == "SRVNA":
+        na[f[1]] = " ".join(f[2:])
+    elif f[0] == "SRVFAIL":
+        fail.append(" ".join(f[1:]))
+    elif f[0] == "NOTE":
+        notes.append(" ".join(f[1:]))
+    elif f[0] == "SRVMETA":
+        meta = " ".join(f[1:])
+
+names = {"asyncio": "asyncio reference (Python)", "ours": "ours: examples/echo-server.lua",
+         "ceiling": "epoll ping-pong ceiling (C)", "samba": "samba-dcerpcd rpcd_classic",
+         "ours-srvsvc": "ours: examples/srvsvc-server.lua", "ceiling-srvsvc": "epoll ping-pong ceiling (C)"}
+conns = sorted({n for _, n in srv})
+print("\n(c) servers under a C load generator  [%s]" % meta)
+print("    closed loop, one call in flight per connection; every reply checked; server CPU = utime+stime of its processes")
+for call, labels, ceil in (("addone", ("asyncio", "ours", "ceiling"), "ceiling"),
+                           ("srvsvc101", ("samba", "ours-srvsvc", "ceiling-srvsvc"), "ceiling-srvsvc")):
+    sz = next((v for (l, _), v in srv.items() if l in labels), None)
+    print("\n  %s%s" % (call, "  (request %d B, response %d B)" % (sz["req"], sz["resp"]) if sz else ""))
+    print("  %-34s %5s %10s %8s %12s %8s %9s" % ("server", "conns", "calls/s", "srv CPU", "calls/CPU-s", "gen CPU", "vs ceil"))
+    for l in labels:
+        if l in na:
+            print("  %-34s %s" % (names[l], "not available yet" if l.startswith("ours") else "not available") + " (" + na[l] + ")")
+            continue
+        for n in conns:
+            v = srv.get((l, n))
+            if not v:
+                print("  %-34s %5d %10s" % (names[l], n, "FAILED"))
+                continue
+            c = srv.get((ceil, n))
+            print("  %-34s %5d %10.0f %7.0f%% %12s %7.0f%% %9s" % (
+                names[l], n, v["rate"], 100 * v["scpu"] / v["secs"] if v["scpu"] is not None else float("nan"),
+                "%.0f" % v["per"] if v["per"] else "-", v["gcpu"],
+                "%.2f" % (v["rate"] / c["rate"]) if c and l != ceil else ""))
+
+if hold:
+    print("\n  hold: idle connections (bind, %s s idle, then one checked call on each)" % "held")
+    print("  %-34s %11s %8s %12s %10s %10s %9s" % ("server", "bound", "bind s", "RSS +MiB", "B/conn RSS", "B/conn PSS", "verified"))
+    for l, h in hold.items():
+        print("  %-34s %5d/%-5d %8.2f %12.1f %10.0f %10s %9d%s" % (
+            names.get(l, l), h["bound"], h["n"], h["bind"], (h["rss1"] - h["rss0"]) / 1024.0, h["rss"],
+            "%.0f" % h["pss"] if h["pss"] >= 0 else "-", h["ver"], "  dropped %d" % h["drop"] if h["drop"] else ""))
+
+def rate(l, n, k="rate"):
+    v = srv.get((l, n))
+    return v[k] if v else None
+
+print("\n  goals (issue 7 item 8)")
+def goal(text, num, den, limit, less=False):
+    if num is None or den is None:
+        print("  %-66s  %s" % (text, "n/a (ours not available yet)" if num is None else "n/a"))
+        return
+    r = num / den
+    ok = r < limit if less else r >= limit
+    print("  %-66s  %6.2f  %s" % (text, r, "MET" if ok else "not met"))
+hi = max(conns) if conns else 16
+goal("ours/asyncio calls/s, 1 connection >= 1", rate("ours", 1), rate("asyncio", 1), 1)
+goal("ours/asyncio calls per server CPU-s, %d connections >= 1.5" % hi, rate("ours", hi, "per"), rate("asyncio", hi, "per"), 1.5)
+goal("ours/samba srvsvc calls/s, %d connections >= 2" % hi, rate("ours-srvsvc", hi), rate("samba", hi), 2)
+for n in conns:
+    goal("ours/ceiling calls/s (addone), %d connection%s >= 0.5" % (n, "s" if n > 1 else ""), rate("ours", n), rate("ceiling", n), 0.5)
+h = hold.get("ours")
+goal("ours bytes per idle connection (RSS) < 16 KiB  [value/16384]", h["rss"] if h else None, 16384.0, 1, less=True)
+print("  (reference: asyncio/ceiling %s; samba/ceiling %s at %d connections)" % (
+    "%.2f" % (rate("asyncio", hi) / rate("ceiling", hi)) if rate("asyncio", hi) and rate("ceiling", hi) else "-",
+    "%.2f" % (rate("samba", hi) / rate("ceiling-srvsvc", hi)) if rate("samba", hi) and rate("ceiling-srvsvc", hi) else "-", hi))
+if fail or notes:
+    print("\n  notes")
+    for x in notes:
+        print("    " + x)
+    for x in fail:
+        print("    FAILED " + x)
+EOF

@@ -1,0 +1,682 @@
+/*
+** lserver.c - the server part of dcerpc.core: an epoll loop (engine/loop.c)
+** driving server associations (engine/server.c) over ncacn_ip_tcp, with
+** every call run as a Lua coroutine.
+**
+** Lua API (the Lua package wraps it; see scripts/dcerpc/server.lua):
+**   core.server_new{max_frag=, max_request=, max_calls=, max_connections=,
+**                   idle_timeout=s, partial_timeout=s, call_timeout=s} -> srv
+**   srv:listen(host, port) -> bound port | nil, msg
+**   srv:add_interface({uuid=, major=, minor=}, key) -> true | nil, msg
+**   srv:set_dispatch(fn)  fn(info) runs in a new coroutine per call and
+**       returns the reply stub, or nil, status, did_not_execute for a fault
+**   srv:set_log(fn)       fn(message) for protocol errors and failed calls
+**   srv:step([timeout s]) -> callbacks run   (timeout < 0 or nil: wait)
+**   srv:stats() -> {connections, calls, groups, listeners}
+**   srv:close()           (also __gc / __close; deferred when inside step)
+**   core.SLEEP            token: coroutine.yield(core.SLEEP, seconds) in a
+**                         call sleeps on the loop; any other yield resumes
+**                         at the next step
+**   core.sleep_blocking(s); core.raw_connect(host, port) -> raw socket with
+**       send(bytes), recv(n [, timeout]) -> bytes | nil, "closed"|"timeout", close()
+**
+** Lifetime: connections are found by id, never by pointer, from a call's
+** coroutine, so a connection closed while its calls run is simply not found
+** when they finish (their replies are dropped). A closed connection's
+** struct is parked on a zombie list until the end of the current step, so
+** callbacks further down the same dispatch never touch freed memory.
+*/
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include "lcore.h"
+#include "../engine/loop.h"
+#include "../engine/server.h"
+#include "../engine/status.h"
+#include "../engine/transport.h"
+
+#define SRV_MT "dcerpc.server"
+#define RAWC_MT "dcerpc.rawclient"
+#define MAX_LISTEN 16
+#define OUT_HIGH_WATER (4u << 20)  /* stop reading a peer that does not read */
+
+static char sleep_token;           /* its address is core.SLEEP */
+
+typedef struct lsrv lsrv;
+
+typedef struct lsconn {
+  struct lsconn *next;
+  lsrv *s;
+  uint64_t id;
+  dce_transport *t;
+  dce_sconn *sc;                   /* NULL once closed (zombie) */
+  int64_t last_pdu_ms;
+  uint64_t pdus_seen;
+} lsconn;
+
+typedef struct llis { int fd; int port; char portstr[16]; lsrv *s; } llis;
+
+typedef struct lcall {
+  struct lcall *next, *prev;
+  lsrv *s;
+  uint64_t conn_id;
+  uint32_t call_id;
+  int ref;                         /* registry ref of the coroutine */
+  lua_State *co;
+  dce_timer *wake, *deadline;
+} lcall;
+
+struct lsrv {
+  dce_loop *loop;
+  dce_server *srv;
+  llis lis[MAX_LISTEN];
+  int n_lis;
+  lsconn *conns, *zombies;
+  int n_conns;
+  uint64_t next_id;
+  lcall *calls;
+  int n_calls;
+  lua_State *L;                    /* the thread running step, during step */
+  int dispatch_ref, log_ref;
+  int max_conns;
+  double idle_timeout, partial_timeout, call_timeout;
+  dce_timer *sweep;
+  int in_step, close_pending, open;
+};
+
+/* ------------------------------------------------------------ logging */
+
+static void srv_log(lsrv *s, const char *fmt, const char *a, const char *b) {
+  lua_State *L = s->L;
+  char msg[512];
+  snprintf(msg, sizeof msg, fmt, a ? a : "", b ? b : "");
+  if (L && s->log_ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->log_ref);
+    lua_pushstring(L, msg);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) lua_pop(L, 1);
+  } else {
+    fprintf(stderr, "dcerpc server: %s\n", msg);
+  }
+}
+
+/* ------------------------------------------------------------ connections */
+
+static void conn_io(dce_loop *l, int fd, unsigned ev, void *ud);
+
+static lsconn *conn_find(lsrv *s, uint64_t id) {
+  lsconn *c;
+  for (c = s->conns; c; c = c->next) if (c->id == id) return c;
+  return NULL;
+}
+
+static void conn_close(lsconn *c, const char *why) {
+  lsrv *s = c->s;
+  lsconn **pp;
+  if (!c->sc) return;
+  if (why) srv_log(s, "closing connection from %s: %s", c->t->peer, why);
+  dce_loop_del(s->loop, c->t->fd);
+  c->t->ops->close(c->t);
+  c->t = NULL;
+  dce_sconn_free(c->sc);
+  c->sc = NULL;
+  for (pp = &s->conns; *pp; pp = &(*pp)->next)
+    if (*pp == c) { *pp = c->next; break; }
+  s->n_conns--;
+  c->next = s->zombies;
+  s->zombies = c;
+}
+
+/* Send what is queued, then set the poll interest; close when the
+** association asked for it and its last answer is out. */
+static void conn_flush(lsconn *c) {
+  const uint8_t *p;
+  size_t n;
+  unsigned ev = 0;
+  if (!c->sc) return;
+  while ((n = dce_sconn_out(c->sc, &p)) > 0) {
+    long r = c->t->ops->send(c->t, p, n);
+    if (r == DCE_T_AGAIN) break;
+    if (r < 0) { conn_close(c, c->t->errmsg); return; }
+    dce_sconn_sent(c->sc, (size_t)r);
+  }
+  n = dce_sconn_out(c->sc, &p);
+  if (dce_sconn_should_close(c->sc)) {
+    if (n == 0) { conn_close(c, dce_sconn_get_info(c->sc)->why); return; }
+  } else if (n < OUT_HIGH_WATER) {
+    ev |= DCE_EV_READ;
+  }
+  if (n) ev |= DCE_EV_WRITE;
+  dce_loop_mod(c->s->loop, c->t->fd, ev);
+}
+
+/* ------------------------------------------------------------ calls */
+
+static void call_free(lcall *k) {
+  lsrv *s = k->s;
+  if (k->wake) dce_loop_cancel(s->loop, k->wake);
+  if (k->deadline) dce_loop_cancel(s->loop, k->deadline);
+  if (k->prev) k->prev->next = k->next; else s->calls = k->next;
+  if (k->next) k->next->prev = k->prev;
+  s->n_calls--;
+  if (s->L) luaL_unref(s->L, LUA_REGISTRYINDEX, k->ref);
+  free(k);
+}
+
+/* Answer on the call's connection, if it is still there. */
+static void call_answer(lcall *k, const char *stub, size_t len, int fault, uint32_t status, int dne) {
+  lsconn *c = conn_find(k->s, k->conn_id);
+  if (!c || !c->sc) return;
+  if (fault) dce_sconn_fault(c->sc, k->call_id, status, dne);
+  else dce_sconn_reply(c->sc, k->call_id, (const uint8_t *)stub, len);
+  conn_flush(c);
+}
+
+static void call_wake(dce_loop *l, void *ud);
+
+static void call_resume(lcall *k, int nargs) {
+  lsrv *s = k->s;
+  lua_State *co = k->co;
+  int nres = 0, st = lua_resume(co, s->L, nargs, &nres);
+  if (st == LUA_YIELD) {
+    int64_t ms = 0;
+    if (nres >= 1 && lua_touserdata(co, -nres) == &sleep_token) {
+      double secs = nres >= 2 ? lua_tonumber(co, -nres + 1) : 0;
+      if (secs > 0) ms = secs > 1e9 ? (int64_t)1e12 : (int64_t)(secs * 1000.0 + 0.5);
+    }
+    lua_pop(co, nres);
+    k->wake = dce_loop_timer(s->loop, ms, call_wake, k);
+    if (!k->wake) { call_answer(k, NULL, 0, 1, DCE_NCA_S_FAULT_REMOTE_NO_MEMORY, 0); call_free(k); }
+    return;
+  }
+  if (st == LUA_OK) {
+    size_t len;
+    const char *stub = nres >= 1 ? lua_tolstring(co, -nres, &len) : NULL;
+    if (stub) {
+      call_answer(k, stub, len, 0, 0, 0);
+    } else {
+      uint32_t status = nres >= 2 ? (uint32_t)lua_tointeger(co, -nres + 1) : DCE_RPC_S_CALL_FAILED;
+      int dne = nres >= 3 && lua_toboolean(co, -nres + 2);
+      call_answer(k, NULL, 0, 1, status ? status : DCE_RPC_S_CALL_FAILED, dne);
+    }
+  } else {
+    const char *m = lua_tostring(co, -1);
+    srv_log(s, "call dispatcher failed: %s%s", m ? m : "(error object)", "");
+    call_answer(k, NULL, 0, 1, DCE_RPC_S_CALL_FAILED, 0);
+  }
+  call_free(k);
+}
+
+static void call_wake(dce_loop *l, void *ud) {
+  lcall *k = (lcall *)ud;
+  (void)l;
+  k->wake = NULL;
+  call_resume(k, 0);
+}
+
+/* call_timeout: answer with a fault and abandon the coroutine (it is
+** suspended; dropping its reference lets the GC take it). */
+static void call_expire(dce_loop *l, void *ud) {
+  lcall *k = (lcall *)ud;
+  (void)l;
+  k->deadline = NULL;
+  srv_log(k->s, "call timed out%s%s", "", "");
+  call_answer(k, NULL, 0, 1, DCE_RPC_S_CALL_CANCELLED, 0);
+  call_free(k);
+}
+
+static void push_uuid(lua_State *L, const dce_uuid *u) {
+  char t[37];
+  dce_uuid_format(u, t);
+  lua_pushstring(L, t);
+}
+
+static void call_start(lsconn *c, const dce_scall *sc) {
+  lsrv *s = c->s;
+  lua_State *L = s->L, *co;
+  const dce_sconn_info *in = dce_sconn_get_info(c->sc);
+  lcall *k = calloc(1, sizeof *k);
+  if (!k) { dce_sconn_fault(c->sc, sc->call_id, DCE_NCA_S_FAULT_REMOTE_NO_MEMORY, 1); return; }
+  co = lua_newthread(L);
+  k->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  k->co = co;
+  k->s = s;
+  k->conn_id = c->id;
+  k->call_id = sc->call_id;
+  k->next = s->calls;
+  if (s->calls) s->calls->prev = k;
+  s->calls = k;
+  s->n_calls++;
+  lua_rawgeti(co, LUA_REGISTRYINDEX, s->dispatch_ref);
+  lua_createtable(co, 0, 12);
+  lua_pushinteger(co, (lua_Integer)c->id);
+  lua_setfield(co, -2, "conn");
+  lua_pushinteger(co, sc->call_id);
+  lua_setfield(co, -2, "call_id");
+  lua_pushinteger(co, sc->ctx_id);
+  lua_setfield(co, -2, "context_id");
+  lua_pushinteger(co, sc->opnum);
+  lua_setfield(co, -2, "opnum");
+  lua_pushinteger(co, (lua_Integer)(intptr_t)sc->iface);
+  lua_setfield(co, -2, "iface");
+  if (sc->has_object) {
+    push_uuid(co, &sc->object);
+    lua_setfield(co, -2, "object");
+  }
+  lua_pushlstring(co, (const char *)sc->stub, sc->stub_len);
+  lua_setfield(co, -2, "stub");
+  lua_pushinteger(co, sc->drep[0] | (sc->drep[1] << 8));
+  lua_setfield(co, -2, "drep");
+  lua_pushstring(co, c->t->peer);
+  lua_setfield(co, -2, "peer");
+  lua_pushinteger(co, in->assoc_group);
+  lua_setfield(co, -2, "assoc_group");
+  if (s->call_timeout > 0)
+    k->deadline = dce_loop_timer(s->loop, (int64_t)(s->call_timeout * 1000), call_expire, k);
+  call_resume(k, 1);
+}
+
+/* ------------------------------------------------------------ io */
+
+static void conn_io(dce_loop *l, int fd, unsigned ev, void *ud) {
+  lsconn *c = (lsconn *)ud;
+  const dce_scall *k;
+  uint8_t buf[65536];
+  int rounds;
+  (void)l; (void)fd;
+  if (!c->sc) return;
+  if (ev & DCE_EV_WRITE) { conn_flush(c); if (!c->sc) return; }
+  if (ev & DCE_EV_READ) {
+    for (rounds = 0; rounds < 16 && !dce_sconn_should_close(c->sc); rounds++) {
+      long r = c->t->ops->recv(c->t, buf, sizeof buf);
+      if (r == DCE_T_AGAIN) break;
+      if (r == 0) { conn_close(c, NULL); return; }
+      if (r < 0) { conn_close(c, c->t->errmsg); return; }
+      if (dce_sconn_feed(c->sc, buf, (size_t)r)) break;
+    }
+    if (dce_sconn_get_info(c->sc)->pdus_in != c->pdus_seen) {
+      c->pdus_seen = dce_sconn_get_info(c->sc)->pdus_in;
+      c->last_pdu_ms = dce_now_ms();
+    }
+  }
+  while (c->sc && (k = dce_sconn_next_call(c->sc)) != NULL) call_start(c, k);
+  if (c->sc) conn_flush(c);
+}
+
+static void lis_io(dce_loop *l, int fd, unsigned ev, void *ud) {
+  llis *li = (llis *)ud;
+  lsrv *s = li->s;
+  int i;
+  (void)ev;
+  for (i = 0; i < 64; i++) {
+    int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    lsconn *c;
+    if (cfd < 0) break;
+    if (s->n_conns >= s->max_conns) { close(cfd); srv_log(s, "connection refused: %s%s", "too many connections", ""); continue; }
+    c = calloc(1, sizeof *c);
+    if (c) c->t = dce_tcp_wrap(cfd);
+    if (c && c->t) c->sc = dce_sconn_new(s->srv, li->portstr);
+    if (!c || !c->t || !c->sc || dce_loop_add(l, cfd, DCE_EV_READ, conn_io, c)) {
+      if (c && c->sc) dce_sconn_free(c->sc);
+      if (c && c->t) c->t->ops->close(c->t); else close(cfd);
+      free(c);
+      continue;
+    }
+    c->s = s;
+    c->id = ++s->next_id;
+    c->last_pdu_ms = dce_now_ms();
+    c->next = s->conns;
+    s->conns = c;
+    s->n_conns++;
+  }
+}
+
+/* Once a second: idle connections and stalled partial PDUs. */
+static void sweep(dce_loop *l, void *ud) {
+  lsrv *s = (lsrv *)ud;
+  int64_t now = dce_now_ms();
+  lsconn *c, *n;
+  s->sweep = NULL;
+  for (c = s->conns; c; c = n) {
+    const dce_sconn_info *in = dce_sconn_get_info(c->sc);
+    const uint8_t *p;
+    double idle = (double)(now - c->last_pdu_ms) / 1000.0;
+    n = c->next;
+    if (s->partial_timeout > 0 && dce_sconn_partial(c->sc) > 0 && idle > s->partial_timeout)
+      conn_close(c, "partial PDU timed out");
+    else if (s->idle_timeout > 0 && idle > s->idle_timeout && in->executing == 0
+             && dce_sconn_out(c->sc, &p) == 0)
+      conn_close(c, "idle timeout");
+  }
+  s->sweep = dce_loop_timer(l, 1000, sweep, s);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void free_zombies(lsrv *s) {
+  lsconn *c, *n;
+  for (c = s->zombies; c; c = n) { n = c->next; free(c); }
+  s->zombies = NULL;
+}
+
+static void srv_shutdown(lsrv *s, lua_State *L) {
+  int i;
+  if (!s->open) return;
+  s->open = 0;
+  s->L = L;
+  while (s->calls) call_free(s->calls);
+  while (s->conns) conn_close(s->conns, NULL);
+  free_zombies(s);
+  for (i = 0; i < s->n_lis; i++) {
+    dce_loop_del(s->loop, s->lis[i].fd);
+    close(s->lis[i].fd);
+  }
+  s->n_lis = 0;
+  if (s->sweep) dce_loop_cancel(s->loop, s->sweep);
+  s->sweep = NULL;
+  dce_loop_free(s->loop);
+  s->loop = NULL;
+  dce_server_free(s->srv);
+  s->srv = NULL;
+  luaL_unref(L, LUA_REGISTRYINDEX, s->dispatch_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, s->log_ref);
+  s->dispatch_ref = s->log_ref = LUA_NOREF;
+  s->L = NULL;
+}
+
+static lsrv *srv_check(lua_State *L) {
+  lsrv *s = (lsrv *)luaL_checkudata(L, 1, SRV_MT);
+  if (!s->open || s->close_pending) luaL_error(L, "attempt to use a closed server");
+  return s;
+}
+
+static int lsrv_close(lua_State *L) {
+  lsrv *s = (lsrv *)luaL_checkudata(L, 1, SRV_MT);
+  if (s->in_step) { s->close_pending = 1; return 0; }
+  srv_shutdown(s, L);
+  return 0;
+}
+
+static double opt_num(lua_State *L, int t, const char *k, double def) {
+  double v = def;
+  if (lua_getfield(L, t, k) != LUA_TNIL) {
+    int ok;
+    v = lua_tonumberx(L, -1, &ok);
+    if (!ok || v < 0) luaL_error(L, "server option '%s' must be a non-negative number", k);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+/* core.server_new(opts) -> srv */
+static int lsrv_new(lua_State *L) {
+  lsrv *s;
+  dce_server_cfg cfg;
+  double mf, mr, mc;
+  if (lua_isnoneornil(L, 1)) lua_newtable(L);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  mf = opt_num(L, 1, "max_frag", DCE_SRV_MAX_FRAG);
+  mr = opt_num(L, 1, "max_request", DCE_SRV_MAX_REQUEST);
+  mc = opt_num(L, 1, "max_calls", DCE_SRV_MAX_CALLS);
+  luaL_argcheck(L, mf >= DCE_SRV_MIN_FRAG && mf <= 65528, 1, "max_frag: 2048 to 65528");
+  luaL_argcheck(L, mr >= 1 && mr <= 1073741824.0, 1, "max_request: 1 to 1 GiB");
+  luaL_argcheck(L, mc >= 1 && mc <= 65536, 1, "max_calls: 1 to 65536");
+  s = (lsrv *)lua_newuserdatauv(L, sizeof *s, 0);
+  memset(s, 0, sizeof *s);
+  s->dispatch_ref = s->log_ref = LUA_NOREF;
+  luaL_setmetatable(L, SRV_MT);
+  s->max_conns = (int)opt_num(L, 1, "max_connections", 1024);
+  s->idle_timeout = opt_num(L, 1, "idle_timeout", 0);
+  s->partial_timeout = opt_num(L, 1, "partial_timeout", 40);
+  s->call_timeout = opt_num(L, 1, "call_timeout", 0);
+  cfg.max_frag = (uint16_t)mf;
+  cfg.max_request = (size_t)mr;
+  cfg.max_calls = (int)mc;
+  s->loop = dce_loop_new();
+  s->srv = dce_server_new(&cfg);
+  if (!s->loop || !s->srv) {
+    dce_loop_free(s->loop);
+    dce_server_free(s->srv);
+    s->loop = NULL; s->srv = NULL;
+    return luaL_error(L, "cannot create server: out of memory or epoll failed");
+  }
+  s->open = 1;
+  if (s->idle_timeout > 0 || s->partial_timeout > 0) s->sweep = dce_loop_timer(s->loop, 1000, sweep, s);
+  return 1;
+}
+
+/* srv:listen(host, port) -> bound port | nil, msg */
+static int lsrv_listen(lua_State *L) {
+  lsrv *s = srv_check(L);
+  const char *host = luaL_checkstring(L, 2);
+  const char *port;
+  char err[200];
+  llis *li;
+  if (lua_type(L, 3) == LUA_TNUMBER) {
+    lua_pushfstring(L, "%d", (int)luaL_checkinteger(L, 3));
+    lua_replace(L, 3);
+  }
+  port = luaL_checkstring(L, 3);
+  if (s->n_lis >= MAX_LISTEN) return luaL_error(L, "at most %d listening endpoints", MAX_LISTEN);
+  li = &s->lis[s->n_lis];
+  li->s = s;
+  li->fd = dce_tcp_listen(host, port, &li->port, err, sizeof err);
+  if (li->fd < 0) { lua_pushnil(L); lua_pushstring(L, err); return 2; }
+  listen(li->fd, 512);             /* a deeper backlog than the engine's default */
+  snprintf(li->portstr, sizeof li->portstr, "%d", li->port);
+  if (dce_loop_add(s->loop, li->fd, DCE_EV_READ, lis_io, li)) {
+    close(li->fd);
+    lua_pushnil(L);
+    lua_pushfstring(L, "cannot watch listener: %s", strerror(errno));
+    return 2;
+  }
+  s->n_lis++;
+  lua_pushinteger(L, li->port);
+  return 1;
+}
+
+/* srv:add_interface({uuid, major, minor}, key) */
+static int lsrv_add_interface(lua_State *L) {
+  lsrv *s = srv_check(L);
+  dce_syntax a;
+  size_t n;
+  const char *u;
+  lua_Integer key = luaL_checkinteger(L, 3);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_getfield(L, 2, "uuid");
+  u = lua_tolstring(L, -1, &n);
+  if (!u || dce_uuid_parse(&a.uuid, u, n)) return luaL_error(L, "interface: bad uuid");
+  lua_pop(L, 1);
+  lua_getfield(L, 2, "major");
+  a.major = (uint16_t)luaL_checkinteger(L, -1);
+  lua_getfield(L, 2, "minor");
+  a.minor = (uint16_t)luaL_optinteger(L, -1, 0);
+  lua_pop(L, 2);
+  if (dce_server_add_iface(s->srv, &a, (void *)(intptr_t)key)) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "interface already registered (same uuid and major version)");
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int set_ref(lua_State *L, int *ref) {
+  lsrv *s = srv_check(L);
+  (void)s;
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  luaL_unref(L, LUA_REGISTRYINDEX, *ref);
+  lua_pushvalue(L, 2);
+  *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+static int lsrv_set_dispatch(lua_State *L) {
+  lsrv *s = srv_check(L);
+  return set_ref(L, &s->dispatch_ref);
+}
+static int lsrv_set_log(lua_State *L) {
+  lsrv *s = srv_check(L);
+  return set_ref(L, &s->log_ref);
+}
+
+/* srv:step([timeout]) -> number of callbacks run */
+static int lsrv_step(lua_State *L) {
+  lsrv *s = srv_check(L);
+  double to = luaL_optnumber(L, 2, -1);
+  int ms = to < 0 ? -1 : (to > 2e6 ? 2000000000 : (int)(to * 1000));
+  int n;
+  if (s->in_step) return luaL_error(L, "srv:step() called from inside a call");
+  if (s->dispatch_ref == LUA_NOREF) return luaL_error(L, "no dispatcher set");
+  s->in_step = 1;
+  s->L = L;
+  n = dce_loop_run_once(s->loop, ms);
+  s->in_step = 0;
+  free_zombies(s);
+  if (s->close_pending) { s->close_pending = 0; srv_shutdown(s, L); }
+  else s->L = NULL;
+  if (n < 0) return luaL_error(L, "event loop failed: %s", strerror(errno));
+  lua_pushinteger(L, n);
+  return 1;
+}
+
+static int lsrv_stats(lua_State *L) {
+  lsrv *s = srv_check(L);
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, s->n_conns);
+  lua_setfield(L, -2, "connections");
+  lua_pushinteger(L, s->n_calls);
+  lua_setfield(L, -2, "calls");
+  lua_pushinteger(L, dce_server_groups(s->srv));
+  lua_setfield(L, -2, "groups");
+  lua_pushinteger(L, s->n_lis);
+  lua_setfield(L, -2, "listeners");
+  return 1;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static int lcore_sleep_blocking(lua_State *L) {
+  double s = luaL_checknumber(L, 1);
+  int64_t end = dce_now_ms() + (int64_t)(s * 1000);
+  for (;;) {
+    int64_t left = end - dce_now_ms();
+    if (left <= 0) break;
+    poll(NULL, 0, left > 0x7fffffff ? 0x7fffffff : (int)left);
+  }
+  return 0;
+}
+
+typedef struct lrawc { dce_transport *t; } lrawc;
+
+static lrawc *rawc_check(lua_State *L) {
+  lrawc *r = (lrawc *)luaL_checkudata(L, 1, RAWC_MT);
+  if (!r->t) luaL_error(L, "attempt to use a closed socket");
+  return r;
+}
+
+static int rawc_close(lua_State *L) {
+  lrawc *r = (lrawc *)luaL_checkudata(L, 1, RAWC_MT);
+  if (r->t) { r->t->ops->close(r->t); r->t = NULL; }
+  return 0;
+}
+
+static int rawc_send(lua_State *L) {
+  lrawc *r = rawc_check(L);
+  size_t len, off = 0;
+  const char *b = luaL_checklstring(L, 2, &len);
+  while (off < len) {
+    long n = r->t->ops->send(r->t, b + off, len - off);
+    if (n == DCE_T_AGAIN) { struct pollfd pf = { r->t->fd, POLLOUT, 0 }; poll(&pf, 1, 1000); continue; }
+    if (n < 0) { lua_pushnil(L); lua_pushstring(L, r->t->errmsg); return 2; }
+    off += (size_t)n;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int rawc_recv(lua_State *L) {
+  lrawc *r = rawc_check(L);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  double to = luaL_optnumber(L, 3, 10.0);
+  int64_t deadline = dce_now_ms() + (int64_t)(to * 1000);
+  luaL_Buffer b;
+  char *p;
+  luaL_argcheck(L, n > 0 && n <= (1 << 24), 2, "1 to 16 MiB");
+  p = luaL_buffinitsize(L, &b, (size_t)n);
+  for (;;) {
+    long got = r->t->ops->recv(r->t, p, (size_t)n);
+    if (got > 0) { luaL_pushresultsize(&b, (size_t)got); return 1; }
+    if (got == 0) { lua_pushnil(L); lua_pushliteral(L, "closed"); return 2; }
+    if (got == DCE_T_AGAIN) {
+      struct pollfd pf = { r->t->fd, POLLIN, 0 };
+      int64_t left = deadline - dce_now_ms();
+      if (left <= 0) { lua_pushnil(L); lua_pushliteral(L, "timeout"); return 2; }
+      poll(&pf, 1, (int)left);
+      continue;
+    }
+    lua_pushnil(L);
+    lua_pushstring(L, r->t->errmsg);
+    return 2;
+  }
+}
+
+/* core.raw_connect(host, port [, timeout]) -> raw socket | nil, msg */
+static int lcore_raw_connect(lua_State *L) {
+  const char *host = luaL_checkstring(L, 1);
+  const char *port;
+  char err[200];
+  lrawc *r;
+  int to_ms;
+  if (lua_type(L, 2) == LUA_TNUMBER) {
+    lua_pushfstring(L, "%d", (int)luaL_checkinteger(L, 2));
+    lua_replace(L, 2);
+  }
+  port = luaL_checkstring(L, 2);
+  to_ms = (int)(luaL_optnumber(L, 3, 10) * 1000);
+  lua_settop(L, 3);
+  r = (lrawc *)lua_newuserdatauv(L, sizeof *r, 0);
+  r->t = NULL;
+  luaL_setmetatable(L, RAWC_MT);
+  r->t = dce_tcp_connect(host, port, to_ms, err, sizeof err);
+  if (!r->t) { lua_pushnil(L); lua_pushstring(L, err); return 2; }
+  return 1;
+}
+
+/* ------------------------------------------------------------ registration */
+
+static void new_class(lua_State *L, const char *name, const luaL_Reg *m, lua_CFunction closefn) {
+  if (luaL_newmetatable(L, name)) {
+    luaL_setfuncs(L, m, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, closefn);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, closefn);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_pop(L, 1);
+}
+
+void dcerpc_open_server(lua_State *L) {
+  static const luaL_Reg srv_m[] = {
+    { "listen", lsrv_listen }, { "add_interface", lsrv_add_interface },
+    { "set_dispatch", lsrv_set_dispatch }, { "set_log", lsrv_set_log },
+    { "step", lsrv_step }, { "stats", lsrv_stats }, { "close", lsrv_close },
+    { NULL, NULL }
+  };
+  static const luaL_Reg raw_m[] = {
+    { "send", rawc_send }, { "recv", rawc_recv }, { "close", rawc_close }, { NULL, NULL }
+  };
+  static const luaL_Reg f[] = {
+    { "server_new", lsrv_new }, { "sleep_blocking", lcore_sleep_blocking },
+    { "raw_connect", lcore_raw_connect }, { NULL, NULL }
+  };
+  new_class(L, SRV_MT, srv_m, lsrv_close);
+  new_class(L, RAWC_MT, raw_m, rawc_close);
+  luaL_setfuncs(L, f, 0);
+  lua_pushlightuserdata(L, &sleep_token);
+  lua_setfield(L, -2, "SLEEP");
+}

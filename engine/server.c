@@ -1,0 +1,586 @@
+/*
+** server.c - server associations over a byte stream (see server.h).
+**
+** Per connection: a header-first fragment reader, the presentation context
+** table, and a list of calls in one of three states: REASSEMBLING (request
+** fragments arriving), READY (complete, waiting to be handed out) and
+** EXECUTING (handed out, waiting for dce_sconn_reply/fault). A call can
+** carry a fault decided on its first fragment (unknown context, too many
+** calls, PENDING_CANCEL); its later fragments are then counted and
+** discarded, and the fault goes out when the last one arrives.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "server.h"
+#include "status.h"
+
+/* 6cb71c2c-9812-4540-XXXX-...: bind-time feature negotiation ([MS-RPCE]
+** 3.3.1.5.3); the first 8 bytes in wire layout, the bitmask in bytes 8..9 */
+static const uint8_t btfn_prefix[8] = { 0x2c, 0x1c, 0xb7, 0x6c, 0x12, 0x98, 0x40, 0x45 };
+static const uint8_t ndr20_uuid[16] = { 0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11,
+                                        0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60 };
+/* Features we acknowledge: we keep the connection when a call is orphaned.
+** Security context multiplexing means nothing without auth, so not yet. */
+#define SRV_FEATURES 0x02u
+
+/* ------------------------------------------------------------ types */
+
+typedef struct iface_ent { dce_syntax abstract; void *ud; } iface_ent;
+
+typedef struct group { struct group *next; uint32_t id; int refs; } group;
+
+struct dce_server {
+  dce_server_cfg cfg;
+  iface_ent *ifaces;
+  int n_if, cap_if;
+  group *groups;
+  int n_groups;
+  uint32_t next_group;
+};
+
+enum { C_REASSEMBLING, C_READY, C_EXECUTING };
+
+typedef struct scall {
+  struct scall *next;
+  dce_scall pub;
+  int state;
+  int orphaned, cancelled;
+  uint32_t fault_status;           /* decided on the first fragment, 0 = none */
+  int fault_dne;
+  uint64_t ready_seq;
+  size_t wire;                     /* fragment bytes received for this call */
+  dce_buf stub;
+} scall;
+
+typedef struct pctx { uint16_t id; int iface; dce_syntax abstract; } pctx;
+
+struct dce_sconn {
+  dce_server *srv;
+  char port[16];
+  group *grp;
+  uint8_t hdr[DCE_PDU_HDR_LEN];
+  size_t hdr_have;
+  dce_buf frag;                    /* the fragment being read, header included */
+  size_t frag_need;                /* its frag_length, 0 while reading a header */
+  dce_buf out;
+  size_t out_off;
+  pctx ctx[DCE_SRV_MAX_CTX];
+  int n_ctx;
+  scall *calls;
+  uint64_t ready_seq;
+  dce_sconn_info info;
+};
+
+/* ------------------------------------------------------------ server */
+
+dce_server *dce_server_new(const dce_server_cfg *cfg) {
+  dce_server *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->cfg.max_frag = DCE_SRV_MAX_FRAG;
+  s->cfg.max_request = DCE_SRV_MAX_REQUEST;
+  s->cfg.max_calls = DCE_SRV_MAX_CALLS;
+  if (cfg) {
+    if (cfg->max_frag) s->cfg.max_frag = cfg->max_frag;
+    if (cfg->max_request) s->cfg.max_request = cfg->max_request;
+    if (cfg->max_calls > 0) s->cfg.max_calls = cfg->max_calls;
+  }
+  if (s->cfg.max_frag < DCE_SRV_MIN_FRAG) s->cfg.max_frag = DCE_SRV_MIN_FRAG;
+  s->cfg.max_frag = (uint16_t)(s->cfg.max_frag & ~7u);
+  s->next_group = 0x5ec1u;
+  return s;
+}
+
+void dce_server_free(dce_server *s) {
+  group *g, *n;
+  if (!s) return;
+  for (g = s->groups; g; g = n) { n = g->next; free(g); }
+  free(s->ifaces);
+  free(s);
+}
+
+int dce_server_add_iface(dce_server *s, const dce_syntax *abstract, void *ud) {
+  int i;
+  for (i = 0; i < s->n_if; i++)
+    if (!memcmp(s->ifaces[i].abstract.uuid.b, abstract->uuid.b, 16)
+        && s->ifaces[i].abstract.major == abstract->major) return -1;
+  if (s->n_if == s->cap_if) {
+    int n = s->cap_if ? s->cap_if * 2 : 8;
+    iface_ent *ni = realloc(s->ifaces, (size_t)n * sizeof *ni);
+    if (!ni) return -1;
+    s->ifaces = ni;
+    s->cap_if = n;
+  }
+  s->ifaces[s->n_if].abstract = *abstract;
+  s->ifaces[s->n_if].ud = ud;
+  s->n_if++;
+  return 0;
+}
+
+int dce_server_groups(const dce_server *s) { return s->n_groups; }
+
+static group *group_find(dce_server *s, uint32_t id) {
+  group *g;
+  for (g = s->groups; g; g = g->next) if (g->id == id) return g;
+  return NULL;
+}
+
+static group *group_new(dce_server *s) {
+  group *g = calloc(1, sizeof *g);
+  if (!g) return NULL;
+  do {
+    s->next_group = s->next_group * 1103515245u + 12345u;   /* not guessable by counting */
+  } while (s->next_group == 0 || group_find(s, s->next_group));
+  g->id = s->next_group;
+  g->next = s->groups;
+  s->groups = g;
+  s->n_groups++;
+  return g;
+}
+
+static void group_unref(dce_server *s, group *g) {
+  group **pp;
+  if (!g || --g->refs > 0) return;
+  for (pp = &s->groups; *pp; pp = &(*pp)->next)
+    if (*pp == g) { *pp = g->next; free(g); s->n_groups--; return; }
+}
+
+/* ------------------------------------------------------------ connection */
+
+dce_sconn *dce_sconn_new(dce_server *s, const char *port) {
+  dce_sconn *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->srv = s;
+  snprintf(c->port, sizeof c->port, "%s", port ? port : "");
+  dce_buf_init(&c->frag);
+  c->frag.limit = 0xffff;
+  dce_buf_init(&c->out);
+  return c;
+}
+
+static void call_free(scall *k) {
+  dce_buf_free(&k->stub);
+  free(k);
+}
+
+void dce_sconn_free(dce_sconn *c) {
+  scall *k, *n;
+  if (!c) return;
+  for (k = c->calls; k; k = n) { n = k->next; call_free(k); }
+  group_unref(c->srv, c->grp);
+  dce_buf_free(&c->frag);
+  dce_buf_free(&c->out);
+  free(c);
+}
+
+static scall *call_find(dce_sconn *c, uint32_t id) {
+  scall *k;
+  for (k = c->calls; k; k = k->next) if (k->pub.call_id == id) return k;
+  return NULL;
+}
+
+static void call_remove(dce_sconn *c, scall *k) {
+  scall **pp;
+  for (pp = &c->calls; *pp; pp = &(*pp)->next)
+    if (*pp == k) {
+      *pp = k->next;
+      if (k->state == C_EXECUTING) c->info.executing--;
+      call_free(k);
+      return;
+    }
+}
+
+static void closing(dce_sconn *c, const char *why) {
+  if (c->info.closing) return;
+  c->info.closing = 1;
+  snprintf(c->info.why, sizeof c->info.why, "%s", why);
+}
+
+/* ------------------------------------------------------------ output */
+
+static void emit(dce_sconn *c, dce_pdu *p) {
+  dce_pdu_error e;
+  if (dce_pdu_encode(p, &c->out, &e)) closing(c, e.msg);
+}
+
+static void emit_fault(dce_sconn *c, uint32_t call_id, uint16_t ctx_id, uint32_t status, int dne) {
+  dce_pdu p;
+  dce_pdu_init(&p, DCE_PT_FAULT, call_id);
+  if (dne) p.flags |= DCE_PFC_DID_NOT_EXECUTE;
+  p.ctx_id = ctx_id;
+  p.status = status;
+  emit(c, &p);
+}
+
+static void emit_nak(dce_sconn *c, uint32_t call_id, uint16_t reason) {
+  static const uint8_t v50[2] = { 5, 0 };
+  dce_pdu p;
+  dce_pdu_init(&p, DCE_PT_BIND_NAK, call_id);
+  p.reject_reason = reason;
+  p.n_versions = 1;
+  p.versions = v50;
+  emit(c, &p);
+}
+
+/* A protocol error on a request: fault it, then close. */
+static int proto_fault(dce_sconn *c, uint32_t call_id, uint32_t status, const char *why) {
+  emit_fault(c, call_id, 0, status, 0);
+  closing(c, why);
+  return -1;
+}
+
+size_t dce_sconn_out(dce_sconn *c, const uint8_t **p) {
+  *p = c->out.p + c->out_off;
+  return c->out.len - c->out_off;
+}
+
+void dce_sconn_sent(dce_sconn *c, size_t n) {
+  if (n > c->out.len - c->out_off) n = c->out.len - c->out_off;
+  c->out_off += n;
+  if (c->out_off == c->out.len) {
+    c->out_off = 0;
+    dce_buf_reset(&c->out);
+  } else if (c->out_off > 65536 && c->out_off > c->out.len / 2) {
+    memmove(c->out.p, c->out.p + c->out_off, c->out.len - c->out_off);
+    c->out.len -= c->out_off;
+    c->out_off = 0;
+  }
+}
+
+/* ------------------------------------------------------------ bind / alter */
+
+static int syntax_eq(const dce_syntax *a, const dce_syntax *b) {
+  return !memcmp(a->uuid.b, b->uuid.b, 16) && a->major == b->major && a->minor == b->minor;
+}
+
+static int find_iface(const dce_server *s, const dce_syntax *a) {
+  int i;
+  for (i = 0; i < s->n_if; i++)
+    if (!memcmp(s->ifaces[i].abstract.uuid.b, a->uuid.b, 16)
+        && s->ifaces[i].abstract.major == a->major && a->minor <= s->ifaces[i].abstract.minor)
+      return i;
+  return -1;
+}
+
+static pctx *ctx_find(dce_sconn *c, uint16_t id) {
+  int i;
+  for (i = 0; i < c->n_ctx; i++) if (c->ctx[i].id == id) return &c->ctx[i];
+  return NULL;
+}
+
+/* Fragment size both ways: min(client's xmit, client's recv), at least 2048,
+** at most our maximum, a multiple of 8 (HOSTILE.md case 4). */
+static uint16_t negotiate_frag(const dce_server *s, uint16_t xmit, uint16_t recv) {
+  unsigned v = xmit < recv ? xmit : recv;
+  if (v < DCE_SRV_MIN_FRAG) v = DCE_SRV_MIN_FRAG;
+  if (v > s->cfg.max_frag) v = s->cfg.max_frag;
+  return (uint16_t)(v & ~7u);
+}
+
+static void one_context(dce_sconn *c, const dce_ctx_elem *e, dce_result *r) {
+  int k, ifx;
+  memset(r, 0, sizeof *r);
+  for (k = 0; k < e->n_transfer; k++) {
+    if (!memcmp(e->transfer[k].uuid.b, btfn_prefix, 8) && e->transfer[k].major == 1) {
+      uint16_t bits = (uint16_t)(e->transfer[k].uuid.b[8] | (e->transfer[k].uuid.b[9] << 8));
+      r->result = DCE_RESULT_NEGOTIATE_ACK;
+      r->reason = (uint16_t)(bits & SRV_FEATURES);
+      c->info.features = r->reason;
+      return;
+    }
+  }
+  r->result = DCE_RESULT_PROVIDER_REJECTION;
+  ifx = find_iface(c->srv, &e->abstract);
+  if (ifx < 0) { r->reason = DCE_PROV_ABSTRACT_NOT_SUPPORTED; return; }
+  for (k = 0; k < e->n_transfer; k++)
+    if (!memcmp(e->transfer[k].uuid.b, ndr20_uuid, 16) && e->transfer[k].major == 2
+        && e->transfer[k].minor == 0) break;
+  if (k == e->n_transfer) { r->reason = DCE_PROV_TRANSFER_NOT_SUPPORTED; return; }
+  {
+    pctx *x = ctx_find(c, e->id);
+    if (x) {
+      /* a context id is bound once; naming it again with another syntax is refused */
+      if (!syntax_eq(&x->abstract, &e->abstract)) { r->reason = DCE_PROV_LOCAL_LIMIT_EXCEEDED; return; }
+    } else {
+      if (c->n_ctx >= DCE_SRV_MAX_CTX) { r->reason = DCE_PROV_LOCAL_LIMIT_EXCEEDED; return; }
+      x = &c->ctx[c->n_ctx++];
+      x->id = e->id;
+      x->iface = ifx;
+      x->abstract = e->abstract;
+      c->info.n_ctx = c->n_ctx;
+    }
+  }
+  r->result = DCE_RESULT_ACCEPTANCE;
+  r->reason = 0;
+  r->transfer = e->transfer[k];
+}
+
+static int do_bind(dce_sconn *c, const dce_pdu *p) {
+  int alter = p->ptype == DCE_PT_ALTER, i;
+  dce_result res[256];
+  dce_pdu a;
+  if (!alter) {
+    if (c->info.bound) { emit_nak(c, p->call_id, DCE_NAK_NOT_SPECIFIED); closing(c, "second bind on a connection"); return -1; }
+    if (p->has_auth) { emit_nak(c, p->call_id, DCE_NAK_AUTH_TYPE); closing(c, "authentication is not supported yet"); return -1; }
+    if (p->assoc_group) {
+      c->grp = group_find(c->srv, p->assoc_group);
+      if (!c->grp) { emit_nak(c, p->call_id, DCE_NAK_NOT_SPECIFIED); closing(c, "unknown association group"); return -1; }
+    } else {
+      c->grp = group_new(c->srv);
+      if (!c->grp) { emit_nak(c, p->call_id, DCE_NAK_LOCAL_LIMIT_EXCEEDED); closing(c, "out of memory"); return -1; }
+    }
+    c->grp->refs++;
+    c->info.assoc_group = c->grp->id;
+    c->info.max_xmit = c->info.max_recv = negotiate_frag(c->srv, p->max_xmit, p->max_recv);
+    c->info.conc_mpx = (p->flags & DCE_PFC_CONC_MPX) != 0;
+    c->info.bound = 1;
+  } else {
+    if (!c->info.bound) { closing(c, "alter_context before bind"); return -1; }
+    if (p->has_auth) return proto_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, "auth in alter_context");
+  }
+  if (p->n_ctx == 0 && !alter) {
+    emit_nak(c, p->call_id, DCE_NAK_NOT_SPECIFIED);
+    closing(c, "bind without presentation contexts");
+    return -1;
+  }
+  for (i = 0; i < p->n_ctx; i++) one_context(c, &p->ctx[i], &res[i]);
+  dce_pdu_init(&a, alter ? DCE_PT_ALTER_RESP : DCE_PT_BIND_ACK, p->call_id);
+  if (c->info.conc_mpx) a.flags |= DCE_PFC_CONC_MPX;
+  a.max_xmit = c->info.max_xmit;
+  a.max_recv = c->info.max_recv;
+  a.assoc_group = c->info.assoc_group;
+  if (!alter) {
+    a.sec_addr = (const uint8_t *)c->port;
+    a.sec_addr_len = (uint16_t)(strlen(c->port) + 1);
+  }
+  a.n_results = p->n_ctx;
+  a.results = res;
+  emit(c, &a);
+  return c->info.closing ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ requests */
+
+static int do_request(dce_sconn *c, const dce_pdu *p) {
+  const dce_server_cfg *cfg = &c->srv->cfg;
+  int first = (p->flags & DCE_PFC_FIRST_FRAG) != 0, last = (p->flags & DCE_PFC_LAST_FRAG) != 0;
+  scall *k = call_find(c, p->call_id);
+  if (!c->info.bound) return proto_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, "request before bind");
+  if (p->has_auth) return proto_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, "auth verifier without auth context");
+  if (first) {
+    scall *o;
+    int total = 0, incomplete = 0;
+    if (k) return proto_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, "call_id already in use");
+    for (o = c->calls; o; o = o->next) {
+      total++;
+      if (o->state == C_REASSEMBLING) incomplete++;
+    }
+    if (incomplete && !c->info.conc_mpx)
+      return proto_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, "new call while a fragmented call is incomplete");
+    if (p->alloc_hint > cfg->max_request)
+      return proto_fault(c, p->call_id, DCE_NCA_S_FAULT_ACCESS_DENIED, "alloc_hint beyond the request limit");
+    k = calloc(1, sizeof *k);
+    if (!k) return proto_fault(c, p->call_id, DCE_NCA_S_FAULT_REMOTE_NO_MEMORY, "out of memory");
+    dce_buf_init(&k->stub);
+    k->stub.limit = cfg->max_request;
+    k->pub.call_id = p->call_id;
+    k->pub.ctx_id = p->ctx_id;
+    k->pub.opnum = p->opnum;
+    k->pub.has_object = p->has_object;
+    k->pub.object = p->object;
+    memcpy(k->pub.drep, p->drep, 4);
+    k->state = C_REASSEMBLING;
+    {
+      pctx *x = ctx_find(c, p->ctx_id);
+      if (p->flags & DCE_PFC_PENDING_CANCEL) {
+        k->fault_status = DCE_NCA_S_NO_CALL_ACTIVE; k->fault_dne = 1;
+      } else if (!x) {
+        k->fault_status = DCE_NCA_S_UNK_IF; k->fault_dne = 1;
+      } else if (total >= cfg->max_calls) {
+        k->fault_status = DCE_NCA_S_SERVER_TOO_BUSY; k->fault_dne = 1;
+      } else {
+        k->pub.iface = c->srv->ifaces[x->iface].ud;
+        k->pub.abstract = x->abstract;
+      }
+    }
+    k->next = c->calls;
+    c->calls = k;
+  } else if (!k || k->state != C_REASSEMBLING) {
+    return proto_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, "request fragment of no call in progress");
+  }
+  /* caps: the reassembled stub, and the fragments themselves (empty
+  ** fragments add no stub but must not be free) */
+  k->wire += p->frag_length;
+  if (p->stub_len > cfg->max_request - k->stub.len || k->wire > 2 * cfg->max_request + 65536) {
+    call_remove(c, k);
+    return proto_fault(c, p->call_id, DCE_NCA_S_FAULT_ACCESS_DENIED, "request larger than the limit");
+  }
+  if (!k->fault_status && dce_buf_put(&k->stub, p->stub, p->stub_len)) {
+    call_remove(c, k);
+    return proto_fault(c, p->call_id, DCE_NCA_S_FAULT_REMOTE_NO_MEMORY, "out of memory");
+  }
+  if (last) {
+    if (k->fault_status) {
+      emit_fault(c, k->pub.call_id, k->pub.ctx_id, k->fault_status, k->fault_dne);
+      call_remove(c, k);
+    } else {
+      k->state = C_READY;
+      k->ready_seq = ++c->ready_seq;
+      k->pub.stub = k->stub.p ? k->stub.p : (const uint8_t *)"";
+      k->pub.stub_len = k->stub.len;
+    }
+  }
+  return c->info.closing ? -1 : 0;
+}
+
+static void do_cancel(dce_sconn *c, const dce_pdu *p) {
+  scall *k = call_find(c, p->call_id);
+  if (!k) return;                  /* idle or finished: nothing to do */
+  if (p->ptype == DCE_PT_ORPHANED) {
+    if (k->state == C_EXECUTING) k->orphaned = 1;
+    else call_remove(c, k);        /* never handed out: forget it */
+  } else {
+    k->cancelled = 1;              /* advisory: the handler may look */
+  }
+}
+
+/* ------------------------------------------------------------ input */
+
+static int handle_fragment(dce_sconn *c) {
+  dce_pdu p;
+  dce_pdu_error e;
+  int rc = 0;
+  c->info.pdus_in++;
+  if (dce_pdu_decode(&p, c->frag.p, c->frag.len, &e)) {
+    char why[160];
+    snprintf(why, sizeof why, "bad PDU: %s", e.msg);
+    if (c->frag.p[2] == DCE_PT_REQUEST && c->info.bound) {
+      int le = (c->frag.p[4] & DCE_DREP_LE) != 0;
+      rc = proto_fault(c, dce_ld32(c->frag.p + 12, le), DCE_NCA_S_PROTO_ERROR, why);
+    } else {
+      closing(c, why);
+      rc = -1;
+    }
+    dce_pdu_free(&p);
+    return rc;
+  }
+  switch (p.ptype) {
+  case DCE_PT_BIND: case DCE_PT_ALTER: rc = do_bind(c, &p); break;
+  case DCE_PT_REQUEST: rc = do_request(c, &p); break;
+  case DCE_PT_CO_CANCEL: case DCE_PT_ORPHANED: do_cancel(c, &p); break;
+  case DCE_PT_SHUTDOWN: break;     /* server-to-client only; ignore */
+  default: {
+    char why[80];
+    snprintf(why, sizeof why, "unexpected %s PDU", dce_ptype_name(p.ptype));
+    closing(c, why);
+    rc = -1;
+  }
+  }
+  dce_pdu_free(&p);
+  return rc;
+}
+
+int dce_sconn_feed(dce_sconn *c, const uint8_t *b, size_t n) {
+  while (n > 0) {
+    size_t take;
+    if (c->info.closing) return -1;
+    if (c->frag_need == 0) {
+      long fl;
+      dce_pdu_error e;
+      size_t limit;
+      take = DCE_PDU_HDR_LEN - c->hdr_have;
+      if (take > n) take = n;
+      memcpy(c->hdr + c->hdr_have, b, take);
+      c->hdr_have += take; b += take; n -= take;
+      if (c->hdr_have < DCE_PDU_HDR_LEN) break;
+      fl = dce_pdu_peek(c->hdr, DCE_PDU_HDR_LEN, &e);
+      if (fl < 0) { char why[160]; snprintf(why, sizeof why, "bad PDU header: %s", e.msg); closing(c, why); return -1; }
+      limit = c->info.bound ? c->info.max_recv : c->srv->cfg.max_frag;
+      if ((size_t)fl > limit) {
+        int le = (c->hdr[4] & DCE_DREP_LE) != 0;
+        if (c->hdr[2] == DCE_PT_REQUEST && c->info.bound)
+          return proto_fault(c, dce_ld32(c->hdr + 12, le), DCE_NCA_S_PROTO_ERROR,
+                             "fragment larger than max_recv_frag");
+        closing(c, "fragment larger than max_recv_frag");
+        return -1;
+      }
+      dce_buf_reset(&c->frag);
+      if (dce_buf_put(&c->frag, c->hdr, DCE_PDU_HDR_LEN)) { closing(c, "out of memory"); return -1; }
+      c->frag_need = (size_t)fl;
+      c->hdr_have = 0;
+    }
+    take = c->frag_need - c->frag.len;
+    if (take > n) take = n;
+    if (dce_buf_put(&c->frag, b, take)) { closing(c, "out of memory"); return -1; }
+    b += take; n -= take;
+    if (c->frag.len == c->frag_need) {
+      c->frag_need = 0;
+      if (handle_fragment(c)) return -1;
+      dce_buf_reset(&c->frag);
+    }
+  }
+  return c->info.closing ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ calls */
+
+const dce_scall *dce_sconn_next_call(dce_sconn *c) {
+  scall *k, *best = NULL;
+  if (c->info.closing) return NULL;
+  for (k = c->calls; k; k = k->next)
+    if (k->state == C_READY && (!best || k->ready_seq < best->ready_seq)) best = k;
+  if (!best) return NULL;
+  best->state = C_EXECUTING;
+  c->info.executing++;
+  return &best->pub;
+}
+
+int dce_sconn_call_alive(const dce_sconn *c, uint32_t call_id) {
+  const scall *k;
+  for (k = c->calls; k; k = k->next)
+    if (k->pub.call_id == call_id) return k->state == C_EXECUTING && !k->orphaned && !k->cancelled;
+  return 0;
+}
+
+static scall *executing(dce_sconn *c, uint32_t call_id) {
+  scall *k = call_find(c, call_id);
+  return (k && k->state == C_EXECUTING) ? k : NULL;
+}
+
+int dce_sconn_reply(dce_sconn *c, uint32_t call_id, const uint8_t *stub, size_t len) {
+  scall *k = executing(c, call_id);
+  size_t chunk, off = 0;
+  if (!k) return -1;
+  if (k->orphaned || c->info.closing) { call_remove(c, k); return 0; }
+  /* stub bytes per fragment: what max_xmit leaves after the header,
+  ** a multiple of 8 so every fragment but the last keeps NDR alignment */
+  chunk = ((size_t)c->info.max_xmit - DCE_RESPONSE_HDR_LEN) & ~(size_t)7;
+  do {
+    dce_pdu p;
+    size_t n = len - off < chunk ? len - off : chunk;
+    dce_pdu_init(&p, DCE_PT_RESPONSE, call_id);
+    p.flags = (uint8_t)((off == 0 ? DCE_PFC_FIRST_FRAG : 0) | (off + n == len ? DCE_PFC_LAST_FRAG : 0));
+    p.alloc_hint = (uint32_t)(len - off);
+    p.ctx_id = k->pub.ctx_id;
+    p.stub = stub + off;
+    p.stub_len = n;
+    emit(c, &p);
+    off += n;
+  } while (off < len && !c->info.closing);
+  call_remove(c, k);
+  return 0;
+}
+
+int dce_sconn_fault(dce_sconn *c, uint32_t call_id, uint32_t status, int did_not_execute) {
+  scall *k = executing(c, call_id);
+  if (!k) return -1;
+  if (!k->orphaned && !c->info.closing) emit_fault(c, call_id, k->pub.ctx_id, status, did_not_execute);
+  call_remove(c, k);
+  return 0;
+}
+
+int dce_sconn_should_close(const dce_sconn *c) { return c->info.closing; }
+
+size_t dce_sconn_partial(const dce_sconn *c) { return c->frag_need ? c->frag.len : c->hdr_have; }
+
+const dce_sconn_info *dce_sconn_get_info(const dce_sconn *c) { return &c->info; }

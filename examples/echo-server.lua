@@ -1,0 +1,67 @@
+#!/usr/bin/env lua5.4
+-- echo-server.lua [BINDING...]: Samba's rpcecho test interface served by Lua
+-- handlers (the interface smbtorture's rpc.echo drives).
+--   lua5.4 examples/echo-server.lua                       -- ncacn_ip_tcp:127.0.0.1[31135]
+--   lua5.4 examples/echo-server.lua 'ncacn_ip_tcp:127.0.0.1[0]' 'ncacn_ip_tcp:[::1][0]'
+-- Prints "listening on <binding>" for each endpoint once it accepts calls.
+-- From a checkout after `make` the lines below find the module there, unless
+-- LUA_PATH / LUA_CPATH already lead to one; installed as a rock it runs anywhere.
+if not package.searchpath("dcerpc.core", package.cpath) then
+  local dir = (arg and arg[0] or ""):match("^(.*)[/\\]") or "."
+  package.path = dir .. "/../scripts/?.lua;" .. dir .. "/../scripts/?/init.lua;" .. package.path
+  package.cpath = dir .. "/../build/?.so;" .. package.cpath
+end
+
+local dcerpc = require "dcerpc"
+
+local bindings = { ... }
+if #bindings == 0 then bindings = { "ncacn_ip_tcp:127.0.0.1[31135]" } end
+
+local srv = assert(dcerpc.server { listen = bindings })
+
+srv:register("rpcecho", {
+  AddOne = function(call, a) return { out_data = (a.in_data + 1) & 0xffffffff } end,
+  EchoData = function(call, a) return { out_data = a.in_data } end,
+  SinkData = function(call, a) return {} end,
+  SourceData = function(call, a)
+    local t, n = {}, a.len
+    local block = {}
+    for i = 0, 255 do block[i + 1] = string.char(i) end
+    block = table.concat(block)
+    for i = 1, n // 256 do t[i] = block end
+    t[#t + 1] = block:sub(1, n % 256)
+    return { data = table.concat(t) }
+  end,
+  TestCall = function(call, a) return { s2 = a.s1 } end,
+  TestCall2 = function(call, a)
+    local l = a.level
+    local info
+    if l == 1 then info = { info1 = { v = 10 } }
+    elseif l == 2 then info = { info2 = { v = 20 } }
+    elseif l == 3 then info = { info3 = { v = 30 } }
+    elseif l == 4 then info = { info4 = { v = 40 } }
+    elseif l == 5 then info = { info5 = { v1 = 50, v2 = 60 } }
+    elseif l == 6 then info = { info6 = { v1 = 70, info1 = { v = 80 } } }
+    elseif l == 7 then info = { info7 = { v1 = 80, info4 = { v = 90 } } }
+    else return { info = {}, result = 0xC0000003 } end   -- NT_STATUS_INVALID_INFO_CLASS
+    return { info = info, result = 0 }
+  end,
+  TestSleep = function(call, a)
+    dcerpc.sleep(a.seconds)
+    return { result = a.seconds }
+  end,
+  TestEnum = function(call, a)
+    return { foo1 = a.foo1, foo2 = { e1 = 2, e2 = a.foo2.e2 }, foo3 = a.foo3 }
+  end,
+  TestSurrounding = function(call, a)
+    local x = a.data.x * 2
+    local s = {}
+    for i = 1, x do s[i] = 0 end
+    return { data = { x = x, surrounding = s } }
+  end,
+  TestDoublePointer = function(call, a) return { result = a.data or 0 } end,
+})
+
+for _, ep in ipairs(srv.endpoints) do print("listening on " .. ep) end
+io.stdout:flush()
+srv:run()

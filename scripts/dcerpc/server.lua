@@ -1,0 +1,200 @@
+-- dcerpc.server: RPC servers whose handlers are Lua functions.
+--
+--   local dcerpc = require "dcerpc"
+--   local srv = assert(dcerpc.server { listen = { "ncacn_ip_tcp:127.0.0.1[0]" } })
+--   srv:register("rpcecho", {
+--     AddOne = function(call, args) return { out_data = (args.in_data + 1) & 0xffffffff } end,
+--   })
+--   print(srv.endpoints[1])   -- "ncacn_ip_tcp:127.0.0.1[40123]"
+--   srv:run()
+--
+-- Every call runs in its own coroutine on the server's event loop:
+-- handler(call, args) gets the decoded [in] arguments and returns a table of
+-- [out] arguments (and `result` for the return value). dcerpc.sleep(s) inside
+-- a handler yields to the loop. A handler that raises produces a fault: the
+-- status is err.code when it raises a table with a numeric `code` (such as a
+-- dcerpc error object), else rpc_s_call_failed (1726); the server logs it
+-- and goes on.
+
+local core = require "dcerpc.core"
+local ndr = require "dcerpc.ndr"
+
+local NCA_S_OP_RNG_ERROR = 0x1c010002
+local RPC_X_BAD_STUB_DATA = 0x6f7
+local RPC_S_CALL_FAILED = 1726
+
+local M = {}
+
+local Server = {}
+Server.__index = Server
+
+local Call = {}
+Call.__index = Call
+function Call:__tostring()
+  return string.format("dcerpc.call %s.%s #%d from %s", self.interface, self.name, self.call_id, self.peer)
+end
+
+-- the coroutines that are server calls (dcerpc.sleep yields only in them)
+local call_threads = setmetatable({}, { __mode = "k" })
+
+function M.sleep(seconds)
+  assert(type(seconds) == "number" and seconds >= 0, "dcerpc.sleep: seconds expected")
+  local co = coroutine.running()
+  if co and call_threads[co] then
+    coroutine.yield(core.SLEEP, seconds)
+  else
+    core.sleep_blocking(seconds)
+  end
+end
+
+local function default_log(msg)
+  io.stderr:write("dcerpc server: ", msg, "\n")
+end
+
+local function parse_binding(b)
+  local pb, e = core.binding_parse(b)
+  if not pb then return nil, e end
+  if pb.protseq ~= "ncacn_ip_tcp" then
+    return nil, core.error(1703, nil, "protocol sequence " .. tostring(pb.protseq) .. " is not supported by the server")
+  end
+  local host = pb.host
+  if not host or host == "" then host = "0.0.0.0" end
+  return host, pb.endpoint and pb.endpoint ~= "" and pb.endpoint or "0"
+end
+
+local function format_binding(host, port)
+  if host:find(":", 1, true) then host = "[" .. host .. "]" end
+  return string.format("ncacn_ip_tcp:%s[%d]", host, port)
+end
+
+-- srv:listen(binding) -> actual binding (port 0 resolved) | nil, err
+function Server:listen(binding)
+  local host, port = parse_binding(binding)
+  if not host then return nil, port end
+  local bound, e = self.core:listen(host, port)
+  if not bound then
+    return nil, core.error(1706, nil, "cannot listen on " .. binding .. ": " .. tostring(e))
+  end
+  local ep = format_binding(host, bound)
+  self.endpoints[#self.endpoints + 1] = ep
+  return ep
+end
+
+-- srv:register(iface, handlers [, opts]) -> srv
+--   iface: a description (ndr.interface) or a name shipped in dcerpc.iface
+--   handlers: { FunctionName = function(call, args) ... end, ... }
+function Server:register(iface, handlers, opts)
+  if type(iface) == "string" then iface = require("dcerpc.iface." .. iface) end
+  assert(type(iface) == "table" and iface.uuid and iface.functions, "interface description expected")
+  assert(type(handlers) == "table", "table of handlers expected")
+  for name, h in pairs(handlers) do
+    if not iface.functions[name] then
+      error(string.format("interface %s has no function %s", iface.name, tostring(name)), 2)
+    end
+    assert(type(h) == "function", "handler for " .. tostring(name) .. " must be a function")
+  end
+  local key = #self.ifaces + 1
+  local ok, e = self.core:add_interface({ uuid = iface.uuid, major = iface.major, minor = iface.minor }, key)
+  if not ok then error("cannot register " .. iface.name .. ": " .. tostring(e), 2) end
+  self.ifaces[key] = { iface = iface, handlers = handlers, opts = opts or {} }
+  return self
+end
+
+local function fault_of(e)
+  if type(e) == "table" and math.type(e.code) == "integer" then return e.code end
+  return RPC_S_CALL_FAILED
+end
+
+local function describe(e)
+  if type(e) == "table" then
+    return tostring(e.message or e.name or e.code)
+  end
+  return tostring(e)
+end
+
+-- Runs in the call's coroutine: stub | nil, status, did_not_execute
+local function make_dispatch(self)
+  return function(info)
+    call_threads[coroutine.running()] = true
+    local ent = self.ifaces[info.iface]
+    local fn = ent and ent.iface.functions[info.opnum]
+    local h = fn and ent.handlers[fn.name]
+    if not h then return nil, NCA_S_OP_RNG_ERROR, true end
+    local args, de = ndr.decode_call(fn, "in", info.stub, { drep = info.drep })
+    if not args then
+      self.log(string.format("%s.%s from %s: undecodable request: %s", ent.iface.name, fn.name,
+                             info.peer, describe(de)))
+      return nil, RPC_X_BAD_STUB_DATA, true
+    end
+    local call = setmetatable({
+      server = self, interface = ent.iface.name, name = fn.name, opnum = info.opnum,
+      call_id = info.call_id, context_id = info.context_id, object = info.object,
+      peer = info.peer, client_address = info.peer, assoc_group = info.assoc_group,
+      connection = info.conn, drep = info.drep,
+    }, Call)
+    local ok, res = xpcall(h, function(e)
+      if type(e) == "table" then return e end
+      return debug.traceback(tostring(e), 2)
+    end, call, args)
+    if not ok then
+      self.log(string.format("%s.%s from %s raised: %s", ent.iface.name, fn.name, info.peer, describe(res)))
+      return nil, fault_of(res), false
+    end
+    if res == nil then res = {} end
+    if type(res) ~= "table" then
+      self.log(string.format("%s.%s: handler returned a %s, not a table", ent.iface.name, fn.name, type(res)))
+      return nil, RPC_S_CALL_FAILED, false
+    end
+    local eok, stub = pcall(ndr.encode_call, fn, "out", res, { request = args })
+    if not eok or type(stub) ~= "string" then
+      self.log(string.format("%s.%s: cannot marshal the results: %s", ent.iface.name, fn.name, describe(stub)))
+      return nil, RPC_X_BAD_STUB_DATA, false
+    end
+    return stub
+  end
+end
+
+-- srv:step([timeout]) -> callbacks run; timeout in seconds (nil: wait)
+function Server:step(timeout)
+  return self.core:step(timeout)
+end
+
+-- srv:run(): serve until srv:close() (from a handler, or a signal handler)
+function Server:run()
+  while not self.closed do self.core:step(-1) end
+end
+
+function Server:stats() return self.core:stats() end
+
+function Server:close()
+  if not self.closed then
+    self.closed = true
+    self.core:close()
+  end
+end
+Server.__close = Server.close
+
+-- dcerpc.server{ listen = {bindings...}, max_connections=, max_calls_per_connection=,
+--                max_request=, idle_timeout=, call_timeout=, partial_timeout=,
+--                max_frag=, log = fn } -> srv | nil, err
+function M.server(opts)
+  opts = opts or {}
+  local c = core.server_new {
+    max_frag = opts.max_frag, max_request = opts.max_request,
+    max_calls = opts.max_calls_per_connection, max_connections = opts.max_connections,
+    idle_timeout = opts.idle_timeout, partial_timeout = opts.partial_timeout,
+    call_timeout = opts.call_timeout,
+  }
+  local self = setmetatable({ core = c, endpoints = {}, ifaces = {}, log = opts.log or default_log }, Server)
+  c:set_dispatch(make_dispatch(self))
+  c:set_log(function(msg) self.log(msg) end)
+  local listen = opts.listen
+  if type(listen) == "string" then listen = { listen } end
+  for _, b in ipairs(listen or {}) do
+    local ep, e = self:listen(b)
+    if not ep then c:close(); return nil, e end
+  end
+  return self
+end
+
+return M
