@@ -2,7 +2,8 @@
 # lua-dcerpc benchmark (what `make bench` runs, after `make`). See bench/README.md.
 #
 #   bash bench/run.sh            everything, about 2-3 minutes
-#   BENCH_PARTS=a bash bench/run.sh     only (a) NDR;  =b only (b) round trips
+#   BENCH_PARTS=a bash bench/run.sh     only (a) NDR;  =b only (b) round trips;
+#                                =c only (c) servers under load (bench/server.sh)
 #   BENCH_CALLGRIND=0 ...        skip the instruction counts
 #   BENCH_RESULTS=FILE ...       where the raw result lines are kept
 #                                (default /tmp/dcerpc-bench-results.txt)
@@ -14,6 +15,10 @@
 # (b) NetrServerGetInfo level 101 round trips per second on one connection
 #     to the Samba peer: Samba's C client, ours, and a raw TCP ping-pong with
 #     the same PDU sizes, with client and server on one CPU and on two.
+# (c) servers under a C load generator (bench/server.sh, its own table):
+#     calls/s and calls per server CPU-second with 1/4/16 connections, ours
+#     next to the asyncio rpcecho server and samba-dcerpcd, an epoll ceiling,
+#     and memory per idle connection with 10,000 held.
 #
 # Every contender prints RESULT/CHECK/NOTE/RTT lines into one results file;
 # bench/report.py turns that into the table. Our Lua side is optional: when
@@ -25,7 +30,7 @@ ROOT=$(cd "$HERE/.." && pwd)
 PY=/usr/bin/python3           # Debian's: python3-samba and python3-impacket live there
 export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in bench/
 LUA=${LUA:-lua5.4}
-PARTS=${BENCH_PARTS:-ab}
+PARTS=${BENCH_PARTS:-abc}
 CALLGRIND=${BENCH_CALLGRIND:-1}
 N_BIG=100000
 N_SMALL=10000
@@ -211,6 +216,7 @@ part_b() {
 
 case $PARTS in *a*) part_a ;; esac
 case $PARTS in *b*) part_b ;; esac
+case $PARTS in *c*) bash "$HERE/server.sh" "$RES" ;; esac
 
 say ""
 $PY "$HERE/report.py" "$RES"

@@ -12,7 +12,8 @@
 **       returns the reply stub, or nil, status, did_not_execute for a fault
 **   srv:set_log(fn)       fn(message) for protocol errors and failed calls
 **   srv:step([timeout s]) -> callbacks run   (timeout < 0 or nil: wait)
-**   srv:stats() -> {connections, calls, groups, listeners}
+**   srv:stats() -> {connections, calls (tasks included), groups, listeners}
+**   srv:spawn(fn, ...) -> true   fn(...) as a coroutine on the loop (a task)
 **   srv:close()           (also __gc / __close; deferred when inside step)
 **   core.SLEEP            token: coroutine.yield(core.SLEEP, seconds) in a
 **                         call sleeps on the loop; any other yield resumes
@@ -20,9 +21,9 @@
 **   core.sleep_blocking(s); core.raw_connect(host, port) -> raw socket with
 **       send(bytes), recv(n [, timeout]) -> bytes | nil, "closed"|"timeout", close()
 **
-** Lifetime: connections are found by id, never by pointer, from a call's
-** coroutine, so a connection closed while its calls run is simply not found
-** when they finish (their replies are dropped). A closed connection's
+** Lifetime: closing a connection clears the pointer to it in each of its
+** calls, so a call whose connection went away while it ran finds none when
+** it finishes (its reply is dropped). A closed connection's
 ** struct is parked on a zombie list until the end of the current step, so
 ** callbacks further down the same dispatch never touch freed memory.
 */
@@ -64,8 +65,10 @@ typedef struct lcall {
   struct lcall *next, *prev;
   lsrv *s;
   uint64_t conn_id;
+  struct lsconn *conn;             /* NULL for tasks and once the connection closed */
   uint32_t call_id;
   int ref;                         /* registry ref of the coroutine */
+  int nargs;                       /* arguments waiting for the first resume (tasks) */
   lua_State *co;
   dce_timer *wake, *deadline;
 } lcall;
@@ -107,17 +110,13 @@ static void srv_log(lsrv *s, const char *fmt, const char *a, const char *b) {
 
 static void conn_io(dce_loop *l, int fd, unsigned ev, void *ud);
 
-static lsconn *conn_find(lsrv *s, uint64_t id) {
-  lsconn *c;
-  for (c = s->conns; c; c = c->next) if (c->id == id) return c;
-  return NULL;
-}
-
 static void conn_close(lsconn *c, const char *why) {
   lsrv *s = c->s;
   lsconn **pp;
+  lcall *k;
   if (!c->sc) return;
   if (why) srv_log(s, "closing connection from %s: %s", c->t->peer, why);
+  for (k = s->calls; k; k = k->next) if (k->conn == c) k->conn = NULL;   /* replies will be dropped */
   dce_loop_del(s->loop, c->t->fd);
   c->t->ops->close(c->t);
   c->t = NULL;
@@ -168,7 +167,7 @@ static void call_free(lcall *k) {
 
 /* Answer on the call's connection, if it is still there. */
 static void call_answer(lcall *k, const char *stub, size_t len, int fault, uint32_t status, int dne) {
-  lsconn *c = conn_find(k->s, k->conn_id);
+  lsconn *c = k->conn;
   if (!c || !c->sc) return;
   if (fault) dce_sconn_fault(c->sc, k->call_id, status, dne);
   else dce_sconn_reply(c->sc, k->call_id, (const uint8_t *)stub, len);
@@ -204,7 +203,7 @@ static void call_resume(lcall *k, int nargs) {
     }
   } else {
     const char *m = lua_tostring(co, -1);
-    srv_log(s, "call dispatcher failed: %s%s", m ? m : "(error object)", "");
+    srv_log(s, "%s failed: %s", k->conn_id ? "call dispatcher" : "task", m ? m : "(error object)");
     call_answer(k, NULL, 0, 1, DCE_RPC_S_CALL_FAILED, 0);
   }
   call_free(k);
@@ -212,9 +211,11 @@ static void call_resume(lcall *k, int nargs) {
 
 static void call_wake(dce_loop *l, void *ud) {
   lcall *k = (lcall *)ud;
+  int n = k->nargs;
   (void)l;
   k->wake = NULL;
-  call_resume(k, 0);
+  k->nargs = 0;
+  call_resume(k, n);
 }
 
 /* call_timeout: answer with a fault and abandon the coroutine (it is
@@ -245,6 +246,7 @@ static void call_start(lsconn *c, const dce_scall *sc) {
   k->co = co;
   k->s = s;
   k->conn_id = c->id;
+  k->conn = c;
   k->call_id = sc->call_id;
   k->next = s->calls;
   if (s->calls) s->calls->prev = k;
@@ -334,7 +336,8 @@ static void lis_io(dce_loop *l, int fd, unsigned ev, void *ud) {
   }
 }
 
-/* Once a second: idle connections and stalled partial PDUs. */
+/* Once a second: idle connections, stalled partial PDUs, and closing
+** connections whose peer does not take their last answer. */
 static void sweep(dce_loop *l, void *ud) {
   lsrv *s = (lsrv *)ud;
   int64_t now = dce_now_ms();
@@ -345,7 +348,9 @@ static void sweep(dce_loop *l, void *ud) {
     const uint8_t *p;
     double idle = (double)(now - c->last_pdu_ms) / 1000.0;
     n = c->next;
-    if (s->partial_timeout > 0 && dce_sconn_partial(c->sc) > 0 && idle > s->partial_timeout)
+    if (dce_sconn_should_close(c->sc) && (double)(now - c->last_pdu_ms) > 10000.0)
+      conn_close(c, "peer does not read the last answer");    /* a closing peer gets 10 s */
+    else if (s->partial_timeout > 0 && dce_sconn_partial(c->sc) > 0 && idle > s->partial_timeout)
       conn_close(c, "partial PDU timed out");
     else if (s->idle_timeout > 0 && idle > s->idle_timeout && in->executing == 0
              && dce_sconn_out(c->sc, &p) == 0)
@@ -444,7 +449,7 @@ static int lsrv_new(lua_State *L) {
     return luaL_error(L, "cannot create server: out of memory or epoll failed");
   }
   s->open = 1;
-  if (s->idle_timeout > 0 || s->partial_timeout > 0) s->sweep = dce_loop_timer(s->loop, 1000, sweep, s);
+  s->sweep = dce_loop_timer(s->loop, 1000, sweep, s);
   return 1;
 }
 
@@ -522,23 +527,65 @@ static int lsrv_set_log(lua_State *L) {
   return set_ref(L, &s->log_ref);
 }
 
+/* The loop runs under pcall so that a raise from inside a callback (out of
+** memory in lua_newthread, say) cannot leave the server marked "in step". */
+static int step_inner(lua_State *L) {
+  lsrv *s = (lsrv *)lua_touserdata(L, 1);
+  int n = dce_loop_run_once(s->loop, (int)lua_tointeger(L, 2));
+  if (n < 0) return luaL_error(L, "event loop failed: %s", strerror(errno));
+  lua_pushinteger(L, n);
+  return 1;
+}
+
 /* srv:step([timeout]) -> number of callbacks run */
 static int lsrv_step(lua_State *L) {
   lsrv *s = srv_check(L);
   double to = luaL_optnumber(L, 2, -1);
   int ms = to < 0 ? -1 : (to > 2e6 ? 2000000000 : (int)(to * 1000));
-  int n;
+  int rc;
   if (s->in_step) return luaL_error(L, "srv:step() called from inside a call");
   if (s->dispatch_ref == LUA_NOREF) return luaL_error(L, "no dispatcher set");
   s->in_step = 1;
   s->L = L;
-  n = dce_loop_run_once(s->loop, ms);
+  lua_pushcfunction(L, step_inner);
+  lua_pushlightuserdata(L, s);
+  lua_pushinteger(L, ms);
+  rc = lua_pcall(L, 2, 1, 0);
   s->in_step = 0;
   free_zombies(s);
   if (s->close_pending) { s->close_pending = 0; srv_shutdown(s, L); }
   else s->L = NULL;
-  if (n < 0) return luaL_error(L, "event loop failed: %s", strerror(errno));
-  lua_pushinteger(L, n);
+  if (rc != LUA_OK) return lua_error(L);
+  return 1;
+}
+
+/* srv:spawn(fn, ...) -> true: run fn(...) as a coroutine on the loop from
+** the next step on (yields as in calls; results are dropped, errors logged) */
+static int lsrv_spawn(lua_State *L) {
+  lsrv *s = srv_check(L);
+  int n = lua_gettop(L) - 1;       /* fn and its arguments */
+  lcall *k;
+  lua_State *co;
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  k = calloc(1, sizeof *k);
+  if (!k) return luaL_error(L, "out of memory");
+  co = lua_newthread(L);
+  k->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  k->co = co;
+  k->s = s;
+  k->nargs = n - 1;
+  lua_xmove(L, co, n);
+  k->wake = dce_loop_timer(s->loop, 0, call_wake, k);
+  if (!k->wake) {
+    luaL_unref(L, LUA_REGISTRYINDEX, k->ref);
+    free(k);
+    return luaL_error(L, "out of memory");
+  }
+  k->next = s->calls;
+  if (s->calls) s->calls->prev = k;
+  s->calls = k;
+  s->n_calls++;
+  lua_pushboolean(L, 1);
   return 1;
 }
 
@@ -664,7 +711,8 @@ void dcerpc_open_server(lua_State *L) {
   static const luaL_Reg srv_m[] = {
     { "listen", lsrv_listen }, { "add_interface", lsrv_add_interface },
     { "set_dispatch", lsrv_set_dispatch }, { "set_log", lsrv_set_log },
-    { "step", lsrv_step }, { "stats", lsrv_stats }, { "close", lsrv_close },
+    { "step", lsrv_step }, { "stats", lsrv_stats }, { "spawn", lsrv_spawn },
+    { "close", lsrv_close },
     { NULL, NULL }
   };
   static const luaL_Reg raw_m[] = {

@@ -230,6 +230,7 @@ static int proto_fault(dce_sconn *c, uint32_t call_id, uint32_t status, const ch
 }
 
 size_t dce_sconn_out(dce_sconn *c, const uint8_t **p) {
+  if (!c->out.p) { *p = (const uint8_t *)""; return 0; }   /* no NULL + 0 */
   *p = c->out.p + c->out_off;
   return c->out.len - c->out_off;
 }

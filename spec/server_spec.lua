@@ -369,6 +369,101 @@ describe("dcerpc.server against hostile clients #unit", function()
   end)
 end)
 
+describe("dcerpc.server limits #unit", function()
+  local function sleep_req(id, secs)
+    return request { call_id = id, opnum = 6, stub = ndr.encode_call(rpcecho.functions.TestSleep, "in", { seconds = secs }) }
+  end
+
+  it("closes idle connections after idle_timeout", function()
+    local srv = new_server { idle_timeout = 1 }
+    local s = bind(srv)
+    assert.is_true(closes(srv, s) or closes(srv, s) or closes(srv, s))
+    s:close()
+    srv:close()
+  end)
+
+  it("closes a connection stalled in a partial PDU (HOSTILE case 2)", function()
+    local srv = new_server { partial_timeout = 1 }
+    local s = connect_raw(srv)
+    local h = bind_pdu {}
+    s:send(h:sub(1, 8) .. string.pack("<I2", 5840) .. h:sub(11, 17))
+    local t0 = os.time()
+    assert.is_true(closes(srv, s) or closes(srv, s) or closes(srv, s))
+    assert.is_true(os.time() - t0 <= 4)
+    assert.are.equal(0, srv:stats().connections)
+    s:close()
+    srv:close()
+  end)
+
+  it("faults a call that outlives call_timeout and keeps the connection", function()
+    local srv = new_server { call_timeout = 0.5 }
+    local s = bind(srv)
+    s:send(sleep_req(2, 3))
+    local f = read_pdus(srv, s, 1, 3)[1]
+    assert.are.equal("fault", f.ptype)
+    assert.are.equal(1818, f.status)
+    s:send(request { call_id = 3, opnum = 0, stub = addone_stub(1) })
+    assert.are.equal("response", read_pdus(srv, s, 1)[1].ptype)
+    assert.are.equal(0, srv:stats().calls)
+    s:close()
+    srv:close()
+  end)
+
+  it("refuses connections beyond max_connections", function()
+    local srv = new_server { max_connections = 1 }
+    local s1 = bind(srv)
+    local s2 = connect_raw(srv)
+    assert.is_true(closes(srv, s2))
+    s2:close()
+    s1:send(request { call_id = 2, opnum = 0, stub = addone_stub(1) })
+    assert.are.equal("response", read_pdus(srv, s1, 1)[1].ptype)
+    s1:close()
+    srv:close()
+  end)
+
+  it("answers server_too_busy beyond max_calls_per_connection", function()
+    local srv = new_server { max_calls_per_connection = 2 }
+    local s = bind(srv)
+    s:send(sleep_req(2, 1) .. sleep_req(3, 1) .. sleep_req(4, 1))
+    local p = read_pdus(srv, s, 3, 4)
+    assert.are.equal(3, #p)
+    assert.are.equal("fault", p[1].ptype)
+    assert.are.equal(4, p[1].call_id)
+    assert.are.equal(0x1c010014, p[1].status)
+    assert.are.equal("response", p[2].ptype)
+    s:close()
+    srv:close()
+  end)
+
+  it("rejects bad options and bindings", function()
+    assert.has_error(function() dcerpc.server { max_request = -1 } end)
+    local srv, err = dcerpc.server { listen = { "ncacn_np:127.0.0.1[\\pipe\\x]" } }
+    assert.is_nil(srv)
+    assert.are.equal(1703, err.code)
+    assert.has_error(function()
+      local s = dcerpc.server {}
+      s:register(rpcecho, { NoSuchFunction = function() end })
+    end)
+  end)
+end)
+
+describe("dcerpc.spawn and dcerpc.run #unit", function()
+  it("runs tasks concurrently; dcerpc.sleep yields in them", function()
+    local order = {}
+    local t0 = os.time()
+    dcerpc.spawn(function(tag) dcerpc.sleep(1); order[#order + 1] = tag end, "a")
+    dcerpc.spawn(function(tag) dcerpc.sleep(0.5); order[#order + 1] = tag end, "b")
+    dcerpc.spawn(function() error("task error is logged, not raised") end)
+    dcerpc.run()
+    assert.are.same({ "b", "a" }, order)
+    assert.is_true(os.time() - t0 <= 2)
+  end)
+
+  it("sleeps blocking outside a task", function()
+    dcerpc.sleep(0.01)
+  end)
+end)
+
 ---------------------------------------------------------------- child process
 
 local root = (debug.getinfo(1, "S").source:match("^@(.*)/spec/server_spec%.lua$")) or "."
@@ -470,6 +565,15 @@ describe("examples/echo-server.lua with our client #interop", function()
     assert.are.equal(g, c2:info().assoc_group)
     assert.are.equal(3, c2:AddOne { in_data = 2 }.out_data)
     c1:close(); c2:close()
+  end)
+
+  it("is driven by examples/echo-client.lua", function()
+    local p = assert(io.popen(string.format("cd %q && env LUA_PATH=%q LUA_CPATH=%q lua5.4 examples/echo-client.lua '%s' 2>&1",
+      root, package.path, package.cpath, es.endpoints[1])))
+    local out = p:read("a")
+    p:close()
+    assert.matches("AddOne%(41%)\t42\n", out)
+    assert.matches("TestDoublePointer\t12\n", out)
   end)
 
   it("faults an unknown opnum as did-not-execute", function()

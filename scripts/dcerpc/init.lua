@@ -268,5 +268,7 @@ end
 local server = require "dcerpc.server"
 M.server = server.server
 M.sleep = server.sleep
+M.spawn = server.spawn
+M.run = server.run
 
 return M

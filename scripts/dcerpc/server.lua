@@ -166,6 +166,16 @@ end
 
 function Server:stats() return self.core:stats() end
 
+-- srv:spawn(fn, ...): run fn(...) as a coroutine on this server's loop
+-- (dcerpc.sleep yields in it); its results are dropped, its errors logged.
+function Server:spawn(fn, ...)
+  assert(type(fn) == "function", "function expected")
+  return self.core:spawn(function(...)
+    call_threads[coroutine.running()] = true
+    return fn(...)
+  end, ...)
+end
+
 function Server:close()
   if not self.closed then
     self.closed = true
@@ -195,6 +205,18 @@ function M.server(opts)
     if not ep then c:close(); return nil, e end
   end
   return self
+end
+
+-- dcerpc.spawn(fn, ...) / dcerpc.run(): tasks on a default loop (a server
+-- with no endpoints); run() returns when every task has finished.
+local hub
+function M.spawn(fn, ...)
+  if not hub or hub.closed then hub = assert(M.server {}) end
+  return hub:spawn(fn, ...)
+end
+
+function M.run()
+  while hub and not hub.closed and hub.core:stats().calls > 0 do hub.core:step(-1) end
 end
 
 return M
