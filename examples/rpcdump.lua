@@ -3,11 +3,14 @@
 --
 --   lua5.4 examples/rpcdump.lua 127.0.0.1
 --
--- Runs from a checkout after `make` (the lines below find the module there)
--- or anywhere once the rock is installed.
-local dir = (arg and arg[0] or ""):match("^(.*)[/\\]") or "."
-package.path = dir .. "/../scripts/?.lua;" .. dir .. "/../scripts/?/init.lua;" .. package.path
-package.cpath = dir .. "/../build/?.so;" .. package.cpath
+-- Runs from a checkout after `make` (the lines below find the module there,
+-- unless LUA_PATH / LUA_CPATH already lead to one) or anywhere once the rock
+-- is installed.
+if not package.searchpath("dcerpc.core", package.cpath) then
+  local dir = (arg and arg[0] or ""):match("^(.*)[/\\]") or "."
+  package.path = dir .. "/../scripts/?.lua;" .. dir .. "/../scripts/?/init.lua;" .. package.path
+  package.cpath = dir .. "/../build/?.so;" .. package.cpath
+end
 
 local dcerpc = require "dcerpc"
 

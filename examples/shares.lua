@@ -2,9 +2,11 @@
 -- name, type, remark.
 --
 --   lua5.4 examples/shares.lua ncacn_ip_tcp:127.0.0.1
-local dir = (arg and arg[0] or ""):match("^(.*)[/\\]") or "."
-package.path = dir .. "/../scripts/?.lua;" .. dir .. "/../scripts/?/init.lua;" .. package.path
-package.cpath = dir .. "/../build/?.so;" .. package.cpath
+if not package.searchpath("dcerpc.core", package.cpath) then
+  local dir = (arg and arg[0] or ""):match("^(.*)[/\\]") or "."
+  package.path = dir .. "/../scripts/?.lua;" .. dir .. "/../scripts/?/init.lua;" .. package.path
+  package.cpath = dir .. "/../build/?.so;" .. package.cpath
+end
 
 local dcerpc = require "dcerpc"
 

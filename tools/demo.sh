@@ -18,3 +18,21 @@ lua5.4 examples/serverinfo.lua ncacn_ip_tcp:127.0.0.1
 echo
 echo "\$ lua5.4 examples/shares.lua ncacn_ip_tcp:127.0.0.1"
 lua5.4 examples/shares.lua ncacn_ip_tcp:127.0.0.1
+
+# Our own server and our own client: the rpcecho interface, served by Lua
+# handlers (examples/echo-server.lua) on a port the system picks.
+echo
+echo "\$ lua5.4 examples/echo-server.lua 'ncacn_ip_tcp:127.0.0.1[0]' &"
+fifo=$(mktemp -u)
+mkfifo "$fifo"
+lua5.4 examples/echo-server.lua 'ncacn_ip_tcp:127.0.0.1[0]' >"$fifo" 2>&1 &
+server=$!
+exec 3<"$fifo"
+rm -f "$fifo"
+read -r -t 10 line <&3 || { echo "echo server did not start"; kill $server; exit 1; }
+echo "$line"
+binding=${line#listening on }
+echo "\$ lua5.4 examples/echo-client.lua '$binding'"
+lua5.4 examples/echo-client.lua "$binding"
+kill $server
+wait $server 2>/dev/null || true
