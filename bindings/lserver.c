@@ -434,6 +434,9 @@ static int lsrv_new(lua_State *L) {
   s->dispatch_ref = s->log_ref = LUA_NOREF;
   luaL_setmetatable(L, SRV_MT);
   s->max_conns = (int)opt_num(L, 1, "max_connections", 1024);
+  /* each connection is a descriptor: make room for them (listeners, the
+  ** epoll fd, stdio and client connections made by handlers on top) */
+  dce_fd_limit_raise((long)s->max_conns + 64);
   s->idle_timeout = opt_num(L, 1, "idle_timeout", 0);
   s->partial_timeout = opt_num(L, 1, "partial_timeout", 40);
   s->call_timeout = opt_num(L, 1, "call_timeout", 0);

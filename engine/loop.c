@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
+#include <limits.h>
 #include "loop.h"
 #include "transport.h"
 
@@ -82,6 +84,17 @@ static void h_remove(dce_loop *l, size_t i) {
 }
 
 /* ------------------------------------------------------------ lifecycle */
+
+long dce_fd_limit_raise(long want) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return -1;
+  if (want > 0 && (rlim_t)want > rl.rlim_cur) {
+    rlim_t cur = rl.rlim_cur;
+    rl.rlim_cur = (rl.rlim_max != RLIM_INFINITY && (rlim_t)want > rl.rlim_max) ? rl.rlim_max : (rlim_t)want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = cur;
+  }
+  return rl.rlim_cur == RLIM_INFINITY ? LONG_MAX : (long)rl.rlim_cur;
+}
 
 dce_loop *dce_loop_new(void) {
   dce_loop *l = calloc(1, sizeof *l);

@@ -25,6 +25,11 @@ typedef void (*dce_io_fn)(dce_loop *l, int fd, unsigned events, void *ud);
 typedef void (*dce_timer_fn)(dce_loop *l, void *ud);
 
 dce_loop *dce_loop_new(void);      /* NULL on failure */
+
+/* Raise the process's soft limit on open descriptors so that `want` of them
+** fit (never above the hard limit, never lowered). Returns the soft limit now
+** in force, or -1 when it cannot be read. */
+long dce_fd_limit_raise(long want);
 void dce_loop_free(dce_loop *l);   /* pending timers are freed, fds left open */
 
 /* Watch fd for `events` (DCE_EV_READ | DCE_EV_WRITE). 0 or -1 (errno set). */
