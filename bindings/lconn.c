@@ -881,6 +881,27 @@ static int listener_close(lua_State *L) {
   return 0;
 }
 
+/* core.raw_connect(host, port [, timeout]) -> raw socket | nil, msg: the
+** client end of the raw sockets hostile-peer tests script byte by byte. */
+static int lconn_raw_connect(lua_State *L) {
+  const char *host = luaL_checkstring(L, 1);
+  char err[200];
+  int to_ms;
+  lraw *r;
+  if (lua_type(L, 2) == LUA_TNUMBER) {
+    lua_pushfstring(L, "%d", (int)luaL_checkinteger(L, 2));
+    lua_replace(L, 2);
+  }
+  luaL_checkstring(L, 2);
+  to_ms = (int)(luaL_optnumber(L, 3, 10) * 1000);
+  r = (lraw *)lua_newuserdatauv(L, sizeof *r, 0);
+  r->t = NULL;
+  luaL_setmetatable(L, RAW_MT);
+  r->t = dce_tcp_connect(host, lua_tostring(L, 2), to_ms, err, sizeof err);
+  if (!r->t) { lua_pushnil(L); lua_pushstring(L, err); return 2; }
+  return 1;
+}
+
 /* listener:accept([timeout]) -> sock | nil, msg */
 static int listener_accept(lua_State *L) {
   llisten *l = listener_check(L);
@@ -955,7 +976,7 @@ void dcerpc_open_conn(lua_State *L) {
   static const luaL_Reg f[] = {
     { "connect_tcp", lconn_connect_tcp }, { "listen_tcp", lconn_listen_tcp },
     { "pdu_encode", lconn_pdu_encode }, { "pdu_decode", lconn_pdu_decode },
-    { NULL, NULL }
+    { "raw_connect", lconn_raw_connect }, { NULL, NULL }
   };
   new_class(L, CONN_MT, conn_m, conn_close);
   new_class(L, RAW_MT, raw_m, raw_close);

@@ -18,7 +18,7 @@
 **   core.SLEEP            token: coroutine.yield(core.SLEEP, seconds) in a
 **                         call sleeps on the loop; any other yield resumes
 **                         at the next step
-**   core.sleep_blocking(s); core.raw_connect(host, port) -> raw socket with
+**   core.sleep_blocking(s); (raw test sockets: core.raw_connect in lconn.c) with
 **       send(bytes), recv(n [, timeout]) -> bytes | nil, "closed"|"timeout", close()
 **
 ** Lifetime: closing a connection clears the pointer to it in each of its
@@ -41,7 +41,6 @@
 #include "../engine/transport.h"
 
 #define SRV_MT "dcerpc.server"
-#define RAWC_MT "dcerpc.rawclient"
 #define MAX_LISTEN 16
 #define OUT_HIGH_WATER (4u << 20)  /* stop reading a peer that does not read */
 
@@ -619,82 +618,6 @@ static int lcore_sleep_blocking(lua_State *L) {
   return 0;
 }
 
-typedef struct lrawc { dce_transport *t; } lrawc;
-
-static lrawc *rawc_check(lua_State *L) {
-  lrawc *r = (lrawc *)luaL_checkudata(L, 1, RAWC_MT);
-  if (!r->t) luaL_error(L, "attempt to use a closed socket");
-  return r;
-}
-
-static int rawc_close(lua_State *L) {
-  lrawc *r = (lrawc *)luaL_checkudata(L, 1, RAWC_MT);
-  if (r->t) { r->t->ops->close(r->t); r->t = NULL; }
-  return 0;
-}
-
-static int rawc_send(lua_State *L) {
-  lrawc *r = rawc_check(L);
-  size_t len, off = 0;
-  const char *b = luaL_checklstring(L, 2, &len);
-  while (off < len) {
-    long n = r->t->ops->send(r->t, b + off, len - off);
-    if (n == DCE_T_AGAIN) { struct pollfd pf = { r->t->fd, POLLOUT, 0 }; poll(&pf, 1, 1000); continue; }
-    if (n < 0) { lua_pushnil(L); lua_pushstring(L, r->t->errmsg); return 2; }
-    off += (size_t)n;
-  }
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-static int rawc_recv(lua_State *L) {
-  lrawc *r = rawc_check(L);
-  lua_Integer n = luaL_checkinteger(L, 2);
-  double to = luaL_optnumber(L, 3, 10.0);
-  int64_t deadline = dce_now_ms() + (int64_t)(to * 1000);
-  luaL_Buffer b;
-  char *p;
-  luaL_argcheck(L, n > 0 && n <= (1 << 24), 2, "1 to 16 MiB");
-  p = luaL_buffinitsize(L, &b, (size_t)n);
-  for (;;) {
-    long got = r->t->ops->recv(r->t, p, (size_t)n);
-    if (got > 0) { luaL_pushresultsize(&b, (size_t)got); return 1; }
-    if (got == 0) { lua_pushnil(L); lua_pushliteral(L, "closed"); return 2; }
-    if (got == DCE_T_AGAIN) {
-      struct pollfd pf = { r->t->fd, POLLIN, 0 };
-      int64_t left = deadline - dce_now_ms();
-      if (left <= 0) { lua_pushnil(L); lua_pushliteral(L, "timeout"); return 2; }
-      poll(&pf, 1, (int)left);
-      continue;
-    }
-    lua_pushnil(L);
-    lua_pushstring(L, r->t->errmsg);
-    return 2;
-  }
-}
-
-/* core.raw_connect(host, port [, timeout]) -> raw socket | nil, msg */
-static int lcore_raw_connect(lua_State *L) {
-  const char *host = luaL_checkstring(L, 1);
-  const char *port;
-  char err[200];
-  lrawc *r;
-  int to_ms;
-  if (lua_type(L, 2) == LUA_TNUMBER) {
-    lua_pushfstring(L, "%d", (int)luaL_checkinteger(L, 2));
-    lua_replace(L, 2);
-  }
-  port = luaL_checkstring(L, 2);
-  to_ms = (int)(luaL_optnumber(L, 3, 10) * 1000);
-  lua_settop(L, 3);
-  r = (lrawc *)lua_newuserdatauv(L, sizeof *r, 0);
-  r->t = NULL;
-  luaL_setmetatable(L, RAWC_MT);
-  r->t = dce_tcp_connect(host, port, to_ms, err, sizeof err);
-  if (!r->t) { lua_pushnil(L); lua_pushstring(L, err); return 2; }
-  return 1;
-}
-
 /* ------------------------------------------------------------ registration */
 
 static void new_class(lua_State *L, const char *name, const luaL_Reg *m, lua_CFunction closefn) {
@@ -718,15 +641,11 @@ void dcerpc_open_server(lua_State *L) {
     { "close", lsrv_close },
     { NULL, NULL }
   };
-  static const luaL_Reg raw_m[] = {
-    { "send", rawc_send }, { "recv", rawc_recv }, { "close", rawc_close }, { NULL, NULL }
-  };
   static const luaL_Reg f[] = {
     { "server_new", lsrv_new }, { "sleep_blocking", lcore_sleep_blocking },
-    { "raw_connect", lcore_raw_connect }, { NULL, NULL }
+    { NULL, NULL }
   };
   new_class(L, SRV_MT, srv_m, lsrv_close);
-  new_class(L, RAWC_MT, raw_m, rawc_close);
   luaL_setfuncs(L, f, 0);
   lua_pushlightuserdata(L, &sleep_token);
   lua_setfield(L, -2, "SLEEP");
