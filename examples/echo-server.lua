@@ -1,5 +1,5 @@
 #!/usr/bin/env lua5.4
--- echo-server.lua [BINDING...]: Samba's rpcecho test interface served by Lua
+-- echo-server.lua [--epm] [BINDING...]: Samba's rpcecho test interface served by Lua
 -- handlers (the interface smbtorture's rpc.echo drives).
 --   lua5.4 examples/echo-server.lua                       -- ncacn_ip_tcp:127.0.0.1[31135]
 --   lua5.4 examples/echo-server.lua 'ncacn_ip_tcp:127.0.0.1[0]' 'ncacn_ip_tcp:[::1][0]'
@@ -14,11 +14,15 @@ end
 
 local dcerpc = require "dcerpc"
 
-local bindings = { ... }
+local bindings, epm = {}, false
+for _, a in ipairs { ... } do
+  if a == "--epm" then epm = true else bindings[#bindings + 1] = a end
+end
 if #bindings == 0 then bindings = { "ncacn_ip_tcp:127.0.0.1[31135]" } end
 
 -- room for the 10,000-idle-connection hold test of bench/ (the default is 1024)
-local srv = assert(dcerpc.server { listen = bindings, max_connections = 20000 })
+-- --epm: also serve the endpoint mapper (on the same endpoints), which maps rpcecho
+local srv = assert(dcerpc.server { listen = bindings, max_connections = 20000, epmapper = epm })
 
 srv:register("rpcecho", {
   AddOne = function(call, a) return { out_data = (a.in_data + 1) & 0xffffffff } end,

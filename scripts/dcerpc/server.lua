@@ -77,6 +77,7 @@ function Server:listen(binding)
   end
   local ep = format_binding(host, bound)
   self.endpoints[#self.endpoints + 1] = ep
+  if self._epm then Server._epm_sync(self) end   -- epmapper hook
   return ep
 end
 
@@ -97,6 +98,7 @@ function Server:register(iface, handlers, opts)
   local ok, e = self.core:add_interface({ uuid = iface.uuid, major = iface.major, minor = iface.minor }, key)
   if not ok then error("cannot register " .. iface.name .. ": " .. tostring(e), 2) end
   self.ifaces[key] = { iface = iface, handlers = handlers, opts = opts or {} }
+  if self._epm then Server._epm_sync(self) end   -- epmapper hook
   return self
 end
 
@@ -184,6 +186,18 @@ function Server:close()
 end
 Server.__close = Server.close
 
+---------------------------------------------------------------- epmapper hook
+-- The built-in endpoint mapper and mgmt (scripts/dcerpc/epmapper.lua):
+-- dcerpc.server{ epmapper = true, mgmt = false, epm_remote_insert = false,
+-- epm_max_handles = 1024, epm_max_entries = 4096 }, srv:enable_epmapper(),
+-- srv:epm_insert{...}, srv:epm_delete{...}, srv:epm_entries().
+function Server._epm_sync(self) return require("dcerpc.epmapper").sync(self) end
+function Server:enable_epmapper(opts) return require("dcerpc.epmapper").enable(self, opts) end
+function Server:epm_insert(e) return require("dcerpc.epmapper").insert(self, e) end
+function Server:epm_delete(e) return require("dcerpc.epmapper").delete(self, e) end
+function Server:epm_entries() return require("dcerpc.epmapper").entries(self) end
+----------------------------------------------------------------
+
 -- dcerpc.server{ listen = {bindings...}, max_connections=, max_calls_per_connection=,
 --                max_request=, idle_timeout=, call_timeout=, partial_timeout=,
 --                max_frag=, log = fn } -> srv | nil, err
@@ -198,6 +212,7 @@ function M.server(opts)
   local self = setmetatable({ core = c, endpoints = {}, ifaces = {}, log = opts.log or default_log }, Server)
   c:set_dispatch(make_dispatch(self))
   c:set_log(function(msg) self.log(msg) end)
+  require("dcerpc.epmapper").attach(self, opts, make_dispatch(self))   -- epmapper hook
   local listen = opts.listen
   if type(listen) == "string" then listen = { listen } end
   for _, b in ipairs(listen or {}) do
