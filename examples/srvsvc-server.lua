@@ -191,37 +191,11 @@ function handlers.NetrServerGetInfo(call, a)
   error { code = ERROR_INVALID_LEVEL, message = "level " .. l .. " is not served" }
 end
 
-local srv = assert(dcerpc.server { listen = bindings })
+-- With the built-in endpoint mapper, clients that look srvsvc up on port 135
+-- whatever their binding says (Samba 4.17's rpcclient does) find it: give this
+-- server a 135 endpoint too (`ncacn_ip_tcp:127.0.0.2[135]`, root).
+local srv = assert(dcerpc.server { listen = bindings, epmapper = true })
 srv:register(srvsvc, handlers)
-
--- The endpoint mapper's ept_map too, for clients that look srvsvc up on port
--- 135 whatever their binding says (Samba 4.17's rpcclient does): give this
--- server a 135 endpoint (`ncacn_ip_tcp:127.0.0.2[135]`, root) and ept_map
--- answers with towers for all its endpoints on the host asked about.
-local core = require "dcerpc.core"
-local EPT_S_NOT_REGISTERED = 0x16c9a0d6
-local NULL_HANDLE = string.rep("\0", 20)
-srv:register("epm", {
-  ept_map = function(call, a)
-    local t = a.map_tower and core.tower_decode(a.map_tower.tower_octet_string)
-    local towers = {}
-    if t and t.protseq == "ncacn_ip_tcp" and t.interface
-       and t.interface.uuid:lower() == srvsvc.uuid and t.interface.major == srvsvc.major then
-      local max = math.min(a.max_towers, 500)
-      for _, ep in ipairs(srv.endpoints) do
-        local b = dcerpc.binding(ep)
-        if #towers < max and b then
-          local tw = core.tower_encode { interface = t.interface, syntax = dcerpc.NDR20,
-                                         protseq = "ncacn_ip_tcp", endpoint = tostring(b.endpoint),
-                                         host = b.host:match("^%[(.*)%]$") or b.host }
-          towers[#towers + 1] = { tower_length = #tw, tower_octet_string = tw }
-        end
-      end
-    end
-    return { entry_handle = NULL_HANDLE, num_towers = #towers, ITowers = towers,
-             status = #towers > 0 and 0 or EPT_S_NOT_REGISTERED }
-  end,
-})
 
 for _, ep in ipairs(srv.endpoints) do print("listening on " .. ep) end
 io.stdout:flush()
