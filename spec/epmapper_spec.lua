@@ -160,43 +160,12 @@ local root = (debug.getinfo(1, "S").source:match("^@(.*)/spec/epmapper_spec%.lua
 
 -- Start examples/echo-server.lua --epm; returns { pid, port, endpoints, close() }
 -- or nil, stderr when it does not start (e.g. the address is taken).
+local examples = require "helpers.examples"
+
+-- Start examples/echo-server.lua --epm; returns { pid, port, endpoints, close() }
+-- or nil, stderr when it does not start (e.g. the address is taken).
 local function start_server(...)
-  local args = { "--epm" }
-  for _, b in ipairs { ... } do args[#args + 1] = "'" .. b .. "'" end
-  local errfile = os.tmpname()
-  local cmd = string.format(
-    "cd %q && exec env LUA_PATH=%q LUA_CPATH=%q sh -c 'echo $$; exec lua5.4 examples/echo-server.lua %s' 2>%q",
-    root, package.path, package.cpath, (table.concat(args, " "):gsub("'", "'\\''")), errfile)
-  local p = assert(io.popen(cmd, "r"))
-  local pid = tonumber(p:read("l"))
-  local eps = {}
-  for _ = 1, select("#", ...) do
-    local line = p:read("l")
-    if not line then break end
-    eps[#eps + 1] = line:match("^listening on (.*)$")
-  end
-  local function stderr()
-    local f = io.open(errfile)
-    local err = f and f:read("a") or ""
-    if f then f:close() end
-    return err
-  end
-  if not pid or #eps ~= select("#", ...) then
-    p:close()
-    local err = stderr()
-    os.remove(errfile)
-    return nil, err
-  end
-  return {
-    pid = pid, endpoints = eps, port = tonumber(eps[1]:match("%[(%d+)%]$")),
-    close = function()
-      os.execute("kill " .. pid)
-      p:close()
-      local err = stderr()
-      os.remove(errfile)
-      assert(not err:find("AddressSanitizer", 1, true) and not err:find("runtime error:", 1, true), err)
-    end,
-  }
+  return examples.start("echo-server.lua", { "--epm" }, ...)
 end
 
 local function have(cmd)

@@ -469,35 +469,11 @@ end)
 local root = (debug.getinfo(1, "S").source:match("^@(.*)/spec/server_spec%.lua$")) or "."
 
 -- Start examples/echo-server.lua; returns { pid, port, endpoints, close() }.
+local examples = require "helpers.examples"
+
+-- Start examples/echo-server.lua; returns { pid, port, endpoints, close() }.
 local function start_echo_server(...)
-  local args = {}
-  for i, b in ipairs { ... } do args[i] = "'" .. b .. "'" end
-  local errfile = os.tmpname()
-  local cmd = string.format(
-    "cd %q && exec env LUA_PATH=%q LUA_CPATH=%q sh -c 'echo $$; exec lua5.4 examples/echo-server.lua %s' 2>%q",
-    root, package.path, package.cpath, (table.concat(args, " "):gsub("'", "'\\''")), errfile)
-  local p = assert(io.popen(cmd, "r"))
-  local pid = tonumber(p:read("l"))
-  local eps = {}
-  for _ = 1, select("#", ...) do
-    local line = p:read("l")
-    if not line then break end
-    eps[#eps + 1] = line:match("^listening on (.*)$")
-  end
-  assert(pid and #eps == select("#", ...), "echo server did not start")
-  return {
-    pid = pid, endpoints = eps, port = tonumber(eps[1]:match("%[(%d+)%]$")),
-    -- stops the server; fails when it reported a sanitizer error (ASan runs)
-    close = function()
-      os.execute("kill " .. pid)
-      p:close()
-      local f = io.open(errfile)
-      local err = f and f:read("a") or ""
-      if f then f:close() end
-      os.remove(errfile)
-      assert(not err:find("AddressSanitizer", 1, true) and not err:find("runtime error:", 1, true), err)
-    end,
-  }
+  return assert(examples.start("echo-server.lua", nil, ...))
 end
 
 local function have(cmd)

@@ -31,41 +31,20 @@ local function expected_name()
 end
 
 -- Start examples/srvsvc-server.lua; returns { port, endpoints, close() }.
+local examples = require "helpers.examples"
+
+-- handlers raise only for the levels the unions cannot marshal (faulted on purpose)
+local function no_other_raises(err)
+  local other = err:gsub("[^\n]*raised: level %d+ is not served\n", "")
+  assert(not other:find("raised", 1, true) and not other:find("cannot marshal", 1, true), err)
+end
+
+-- Start examples/srvsvc-server.lua; returns { port, endpoints, close() }.
 local function start_server(...)
-  local args = {}
-  for i, b in ipairs { ... } do args[i] = "'" .. b .. "'" end
-  local errfile = os.tmpname()
-  local cmd = string.format(
-    "cd %q && exec env LUA_PATH=%q LUA_CPATH=%q sh -c 'echo $$; exec lua5.4 examples/srvsvc-server.lua %s' 2>%q",
-    root, package.path, package.cpath, (table.concat(args, " "):gsub("'", "'\\''")), errfile)
-  local p = assert(io.popen(cmd, "r"))
-  local pid = tonumber(p:read("l"))
-  local eps = {}
-  for _ = 1, select("#", ...) do
-    local line = p:read("l")
-    if not line then break end
-    eps[#eps + 1] = line:match("^listening on (.*)$")
-  end
-  local function readerr()
-    local f = io.open(errfile)
-    local err = f and f:read("a") or ""
-    if f then f:close() end
-    return err
-  end
-  assert(pid and #eps == select("#", ...), "srvsvc server did not start: " .. readerr())
-  return {
-    endpoints = eps, port = tonumber(eps[1]:match("%[(%d+)%]$")),
-    close = function()
-      os.execute("kill " .. pid)
-      p:close()
-      local err = readerr()
-      os.remove(errfile)
-      assert(not err:find("AddressSanitizer", 1, true) and not err:find("runtime error:", 1, true), err)
-      -- handlers raise only for the levels the unions cannot marshal (faulted on purpose)
-      local other = err:gsub("[^\n]*raised: level %d+ is not served\n", "")
-      assert(not other:find("raised", 1, true) and not other:find("cannot marshal", 1, true), err)
-    end,
-  }
+  local s = assert(examples.start("srvsvc-server.lua", nil, ...))
+  local close = s.close
+  s.close = function() close(no_other_raises) end
+  return s
 end
 
 local function run(cmd)
