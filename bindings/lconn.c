@@ -942,21 +942,6 @@ static int lconn_listen_tcp(lua_State *L) {
 
 /* ------------------------------------------------------------ registration */
 
-static void new_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction closefn) {
-  if (luaL_newmetatable(L, name)) {
-    luaL_setfuncs(L, methods, 0);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -2, "__index");
-    if (closefn) {
-      lua_pushcfunction(L, closefn);
-      lua_setfield(L, -2, "__gc");
-      lua_pushcfunction(L, closefn);
-      lua_setfield(L, -2, "__close");
-    }
-  }
-  lua_pop(L, 1);
-}
-
 void dcerpc_open_conn(lua_State *L) {
   static const luaL_Reg conn_m[] = {
     { "bind", conn_bind }, { "alter_context", conn_alter_context },
@@ -978,9 +963,9 @@ void dcerpc_open_conn(lua_State *L) {
     { "pdu_encode", lconn_pdu_encode }, { "pdu_decode", lconn_pdu_decode },
     { "raw_connect", lconn_raw_connect }, { NULL, NULL }
   };
-  new_class(L, CONN_MT, conn_m, conn_close);
-  new_class(L, RAW_MT, raw_m, raw_close);
-  new_class(L, LISTENER_MT, listen_m, listener_close);
-  new_class(L, SCRATCH_MT, scratch_m, scratch_gc);
+  dcerpc_new_class(L, CONN_MT, conn_m, conn_close);
+  dcerpc_new_class(L, RAW_MT, raw_m, raw_close);
+  dcerpc_new_class(L, LISTENER_MT, listen_m, listener_close);
+  dcerpc_new_class(L, SCRATCH_MT, scratch_m, scratch_gc);
   luaL_setfuncs(L, f, 0);
 }

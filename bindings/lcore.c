@@ -56,6 +56,22 @@ int dcerpc_fail(lua_State *L, uint32_t code, const char *name,
   return 2;
 }
 
+void dcerpc_new_class(lua_State *L, const char *name, const luaL_Reg *methods,
+                      lua_CFunction closefn) {
+  if (luaL_newmetatable(L, name)) {
+    luaL_setfuncs(L, methods, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "__index");
+    if (closefn) {
+      lua_pushcfunction(L, closefn);
+      lua_setfield(L, -2, "__gc");
+      lua_pushcfunction(L, closefn);
+      lua_setfield(L, -2, "__close");
+    }
+  }
+  lua_pop(L, 1);
+}
+
 /* core.status_name(code) -> name or nil */
 static int lcore_status_name(lua_State *L) {
   const char *n = dce_status_name((uint32_t)luaL_checkinteger(L, 1));

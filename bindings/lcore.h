@@ -22,6 +22,13 @@ DCERPC_HIDDEN void dcerpc_open_conn(lua_State *L);
 DCERPC_HIDDEN void dcerpc_open_binding(lua_State *L);
 DCERPC_HIDDEN void dcerpc_open_server(lua_State *L);
 
+/* Create (once) the metatable `name` for a userdata class: `methods` and
+** __index to itself; `closefn` (may be NULL) serves __gc and __close, as
+** :close() does, so one routine releases the object however it goes. The
+** stack is left as it was. */
+DCERPC_HIDDEN void dcerpc_new_class(lua_State *L, const char *name, const luaL_Reg *methods,
+                                    lua_CFunction closefn);
+
 /* Push an error object: a table { code = n, name = "...", message = "...",
 ** executed = "no" | "maybe" | "yes" | nil } with the shared error metatable
 ** (its __tostring gives "name (0x...): message"). `name` may be NULL, then the

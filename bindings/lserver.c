@@ -620,19 +620,6 @@ static int lcore_sleep_blocking(lua_State *L) {
 
 /* ------------------------------------------------------------ registration */
 
-static void new_class(lua_State *L, const char *name, const luaL_Reg *m, lua_CFunction closefn) {
-  if (luaL_newmetatable(L, name)) {
-    luaL_setfuncs(L, m, 0);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, closefn);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, closefn);
-    lua_setfield(L, -2, "__close");
-  }
-  lua_pop(L, 1);
-}
-
 void dcerpc_open_server(lua_State *L) {
   static const luaL_Reg srv_m[] = {
     { "listen", lsrv_listen }, { "add_interface", lsrv_add_interface },
@@ -645,7 +632,7 @@ void dcerpc_open_server(lua_State *L) {
     { "server_new", lsrv_new }, { "sleep_blocking", lcore_sleep_blocking },
     { NULL, NULL }
   };
-  new_class(L, SRV_MT, srv_m, lsrv_close);
+  dcerpc_new_class(L, SRV_MT, srv_m, lsrv_close);
   luaL_setfuncs(L, f, 0);
   lua_pushlightuserdata(L, &sleep_token);
   lua_setfield(L, -2, "SLEEP");
