@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <poll.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include "lcore.h"
 #include "../engine/assoc.h"
 #include "../engine/pdu.h"
@@ -51,7 +52,11 @@
 typedef struct lconn {
   dce_assoc *a;
   dce_transport *t;
+  dce_dialer *dial;                /* while connecting on an event loop */
   double timeout;                  /* default call timeout, seconds */
+  int waiting;                     /* coroutines suspended on the loop for this connection */
+  int closing;                     /* closed while some waited: freed by the last of them */
+  char transport[16];              /* "ncacn_ip_tcp", "ncalrpc" */
 } lconn;
 
 /* ------------------------------------------------------------ scratch buffer */
@@ -169,16 +174,38 @@ static dce_pctx *check_contexts(lua_State *L, int idx, int *n_out) {
 
 static lconn *conn_check(lua_State *L, int idx) {
   lconn *c = (lconn *)luaL_checkudata(L, idx, CONN_MT);
-  if (!c->a) luaL_error(L, "attempt to use a closed connection");
+  if (!c->a || c->closing || c->dial) luaL_error(L, "attempt to use a closed connection");
   return c;
 }
 
-static int conn_close(lua_State *L) {
-  lconn *c = (lconn *)luaL_checkudata(L, 1, CONN_MT);
+static void conn_release(lua_State *L, lconn *c, int idx) {
+  if (c->dial) { dce_dial_free(c->dial); c->dial = NULL; }
   if (c->t) { c->t->ops->close(c->t); c->t = NULL; }
   if (c->a) { dce_assoc_free(c->a); c->a = NULL; }
+  c->closing = 0;
+  c->waiting = 0;
   lua_pushnil(L);
-  lua_setiuservalue(L, 1, 1);
+  lua_setiuservalue(L, idx, 1);
+}
+
+/* conn:close() and __close. A coroutine waiting on the event loop for this
+** connection still uses it: shut the socket down (which wakes it) and let
+** the last waiter free it. */
+static int conn_close(lua_State *L) {
+  lconn *c = (lconn *)luaL_checkudata(L, 1, CONN_MT);
+  if (c->waiting > 0 && (c->t || c->dial)) {
+    if (!c->closing) shutdown(c->t ? c->t->fd : dce_dial_fd(c->dial), SHUT_RDWR);
+    c->closing = 1;
+    return 0;
+  }
+  conn_release(L, c, 1);
+  return 0;
+}
+
+/* __gc: nobody can be waiting any more (a waiter keeps the connection alive,
+** an abandoned one is garbage too). */
+static int conn_gc(lua_State *L) {
+  conn_release(L, (lconn *)luaL_checkudata(L, 1, CONN_MT), 1);
   return 0;
 }
 
@@ -201,62 +228,167 @@ static double opt_timeout(lua_State *L, int idx, double def) {
   return v;
 }
 
-/* core.connect_tcp(host, port [, {timeout=s, call_timeout=s, max_response=n}]) */
-static int lconn_connect_tcp(lua_State *L) {
+static int connect_k(lua_State *L, int status, lua_KContext ctx) {
+  int ud = (int)ctx;
+  lconn *c = (lconn *)lua_touserdata(L, ud);
+  int64_t deadline = (int64_t)lua_tointeger(L, ud + 1);
+  char err[256];
+  if (status == LUA_YIELD) c->waiting--;
+  lua_settop(L, ud + 2);
+  for (;;) {
+    dce_transport *t = NULL;
+    int64_t left;
+    int r;
+    if (c->closing) { conn_release(L, c, ud); return dcerpc_fail(L, DCE_RPC_S_SERVER_UNAVAILABLE, NULL, "connection closed while connecting", "no"); }
+    r = dce_dial_step(c->dial, &t, err, sizeof err);
+    if (r == 1) {
+      dce_dial_free(c->dial);
+      c->dial = NULL;
+      c->t = t;
+      lua_settop(L, ud);
+      return 1;
+    }
+    left = deadline - dce_now_ms();
+    if (r == 0 && left <= 0) {
+      snprintf(err, sizeof err, "cannot connect: timed out after %g s", lua_tonumber(L, ud + 2));
+      r = -1;
+    }
+    if (r < 0) {
+      conn_release(L, c, ud);
+      return dcerpc_fail(L, DCE_RPC_S_SERVER_UNAVAILABLE, NULL, err, "no");
+    }
+    if (dcerpc_on_loop(L)) {
+      c->waiting++;
+      lua_pushlightuserdata(L, &dcerpc_wait_token);
+      lua_pushinteger(L, dce_dial_fd(c->dial));
+      lua_pushinteger(L, 2);
+      lua_pushinteger(L, left);
+      return lua_yieldk(L, 4, ctx, connect_k);
+    } else {
+      struct pollfd pf = { dce_dial_fd(c->dial), POLLOUT, 0 };
+      poll(&pf, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
+    }
+  }
+}
+
+/* core.connect_tcp(host, port [, opts]) / core.connect_unix(path [, opts])
+**   opts: {timeout=s (connect), call_timeout=s, max_response=n} */
+static int connect_common(lua_State *L, int unix_path) {
   const char *host = luaL_checkstring(L, 1);
-  const char *port;
+  const char *port = NULL;
+  int oi = unix_path ? 2 : 3, ud;
   double cto = 60.0;
   dce_assoc_cfg cfg;
   lconn *c;
   char err[256];
   memset(&cfg, 0, sizeof cfg);
-  if (lua_type(L, 2) == LUA_TNUMBER) {
-    lua_Integer p = luaL_checkinteger(L, 2);
-    luaL_argcheck(L, p > 0 && p < 65536, 2, "port out of range");
-    lua_pushfstring(L, "%d", (int)p);
-    lua_replace(L, 2);
+  if (!unix_path) {
+    if (lua_type(L, 2) == LUA_TNUMBER) {
+      lua_Integer p = luaL_checkinteger(L, 2);
+      luaL_argcheck(L, p > 0 && p < 65536, 2, "port out of range");
+      lua_pushfstring(L, "%d", (int)p);
+      lua_replace(L, 2);
+    }
+    port = luaL_checkstring(L, 2);
   }
-  port = luaL_checkstring(L, 2);
   c = (lconn *)lua_newuserdatauv(L, sizeof *c, 1);   /* closed until filled in */
   memset(c, 0, sizeof *c);
   c->timeout = DEFAULT_CALL_TIMEOUT;
+  strcpy(c->transport, unix_path ? "ncalrpc" : "ncacn_ip_tcp");
   luaL_setmetatable(L, CONN_MT);
-  if (lua_istable(L, 3)) {
-    cto = opt_timeout(L, 3, cto);
-    if (lua_getfield(L, 3, "call_timeout") != LUA_TNIL) c->timeout = luaL_checknumber(L, -1);
+  ud = lua_gettop(L);
+  if (lua_istable(L, oi)) {
+    cto = opt_timeout(L, oi, cto);
+    if (lua_getfield(L, oi, "call_timeout") != LUA_TNIL) c->timeout = luaL_checknumber(L, -1);
     lua_pop(L, 1);
-    cfg.max_response = (size_t)field_int(L, 3, "max_response", DCE_MAX_RESPONSE, 1, (lua_Integer)1 << 40);
+    cfg.max_response = (size_t)field_int(L, oi, "max_response", DCE_MAX_RESPONSE, 1, (lua_Integer)1 << 40);
   }
   lua_newtable(L);
-  lua_setiuservalue(L, -2, 1);
+  lua_setiuservalue(L, ud, 1);
   c->a = dce_assoc_new(&cfg);
   if (!c->a) return dcerpc_fail(L, DCE_RPC_S_OUT_OF_MEMORY, NULL, "out of memory", "no");
-  c->t = dce_tcp_connect(host, port, (int)(cto * 1000), err, sizeof err);
-  if (!c->t) {
-    dce_assoc_free(c->a);
-    c->a = NULL;
+  c->dial = unix_path ? dce_unix_dial_start(host, err, sizeof err) : dce_tcp_dial_start(host, port, err, sizeof err);
+  if (!c->dial) {
+    conn_release(L, c, ud);
     return dcerpc_fail(L, DCE_RPC_S_SERVER_UNAVAILABLE, NULL, err, "no");
   }
-  return 1;
+  lua_pushinteger(L, (lua_Integer)(dce_now_ms() + (int64_t)(cto * 1000)));
+  lua_pushnumber(L, cto);
+  return connect_k(L, LUA_OK, ud);
 }
+
+static int lconn_connect_tcp(lua_State *L) { return connect_common(L, 0); }
+static int lconn_connect_unix(lua_State *L) { return connect_common(L, 1); }
 
 /* Push the error of a failed operation: nil, err. */
 static int fail_op(lua_State *L, const dce_op_result *r) {
   return dcerpc_fail(L, r->status, NULL, r->msg, dce_exec_name(r->executed));
 }
 
-/* Wait for call_id; on the deadline cancel it. The result is then final. */
-static const dce_op_result *conn_wait(lua_State *L, lconn *c, uint32_t call_id, double timeout) {
-  int64_t deadline = dce_now_ms() + (int64_t)(timeout * 1000);
-  int rc = dce_conn_wait(c->a, c->t, call_id, deadline);
-  (void)L;
-  if (rc == 0) {
-    char m[96];
-    snprintf(m, sizeof m, "timed out after %g s (call_id %u)", timeout, (unsigned)call_id);
-    dce_assoc_cancel(c->a, call_id, DCE_RPC_S_CALL_CANCELLED, m);
-    dce_conn_io(c->a, c->t);          /* try to get the co_cancel out now */
+enum { AWAIT_BIND, AWAIT_COLLECT };
+static int bind_finish(lua_State *L, lconn *c, uint32_t call_id, const dce_op_result *r);
+static int conn_collect(lua_State *L, lconn *c, uint32_t call_id, const dce_op_result *r);
+
+/* Wait for call_id and finish the operation (kind). On an event loop the
+** coroutine yields until the socket is ready; elsewhere it blocks in poll.
+** At the deadline the call is cancelled (its result is then final). State
+** kept across yields, on the stack from ctx: call_id, deadline (ms),
+** timeout (s), kind. */
+static int await_k(lua_State *L, int status, lua_KContext ctx) {
+  int base = (int)ctx;
+  lconn *c = (lconn *)luaL_checkudata(L, 1, CONN_MT);
+  uint32_t id;
+  int64_t deadline;
+  double timeout;
+  int kind;
+  if (status == LUA_YIELD) c->waiting--;
+  lua_settop(L, base + 3);
+  id = (uint32_t)lua_tointeger(L, base);
+  deadline = (int64_t)lua_tointeger(L, base + 1);
+  timeout = lua_tonumber(L, base + 2);
+  kind = (int)lua_tointeger(L, base + 3);
+  if (c->closing) {
+    if (c->waiting == 0) conn_release(L, c, 1);
+    return dcerpc_fail(L, DCE_RPC_S_CALL_FAILED, NULL, "connection closed while a call waited on it", "maybe");
   }
-  return dce_assoc_result(c->a, call_id);
+  for (;;) {
+    const dce_op_result *r = dce_assoc_result(c->a, id);
+    int64_t left;
+    if (r && r->state != DCE_OP_DONE && !dce_assoc_is_dead(c->a)) {
+      dce_conn_io(c->a, c->t);
+      r = dce_assoc_result(c->a, id);
+    }
+    if (!r || r->state == DCE_OP_DONE) break;
+    left = deadline - dce_now_ms();
+    if (left <= 0) {
+      char m[96];
+      snprintf(m, sizeof m, "timed out after %g s (call_id %u)", timeout, (unsigned)id);
+      dce_assoc_cancel(c->a, id, DCE_RPC_S_CALL_CANCELLED, m);
+      dce_conn_io(c->a, c->t);          /* try to get the co_cancel out now */
+      break;
+    }
+    if (dcerpc_on_loop(L)) {
+      short ev = dce_conn_events(c->a, c->t);
+      c->waiting++;
+      lua_pushlightuserdata(L, &dcerpc_wait_token);
+      lua_pushinteger(L, c->t->fd);
+      lua_pushinteger(L, 1 | ((ev & POLLOUT) ? 2 : 0));
+      lua_pushinteger(L, left);
+      return lua_yieldk(L, 4, ctx, await_k);
+    }
+    if (dce_conn_wait(c->a, c->t, id, deadline) != 0) break;   /* done or failed; 0: deadline, loop */
+  }
+  if (kind == AWAIT_BIND) return bind_finish(L, c, id, dce_assoc_result(c->a, id));
+  return conn_collect(L, c, id, dce_assoc_result(c->a, id));
+}
+
+static int conn_await(lua_State *L, uint32_t call_id, double timeout, int kind) {
+  int base = lua_gettop(L) + 1;
+  lua_pushinteger(L, (lua_Integer)call_id);
+  lua_pushinteger(L, (lua_Integer)(dce_now_ms() + (int64_t)(timeout * 1000)));
+  lua_pushnumber(L, timeout);
+  lua_pushinteger(L, kind);
+  return await_k(L, LUA_OK, base);
 }
 
 static void unpin(lua_State *L, int conn_idx, uint32_t call_id) {
@@ -305,7 +437,6 @@ static int conn_bind_common(lua_State *L, int alter) {
   uint32_t call_id;
   double timeout = c->timeout;
   char err[192];
-  const dce_op_result *r;
 
   ctx = check_contexts(L, 2, &n);
   memset(&o, 0, sizeof o);
@@ -335,7 +466,10 @@ static int conn_bind_common(lua_State *L, int alter) {
     if (in->dead) return dcerpc_fail(L, in->dead_status, NULL, err, "no");
     return luaL_error(L, "%s", err);                 /* misuse */
   }
-  r = conn_wait(L, c, call_id, timeout);
+  return conn_await(L, call_id, timeout, AWAIT_BIND);
+}
+
+static int bind_finish(lua_State *L, lconn *c, uint32_t call_id, const dce_op_result *r) {
   if (!r) return dcerpc_fail(L, DCE_RPC_S_CALL_FAILED, NULL, "bind lost", "no");
   if (r->status) {
     int rv = fail_op(L, r);
@@ -416,7 +550,7 @@ static int conn_call(lua_State *L) {
   uint32_t call_id;
   double timeout = lua_istable(L, 5) ? opt_timeout(L, 5, c->timeout) : c->timeout;
   if (!conn_start(L, c, &call_id)) return 2;
-  return conn_collect(L, c, call_id, conn_wait(L, c, call_id, timeout));
+  return conn_await(L, call_id, timeout, AWAIT_COLLECT);
 }
 
 /* conn:send(ctx_id, opnum, stub [, opts]) -> call_id | nil, err */
@@ -435,7 +569,7 @@ static int conn_receive(lua_State *L) {
   double timeout = lua_isnoneornil(L, 3) ? c->timeout : opt_timeout(L, 3, c->timeout);
   luaL_argcheck(L, id > 0 && id <= 0xffffffff, 2, "bad call_id");
   if (!dce_assoc_result(c->a, (uint32_t)id)) return luaL_error(L, "unknown call_id %d", (int)id);
-  return conn_collect(L, c, (uint32_t)id, conn_wait(L, c, (uint32_t)id, timeout));
+  return conn_await(L, (uint32_t)id, timeout, AWAIT_COLLECT);
 }
 
 /* conn:info() -> table */
@@ -469,7 +603,7 @@ static int conn_info(lua_State *L) {
   lua_setfield(L, -2, "shutdown");
   lua_pushstring(L, c->t ? c->t->peer : "");
   lua_setfield(L, -2, "peer");
-  lua_pushstring(L, "ncacn_ip_tcp");
+  lua_pushstring(L, c->transport);
   lua_setfield(L, -2, "transport");
   lua_pushinteger(L, (lua_Integer)in->bytes_sent);
   lua_setfield(L, -2, "bytes_sent");
@@ -959,11 +1093,16 @@ void dcerpc_open_conn(lua_State *L) {
   };
   static const luaL_Reg scratch_m[] = { { NULL, NULL } };
   static const luaL_Reg f[] = {
-    { "connect_tcp", lconn_connect_tcp }, { "listen_tcp", lconn_listen_tcp },
+    { "connect_tcp", lconn_connect_tcp }, { "connect_unix", lconn_connect_unix },
+    { "listen_tcp", lconn_listen_tcp },
     { "pdu_encode", lconn_pdu_encode }, { "pdu_decode", lconn_pdu_decode },
     { "raw_connect", lconn_raw_connect }, { NULL, NULL }
   };
   dcerpc_new_class(L, CONN_MT, conn_m, conn_close);
+  luaL_getmetatable(L, CONN_MT);                 /* __gc frees even with waiters */
+  lua_pushcfunction(L, conn_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
   dcerpc_new_class(L, RAW_MT, raw_m, raw_close);
   dcerpc_new_class(L, LISTENER_MT, listen_m, listener_close);
   dcerpc_new_class(L, SCRATCH_MT, scratch_m, scratch_gc);

@@ -13,6 +13,15 @@
 #define DCERPC_HIDDEN __attribute__((visibility("hidden")))
 #else
 #define DCERPC_HIDDEN
+/* Waiting on a server's event loop (lserver.c). A coroutine the loop runs
+** (a server call or a task) may yield (lightuserdata &dcerpc_wait_token, fd,
+** events, timeout_ms): events 1 = readable, 2 = writable; the loop resumes
+** it with no values once the fd is ready or timeout_ms passed (< 0: no
+** timeout). dcerpc_on_loop(L) tells whether L is such a coroutine, running
+** and able to yield; elsewhere callers block instead. */
+DCERPC_HIDDEN extern char dcerpc_wait_token;
+DCERPC_HIDDEN int dcerpc_on_loop(lua_State *L);
+
 #endif
 
 /* Each part of the module adds its functions and metatables to the module
@@ -39,5 +48,14 @@ DCERPC_HIDDEN int dcerpc_push_error(lua_State *L, uint32_t code, const char *nam
 /* Standard failure return: pushes nil and an error object; returns 2. */
 DCERPC_HIDDEN int dcerpc_fail(lua_State *L, uint32_t code, const char *name,
                               const char *message, const char *executed);
+
+/* Waiting on a server's event loop (lserver.c). A coroutine the loop runs
+** (a server call or a task) may yield (lightuserdata &dcerpc_wait_token, fd,
+** events, timeout_ms): events 1 = readable, 2 = writable; the loop resumes
+** it with no values once the fd is ready or timeout_ms passed (< 0: no
+** timeout). dcerpc_on_loop(L) tells whether L is such a coroutine, running
+** and able to yield; elsewhere callers block instead. */
+DCERPC_HIDDEN extern char dcerpc_wait_token;
+DCERPC_HIDDEN int dcerpc_on_loop(lua_State *L);
 
 #endif

@@ -60,8 +60,13 @@ typedef struct lsconn {
 
 typedef struct llis { int fd; int port; char portstr[16]; lsrv *s; } llis;
 
+typedef struct lfdw lfdw;
+
 typedef struct lcall {
   struct lcall *next, *prev;
+  lfdw *fdw;                       /* waiting on a client connection's fd */
+  struct lcall *wnext, **wprev;    /* in fdw->waiters or fdw->firing */
+  unsigned wev;                    /* the events it waits for */
   lsrv *s;
   uint64_t conn_id;
   struct lsconn *conn;             /* NULL for tasks and once the connection closed */
@@ -72,8 +77,19 @@ typedef struct lcall {
   dce_timer *wake, *deadline;
 } lcall;
 
+/* Coroutines waiting on one fd (client connections made by handlers and
+** tasks): the fd is watched while someone waits; when it is ready every
+** waiter is resumed and re-checks its own call. */
+struct lfdw {
+  lfdw *next;
+  lsrv *s;
+  int fd, busy;                    /* busy: fdw_io is resuming its waiters */
+  lcall *waiters, *firing;
+};
+
 struct lsrv {
   dce_loop *loop;
+  lfdw *fdws;
   dce_server *srv;
   llis lis[MAX_LISTEN];
   int n_lis;
@@ -153,8 +169,12 @@ static void conn_flush(lsconn *c) {
 
 /* ------------------------------------------------------------ calls */
 
+static void fdw_leave(lcall *k);
+
 static void call_free(lcall *k) {
   lsrv *s = k->s;
+  fdw_leave(k);
+  *(lcall **)lua_getextraspace(k->co) = NULL;
   if (k->wake) dce_loop_cancel(s->loop, k->wake);
   if (k->deadline) dce_loop_cancel(s->loop, k->deadline);
   if (k->prev) k->prev->next = k->next; else s->calls = k->next;
@@ -174,6 +194,97 @@ static void call_answer(lcall *k, const char *stub, size_t len, int fault, uint3
 }
 
 static void call_wake(dce_loop *l, void *ud);
+static void call_resume(lcall *k, int nargs);
+
+char dcerpc_wait_token;
+
+int dcerpc_on_loop(lua_State *L) {
+  lcall *k = *(lcall **)lua_getextraspace(L);
+  return k && k->co == L && lua_isyieldable(L);
+}
+
+static void fdw_free_if_idle(lfdw *w) {
+  lfdw **pp;
+  if (w->waiters || w->firing || w->busy) return;
+  dce_loop_del(w->s->loop, w->fd);
+  for (pp = &w->s->fdws; *pp; pp = &(*pp)->next)
+    if (*pp == w) { *pp = w->next; break; }
+  free(w);
+}
+
+static void fdw_leave(lcall *k) {
+  lfdw *w = k->fdw;
+  if (!w) return;
+  *k->wprev = k->wnext;
+  if (k->wnext) k->wnext->wprev = k->wprev;
+  k->fdw = NULL;
+  k->wnext = NULL;
+  k->wprev = NULL;
+  fdw_free_if_idle(w);
+}
+
+static unsigned fdw_events(const lfdw *w) {
+  const lcall *k;
+  unsigned ev = 0;
+  for (k = w->waiters; k; k = k->wnext) ev |= k->wev;
+  return ev ? ev : DCE_EV_READ;
+}
+
+/* The fd is ready: resume everyone who waited on it. Those who wait again
+** join w->waiters, not the batch being resumed. */
+static void fdw_io(dce_loop *l, int fd, unsigned ev, void *ud) {
+  lfdw *w = (lfdw *)ud;
+  (void)l; (void)fd; (void)ev;
+  w->busy = 1;
+  w->firing = w->waiters;
+  if (w->firing) w->firing->wprev = &w->firing;
+  w->waiters = NULL;
+  while (w->firing) {
+    lcall *k = w->firing;
+    *k->wprev = k->wnext;
+    if (k->wnext) k->wnext->wprev = k->wprev;
+    k->fdw = NULL;
+    k->wnext = NULL;
+    k->wprev = NULL;
+    if (k->wake) { dce_loop_cancel(w->s->loop, k->wake); k->wake = NULL; }
+    call_resume(k, 0);
+  }
+  w->busy = 0;
+  if (w->waiters) dce_loop_mod(w->s->loop, w->fd, fdw_events(w));
+  fdw_free_if_idle(w);
+}
+
+/* Start waiting on fd for events; 0 or -1. */
+static int fdw_join(lcall *k, int fd, unsigned events) {
+  lsrv *s = k->s;
+  lfdw *w;
+  for (w = s->fdws; w; w = w->next) if (w->fd == fd) break;
+  if (!w) {
+    w = calloc(1, sizeof *w);
+    if (!w) return -1;
+    w->s = s;
+    w->fd = fd;
+    if (dce_loop_add(s->loop, fd, events, fdw_io, w)) { free(w); return -1; }
+    w->next = s->fdws;
+    s->fdws = w;
+  }
+  k->wev = events;
+  k->fdw = w;
+  k->wnext = w->waiters;
+  if (w->waiters) w->waiters->wprev = &k->wnext;
+  k->wprev = &w->waiters;
+  w->waiters = k;
+  return dce_loop_mod(s->loop, fd, fdw_events(w)) && errno != ENOENT ? -1 : 0;
+}
+
+/* A wait timed out: resume without the fd being ready. */
+static void call_wait_timeout(dce_loop *l, void *ud) {
+  lcall *k = (lcall *)ud;
+  (void)l;
+  k->wake = NULL;
+  fdw_leave(k);
+  call_resume(k, 0);
+}
 
 static void call_resume(lcall *k, int nargs) {
   lsrv *s = k->s;
@@ -181,13 +292,30 @@ static void call_resume(lcall *k, int nargs) {
   int nres = 0, st = lua_resume(co, s->L, nargs, &nres);
   if (st == LUA_YIELD) {
     int64_t ms = 0;
+    if (nres >= 4 && lua_touserdata(co, -nres) == &dcerpc_wait_token) {
+      int fd = (int)lua_tointeger(co, -nres + 1);
+      unsigned ev = (unsigned)lua_tointeger(co, -nres + 2) & (DCE_EV_READ | DCE_EV_WRITE);
+      lua_Integer to = lua_tointeger(co, -nres + 3);
+      lua_pop(co, nres);
+      if (fdw_join(k, fd, ev ? ev : DCE_EV_READ) == 0) {
+        if (to >= 0) {
+          k->wake = dce_loop_timer(s->loop, to, call_wait_timeout, k);
+          if (!k->wake) goto nomem;
+        }
+        return;
+      }
+      fdw_leave(k);                /* cannot watch it: try again at the next step */
+      k->wake = dce_loop_timer(s->loop, 1, call_wake, k);
+      if (!k->wake) goto nomem;
+      return;
+    }
     if (nres >= 1 && lua_touserdata(co, -nres) == &sleep_token) {
       double secs = nres >= 2 ? lua_tonumber(co, -nres + 1) : 0;
       if (secs > 0) ms = secs > 1e9 ? (int64_t)1e12 : (int64_t)(secs * 1000.0 + 0.5);
     }
     lua_pop(co, nres);
     k->wake = dce_loop_timer(s->loop, ms, call_wake, k);
-    if (!k->wake) { call_answer(k, NULL, 0, 1, DCE_NCA_S_FAULT_REMOTE_NO_MEMORY, 0); call_free(k); }
+    if (!k->wake) goto nomem;
     return;
   }
   if (st == LUA_OK) {
@@ -205,6 +333,10 @@ static void call_resume(lcall *k, int nargs) {
     srv_log(s, "%s failed: %s", k->conn_id ? "call dispatcher" : "task", m ? m : "(error object)");
     call_answer(k, NULL, 0, 1, DCE_RPC_S_CALL_FAILED, 0);
   }
+  call_free(k);
+  return;
+nomem:
+  call_answer(k, NULL, 0, 1, DCE_NCA_S_FAULT_REMOTE_NO_MEMORY, 0);
   call_free(k);
 }
 
@@ -247,6 +379,7 @@ static void call_start(lsconn *c, const dce_scall *sc) {
   k->conn_id = c->id;
   k->conn = c;
   k->call_id = sc->call_id;
+  *(lcall **)lua_getextraspace(co) = k;
   k->next = s->calls;
   if (s->calls) s->calls->prev = k;
   s->calls = k;
@@ -371,7 +504,7 @@ static void srv_shutdown(lsrv *s, lua_State *L) {
   if (!s->open) return;
   s->open = 0;
   s->L = L;
-  while (s->calls) call_free(s->calls);
+  while (s->calls) call_free(s->calls);      /* leaves no fd waiters */
   while (s->conns) conn_close(s->conns, NULL);
   free_zombies(s);
   for (i = 0; i < s->n_lis; i++) {
@@ -576,6 +709,7 @@ static int lsrv_spawn(lua_State *L) {
   k->co = co;
   k->s = s;
   k->nargs = n - 1;
+  *(lcall **)lua_getextraspace(co) = k;
   lua_xmove(L, co, n);
   k->wake = dce_loop_timer(s->loop, 0, call_wake, k);
   if (!k->wake) {

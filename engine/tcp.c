@@ -15,6 +15,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include "transport.h"
 
 int64_t dce_now_ms(void) {
@@ -98,78 +100,180 @@ dce_transport *dce_tcp_wrap(int fd) {
 
 /* ------------------------------------------------------------ connect */
 
-/* One address, non-blocking connect waited for with poll. 0 or errno. */
-static int connect_one(const struct addrinfo *ai, int64_t deadline, int *fdout) {
-  int fd, e = 0;
-  fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-  if (fd < 0) return errno;
-  if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-    if (errno != EINPROGRESS) { e = errno; close(fd); return e; }
-    for (;;) {
-      struct pollfd pf = { fd, POLLOUT, 0 };
-      int64_t left = deadline - dce_now_ms();
-      int r;
-      socklen_t el = sizeof e;
-      if (left <= 0) { close(fd); return ETIMEDOUT; }
-      r = poll(&pf, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) { e = errno; close(fd); return e; }
-      if (r == 0) continue;
-      if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0) e = errno;
-      if (e) { close(fd); return e; }
-      break;
-    }
-  }
-  *fdout = fd;
-  return 0;
+/* A dialer tries each resolved address in turn with a non-blocking connect;
+** the caller waits for the fd to become writable (poll here, an event loop
+** elsewhere) and calls dce_dial_step. */
+struct dce_dialer {
+  struct addrinfo *res, *cur;      /* getaddrinfo list (NULL for ncalrpc) */
+  struct sockaddr_un un;           /* ncalrpc */
+  int fd, last_err, unix_path, tried;
+  char where[300];
+};
+
+void dce_dial_free(dce_dialer *d) {
+  if (!d) return;
+  if (d->fd >= 0) close(d->fd);
+  if (d->res) freeaddrinfo(d->res);
+  free(d);
 }
 
-dce_transport *dce_tcp_connect(const char *host, const char *port, int timeout_ms,
-                               char *err, size_t errlen) {
-  struct addrinfo hints, *res = NULL, *ai;
-  int64_t deadline = dce_now_ms() + (timeout_ms > 0 ? timeout_ms : 60000);
-  int rc, e = 0, fd = -1;
-  char where[300];
-  dce_transport *t;
+/* Start a connect on the current address: 1 connected, 0 in progress, -1 failed (next). */
+static int dial_one(dce_dialer *d) {
+  const struct sockaddr *sa;
+  socklen_t sl;
+  int family;
+  if (d->unix_path) { sa = (const struct sockaddr *)&d->un; sl = sizeof d->un; family = AF_UNIX; }
+  else { sa = d->cur->ai_addr; sl = d->cur->ai_addrlen; family = d->cur->ai_family; }
+  d->fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (d->fd < 0) { d->last_err = errno; return -1; }
+  if (connect(d->fd, sa, sl) == 0) return 1;
+  if (errno == EINPROGRESS) return 0;        /* AF_UNIX with a full backlog: EAGAIN, a failure */
+  d->last_err = errno;
+  close(d->fd);
+  d->fd = -1;
+  return -1;
+}
 
-  snprintf(where, sizeof where, "%s port %s", host, port);
+/* Move on from a failed address; 0 when one is in progress (or connected:
+** *connected), -1 when none is left. */
+static int dial_next(dce_dialer *d, int *connected) {
+  *connected = 0;
+  for (;;) {
+    int r;
+    if (d->unix_path ? d->tried : !d->cur) return -1;
+    r = dial_one(d);
+    if (d->unix_path) d->tried = 1; else d->cur = d->cur->ai_next;
+    if (r == 1) { *connected = 1; return 0; }
+    if (r == 0) return 0;
+  }
+}
+
+static dce_dialer *dial_alloc(void) {
+  dce_dialer *d = calloc(1, sizeof *d);
+  if (d) d->fd = -1;
+  return d;
+}
+
+static dce_dialer *dial_begin(dce_dialer *d, int *connected, char *err, size_t errlen) {
+  if (dial_next(d, connected) < 0) {
+    set_errf(err, errlen, "cannot connect to", d->where, d->last_err ? d->last_err : ECONNREFUSED);
+    dce_dial_free(d);
+    return NULL;
+  }
+  return d;
+}
+
+dce_dialer *dce_tcp_dial_start(const char *host, const char *port, char *err, size_t errlen) {
+  struct addrinfo hints;
+  char h[256];
+  int rc, connected;
+  dce_dialer *d;
+  size_t n = strlen(host);
+  /* strip brackets of "[::1]" so both spellings work */
+  if (host[0] == '[' && n > 2 && host[n - 1] == ']') {
+    if (n - 2 >= sizeof h) { if (err) snprintf(err, errlen, "host name too long"); return NULL; }
+    memcpy(h, host + 1, n - 2);
+    h[n - 2] = '\0';
+    host = h;
+  }
+  d = dial_alloc();
+  if (!d) { if (err) snprintf(err, errlen, "out of memory"); return NULL; }
+  snprintf(d->where, sizeof d->where, "%s port %s", host, port);
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_ADDRCONFIG;
-  /* strip brackets of "[::1]" so both spellings work */
-  if (host[0] == '[') {
-    size_t n = strlen(host);
-    if (n > 2 && host[n - 1] == ']' && n - 2 < sizeof where) {
-      char h[256];
-      if (n - 2 >= sizeof h) { if (err) snprintf(err, errlen, "host name too long"); return NULL; }
-      memcpy(h, host + 1, n - 2);
-      h[n - 2] = '\0';
-      return dce_tcp_connect(h, port, timeout_ms, err, errlen);
-    }
-  }
-  rc = getaddrinfo(host, port, &hints, &res);
+  rc = getaddrinfo(host, port, &hints, &d->res);
   if (rc == EAI_ADDRFAMILY || rc == EAI_NONAME) {
     hints.ai_flags = 0;                          /* loopback-only hosts */
-    rc = getaddrinfo(host, port, &hints, &res);
+    rc = getaddrinfo(host, port, &hints, &d->res);
   }
   if (rc) {
-    if (err) snprintf(err, errlen, "cannot resolve %s: %s", where, gai_strerror(rc));
+    if (err) snprintf(err, errlen, "cannot resolve %s: %s", d->where, gai_strerror(rc));
+    d->res = NULL;
+    dce_dial_free(d);
     return NULL;
   }
-  for (ai = res; ai; ai = ai->ai_next) {
-    e = connect_one(ai, deadline, &fd);
-    if (!e) break;
-    if (e == ETIMEDOUT) break;
+  d->cur = d->res;
+  return dial_begin(d, &connected, err, errlen);
+}
+
+dce_dialer *dce_unix_dial_start(const char *path, char *err, size_t errlen) {
+  int connected;
+  dce_dialer *d;
+  if (strlen(path) >= sizeof d->un.sun_path) { if (err) snprintf(err, errlen, "socket path too long: %s", path); return NULL; }
+  d = dial_alloc();
+  if (!d) { if (err) snprintf(err, errlen, "out of memory"); return NULL; }
+  d->unix_path = 1;
+  d->un.sun_family = AF_UNIX;
+  memcpy(d->un.sun_path, path, strlen(path) + 1);
+  snprintf(d->where, sizeof d->where, "%s", path);
+  return dial_begin(d, &connected, err, errlen);
+}
+
+int dce_dial_fd(const dce_dialer *d) { return d->fd; }
+
+int dce_dial_step(dce_dialer *d, dce_transport **out, char *err, size_t errlen) {
+  int e = 0, connected;
+  socklen_t el = sizeof e;
+  struct pollfd pf;
+  *out = NULL;
+  if (d->fd < 0) goto failed;
+  pf.fd = d->fd; pf.events = POLLOUT; pf.revents = 0;
+  if (poll(&pf, 1, 0) == 0) return 0;            /* not yet */
+  if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0) e = errno;
+  if (e == 0) {
+    *out = dce_tcp_wrap(d->fd);
+    if (!*out) { if (err) snprintf(err, errlen, "out of memory"); return -1; }
+    if (d->unix_path) {                          /* the path, its tail if too long */
+      size_t n = strlen(d->un.sun_path), cap = sizeof (*out)->peer - 1;
+      const char *p = d->un.sun_path + (n > cap ? n - cap : 0);
+      memcpy((*out)->peer, p, strlen(p) + 1);
+    }
+    d->fd = -1;
+    return 1;
   }
-  freeaddrinfo(res);
-  if (fd < 0) {
-    set_errf(err, errlen, "cannot connect to", where, e ? e : ECONNREFUSED);
-    return NULL;
+  d->last_err = e;
+  close(d->fd);
+  d->fd = -1;
+  if (dial_next(d, &connected) == 0) {
+    if (connected) return dce_dial_step(d, out, err, errlen);
+    return 0;
   }
-  t = dce_tcp_wrap(fd);
-  if (!t) { close(fd); if (err) snprintf(err, errlen, "out of memory"); return NULL; }
+failed:
+  set_errf(err, errlen, "cannot connect to", d->where, d->last_err ? d->last_err : ECONNREFUSED);
+  return -1;
+}
+
+/* Dial and wait with poll until the deadline. */
+static dce_transport *dial_blocking(dce_dialer *d, int timeout_ms, char *err, size_t errlen) {
+  int64_t deadline = dce_now_ms() + (timeout_ms > 0 ? timeout_ms : 60000);
+  dce_transport *t = NULL;
+  if (!d) return NULL;
+  for (;;) {
+    int r = dce_dial_step(d, &t, err, errlen);
+    int64_t left;
+    struct pollfd pf;
+    if (r != 0) break;
+    left = deadline - dce_now_ms();
+    if (left <= 0) { set_errf(err, errlen, "cannot connect to", d->where, ETIMEDOUT); break; }
+    pf.fd = dce_dial_fd(d); pf.events = POLLOUT; pf.revents = 0;
+    if (poll(&pf, 1, left > 0x7fffffff ? 0x7fffffff : (int)left) < 0 && errno != EINTR) {
+      set_errf(err, errlen, "poll for", d->where, errno);
+      break;
+    }
+  }
+  dce_dial_free(d);
   return t;
+}
+
+dce_transport *dce_tcp_connect(const char *host, const char *port, int timeout_ms,
+                               char *err, size_t errlen) {
+  return dial_blocking(dce_tcp_dial_start(host, port, err, errlen), timeout_ms, err, errlen);
+}
+
+dce_transport *dce_unix_connect(const char *path, int timeout_ms, char *err, size_t errlen) {
+  return dial_blocking(dce_unix_dial_start(path, err, errlen), timeout_ms, err, errlen);
 }
 
 /* ------------------------------------------------------------ listen / accept */
@@ -198,6 +302,35 @@ int dce_tcp_listen(const char *host, const char *port, int *bound_port, char *er
   if (bound_port && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
     if (ss.ss_family == AF_INET) *bound_port = ntohs(((struct sockaddr_in *)(void *)&ss)->sin_port);
     else *bound_port = ntohs(((struct sockaddr_in6 *)(void *)&ss)->sin6_port);
+  }
+  return fd;
+}
+
+int dce_unix_listen(const char *path, char *err, size_t errlen) {
+  struct sockaddr_un un;
+  struct stat st;
+  int fd;
+  if (strlen(path) >= sizeof un.sun_path) { if (err) snprintf(err, errlen, "socket path too long: %s", path); return -1; }
+  memset(&un, 0, sizeof un);
+  un.sun_family = AF_UNIX;
+  memcpy(un.sun_path, path, strlen(path) + 1);
+  /* a socket left by a server that is gone is replaced; a live one is not */
+  if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe >= 0 && connect(probe, (struct sockaddr *)&un, sizeof un) == 0) {
+      close(probe);
+      if (err) snprintf(err, errlen, "cannot listen on %s: a server is already listening there", path);
+      return -1;
+    }
+    if (probe >= 0) close(probe);
+    unlink(path);
+  }
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) { set_errf(err, errlen, "socket for", path, errno); return -1; }
+  if (bind(fd, (struct sockaddr *)&un, sizeof un) < 0 || listen(fd, 512) < 0) {
+    set_errf(err, errlen, "cannot listen on", path, errno);
+    close(fd);
+    return -1;
   }
   return fd;
 }

@@ -45,6 +45,26 @@ int64_t dce_now_ms(void);
 dce_transport *dce_tcp_connect(const char *host, const char *port, int timeout_ms,
                                char *err, size_t errlen);
 
+/* Connecting without blocking: a dialer tries each address of host (or the
+** Unix socket path) in turn. Wait until dce_dial_fd() is writable (or a
+** little while), then call dce_dial_step(): 1 connected (*out is the
+** transport; the dialer keeps nothing), 0 not yet (wait again: the fd may
+** have changed to the next address), -1 failed (err says why). Resolving a
+** name with getaddrinfo blocks; numeric hosts do not. */
+typedef struct dce_dialer dce_dialer;
+dce_dialer *dce_tcp_dial_start(const char *host, const char *port, char *err, size_t errlen);
+dce_dialer *dce_unix_dial_start(const char *path, char *err, size_t errlen);
+int dce_dial_fd(const dce_dialer *d);
+int dce_dial_step(dce_dialer *d, dce_transport **out, char *err, size_t errlen);
+void dce_dial_free(dce_dialer *d);
+
+/* ncalrpc: a Unix stream socket at path (blocking with a deadline, as
+** dce_tcp_connect). */
+dce_transport *dce_unix_connect(const char *path, int timeout_ms, char *err, size_t errlen);
+/* Listen on a Unix socket (a stale socket file nobody answers on is
+** replaced). Non-blocking fd, or -1 with err. */
+int dce_unix_listen(const char *path, char *err, size_t errlen);
+
 /* A listening socket and accept, for tests and the coming server. */
 int dce_tcp_listen(const char *host, const char *port, int *bound_port, char *err, size_t errlen);
 dce_transport *dce_tcp_accept(int lfd, int timeout_ms, char *err, size_t errlen);

@@ -59,21 +59,43 @@ end
 
 ---------------------------------------------------------------- endpoint map
 
--- Ask the endpoint mapper on host:135 for the TCP port of `iface`.
--- Returns the port (string) or nil, err.
-local function ept_map(host, iface, opts)
+-- ncalrpc endpoints are Unix sockets named in a directory: Samba's by
+-- default, so "ncalrpc:[EPMAPPER]" reaches a local Samba; DCERPC_NCALRPC_DIR
+-- or opts.ncalrpc_dir choose another. An endpoint with a "/" is a path.
+M.ncalrpc_dir = os.getenv("DCERPC_NCALRPC_DIR") or "/run/samba/ncalrpc"
+
+function M.ncalrpc_path(endpoint, dir)
+  if endpoint:find("/", 1, true) then return endpoint end
+  return (dir or M.ncalrpc_dir) .. "/" .. endpoint
+end
+
+-- Open a transport connection for protseq to host/endpoint.
+local function open(protseq, host, endpoint, opts)
+  local copts = { timeout = opts.connect_timeout, call_timeout = opts.timeout, max_response = opts.max_response }
+  if protseq == "ncalrpc" then
+    return core.connect_unix(M.ncalrpc_path(endpoint, opts.ncalrpc_dir), copts)
+  end
+  return core.connect_tcp(host, tonumber(endpoint) or endpoint, copts)
+end
+
+-- Ask the endpoint mapper (host:135, or the EPMAPPER socket for ncalrpc)
+-- for the endpoint of `iface` over protseq. Returns the endpoint (string) or nil, err.
+local function ept_map(host, iface, opts, protseq)
   local epm = M.interface "epm"
-  local conn, e = core.connect_tcp(host, opts.epm_port or EPM_PORT,
-                                   { timeout = opts.connect_timeout, call_timeout = opts.timeout })
+  protseq = protseq or "ncacn_ip_tcp"
+  local conn, e = open(protseq, host, protseq == "ncalrpc" and "EPMAPPER" or (opts.epm_port or EPM_PORT),
+                       { connect_timeout = opts.connect_timeout, timeout = opts.timeout, ncalrpc_dir = opts.ncalrpc_dir })
   if not conn then return nil, e end
   local ack
   ack, e = conn:bind({ { abstract = syntax_of(epm), transfer = { M.NDR20 } } },
                      { timeout = opts.timeout })
   if not ack then conn:close(); return nil, e end
-  local tower = core.tower_encode {
+  local tower = core.tower_encode(protseq == "ncalrpc" and {
+    interface = syntax_of(iface), syntax = M.NDR20, protseq = "ncalrpc", endpoint = "",
+  } or {
     interface = syntax_of(iface), syntax = M.NDR20,
     protseq = "ncacn_ip_tcp", endpoint = "0", host = "0.0.0.0",
-  }
+  })
   local fn = epm.functions.ept_map
   local stub = ndr.encode_call(fn, "in", {
     obj = opts.object,
@@ -86,18 +108,19 @@ local function ept_map(host, iface, opts)
   if not resp then return nil, drep end
   local out, de = ndr.decode_call(fn, "out", resp, { drep = drep })
   if not out then return nil, de end
+  local where = protseq == "ncalrpc" and "this host" or host
   if out.status ~= 0 then
     return nil, err(out.status, nil, "endpoint mapper: " .. iface.name .. " " ..
-                    iface.uuid .. " v" .. iface.version .. " is not registered on " .. host, "no")
+                    iface.uuid .. " v" .. iface.version .. " is not registered on " .. where, "no")
   end
   for _, t in ipairs(out.ITowers or {}) do
     local dt = t and core.tower_decode(t.tower_octet_string)
-    if dt and dt.protseq == "ncacn_ip_tcp" and dt.endpoint then
+    if dt and dt.protseq == protseq and dt.endpoint and dt.endpoint ~= "" then
       return dt.endpoint
     end
   end
-  return nil, err(EPT_S_NOT_REGISTERED, nil, "endpoint mapper on " .. host ..
-                  " has no ncacn_ip_tcp endpoint for " .. iface.name, "no")
+  return nil, err(EPT_S_NOT_REGISTERED, nil, "endpoint mapper on " .. where ..
+                  " has no " .. protseq .. " endpoint for " .. iface.name, "no")
 end
 M.ept_map = ept_map
 
@@ -213,30 +236,33 @@ end
 --   opts: timeout (per call, s; default 60), connect_timeout (s; default 60),
 --         object (uuid), max_xmit / max_recv, conc_mpx, drep = "be",
 --         assoc_group, max_response (bytes a reply may reassemble to; 240 MB),
---         feature_negotiation (default true), epm_port (default 135)
+--         feature_negotiation (default true), epm_port (default 135),
+--         ncalrpc_dir (where ncalrpc endpoint names live; M.ncalrpc_dir)
+--   Inside a server handler or a task (srv:spawn, dcerpc.spawn) connecting
+--   and every call yield to the event loop instead of blocking it.
 function M.connect(binding, iface, opts)
   opts = opts or {}
   iface = M.interface(iface)
   local b, e = M.binding(binding)
   if not b then return nil, e end
-  if b.protseq ~= "ncacn_ip_tcp" then
+  if b.protseq ~= "ncacn_ip_tcp" and b.protseq ~= "ncalrpc" then
     return nil, err(RPC_S_PROTSEQ_NOT_SUPPORTED, nil,
                     "protocol sequence " .. tostring(b.protseq) .. " is not supported yet", "no")
   end
-  if not b.host or b.host == "" then
+  local lrpc = b.protseq == "ncalrpc"
+  if not lrpc and (not b.host or b.host == "") then
     return nil, err(RPC_S_INVALID_BINDING, nil, "binding has no host: " .. binding, "no")
   end
   local object = opts.object or (b.object ~= NIL_UUID and b.object) or nil
   local port = b.endpoint
   if not port or port == "" then
     port, e = ept_map(b.host, iface, { timeout = opts.timeout, connect_timeout = opts.connect_timeout,
-                                       object = object, epm_port = opts.epm_port })
+                                       object = object, epm_port = opts.epm_port,
+                                       ncalrpc_dir = opts.ncalrpc_dir }, b.protseq)
     if not port then return nil, e end
   end
   local conn
-  conn, e = core.connect_tcp(b.host, tonumber(port) or port, {
-    timeout = opts.connect_timeout, call_timeout = opts.timeout, max_response = opts.max_response,
-  })
+  conn, e = open(b.protseq, b.host, port, opts)
   if not conn then return nil, e end
   local ack
   ack, e = conn:bind({ { abstract = syntax_of(iface), transfer = { M.NDR20 } } }, {
@@ -249,12 +275,12 @@ function M.connect(binding, iface, opts)
   if not r or r.result ~= 0 then
     conn:close()
     return nil, err(RPC_S_UNKNOWN_IF, nil, string.format(
-      "server at %s[%s] does not support %s %s v%s (result %s, reason %s)", b.host, port,
+      "server at %s[%s] does not support %s %s v%s (result %s, reason %s)", lrpc and "ncalrpc:" or b.host, port,
       iface.name, iface.uuid, iface.version, r and r.result, r and r.reason), "no")
   end
   local self = setmetatable({
     conn = conn, iface = iface, context_id = 0,
-    binding = string.format("ncacn_ip_tcp:%s[%s]", b.host, port),
+    binding = lrpc and string.format("ncalrpc:[%s]", port) or string.format("ncacn_ip_tcp:%s[%s]", b.host, port),
     call_opts = { timeout = opts.timeout, object = object },
     encode_opts = opts.drep and { drep = opts.drep } or nil,
     ack = ack,
