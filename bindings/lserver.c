@@ -7,6 +7,7 @@
 **   core.server_new{max_frag=, max_request=, max_calls=, max_connections=,
 **                   idle_timeout=s, partial_timeout=s, call_timeout=s} -> srv
 **   srv:listen(host, port) -> bound port | nil, msg
+**   srv:listen_unix(path [, name]) -> true | nil, msg   (ncalrpc)
 **   srv:add_interface({uuid=, major=, minor=}, key) -> true | nil, msg
 **   srv:set_dispatch(fn)  fn(info) runs in a new coroutine per call and
 **       returns the reply stub, or nil, status, did_not_execute for a fault
@@ -58,7 +59,7 @@ typedef struct lsconn {
   uint64_t pdus_seen;
 } lsconn;
 
-typedef struct llis { int fd; int port; char portstr[16]; lsrv *s; } llis;
+typedef struct llis { int fd; int port; char portstr[112]; char path[108]; lsrv *s; } llis;
 
 typedef struct lfdw lfdw;
 
@@ -510,6 +511,7 @@ static void srv_shutdown(lsrv *s, lua_State *L) {
   for (i = 0; i < s->n_lis; i++) {
     dce_loop_del(s->loop, s->lis[i].fd);
     close(s->lis[i].fd);
+    if (s->lis[i].path[0]) unlink(s->lis[i].path);    /* our ncalrpc socket */
   }
   s->n_lis = 0;
   if (s->sweep) dce_loop_cancel(s->loop, s->sweep);
@@ -603,6 +605,7 @@ static int lsrv_listen(lua_State *L) {
   if (s->n_lis >= MAX_LISTEN) return luaL_error(L, "at most %d listening endpoints", MAX_LISTEN);
   li = &s->lis[s->n_lis];
   li->s = s;
+  li->path[0] = '\0';
   li->fd = dce_tcp_listen(host, port, &li->port, err, sizeof err);
   if (li->fd < 0) { lua_pushnil(L); lua_pushstring(L, err); return 2; }
   listen(li->fd, 512);             /* a deeper backlog than the engine's default */
@@ -615,6 +618,34 @@ static int lsrv_listen(lua_State *L) {
   }
   s->n_lis++;
   lua_pushinteger(L, li->port);
+  return 1;
+}
+
+/* srv:listen_unix(path, name) -> true | nil, msg   (ncalrpc; name is the
+** endpoint name given to clients as the secondary address) */
+static int lsrv_listen_unix(lua_State *L) {
+  lsrv *s = srv_check(L);
+  const char *path = luaL_checkstring(L, 2);
+  const char *name = luaL_optstring(L, 3, path);
+  char err[200];
+  llis *li;
+  if (s->n_lis >= MAX_LISTEN) return luaL_error(L, "at most %d listening endpoints", MAX_LISTEN);
+  li = &s->lis[s->n_lis];
+  li->s = s;
+  li->port = 0;
+  li->fd = dce_unix_listen(path, err, sizeof err);
+  if (li->fd < 0) { lua_pushnil(L); lua_pushstring(L, err); return 2; }
+  snprintf(li->portstr, sizeof li->portstr, "%s", name);
+  snprintf(li->path, sizeof li->path, "%s", path);
+  if (dce_loop_add(s->loop, li->fd, DCE_EV_READ, lis_io, li)) {
+    close(li->fd);
+    unlink(path);
+    lua_pushnil(L);
+    lua_pushfstring(L, "cannot watch listener: %s", strerror(errno));
+    return 2;
+  }
+  s->n_lis++;
+  lua_pushboolean(L, 1);
   return 1;
 }
 
@@ -756,7 +787,8 @@ static int lcore_sleep_blocking(lua_State *L) {
 
 void dcerpc_open_server(lua_State *L) {
   static const luaL_Reg srv_m[] = {
-    { "listen", lsrv_listen }, { "add_interface", lsrv_add_interface },
+    { "listen", lsrv_listen }, { "listen_unix", lsrv_listen_unix },
+    { "add_interface", lsrv_add_interface },
     { "set_dispatch", lsrv_set_dispatch }, { "set_log", lsrv_set_log },
     { "step", lsrv_step }, { "stats", lsrv_stats }, { "spawn", lsrv_spawn },
     { "close", lsrv_close },

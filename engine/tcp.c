@@ -73,6 +73,8 @@ static void fmt_peer(const struct sockaddr *sa, char *out, size_t n) {
     inet_ntop(AF_INET6, &s6->sin6_addr, h, sizeof h);
     port = ntohs(s6->sin6_port);
     snprintf(out, n, "[%s]:%u", h, port);
+  } else if (sa->sa_family == AF_UNIX) {
+    snprintf(out, n, "local");
   } else {
     snprintf(out, n, "?");
   }
@@ -90,11 +92,18 @@ dce_transport *dce_tcp_wrap(int fd) {
   socklen_t sl = sizeof ss;
   int one = 1;
   if (!t) return NULL;
+  memset(&ss, 0, sizeof ss);
   t->ops = &tcp_ops;
   t->fd = fd;
   set_nonblock(fd);
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) fmt_peer((struct sockaddr *)&ss, t->peer, sizeof t->peer);
+  if (ss.ss_family == AF_UNIX) {                 /* ncalrpc: who is calling */
+    struct ucred cr;
+    socklen_t cl = sizeof cr;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0)
+      snprintf(t->peer, sizeof t->peer, "local:pid=%d,uid=%u,gid=%u", (int)cr.pid, (unsigned)cr.uid, (unsigned)cr.gid);
+  }
   return t;
 }
 
@@ -314,6 +323,14 @@ int dce_unix_listen(const char *path, char *err, size_t errlen) {
   memset(&un, 0, sizeof un);
   un.sun_family = AF_UNIX;
   memcpy(un.sun_path, path, strlen(path) + 1);
+  /* the directory is made as needed (mode 0755) */
+  {
+    char dir[sizeof un.sun_path];
+    char *q;
+    memcpy(dir, path, strlen(path) + 1);
+    for (q = dir + 1; *q; q++)
+      if (*q == '/') { *q = '\0'; mkdir(dir, 0755); *q = '/'; }
+  }
   /* a socket left by a server that is gone is replaced; a live one is not */
   if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
     int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

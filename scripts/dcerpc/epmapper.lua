@@ -355,7 +355,7 @@ local function sync(srv)
           if pb then
             local tower = core.tower_encode {
               interface = { uuid = i.uuid, major = i.major, minor = i.minor }, syntax = NDR20,
-              protseq = "ncacn_ip_tcp", endpoint = pb.endpoint, host = pb.host,
+              protseq = pb.protseq, endpoint = pb.endpoint, host = pb.host,
             }
             local e = make_entry(nil, tower, (ent.opts and ent.opts.annotation) or i.name or "")
             if e then st.db:insert(e, false); st.auto[key] = true end

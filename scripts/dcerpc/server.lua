@@ -54,9 +54,10 @@ end
 local function parse_binding(b)
   local pb, e = core.binding_parse(b)
   if not pb then return nil, e end
-  if pb.protseq ~= "ncacn_ip_tcp" then
+  if pb.protseq ~= "ncacn_ip_tcp" and pb.protseq ~= "ncalrpc" then
     return nil, core.error(1703, nil, "protocol sequence " .. tostring(pb.protseq) .. " is not supported by the server")
   end
+  if pb.protseq == "ncalrpc" then return pb end
   local host = pb.host
   if not host or host == "" then host = "0.0.0.0" end
   return host, pb.endpoint and pb.endpoint ~= "" and pb.endpoint or "0"
@@ -68,14 +69,26 @@ local function format_binding(host, port)
 end
 
 -- srv:listen(binding) -> actual binding (port 0 resolved) | nil, err
+--   ncacn_ip_tcp:HOST[PORT] (PORT 0 or none: a dynamic port), or
+--   ncalrpc:[NAME] (a Unix socket NAME in the server's ncalrpc_dir, or a
+--   path; no NAME: a generated one)
 function Server:listen(binding)
   local host, port = parse_binding(binding)
   if not host then return nil, port end
-  local bound, e = self.core:listen(host, port)
+  local ep, bound, e
+  if type(host) == "table" then                       -- ncalrpc
+    local name = host.endpoint
+    if not name or name == "" then name = string.format("LRPC-%08x%08x", math.random(0, 0x7fffffff), math.random(0, 0x7fffffff)) end
+    local path = require("dcerpc").ncalrpc_path(name, self.ncalrpc_dir)
+    bound, e = self.core:listen_unix(path, name)
+    ep = "ncalrpc:[" .. name .. "]"
+  else
+    bound, e = self.core:listen(host, port)
+    ep = bound and format_binding(host, bound)
+  end
   if not bound then
     return nil, core.error(1706, nil, "cannot listen on " .. binding .. ": " .. tostring(e))
   end
-  local ep = format_binding(host, bound)
   self.endpoints[#self.endpoints + 1] = ep
   if self._epm then Server._epm_sync(self) end   -- epmapper hook
   return ep
@@ -209,7 +222,8 @@ function M.server(opts)
     idle_timeout = opts.idle_timeout, partial_timeout = opts.partial_timeout,
     call_timeout = opts.call_timeout,
   }
-  local self = setmetatable({ core = c, endpoints = {}, ifaces = {}, log = opts.log or default_log }, Server)
+  local self = setmetatable({ core = c, endpoints = {}, ifaces = {}, log = opts.log or default_log,
+                              ncalrpc_dir = opts.ncalrpc_dir }, Server)
   c:set_dispatch(make_dispatch(self))
   c:set_log(function(msg) self.log(msg) end)
   require("dcerpc.epmapper").attach(self, opts, make_dispatch(self))   -- epmapper hook
