@@ -39,6 +39,7 @@
 #include "lcore.h"
 #include "../engine/assoc.h"
 #include "../engine/pdu.h"
+#include "../engine/sec.h"
 #include "../engine/status.h"
 #include "../engine/transport.h"
 
@@ -572,6 +573,61 @@ static int conn_receive(lua_State *L) {
   return conn_await(L, (uint32_t)id, timeout, AWAIT_COLLECT);
 }
 
+static const char *const level_names[] = { "connect", "call", "packet", "integrity", "privacy", NULL };
+static const char *const authn_names[] = { "ntlm", "spnego", NULL };
+
+/* conn:set_auth{type = "ntlm"|"spnego", level = "connect"|"call"|"packet"|
+**   "integrity"|"privacy", user=, domain=, password= | nt_hash = 16 bytes
+**   or 32 hex digits, workstation=, context_id=, ntlmv1=}  (before bind) */
+static int conn_set_auth(lua_State *L) {
+  lconn *c = conn_check(L, 1);
+  dce_ntlm_cred cred;
+  uint8_t hash[16];
+  char err[192];
+  int type, level;
+  dce_sec *sec;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  memset(&cred, 0, sizeof cred);
+  lua_getfield(L, 2, "type");
+  type = luaL_checkoption(L, -1, "ntlm", authn_names) == 0 ? DCE_AUTHN_WINNT : DCE_AUTHN_SPNEGO;
+  lua_getfield(L, 2, "level");
+  level = DCE_LEVEL_CONNECT + luaL_checkoption(L, -1, "privacy", level_names);
+  lua_getfield(L, 2, "user");
+  cred.user = luaL_optstring(L, -1, "");
+  lua_getfield(L, 2, "domain");
+  cred.domain = luaL_optstring(L, -1, "");
+  lua_getfield(L, 2, "workstation");
+  cred.workstation = luaL_optstring(L, -1, "");
+  lua_getfield(L, 2, "password");
+  cred.password = luaL_optstring(L, -1, NULL);
+  lua_getfield(L, 2, "nt_hash");
+  if (!lua_isnil(L, -1)) {
+    size_t n;
+    const char *h = luaL_checklstring(L, -1, &n);
+    if (n == 16) memcpy(hash, h, 16);
+    else if (n == 32) {
+      int i;
+      for (i = 0; i < 16; i++) {
+        unsigned v;
+        if (sscanf(h + 2 * i, "%2x", &v) != 1) luaL_error(L, "nt_hash: 32 hex digits or 16 bytes expected");
+        hash[i] = (uint8_t)v;
+      }
+    } else luaL_error(L, "nt_hash: 32 hex digits or 16 bytes expected");
+    cred.nt_hash = hash;
+  }
+  cred.ntlmv1 = field_bool(L, 2, "ntlmv1", 0);
+  if (!cred.password && !cred.nt_hash && cred.user[0]) luaL_error(L, "auth: a password or nt_hash is needed");
+  sec = dce_sec_client_new((uint8_t)type, (uint8_t)level, &cred, err, sizeof err);
+  memset(hash, 0, sizeof hash);
+  if (!sec) return luaL_error(L, "auth: %s", err);
+  if (dce_assoc_set_auth(c->a, sec, (uint32_t)field_int(L, 2, "context_id", 0, 0, 0xffffffff))) {
+    dce_sec_free(sec);
+    return luaL_error(L, "auth must be set once, before bind");
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
 /* conn:info() -> table */
 static int conn_info(lua_State *L) {
   lconn *c = conn_check(L, 1);
@@ -611,6 +667,19 @@ static int conn_info(lua_State *L) {
   lua_setfield(L, -2, "bytes_received");
   lua_pushinteger(L, dce_assoc_busy(c->a));
   lua_setfield(L, -2, "pending");
+  if (dce_assoc_sec(c->a)) {
+    const dce_sec *sec = dce_assoc_sec(c->a);
+    const char *u, *d;
+    lua_pushstring(L, dce_sec_type_name(dce_sec_type(sec)));
+    lua_setfield(L, -2, "auth_type");
+    lua_pushstring(L, dce_sec_level_name(dce_sec_level(sec)));
+    lua_setfield(L, -2, "auth_level");
+    dce_sec_peer_user(sec, &u, &d, NULL);
+    lua_pushfstring(L, "%s%s%s", d, d[0] ? "\\" : "", u);
+    lua_setfield(L, -2, "user");
+    lua_pushboolean(L, dce_sec_established(sec));
+    lua_setfield(L, -2, "authenticated");
+  }
   return 1;
 }
 
@@ -1081,7 +1150,7 @@ void dcerpc_open_conn(lua_State *L) {
     { "bind", conn_bind }, { "alter_context", conn_alter_context },
     { "call", conn_call }, { "send", conn_send }, { "receive", conn_receive },
     { "info", conn_info }, { "getfd", conn_getfd }, { "step", conn_step },
-    { "done", conn_done }, { "close", conn_close },
+    { "done", conn_done }, { "set_auth", conn_set_auth }, { "close", conn_close },
     { "__tostring", conn_tostring }, { NULL, NULL }
   };
   static const luaL_Reg raw_m[] = {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "assoc.h"
+#include "sec.h"
 #include "status.h"
 
 const dce_syntax dce_syntax_ndr20 = {
@@ -45,6 +46,8 @@ typedef struct op {
   dce_ctx_elem *bind_ctx;
   int n_user_ctx, has_btfn;
   uint16_t btfn_ctx_id;
+  int auth_leg;                    /* bind: the alter_context leg of the auth exchange is out */
+  dce_buf tok;                     /* bind: our auth token (the verifier points here) */
   /* where its bytes are in the output stream */
   uint64_t out_first, out_end;     /* out_end valid once state >= WAITING */
   int any_queued;
@@ -63,6 +66,8 @@ struct dce_assoc {
   dce_buf in;                      /* partial fragment */
   int bind_started, bind_ok, bind_failed;
   int conc_mpx_asked;
+  dce_sec *sec;                    /* owned; NULL: anonymous */
+  uint32_t auth_ctx_id;
   dce_assoc_info info;
 };
 
@@ -108,6 +113,7 @@ dce_assoc *dce_assoc_new(const dce_assoc_cfg *cfg) {
 
 static void op_free(op *o) {
   dce_buf_free(&o->res.stub);
+  dce_buf_free(&o->tok);
   free(o->res.bind);
   free(o->bind_ctx);
   free(o);
@@ -117,6 +123,7 @@ void dce_assoc_free(dce_assoc *a) {
   op *o, *nx;
   if (!a) return;
   for (o = a->head; o; o = nx) { nx = o->next; op_free(o); }
+  dce_sec_free(a->sec);
   dce_buf_free(&a->out);
   dce_buf_free(&a->in);
   free(a);
@@ -149,6 +156,7 @@ static op *op_new(dce_assoc *a, int kind) {
   o->call_id = a->next_call_id++;
   if (a->next_call_id == 0) a->next_call_id = 1;
   dce_buf_init(&o->res.stub);
+  dce_buf_init(&o->tok);
   o->res.stub.limit = a->cfg.max_response;
   o->state = DCE_OP_QUEUED;
   if (a->tail) a->tail->next = o; else a->head = o;
@@ -318,6 +326,23 @@ int dce_assoc_bind(dce_assoc *a, int alter, const dce_pctx *ctx, int n,
   o->bindpdu.assoc_group = alter ? a->info.assoc_group : opts->assoc_group;
   o->bindpdu.n_ctx = (uint8_t)total;
   o->bindpdu.ctx = o->bind_ctx;
+  if (!alter && a->sec) {
+    /* the first leg of the authentication rides on the bind */
+    uint32_t st;
+    char e[160];
+    if (dce_sec_step(a->sec, NULL, 0, &o->tok, &st, e, sizeof e) < 0) {
+      op_unlink(a, o);
+      set_err(err, errlen, e);
+      return -1;
+    }
+    o->bindpdu.flags |= DCE_PFC_SUPPORT_HEADER_SIGN;
+    o->bindpdu.has_auth = 1;
+    o->bindpdu.auth.type = dce_sec_type(a->sec);
+    o->bindpdu.auth.level = dce_sec_level(a->sec);
+    o->bindpdu.auth.context_id = a->auth_ctx_id;
+    o->bindpdu.auth.value = o->tok.p;
+    o->bindpdu.auth.value_len = o->tok.len;
+  }
   if (!alter) a->bind_started = 1;
   *call_id = o->call_id;
   return 0;
@@ -377,8 +402,13 @@ static void emit_fragment(dce_assoc *a, op *o) {
     return;
   } else {
     size_t hdr = DCE_REQUEST_HDR_LEN + (o->has_object ? 16u : 0u);
-    size_t room = (size_t)a->info.max_xmit - hdr, left = o->stub_len - o->stub_off, chunk;
-    room &= ~(size_t)7;                         /* keep fragment stubs 8-aligned */
+    size_t sig = a->sec && dce_sec_protects(a->sec) ? dce_sec_sig_len(a->sec) : 0;
+    size_t room = (size_t)a->info.max_xmit - hdr - (sig ? DCE_AUTH_TRAILER_LEN + sig : 0);
+    size_t left = o->stub_len - o->stub_off, chunk, start;
+    static const uint8_t zero_sig[64];
+    /* keep fragment stubs 8-aligned; with a verifier stub + auth padding
+    ** is a multiple of 16 and must fit */
+    room &= sig ? ~(size_t)(DCE_AUTH_PAD_ALIGN - 1) : ~(size_t)7;
     chunk = left < room ? left : room;
     dce_pdu_init(&p, DCE_PT_REQUEST, o->call_id);
     p.drep[0] = a->drep0;
@@ -391,7 +421,26 @@ static void emit_fragment(dce_assoc *a, op *o) {
     p.opnum = o->opnum;
     p.stub = o->stub ? o->stub + o->stub_off : NULL;
     p.stub_len = chunk;
+    if (sig) {
+      p.has_auth = 1;
+      p.auth.type = dce_sec_type(a->sec);
+      p.auth.level = dce_sec_level(a->sec);
+      p.auth.pad_len = (uint8_t)((DCE_AUTH_PAD_ALIGN - chunk % DCE_AUTH_PAD_ALIGN) % DCE_AUTH_PAD_ALIGN);
+      p.auth.context_id = a->auth_ctx_id;
+      p.auth.value = zero_sig;
+      p.auth.value_len = sig;
+    }
+    start = a->out.len;
     emit_pdu(a, &p);
+    if (sig && !a->info.dead) {
+      uint32_t st = dce_sec_wrap(a->sec, a->out.p + start, a->out.len - start, hdr, chunk + p.auth.pad_len);
+      if (st) {
+        char m[96];
+        snprintf(m, sizeof m, "cannot sign or seal a request (0x%08x)", (unsigned)st);
+        assoc_kill(a, DCE_RPC_S_CALL_FAILED, m);
+        return;
+      }
+    }
     o->stub_off += chunk;
     if (o->stub_off == o->stub_len) {
       o->state = DCE_OP_WAITING;
@@ -442,6 +491,139 @@ void dce_assoc_sent(dce_assoc *a, size_t n) {
 
 /* ------------------------------------------------------------ input */
 
+/* ------------------------------------------------------------ auth legs */
+
+static void auth_fail(dce_assoc *a, op *o, uint32_t status, const char *msg) {
+  a->bind_failed = 1;
+  op_finish(a, o, status ? status : DCE_RPC_S_CALL_FAILED, DCE_EXEC_NO, "%s", msg);
+  assoc_kill(a, status ? status : DCE_RPC_S_CALL_FAILED, msg);
+}
+
+/* The server's auth verifier on a bind_ack / alter_context_resp: check it
+** names our context, feed its token. 0 established, 1 continue, -1 failed. */
+static int auth_feed(dce_assoc *a, op *o, const dce_pdu *p) {
+  uint32_t st = 0;
+  char e[192];
+  int r;
+  if (!p->has_auth) {
+    auth_fail(a, o, DCE_RPC_S_CALL_FAILED, "the server answered the bind without its authentication token");
+    return -1;
+  }
+  if (p->auth.type != dce_sec_type(a->sec) || p->auth.context_id != a->auth_ctx_id) {
+    snprintf(e, sizeof e, "the server's auth verifier names type %u context %u, we use %u / %u",
+             p->auth.type, (unsigned)p->auth.context_id, dce_sec_type(a->sec), (unsigned)a->auth_ctx_id);
+    auth_fail(a, o, DCE_RPC_S_PROTOCOL_ERROR, e);
+    return -1;
+  }
+  dce_buf_reset(&o->tok);
+  r = dce_sec_step(a->sec, p->auth.value, p->auth.value_len, &o->tok, &st, e, sizeof e);
+  if (r < 0) { auth_fail(a, o, st, e); return -1; }
+  return r;
+}
+
+/* Queue a control-like PDU carrying our next token: auth3 when the
+** exchange is over, alter_context when the server must answer. */
+static void auth_send(dce_assoc *a, op *o, int alter) {
+  dce_pdu q;
+  dce_pdu_init(&q, alter ? DCE_PT_ALTER : DCE_PT_AUTH3, o->call_id);
+  q.drep[0] = a->drep0;
+  if (alter) {
+    q.max_xmit = o->bindpdu.max_xmit;
+    q.max_recv = o->bindpdu.max_recv;
+    q.assoc_group = a->info.assoc_group;
+    q.n_ctx = (uint8_t)o->n_user_ctx;
+    q.ctx = o->bind_ctx;
+    q.flags |= DCE_PFC_SUPPORT_HEADER_SIGN;
+  }
+  q.has_auth = 1;
+  q.auth.type = dce_sec_type(a->sec);
+  q.auth.level = dce_sec_level(a->sec);
+  q.auth.context_id = a->auth_ctx_id;
+  q.auth.value = o->tok.p;
+  q.auth.value_len = o->tok.len;
+  emit_pdu(a, &q);
+}
+
+/* After the bind_ack: 0 when the association is authenticated now, 1 when
+** another leg is out (the op stays open), -1 when it failed (op finished). */
+static int auth_bind_ack(dce_assoc *a, op *o, const dce_pdu *p) {
+  int r = auth_feed(a, o, p);
+  if (r < 0) return -1;
+  if (r == 0) {
+    if (o->tok.len) auth_send(a, o, 0);          /* NTLM: AUTHENTICATE in auth3 */
+    return 0;
+  }
+  auth_send(a, o, 1);                            /* SPNEGO: one more round trip */
+  o->auth_leg = 1;
+  return 1;
+}
+
+/* The alter_context_resp (or a refusal) of the extra auth leg. */
+static void auth_leg_reply(dce_assoc *a, op *o, const dce_pdu *p) {
+  int r;
+  if (p->ptype == DCE_PT_BIND_NAK) {
+    char m[128];
+    snprintf(m, sizeof m, "authentication refused: bind_nak reason %u (%s)", p->reject_reason,
+             dce_bind_nak_reason_name(p->reject_reason));
+    auth_fail(a, o, 5u /* ERROR_ACCESS_DENIED */, m);
+    return;
+  }
+  if (p->ptype != DCE_PT_ALTER_RESP) {
+    proto_error(a, "%s in reply to the authentication alter_context", dce_ptype_name(p->ptype));
+    return;
+  }
+  r = auth_feed(a, o, p);
+  if (r < 0) return;
+  if (r > 0 || o->tok.len) {
+    auth_fail(a, o, DCE_RPC_S_PROTOCOL_ERROR, "the authentication needs more legs than SPNEGO over NTLM has");
+    return;
+  }
+  a->info.bound = 1;
+  a->bind_ok = 1;
+  op_finish(a, o, 0, DCE_EXEC_YES, NULL);
+}
+
+int dce_assoc_set_auth(dce_assoc *a, dce_sec *sec, uint32_t context_id) {
+  if (a->bind_started || a->sec) return -1;
+  a->sec = sec;
+  a->auth_ctx_id = context_id;
+  return 0;
+}
+
+dce_sec *dce_assoc_sec(const dce_assoc *a) { return a->sec; }
+
+/* A response (or fault) fragment at a protecting level: check the verifier
+** and unseal in place before anything uses the stub. -1: the association is
+** dead. */
+static int auth_unwrap(dce_assoc *a, dce_pdu *p, uint8_t *frag, size_t len) {
+  uint32_t st;
+  char m[160];
+  if (!p->has_auth) {
+    if (p->ptype == DCE_PT_FAULT) return 0;      /* servers send faults unsigned */
+    snprintf(m, sizeof m, "unsigned %s for call_id %u at auth level %s", dce_ptype_name(p->ptype),
+             (unsigned)p->call_id, dce_sec_level_name(dce_sec_level(a->sec)));
+    assoc_kill(a, DCE_RPC_S_PROTOCOL_ERROR, m);
+    return -1;
+  }
+  if (p->auth.type != dce_sec_type(a->sec) || p->auth.level != dce_sec_level(a->sec) ||
+      p->auth.context_id != a->auth_ctx_id || p->auth.value_len != dce_sec_sig_len(a->sec)) {
+    snprintf(m, sizeof m, "%s for call_id %u has auth type %u level %u context %u, we use %u / %u / %u",
+             dce_ptype_name(p->ptype), (unsigned)p->call_id, p->auth.type, p->auth.level,
+             (unsigned)p->auth.context_id, dce_sec_type(a->sec), dce_sec_level(a->sec), (unsigned)a->auth_ctx_id);
+    assoc_kill(a, DCE_RPC_S_PROTOCOL_ERROR, m);
+    return -1;
+  }
+  st = dce_sec_unwrap(a->sec, frag, len, (size_t)(p->stub - frag), p->stub_len + p->auth.pad_len);
+  if (st) {
+    snprintf(m, sizeof m, "%s for call_id %u fails its %s check (0x%08x): connection dropped",
+             dce_ptype_name(p->ptype), (unsigned)p->call_id,
+             dce_sec_level(a->sec) == DCE_LEVEL_PRIVACY ? "seal" : "signature", (unsigned)st);
+    assoc_kill(a, st, m);
+    return -1;
+  }
+  return 0;
+}
+
 static void handle_bind_reply(dce_assoc *a, op *o, const dce_pdu *p) {
   dce_bind_result *br = o->res.bind;
   int i;
@@ -452,6 +634,7 @@ static void handle_bind_reply(dce_assoc *a, op *o, const dce_pdu *p) {
     if (o->kind == OP_BIND) assoc_kill(a, DCE_RPC_S_CALL_FAILED_DNE, "the bind was rejected");
     return;
   }
+  if (o->auth_leg) { auth_leg_reply(a, o, p); return; }
   if ((p->ptype == DCE_PT_BIND_ACK) != (o->kind == OP_BIND)) {
     proto_error(a, "%s in reply to %s", dce_ptype_name(p->ptype),
                 o->kind == OP_BIND ? "bind" : "alter_context");
@@ -501,10 +684,13 @@ static void handle_bind_reply(dce_assoc *a, op *o, const dce_pdu *p) {
     a->info.assoc_group = p->assoc_group;
     memcpy(a->info.sec_addr, br->sec_addr, sizeof a->info.sec_addr);
     a->info.conc_mpx = a->conc_mpx_asked && (p->flags & DCE_PFC_CONC_MPX);
+  }
+  if (br->has_features) { a->info.has_features = 1; a->info.features = br->features; }
+  if (o->kind == OP_BIND && a->sec && auth_bind_ack(a, o, p)) return;   /* more legs, or failed */
+  if (o->kind == OP_BIND) {
     a->info.bound = 1;
     a->bind_ok = 1;
   }
-  if (br->has_features) { a->info.has_features = 1; a->info.features = br->features; }
   op_finish(a, o, 0, DCE_EXEC_YES, NULL);
 }
 
@@ -657,6 +843,11 @@ int dce_assoc_feed(dce_assoc *a, const uint8_t *b, size_t n) {
       dce_pdu p;
       int rc = dce_pdu_decode(&p, a->in.p, (size_t)fl, &e);
       if (rc) { dce_pdu_free(&p); return proto_error(a, "%s", e.msg); }
+      if (a->sec && a->bind_ok && dce_sec_protects(a->sec) &&
+          (p.ptype == DCE_PT_RESPONSE || (p.ptype == DCE_PT_FAULT && p.has_auth))) {
+        if (!p.stub) p.stub = a->in.p + (size_t)fl - p.auth_length - DCE_AUTH_TRAILER_LEN - p.auth.pad_len;
+        if (auth_unwrap(a, &p, a->in.p, (size_t)fl)) { dce_pdu_free(&p); return -1; }
+      }
       rc = handle_pdu(a, &p);
       dce_pdu_free(&p);
       dce_buf_reset(&a->in);

@@ -111,6 +111,8 @@ typedef struct dce_assoc_info {
   uint64_t bytes_sent, bytes_received;
 } dce_assoc_info;
 
+typedef struct dce_sec dce_sec;
+
 /* Lifecycle. cfg may be NULL (defaults). NULL on out of memory. */
 dce_assoc *dce_assoc_new(const dce_assoc_cfg *cfg);
 void dce_assoc_free(dce_assoc *a);
@@ -158,6 +160,14 @@ void dce_assoc_take_stub(dce_assoc *a, uint32_t call_id, dce_buf *dst);
 void dce_assoc_set_drep(dce_assoc *a, uint8_t drep0);
 
 const dce_assoc_info *dce_assoc_get_info(const dce_assoc *a);
+
+/* Authenticate the association (sec.h): before the bind; the association
+** owns sec from then on. The bind carries the first token; bind_ack and
+** auth3 (NTLM) or alter_context (SPNEGO) the rest; the bind's operation ends
+** when the context is established (or failed: its status, e.g. 0xC000006D).
+** Requests and responses are then signed or sealed as the level says. */
+int dce_assoc_set_auth(dce_assoc *a, dce_sec *sec, uint32_t context_id);
+dce_sec *dce_assoc_sec(const dce_assoc *a);
 int dce_assoc_is_dead(const dce_assoc *a);
 /* Operations not yet finished (queued, sending or awaiting a reply). */
 int dce_assoc_busy(const dce_assoc *a);

@@ -372,15 +372,18 @@ static void session_wipe(dce_ntlm *n) {
   n->seq_out = n->seq_in = 0;
 }
 
-uint32_t dce_ntlm_reset_crypto(dce_ntlm *n) {
+static uint32_t reset_rc4(dce_ntlm *n, int keep_seq) {
   if (!n || n->state != ST_DONE) return DCE_NTLM_E_STATE;
   dce_rc4_free(&n->rc4_out);
   dce_rc4_free(&n->rc4_in);
-  n->seq_out = n->seq_in = 0;
+  if (!keep_seq) n->seq_out = n->seq_in = 0;
   if (dce_rc4_init(&n->rc4_out, n->seal_out, n->seal_len)) return DCE_NTLM_E_INTERNAL;
   if (!n->shared && dce_rc4_init(&n->rc4_in, n->seal_in, n->seal_len)) return DCE_NTLM_E_INTERNAL;
   return DCE_NTLM_OK;
 }
+
+uint32_t dce_ntlm_reset_crypto(dce_ntlm *n) { return reset_rc4(n, 0); }
+uint32_t dce_ntlm_reset_rc4(dce_ntlm *n) { return reset_rc4(n, 1); }
 
 /* 3.4.5.2 SIGNKEY and 3.4.5.3 SEALKEY for both directions, then the RC4
 ** handles; the context becomes established. */

@@ -181,6 +181,9 @@ uint32_t dce_ntlm_session_key(const dce_ntlm *n, uint8_t out[16]);  /* ExportedS
 /* Re-initialise both RC4 handles from the sealing keys and zero both
 ** sequence numbers (SPNEGO mechListMIC handling needs this). */
 uint32_t dce_ntlm_reset_crypto(dce_ntlm *n);
+/* Re-initialise both RC4 handles, keeping the sequence numbers: what SPNEGO
+** does after the mechListMIC exchange ([MS-SPNG] 3.3.5.1; Samba checked). */
+uint32_t dce_ntlm_reset_rc4(dce_ntlm *n);
 
 /* ------------------------------------------------------------ building blocks
 ** Exposed for the [MS-NLMP] 4.2 test vectors and for callers that store
