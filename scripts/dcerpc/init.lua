@@ -231,13 +231,61 @@ function Client:close()
   if self.conn then self.conn:close(); self.conn = nil end
 end
 
+---------------------------------------------------------------- authentication
+
+local LEVELS = { connect = true, call = true, packet = true, integrity = true, privacy = true }
+local LEVEL_ALIASES = { sign = "integrity", seal = "privacy", pkt = "packet" }
+
+-- The auth settings of dcerpc.connect: opts.auth ("ntlm" | "spnego" | a
+-- table with the same fields as opts) or the binding's Samba-style flags
+-- (sign, seal, connect, packet, ntlm, spnego) with opts.user and friends.
+local function auth_of(opts, flags)
+  local a = opts.auth
+  if type(a) == "table" then
+    local t = {}
+    for k, v in pairs(opts) do if k ~= "auth" then t[k] = v end end
+    for k, v in pairs(a) do t[k] = v end
+    opts, a = t, t.type or "spnego"
+  end
+  local level = opts.level
+  for f in pairs(flags) do
+    if f == "ntlm" or f == "spnego" then a = a or f end
+    if LEVELS[f] or LEVEL_ALIASES[f] then level = level or LEVEL_ALIASES[f] or f end
+  end
+  if not a and (opts.user or level) then a = "spnego" end     -- credentials alone: SPNEGO, as Windows
+  if not a then return nil end
+  if a ~= "ntlm" and a ~= "spnego" then
+    return nil, err(1741, nil, "authentication " .. tostring(a) .. " is not supported (ntlm, spnego)", "no")
+  end
+  level = LEVEL_ALIASES[level or ""] or level or "privacy"
+  if not LEVELS[level] then
+    return nil, err(1741, nil, "authentication level " .. tostring(level) ..
+                    " is not one of connect, call, packet, integrity, privacy", "no")
+  end
+  local user, domain = opts.user, opts.domain
+  if user and not domain then
+    local d, u = user:match("^([^\\/]+)[\\/](.+)$")
+    if d then domain, user = d, u end
+  end
+  return {
+    type = a, level = level, user = user or "", domain = domain or "",
+    password = opts.password, nt_hash = opts.nt_hash, workstation = opts.workstation,
+    ntlmv1 = opts.ntlmv1, context_id = opts.auth_context_id,
+  }
+end
+
 -- dcerpc.connect(binding, iface [, opts]) -> client | nil, err
 --   binding: "ncacn_ip_tcp:HOST[PORT]" (no port: ask the endpoint mapper)
 --   opts: timeout (per call, s; default 60), connect_timeout (s; default 60),
 --         object (uuid), max_xmit / max_recv, conc_mpx, drep = "be",
 --         assoc_group, max_response (bytes a reply may reassemble to; 240 MB),
 --         feature_negotiation (default true), epm_port (default 135),
---         ncalrpc_dir (where ncalrpc endpoint names live; M.ncalrpc_dir)
+--         ncalrpc_dir (where ncalrpc endpoint names live; M.ncalrpc_dir),
+--         auth = "ntlm" | "spnego" (or a table of the fields below),
+--         user ("DOMAIN\\user" or with domain =), password | nt_hash (32 hex
+--         digits or 16 bytes), workstation, level = "connect" | "packet" |
+--         "integrity" | "privacy" (default privacy). Binding flags work too:
+--         "ncacn_ip_tcp:host[port,sign]" / "[seal,ntlm]".
 --   Inside a server handler or a task (srv:spawn, dcerpc.spawn) connecting
 --   and every call yield to the event loop instead of blocking it.
 function M.connect(binding, iface, opts)
@@ -261,9 +309,16 @@ function M.connect(binding, iface, opts)
                                        ncalrpc_dir = opts.ncalrpc_dir }, b.protseq)
     if not port then return nil, e end
   end
+  local auth
+  auth, e = auth_of(opts, b.options or {})
+  if e then return nil, e end
   local conn
   conn, e = open(b.protseq, b.host, port, opts)
   if not conn then return nil, e end
+  if auth then
+    local ok, se = pcall(conn.set_auth, conn, auth)
+    if not ok then conn:close(); error(se, 2) end
+  end
   local ack
   ack, e = conn:bind({ { abstract = syntax_of(iface), transfer = { M.NDR20 } } }, {
     feature_negotiation = opts.feature_negotiation ~= false,
