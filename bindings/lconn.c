@@ -628,6 +628,17 @@ static int conn_set_auth(lua_State *L) {
   return 1;
 }
 
+/* core.nt_hash(password) -> 32 hex digits (MD4 of the UTF-16LE password) */
+static int lconn_nt_hash(lua_State *L) {
+  uint8_t h[16];
+  char hex[33];
+  int i;
+  if (dce_ntlm_nt_hash(luaL_checkstring(L, 1), h)) return luaL_error(L, "nt_hash: not UTF-8, or MD4 unavailable");
+  for (i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", h[i]);
+  lua_pushstring(L, hex);
+  return 1;
+}
+
 /* conn:info() -> table */
 static int conn_info(lua_State *L) {
   lconn *c = conn_check(L, 1);
@@ -1163,6 +1174,7 @@ void dcerpc_open_conn(lua_State *L) {
   static const luaL_Reg scratch_m[] = { { NULL, NULL } };
   static const luaL_Reg f[] = {
     { "connect_tcp", lconn_connect_tcp }, { "connect_unix", lconn_connect_unix },
+    { "nt_hash", lconn_nt_hash },
     { "listen_tcp", lconn_listen_tcp },
     { "pdu_encode", lconn_pdu_encode }, { "pdu_decode", lconn_pdu_decode },
     { "raw_connect", lconn_raw_connect }, { NULL, NULL }

@@ -595,6 +595,13 @@ dce_sec *dce_assoc_sec(const dce_assoc *a) { return a->sec; }
 /* A response (or fault) fragment at a protecting level: check the verifier
 ** and unseal in place before anything uses the stub. -1: the association is
 ** dead. */
+static int auth_refuse(dce_assoc *a, const dce_pdu *p, uint32_t status, const char *m) {
+  op *o = op_find(a, p->call_id);
+  if (o && o->kind == OP_REQUEST) op_finish(a, o, status, DCE_EXEC_MAYBE, "%s", m);  /* the caller sees why */
+  assoc_kill(a, status, m);
+  return -1;
+}
+
 static int auth_unwrap(dce_assoc *a, dce_pdu *p, uint8_t *frag, size_t len) {
   uint32_t st;
   char m[160];
@@ -602,24 +609,21 @@ static int auth_unwrap(dce_assoc *a, dce_pdu *p, uint8_t *frag, size_t len) {
     if (p->ptype == DCE_PT_FAULT) return 0;      /* servers send faults unsigned */
     snprintf(m, sizeof m, "unsigned %s for call_id %u at auth level %s", dce_ptype_name(p->ptype),
              (unsigned)p->call_id, dce_sec_level_name(dce_sec_level(a->sec)));
-    assoc_kill(a, DCE_RPC_S_PROTOCOL_ERROR, m);
-    return -1;
+    return auth_refuse(a, p, DCE_RPC_S_PROTOCOL_ERROR, m);
   }
   if (p->auth.type != dce_sec_type(a->sec) || p->auth.level != dce_sec_level(a->sec) ||
       p->auth.context_id != a->auth_ctx_id || p->auth.value_len != dce_sec_sig_len(a->sec)) {
     snprintf(m, sizeof m, "%s for call_id %u has auth type %u level %u context %u, we use %u / %u / %u",
              dce_ptype_name(p->ptype), (unsigned)p->call_id, p->auth.type, p->auth.level,
              (unsigned)p->auth.context_id, dce_sec_type(a->sec), dce_sec_level(a->sec), (unsigned)a->auth_ctx_id);
-    assoc_kill(a, DCE_RPC_S_PROTOCOL_ERROR, m);
-    return -1;
+    return auth_refuse(a, p, DCE_RPC_S_PROTOCOL_ERROR, m);
   }
   st = dce_sec_unwrap(a->sec, frag, len, (size_t)(p->stub - frag), p->stub_len + p->auth.pad_len);
   if (st) {
     snprintf(m, sizeof m, "%s for call_id %u fails its %s check (0x%08x): connection dropped",
              dce_ptype_name(p->ptype), (unsigned)p->call_id,
              dce_sec_level(a->sec) == DCE_LEVEL_PRIVACY ? "seal" : "signature", (unsigned)st);
-    assoc_kill(a, st, m);
-    return -1;
+    return auth_refuse(a, p, st, m);
   }
   return 0;
 }
