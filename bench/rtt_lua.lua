@@ -26,8 +26,15 @@ end
 -- reply) means "not available yet", not a crash of the whole bench.
 local ok, c = pcall(function()
   local dcerpc = require "dcerpc"
+  -- BENCH_AUTH="ntlm:privacy,alice,RPCSRV,Alice-Pass1" authenticates
+  local opts
+  local a = os.getenv("BENCH_AUTH")
+  if a and a ~= "" and a ~= "none" then
+    local mech, level, user, domain, password = a:match("^(%w+):(%w+),([^,]*),([^,]*),(.*)$")
+    opts = { auth = mech, level = level, user = user, domain = domain, password = password }
+  end
   local conn, err = dcerpc.connect(("ncacn_ip_tcp:127.0.0.1[%d]"):format(port),
-                                   dcerpc.interface "srvsvc")
+                                   dcerpc.interface "srvsvc", opts)
   if not conn then error(err, 0) end
   return conn
 end)

@@ -34,8 +34,20 @@ def connect(port, conf):
         lp.load(conf)
     creds = Credentials()
     creds.guess(lp)
-    creds.set_anonymous()
-    return srvsvc.srvsvc("ncacn_ip_tcp:127.0.0.1[%d]" % port, lp, creds)
+    # BENCH_AUTH="ntlm:privacy,alice,RPCSRV,Alice-Pass1": NTLMSSP at sign/seal
+    auth = os.environ.get("BENCH_AUTH", "none")
+    flags = ""
+    if auth != "none":
+        mech_level, user, domain, password = auth.split(",", 3)
+        mech, level = mech_level.split(":")
+        creds.set_username(user)
+        creds.set_domain(domain)
+        creds.set_password(password)
+        flags = "," + {"integrity": "sign", "privacy": "seal", "packet": "sign"}[level]
+        flags += ",ntlm" if mech == "ntlm" else ",spnego"
+    else:
+        creds.set_anonymous()
+    return srvsvc.srvsvc("ncacn_ip_tcp:127.0.0.1[%d%s]" % (port, flags), lp, creds)
 
 
 def sizes(c):

@@ -4,6 +4,7 @@
 #   bash bench/run.sh            everything, about 2-3 minutes
 #   BENCH_PARTS=a bash bench/run.sh     only (a) NDR;  =b only (b) round trips;
 #                                =c only (c) servers under load (bench/server.sh)
+#                                =d only (d) authenticated round trips
 #   BENCH_CALLGRIND=0 ...        skip the instruction counts
 #   BENCH_RESULTS=FILE ...       where the raw result lines are kept
 #                                (default /tmp/dcerpc-bench-results.txt)
@@ -30,7 +31,7 @@ ROOT=$(cd "$HERE/.." && pwd)
 PY=/usr/bin/python3           # Debian's: python3-samba and python3-impacket live there
 export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in bench/
 LUA=${LUA:-lua5.4}
-PARTS=${BENCH_PARTS:-abc}
+PARTS=${BENCH_PARTS:-abcd}
 CALLGRIND=${BENCH_CALLGRIND:-1}
 N_BIG=100000
 N_SMALL=10000
@@ -214,9 +215,66 @@ part_b() {
     rm -f "$out"' _ | sort | emit
 }
 
+# ------------------------------------------------------------ (d) auth
+# NetrServerGetInfo 101 round trips on one connection at the auth levels
+# none / integrity / privacy (NTLMSSP), ours next to Samba's C client and
+# Impacket, client on CPU 0 and rpcd_classic on CPU 1, rounds alternating.
+# The cost of a level is its rate as a fraction of the unauthenticated rate.
+part_d() {
+  local port conf round level placement scpu
+  find_peer || { echo "NOTE auth Samba peer not available" | emit; return 1; }
+  local creds="alice,RPCSRV,Alice-Pass1"
+  say "-- (d) authenticated round trips: srvsvc on 127.0.0.1[$port]"
+  for placement in 1cpu 2cpu; do
+    if [ $placement = 1cpu ]; then scpu=0; else scpu=1; fi
+    pin_peer $scpu || echo "NOTE auth: the server was not pinned" | emit
+    for round in 1 2 3; do
+      for level in none integrity privacy; do
+        local a=none
+        [ $level != none ] && a="ntlm:$level,$creds"
+        BENCH_AUTH=$a taskset -c 0 $PY "$HERE/rtt_samba.py" "$port" 0.5 2 "$conf" 2>&1 |
+          sed -n "s/^RTT samba /AUTH $placement samba $level /p" | emit
+        BENCH_AUTH=$a taskset -c 0 $LUA "$HERE/rtt_lua.lua" "$port" 0.5 2 2>&1 |
+          sed -n "s/^RTT ours /AUTH $placement ours $level /p" | emit
+        if [ $level != integrity ]; then
+          BENCH_AUTH=$a taskset -c 0 $PY "$HERE/rtt_impacket.py" "$port" 0.5 1 2>&1 |
+            sed -n "s/^RTT impacket /AUTH $placement impacket $level /p" | emit
+        fi
+        pin_peer $scpu >/dev/null 2>&1
+      done
+    done
+  done
+  # best window of each contender and level, then the ratios
+  awk '$1 == "AUTH" { k = $2 " " $3 " " $4; if ($5 > best[k]) best[k] = $5 }
+    END {
+      split("1cpu 2cpu", pl, " ")
+      for (j = 1; j <= 2; j++) {
+        p = pl[j]
+        printf "\n(d) NetrServerGetInfo 101 round trips/s with NTLMSSP, %s (best window of 3 rounds)\n", \
+          p == "1cpu" ? "client and server on one CPU" : "client and server on two CPUs"
+        printf "  %-9s %10s %10s %10s\n", "", "none", "integrity", "privacy"
+        split("ours samba impacket", who, " ")
+        for (i = 1; i <= 3; i++) {
+          w = p " " who[i]
+          printf "  %-9s %10.0f %10s %10.0f\n", who[i], best[w " none"], \
+            (best[w " integrity"] ? sprintf("%.0f", best[w " integrity"]) : "-"), best[w " privacy"]
+        }
+        if (best[p " ours none"] && best[p " samba none"]) {
+          oi = best[p " ours integrity"] / best[p " ours none"]; op = best[p " ours privacy"] / best[p " ours none"]
+          si = best[p " samba integrity"] / best[p " samba none"]; sp = best[p " samba privacy"] / best[p " samba none"]
+          printf "  rate kept at integrity: ours %.2f, Samba %.2f; at privacy: ours %.2f, Samba %.2f\n", oi, si, op, sp
+          printf "  privacy cost (1 - kept): ours %.0f%%, Samba %.0f%% (goal: ours <= Samba)\n", (1 - op) * 100, (1 - sp) * 100
+        }
+        if (best[p " impacket privacy"])
+          printf "  ours/Impacket at privacy: %.1fx (goal >= 15)\n", best[p " ours privacy"] / best[p " impacket privacy"]
+      }
+    }' "$RES" >&2
+}
+
 case $PARTS in *a*) part_a ;; esac
 case $PARTS in *b*) part_b ;; esac
 case $PARTS in *c*) bash "$HERE/server.sh" "$RES" ;; esac
+case $PARTS in *d*) part_d ;; esac
 
 say ""
 $PY "$HERE/report.py" "$RES"

@@ -142,6 +142,34 @@ void dce_hmac_md5_free(dce_hmac_md5_ctx *h) {
   h->mac = NULL;
 }
 
+int dce_hmac_md5_key_init(dce_hmac_md5_key *k, const void *key, size_t klen) {
+  dce_hmac_md5_ctx h;
+  int rc = dce_hmac_md5_init(&h, key, klen);
+  k->mac = rc ? NULL : h.mac;
+  return rc;
+}
+
+int dce_hmac_md5_key_mac(dce_hmac_md5_key *k, const void *a, size_t alen,
+                         const void *b, size_t blen, uint8_t out[16]) {
+  EVP_MAC_CTX *c = (EVP_MAC_CTX *)k->mac;
+  size_t n = 0;
+  if (!c) return DCE_CRYPTO_EFAIL;
+  /* a NULL key: OpenSSL keeps the one set by dce_hmac_md5_key_init */
+  if (!EVP_MAC_init(c, NULL, 0, NULL)
+      || (alen && !EVP_MAC_update(c, a, alen))
+      || (blen && !EVP_MAC_update(c, b, blen))
+      || !EVP_MAC_final(c, out, &n, 16) || n != 16) {
+    ERR_clear_error();
+    return DCE_CRYPTO_EFAIL;
+  }
+  return 0;
+}
+
+void dce_hmac_md5_key_free(dce_hmac_md5_key *k) {
+  if (k->mac) EVP_MAC_CTX_free((EVP_MAC_CTX *)k->mac);
+  k->mac = NULL;
+}
+
 int dce_hmac_md5(const void *key, size_t klen, const void *data, size_t len, uint8_t out[16]) {
   dce_hmac_md5_ctx h;
   int rc = dce_hmac_md5_init(&h, key, klen);

@@ -42,6 +42,14 @@ void dce_hmac_md5_free(dce_hmac_md5_ctx *h);
 /* RC4 stream: the key schedule state persists across dce_rc4_crypt calls,
 ** as NTLM sealing needs. A zeroed struct is a valid "closed" handle;
 ** dce_rc4_free wipes and releases it and may be called on a closed handle. */
+/* HMAC-MD5 under one key for many messages (NTLM signing): the key is set
+** once, each mac re-initialises the same context (no allocation). */
+typedef struct dce_hmac_md5_key { void *mac; } dce_hmac_md5_key;
+int dce_hmac_md5_key_init(dce_hmac_md5_key *k, const void *key, size_t klen);
+int dce_hmac_md5_key_mac(dce_hmac_md5_key *k, const void *a, size_t alen,
+                         const void *b, size_t blen, uint8_t out[16]);   /* HMAC(key, a || b) */
+void dce_hmac_md5_key_free(dce_hmac_md5_key *k);
+
 typedef struct dce_rc4 { void *ctx; } dce_rc4;
 int dce_rc4_init(dce_rc4 *r, const void *key, size_t klen);
 int dce_rc4_crypt(dce_rc4 *r, uint8_t *buf, size_t len);   /* in place */

@@ -62,6 +62,7 @@ struct dce_ntlm {
   /* session security */
   uint8_t esk[16];
   uint8_t sign_out[16], sign_in[16], seal_out[16], seal_in[16];
+  dce_hmac_md5_key hk_out, hk_in;  /* HMAC contexts keyed with sign_out / sign_in */
   size_t seal_len;
   dce_rc4 rc4_out, rc4_in;
   int shared;              /* NTLMv1 without ESS: one RC4 stream, one counter */
@@ -366,6 +367,8 @@ static uint32_t magic_key(const uint8_t *key, size_t klen, const char *magic, ui
 static void session_wipe(dce_ntlm *n) {
   dce_rc4_free(&n->rc4_out);
   dce_rc4_free(&n->rc4_in);
+  dce_hmac_md5_key_free(&n->hk_out);
+  dce_hmac_md5_key_free(&n->hk_in);
   dce_secure_zero(n->esk, sizeof n->esk);
   dce_secure_zero(n->sign_out, 16); dce_secure_zero(n->sign_in, 16);
   dce_secure_zero(n->seal_out, 16); dce_secure_zero(n->seal_in, 16);
@@ -952,16 +955,12 @@ static uint32_t make_sig(dce_ntlm *n, int out, const uint8_t *msg, size_t len, u
   uint8_t sq[4];
   dce_st32(sig, 1, 1);
   if (ESS(n)) {
-    dce_hmac_md5_ctx h;
+    dce_hmac_md5_key *hk = out ? &n->hk_out : &n->hk_in;
     uint8_t d[16];
-    int rc;
     dce_st32(sq, *seq, 1);
-    rc = dce_hmac_md5_init(&h, out ? n->sign_out : n->sign_in, 16);
-    if (!rc) rc = dce_hmac_md5_update(&h, sq, 4);
-    if (!rc) rc = dce_hmac_md5_update(&h, msg, len);
-    if (!rc) rc = dce_hmac_md5_final(&h, d);
-    else dce_hmac_md5_free(&h);
-    if (rc) return DCE_NTLM_E_INTERNAL;
+    if (!hk->mac && dce_hmac_md5_key_init(hk, out ? n->sign_out : n->sign_in, 16))
+      return DCE_NTLM_E_INTERNAL;
+    if (dce_hmac_md5_key_mac(hk, sq, 4, msg, len, d)) return DCE_NTLM_E_INTERNAL;
     memcpy(sig + 4, d, 8);
     if ((n->flags & NTLMSSP_NEGOTIATE_KEY_EXCH) && dce_rc4_crypt(rc4, sig + 4, 8))
       return DCE_NTLM_E_INTERNAL;
@@ -1015,15 +1014,9 @@ uint32_t dce_ntlm_seal(dce_ntlm *n, uint8_t *data, size_t data_len,
   if ((!data && data_len) || (!whole && whole_len)) return DCE_NTLM_E_INVALID_PARAMETER;
   /* MAC input first: `data` may lie inside `whole` and is about to change */
   if (ESS(n)) {
-    dce_hmac_md5_ctx h;
-    int rc;
     dce_st32(sq, n->seq_out, 1);
-    rc = dce_hmac_md5_init(&h, n->sign_out, 16);
-    if (!rc) rc = dce_hmac_md5_update(&h, sq, 4);
-    if (!rc) rc = dce_hmac_md5_update(&h, whole, whole_len);
-    if (!rc) rc = dce_hmac_md5_final(&h, d);
-    else dce_hmac_md5_free(&h);
-    if (rc) return DCE_NTLM_E_INTERNAL;
+    if (!n->hk_out.mac && dce_hmac_md5_key_init(&n->hk_out, n->sign_out, 16)) return DCE_NTLM_E_INTERNAL;
+    if (dce_hmac_md5_key_mac(&n->hk_out, sq, 4, whole, whole_len, d)) return DCE_NTLM_E_INTERNAL;
   } else {
     /* without ESS only the sealed buffer is checksummed (3.4.6.1: NTLMv1
     ** covers the sign==TRUE buffers; Samba and Windows use the stub) */
