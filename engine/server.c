@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "server.h"
+#include "sec.h"
 #include "status.h"
 
 /* 6cb71c2c-9812-4540-XXXX-...: bind-time feature negotiation ([MS-RPCE]
@@ -26,7 +27,7 @@ static const uint8_t ndr20_uuid[16] = { 0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9
 
 /* ------------------------------------------------------------ types */
 
-typedef struct iface_ent { dce_syntax abstract; void *ud; } iface_ent;
+typedef struct iface_ent { dce_syntax abstract; void *ud; uint8_t min_level; } iface_ent;
 
 typedef struct group { struct group *next; uint32_t id; int refs; } group;
 
@@ -37,6 +38,9 @@ struct dce_server {
   group *groups;
   int n_groups;
   uint32_t next_group;
+  int auth_on;                     /* dce_server_set_auth was called */
+  dce_server_auth auth;            /* its strings point into auth_names */
+  char auth_names[4][256];
 };
 
 enum { C_REASSEMBLING, C_READY, C_EXECUTING };
@@ -69,6 +73,9 @@ struct dce_sconn {
   int n_ctx;
   scall *calls;
   uint64_t ready_seq;
+  dce_sec *sec;                    /* the association's auth context, NULL: none */
+  uint32_t auth_ctx_id;
+  int auth_failed;                 /* the last leg did not verify: calls are refused */
   dce_sconn_info info;
 };
 
@@ -84,6 +91,8 @@ dce_server *dce_server_new(const dce_server_cfg *cfg) {
     if (cfg->max_frag) s->cfg.max_frag = cfg->max_frag;
     if (cfg->max_request) s->cfg.max_request = cfg->max_request;
     if (cfg->max_calls > 0) s->cfg.max_calls = cfg->max_calls;
+    s->cfg.tag_groups = cfg->tag_groups;
+    s->cfg.worker = cfg->worker & 0xffu;
   }
   if (s->cfg.max_frag < DCE_SRV_MIN_FRAG) s->cfg.max_frag = DCE_SRV_MIN_FRAG;
   s->cfg.max_frag = (uint16_t)(s->cfg.max_frag & ~7u);
@@ -113,11 +122,39 @@ int dce_server_add_iface(dce_server *s, const dce_syntax *abstract, void *ud) {
   }
   s->ifaces[s->n_if].abstract = *abstract;
   s->ifaces[s->n_if].ud = ud;
+  s->ifaces[s->n_if].min_level = 0;
   s->n_if++;
   return 0;
 }
 
 int dce_server_groups(const dce_server *s) { return s->n_groups; }
+
+int dce_server_set_auth(dce_server *s, const dce_server_auth *a) {
+  const char *src[4];
+  int i;
+  if (!a || !a->lookup) return -1;
+  src[0] = a->nb_domain; src[1] = a->nb_computer; src[2] = a->dns_domain; src[3] = a->dns_computer;
+  s->auth = *a;
+  for (i = 0; i < 4; i++) snprintf(s->auth_names[i], sizeof s->auth_names[i], "%s", src[i] ? src[i] : "");
+  s->auth.nb_domain = s->auth_names[0];
+  s->auth.nb_computer = s->auth_names[1];
+  s->auth.dns_domain = s->auth_names[2];
+  s->auth.dns_computer = s->auth_names[3];
+  s->auth_on = 1;
+  return 0;
+}
+
+int dce_server_iface_min_level(dce_server *s, void *ud, uint8_t level) {
+  int i;
+  for (i = 0; i < s->n_if; i++)
+    if (s->ifaces[i].ud == ud) { s->ifaces[i].min_level = level; return 0; }
+  return -1;
+}
+
+void dce_server_set_worker(dce_server *s, unsigned worker) {
+  s->cfg.worker = worker & 0xffu;
+  s->next_group ^= (worker + 1u) * 0x9e3779b9u;   /* forked copies: not the same sequence */
+}
 
 static group *group_find(dce_server *s, uint32_t id) {
   group *g;
@@ -125,13 +162,24 @@ static group *group_find(dce_server *s, uint32_t id) {
   return NULL;
 }
 
+int dce_server_has_group(const dce_server *s, uint32_t id) {
+  const group *g;
+  for (g = s->groups; g; g = g->next) if (g->id == id) return 1;
+  return 0;
+}
+
 static group *group_new(dce_server *s) {
   group *g = calloc(1, sizeof *g);
+  uint32_t id;
   if (!g) return NULL;
+  /* not guessable by counting; tagged: the worker index in the top 8 bits
+  ** and a nonzero low 24 (every id nonzero, unique within the worker) */
   do {
-    s->next_group = s->next_group * 1103515245u + 12345u;   /* not guessable by counting */
-  } while (s->next_group == 0 || group_find(s, s->next_group));
-  g->id = s->next_group;
+    s->next_group = s->next_group * 1103515245u + 12345u;
+    id = s->next_group;
+    if (s->cfg.tag_groups) id = (s->cfg.worker << 24) | ((id >> 4) & 0xffffffu);
+  } while (id == 0 || (s->cfg.tag_groups && (id & 0xffffffu) == 0) || group_find(s, id));
+  g->id = id;
   g->next = s->groups;
   s->groups = g;
   s->n_groups++;
@@ -166,6 +214,7 @@ static void call_free(scall *k) {
 void dce_sconn_free(dce_sconn *c) {
   scall *k, *n;
   if (!c) return;
+  dce_sec_free(c->sec);
   for (k = c->calls; k; k = n) { n = k->next; call_free(k); }
   group_unref(c->srv, c->grp);
   dce_buf_free(&c->frag);
@@ -316,13 +365,103 @@ static void one_context(dce_sconn *c, const dce_ctx_elem *e, dce_result *r) {
   r->transfer = e->transfer[k];
 }
 
+/* ------------------------------------------------------------ auth legs */
+
+static int srv_lookup(void *ud, const char *user, const char *domain, const char *ws, uint8_t hash[16]) {
+  dce_server *s = (dce_server *)ud;
+  return s->auth.lookup(s->auth.ud, user, domain, ws, hash);
+}
+
+static void auth_established(dce_sconn *c) {
+  const char *u, *d;
+  c->info.auth_type = dce_sec_type(c->sec);
+  c->info.auth_level = dce_sec_level(c->sec);
+  dce_sec_peer_user(c->sec, &u, &d, NULL);
+  snprintf(c->info.user, sizeof c->info.user, "%s", u);
+  snprintf(c->info.domain, sizeof c->info.domain, "%s", d);
+}
+
+/* Does the verifier of p name the association's auth context? */
+static int auth_matches(const dce_sconn *c, const dce_pdu *p) {
+  return p->auth.type == dce_sec_type(c->sec) && p->auth.level == dce_sec_level(c->sec)
+         && p->auth.context_id == c->auth_ctx_id;
+}
+
+/* Feed the token of p; our answer (possibly empty) goes to tok. 0 when the
+** context is established now, 1 when another leg must come, -1 failed. */
+static int auth_leg(dce_sconn *c, const dce_pdu *p, dce_buf *tok, char *why, size_t n) {
+  uint32_t st;
+  int r = dce_sec_step(c->sec, p->auth.value, p->auth.value_len, tok, &st, why, n);
+  if (r == 0) auth_established(c);
+  return r;
+}
+
+/* The bind carries the first leg: make the context. 0 (tok holds the
+** answer), or -1 with the bind_nak reason in *reason. */
+static int auth_bind(dce_sconn *c, const dce_pdu *p, dce_buf *tok, uint16_t *reason, char *why, size_t n) {
+  dce_server *s = c->srv;
+  dce_ntlm_server_cfg cfg;
+  uint8_t level = p->auth.level;
+  *reason = DCE_NAK_AUTH_TYPE;
+  if (!s->auth_on) { snprintf(why, n, "bind with auth: the server takes no authentication"); return -1; }
+  if (p->auth.type != DCE_AUTHN_WINNT && p->auth.type != DCE_AUTHN_SPNEGO) {
+    snprintf(why, n, "bind with auth type %u (%s): not supported", p->auth.type, dce_sec_type_name(p->auth.type));
+    return -1;
+  }
+  *reason = DCE_NAK_NOT_SPECIFIED;
+  if (level < DCE_LEVEL_CONNECT || level > DCE_LEVEL_PRIVACY) {
+    snprintf(why, n, "bind with auth level %u", level);
+    return -1;
+  }
+  memset(&cfg, 0, sizeof cfg);
+  cfg.nb_domain = s->auth.nb_domain;
+  cfg.nb_computer = s->auth.nb_computer;
+  cfg.dns_domain = s->auth.dns_domain;
+  cfg.dns_computer = s->auth.dns_computer;
+  c->sec = dce_sec_server_new(p->auth.type, level, &cfg, srv_lookup, s, why, n);
+  if (!c->sec) return -1;
+  c->auth_ctx_id = p->auth.context_id;
+  if (auth_leg(c, p, tok, why, n) < 0) return -1;
+  return 0;
+}
+
+/* auth3: the last leg of NTLM. No answer; a failure refuses every call. */
+static int do_auth3(dce_sconn *c, const dce_pdu *p) {
+  dce_buf tok;
+  char why[150];
+  if (!c->info.bound || !c->sec || dce_sec_established(c->sec) || c->auth_failed || !p->has_auth) {
+    closing(c, "auth3 out of place");
+    return -1;
+  }
+  if (!auth_matches(c, p)) {
+    closing(c, "auth3 changes the auth type, level or context id");
+    return -1;
+  }
+  dce_buf_init(&tok);
+  if (auth_leg(c, p, &tok, why, sizeof why) != 0) c->auth_failed = 1;
+  dce_buf_free(&tok);
+  return 0;
+}
+
 static int do_bind(dce_sconn *c, const dce_pdu *p) {
-  int alter = p->ptype == DCE_PT_ALTER, i;
+  int alter = p->ptype == DCE_PT_ALTER, i, rc, with_auth = 0;
   dce_result res[256];
   dce_pdu a;
+  dce_buf tok;
+  char why[150];
   if (!alter) {
     if (c->info.bound) { emit_nak(c, p->call_id, DCE_NAK_NOT_SPECIFIED); closing(c, "second bind on a connection"); return -1; }
-    if (p->has_auth) { emit_nak(c, p->call_id, DCE_NAK_AUTH_TYPE); closing(c, "authentication is not supported yet"); return -1; }
+    if (p->has_auth) {
+      uint16_t reason;
+      dce_buf_init(&tok);
+      if (auth_bind(c, p, &tok, &reason, why, sizeof why)) {
+        dce_buf_free(&tok);
+        emit_nak(c, p->call_id, reason);
+        closing(c, why);
+        return -1;
+      }
+      with_auth = 1;
+    }
     if (p->assoc_group) {
       c->grp = group_find(c->srv, p->assoc_group);
       if (!c->grp) { emit_nak(c, p->call_id, DCE_NAK_NOT_SPECIFIED); closing(c, "unknown association group"); return -1; }
@@ -337,9 +476,24 @@ static int do_bind(dce_sconn *c, const dce_pdu *p) {
     c->info.bound = 1;
   } else {
     if (!c->info.bound) { closing(c, "alter_context before bind"); return -1; }
-    if (p->has_auth) return proto_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, "auth in alter_context");
+    if (p->has_auth) {
+      if (!c->sec) return proto_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, "auth in alter_context");
+      if (!auth_matches(c, p) || c->auth_failed)
+        return proto_fault(c, p->call_id, DCE_NCA_S_FAULT_ACCESS_DENIED,
+                           "alter_context changes the auth type, level or context id");
+      if (!dce_sec_established(c->sec)) {
+        /* SPNEGO's second round trip */
+        dce_buf_init(&tok);
+        if (auth_leg(c, p, &tok, why, sizeof why) < 0) {
+          dce_buf_free(&tok);
+          return proto_fault(c, p->call_id, DCE_RPC_S_SEC_PKG_ERROR, why);
+        }
+        with_auth = 1;
+      }
+    }
   }
   if (p->n_ctx == 0 && !alter) {
+    if (with_auth) dce_buf_free(&tok);
     emit_nak(c, p->call_id, DCE_NAK_NOT_SPECIFIED);
     closing(c, "bind without presentation contexts");
     return -1;
@@ -356,8 +510,21 @@ static int do_bind(dce_sconn *c, const dce_pdu *p) {
   }
   a.n_results = p->n_ctx;
   a.results = res;
+  if (with_auth) {
+    if (p->flags & DCE_PFC_SUPPORT_HEADER_SIGN) a.flags |= DCE_PFC_SUPPORT_HEADER_SIGN;
+    if (tok.len || !alter) {
+      a.has_auth = 1;
+      a.auth.type = dce_sec_type(c->sec);
+      a.auth.level = dce_sec_level(c->sec);
+      a.auth.context_id = c->auth_ctx_id;
+      a.auth.value = tok.p;
+      a.auth.value_len = tok.len;
+    }
+  }
   emit(c, &a);
-  return c->info.closing ? -1 : 0;
+  if (with_auth) dce_buf_free(&tok);
+  rc = c->info.closing ? -1 : 0;
+  return rc;
 }
 
 /* ------------------------------------------------------------ requests */
@@ -367,7 +534,26 @@ static int do_request(dce_sconn *c, const dce_pdu *p) {
   int first = (p->flags & DCE_PFC_FIRST_FRAG) != 0, last = (p->flags & DCE_PFC_LAST_FRAG) != 0;
   scall *k = call_find(c, p->call_id);
   if (!c->info.bound) return proto_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, "request before bind");
-  if (p->has_auth) return proto_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, "auth verifier without auth context");
+  if (c->sec) {
+    if (c->auth_failed || !dce_sec_established(c->sec))
+      return proto_fault(c, p->call_id, DCE_NCA_S_FAULT_ACCESS_DENIED, "request on an association whose authentication failed or is unfinished");
+    if (dce_sec_protects(c->sec)) {
+      uint32_t st;
+      if (!p->has_auth || !auth_matches(c, p) || p->auth.value_len != dce_sec_sig_len(c->sec))
+        return proto_fault(c, p->call_id, DCE_NCA_S_FAULT_ACCESS_DENIED, "request fragment without the association's verifier");
+      st = dce_sec_unwrap(c->sec, c->frag.p, c->frag.len, (size_t)(p->stub - c->frag.p), p->stub_len + p->auth.pad_len);
+      if (st) {
+        char why[96];
+        snprintf(why, sizeof why, "request fragment fails its %s check (0x%08x)",
+                 dce_sec_level(c->sec) == DCE_LEVEL_PRIVACY ? "seal" : "signature", (unsigned)st);
+        return proto_fault(c, p->call_id, DCE_NCA_S_FAULT_ACCESS_DENIED, why);
+      }
+    } else if (p->has_auth) {
+      return proto_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, "verifier on a request at the connect level");
+    }
+  } else if (p->has_auth) {
+    return proto_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, "auth verifier without auth context");
+  }
   if (first) {
     scall *o;
     int total = 0, incomplete = 0;
@@ -399,6 +585,8 @@ static int do_request(dce_sconn *c, const dce_pdu *p) {
         k->fault_status = DCE_NCA_S_UNK_IF; k->fault_dne = 1;
       } else if (total >= cfg->max_calls) {
         k->fault_status = DCE_NCA_S_SERVER_TOO_BUSY; k->fault_dne = 1;
+      } else if (c->srv->ifaces[x->iface].min_level > c->info.auth_level) {
+        k->fault_status = DCE_NCA_S_FAULT_ACCESS_DENIED; k->fault_dne = 1;   /* HOSTILE case 14 */
       } else {
         k->pub.iface = c->srv->ifaces[x->iface].ud;
         k->pub.abstract = x->abstract;
@@ -469,6 +657,7 @@ static int handle_fragment(dce_sconn *c) {
   case DCE_PT_BIND: case DCE_PT_ALTER: rc = do_bind(c, &p); break;
   case DCE_PT_REQUEST: rc = do_request(c, &p); break;
   case DCE_PT_CO_CANCEL: case DCE_PT_ORPHANED: do_cancel(c, &p); break;
+  case DCE_PT_AUTH3: rc = do_auth3(c, &p); break;
   case DCE_PT_SHUTDOWN: break;     /* server-to-client only; ignore */
   default: {
     char why[80];
@@ -550,22 +739,38 @@ static scall *executing(dce_sconn *c, uint32_t call_id) {
 
 int dce_sconn_reply(dce_sconn *c, uint32_t call_id, const uint8_t *stub, size_t len) {
   scall *k = executing(c, call_id);
-  size_t chunk, off = 0;
+  size_t chunk, off = 0, sig;
   if (!k) return -1;
   if (k->orphaned || c->info.closing) { call_remove(c, k); return 0; }
   /* stub bytes per fragment: what max_xmit leaves after the header,
   ** a multiple of 8 so every fragment but the last keeps NDR alignment */
-  chunk = ((size_t)c->info.max_xmit - DCE_RESPONSE_HDR_LEN) & ~(size_t)7;
+  sig = c->sec && dce_sec_protects(c->sec) ? dce_sec_sig_len(c->sec) : 0;
+  if (sig) chunk = ((size_t)c->info.max_xmit - DCE_RESPONSE_HDR_LEN - DCE_AUTH_TRAILER_LEN - sig)
+                   & ~(size_t)(DCE_AUTH_PAD_ALIGN - 1);
+  else chunk = ((size_t)c->info.max_xmit - DCE_RESPONSE_HDR_LEN) & ~(size_t)7;
   do {
     dce_pdu p;
-    size_t n = len - off < chunk ? len - off : chunk;
+    static const uint8_t zero_sig[64];
+    size_t n = len - off < chunk ? len - off : chunk, start = c->out.len;
     dce_pdu_init(&p, DCE_PT_RESPONSE, call_id);
     p.flags = (uint8_t)((off == 0 ? DCE_PFC_FIRST_FRAG : 0) | (off + n == len ? DCE_PFC_LAST_FRAG : 0));
     p.alloc_hint = (uint32_t)(len - off);
     p.ctx_id = k->pub.ctx_id;
     p.stub = stub + off;
     p.stub_len = n;
+    if (sig) {
+      p.has_auth = 1;
+      p.auth.type = dce_sec_type(c->sec);
+      p.auth.level = dce_sec_level(c->sec);
+      p.auth.pad_len = (uint8_t)((DCE_AUTH_PAD_ALIGN - n % DCE_AUTH_PAD_ALIGN) % DCE_AUTH_PAD_ALIGN);
+      p.auth.context_id = c->auth_ctx_id;
+      p.auth.value = zero_sig;
+      p.auth.value_len = sig;
+    }
     emit(c, &p);
+    if (sig && !c->info.closing &&
+        dce_sec_wrap(c->sec, c->out.p + start, c->out.len - start, DCE_RESPONSE_HDR_LEN, n + p.auth.pad_len))
+      closing(c, "cannot sign or seal a response");
     off += n;
   } while (off < len && !c->info.closing);
   call_remove(c, k);

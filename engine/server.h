@@ -55,11 +55,27 @@
 typedef struct dce_server dce_server;
 typedef struct dce_sconn dce_sconn;
 
+/* Authentication a server accepts (sec.h): NTLMSSP and SPNEGO over it, the
+** names its CHALLENGE gives, and where user NT hashes come from. */
+typedef struct dce_server_auth {
+  const char *nb_domain, *nb_computer, *dns_domain, *dns_computer;
+  /* 0 with hash filled in, or -1: unknown user */
+  int (*lookup)(void *ud, const char *user, const char *domain, const char *workstation,
+                uint8_t hash[16]);
+  void *ud;
+} dce_server_auth;
+
 typedef struct dce_server_cfg {
   uint16_t max_frag;               /* upper bound of negotiated frag sizes (5840) */
   size_t max_request;              /* reassembled request stub cap (4 MiB) */
   int max_calls;                   /* executing + reassembling calls per connection */
+  int tag_groups;                  /* nonzero: association group ids carry the worker
+                                   ** index in their top 8 bits (DCE_GROUP_WORKER) */
+  unsigned worker;                 /* this process's worker index, 0..255 */
 } dce_server_cfg;
+
+/* The worker that created association group `id` (servers with tag_groups). */
+#define DCE_GROUP_WORKER(id) ((unsigned)((uint32_t)(id) >> 24))
 
 /* A complete request, handed to the driver. It stays owned by the
 ** connection; the pointer is valid until the call is replied to, faulted,
@@ -83,6 +99,8 @@ typedef struct dce_sconn_info {
   uint16_t features;               /* acknowledged bind-time features */
   int n_ctx;                       /* accepted presentation contexts */
   int executing;                   /* calls handed out and not yet answered */
+  uint8_t auth_type, auth_level;   /* 0 until an auth context is established */
+  char user[256], domain[256];     /* who authenticated (UTF-8) */
   uint64_t pdus_in;                /* complete fragments processed */
   int closing;                     /* stop reading, close after output drains */
   char why[160];                   /* reason for closing (protocol error) */
@@ -98,6 +116,15 @@ void dce_server_free(dce_server *s);     /* every dce_sconn must be freed first 
 ** Returns 0, or -1 (already registered, out of memory). */
 int dce_server_add_iface(dce_server *s, const dce_syntax *abstract, void *ud);
 int dce_server_groups(const dce_server *s);   /* live association groups */
+/* Accept authenticated binds (the strings are copied). 0 or -1. */
+int dce_server_set_auth(dce_server *s, const dce_server_auth *auth);
+/* The lowest auth level (sec.h DCE_LEVEL_*) calls on the interface
+** registered with `ud` need; lower ones fault with access denied. 0 or -1. */
+int dce_server_iface_min_level(dce_server *s, void *ud, uint8_t level);
+/* Is association group `id` live (some connection still in it)? */
+int dce_server_has_group(const dce_server *s, uint32_t id);
+/* The worker index new association group ids are tagged with (after fork). */
+void dce_server_set_worker(dce_server *s, unsigned worker);
 
 /* ------------------------------------------------------------ connection */
 
