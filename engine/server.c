@@ -658,7 +658,6 @@ static int handle_fragment(dce_sconn *c) {
   case DCE_PT_REQUEST: rc = do_request(c, &p); break;
   case DCE_PT_CO_CANCEL: case DCE_PT_ORPHANED: do_cancel(c, &p); break;
   case DCE_PT_AUTH3: rc = do_auth3(c, &p); break;
-  case DCE_PT_SHUTDOWN: break;     /* server-to-client only; ignore */
   default: {
     char why[80];
     snprintf(why, sizeof why, "unexpected %s PDU", dce_ptype_name(p.ptype));

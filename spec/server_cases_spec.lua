@@ -790,11 +790,7 @@ describe("every row of the Faults table #unit", function()
     assert.are.equal("", extra)
     s:close()
     assert.is_true(still_serves(srv))
-    if not closed then
-      pending("BUG: the server ignores a client's shutdown PDU and keeps the connection; docs/server.md says a PDU a client must not send closes it")
-    else
-      assert.is_true(closed)
-    end
+    assert.is_true(closed)
   end)
 
   it("closes without an answer on bad headers: version, drep, ptype, auth_length", function()
