@@ -203,7 +203,17 @@ function Client:call(f, args, opts)
   local conn = self.conn
   if not conn then error("attempt to use a closed client", 2) end
   local stub = ndr.encode_call(fn, "in", args or {}, self.encode_opts)
-  return finish(fn, conn:call(self.context_id, fn.opnum, stub, opts or self.call_opts))
+  local resp, drep = conn:call(self.context_id, fn.opnum, stub, opts or self.call_opts)
+  if self.ntlm_unproven then
+    -- NTLM's AUTHENTICATE goes in an auth3 nobody answers: bad credentials
+    -- show as the fault of the first call; say so
+    if resp then
+      self.ntlm_unproven = nil
+    elseif type(drep) == "table" and drep.code ~= 1818 then
+      drep.message = drep.message .. " (the first call after an NTLM bind: the server may have refused the credentials)"
+    end
+  end
+  return finish(fn, resp, drep)
 end
 
 -- Several calls in flight on one connection (when the server allows it):
@@ -339,6 +349,7 @@ function M.connect(binding, iface, opts)
     call_opts = { timeout = opts.timeout, object = object },
     encode_opts = opts.drep and { drep = opts.drep } or nil,
     ack = ack,
+    ntlm_unproven = auth and auth.type == "ntlm" or nil,
   }, class_of(iface))
   return self
 end
