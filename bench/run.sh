@@ -244,8 +244,27 @@ part_d() {
       done
     done
   done
+  if [ "$CALLGRIND" = 1 ] && command -v valgrind >/dev/null; then
+    # client instructions per call (connect + K calls minus connect + 0)
+    say "-- (d) callgrind (client instructions per call, none and privacy)"
+    local k
+    for a in none "ntlm:privacy,$creds"; do
+      for k in 0 1000; do
+        echo "$a samba $k $PY $HERE/rtt_samba.py --calls $k $port $conf"
+        echo "$a ours $k $LUA $HERE/rtt_lua.lua $port --calls $k"
+      done
+    done | xargs -P 2 -L 1 bash -c '
+      a=$1 who=$2 k=$3; shift 3
+      out=$WORK/cgd.$who.$k.$$
+      lvl=${a%%,*}; lvl=${lvl#ntlm:}
+      if BENCH_AUTH=$a PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >/dev/null 2>&1; then
+        echo "AUTHIR $who $lvl $k $(sed -n "s/^\(summary\|totals\): *//p" "$out" | head -1)"
+      fi
+      rm -f "$out"' _ | sort | emit
+  fi
   # best window of each contender and level, then the ratios
-  awk '$1 == "AUTH" { k = $2 " " $3 " " $4; if ($5 > best[k]) best[k] = $5 }
+  awk '$1 == "AUTHIR" { ir[$2 " " $3 " " $4] = $5 }
+    $1 == "AUTH" { k = $2 " " $3 " " $4; if ($5 > best[k]) best[k] = $5 }
     END {
       split("1cpu 2cpu", pl, " ")
       for (j = 1; j <= 2; j++) {
@@ -267,6 +286,12 @@ part_d() {
         }
         if (best[p " impacket privacy"])
           printf "  ours/Impacket at privacy: %.1fx (goal >= 15)\n", best[p " ours privacy"] / best[p " impacket privacy"]
+      }
+      if (ir["ours none 1000"] && ir["samba none 1000"] && ir["ours privacy 1000"] && ir["samba privacy 1000"]) {
+        on = (ir["ours none 1000"] - ir["ours none 0"]) / 1000; op = (ir["ours privacy 1000"] - ir["ours privacy 0"]) / 1000
+        sn = (ir["samba none 1000"] - ir["samba none 0"]) / 1000; sp = (ir["samba privacy 1000"] - ir["samba privacy 0"]) / 1000
+        printf "\n(d) client instructions per call: ours %.0f -> %.0f at privacy (+%.0f), Samba %.0f -> %.0f (+%.0f); added cost ours/Samba %.2f\n", \
+          on, op, op - on, sn, sp, sp - sn, (op - on) / (sp - sn)
       }
     }' "$RES" >&2
 }
