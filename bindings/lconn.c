@@ -40,6 +40,7 @@
 #include "../engine/assoc.h"
 #include "../engine/pdu.h"
 #include "../engine/sec.h"
+#include "../engine/vt.h"
 #include "../engine/status.h"
 #include "../engine/transport.h"
 
@@ -628,6 +629,41 @@ static int conn_set_auth(lua_State *L) {
   return 1;
 }
 
+/* core.vt_check(stub, from, {abstract=, transfer=, call_id=, ctx_id=, opnum=,
+**   drep = drep0 | drep1 << 8}) -> found | nil, msg
+** The bytes of a request stub after its NDR data (from = 0-based offset where
+** the decoder stopped): padding or a verification trailer that must match. */
+static int lconn_vt_check(lua_State *L) {
+  size_t len;
+  const uint8_t *stub = (const uint8_t *)luaL_checklstring(L, 1, &len);
+  lua_Integer from = luaL_checkinteger(L, 2);
+  dce_vt_expect x;
+  lua_Integer drep;
+  char err[160];
+  int found;
+  luaL_checktype(L, 3, LUA_TTABLE);
+  memset(&x, 0, sizeof x);
+  lua_getfield(L, 3, "abstract");
+  check_syntax(L, -1, "abstract", &x.abstract);
+  lua_getfield(L, 3, "transfer");
+  check_syntax(L, -1, "transfer", &x.transfer);
+  lua_pop(L, 2);
+  x.call_id = (uint32_t)field_int(L, 3, "call_id", 0, 0, 0xffffffff);
+  x.ctx_id = (uint16_t)field_int(L, 3, "ctx_id", 0, 0, 0xffff);
+  x.opnum = (uint16_t)field_int(L, 3, "opnum", 0, 0, 0xffff);
+  drep = field_int(L, 3, "drep", DCE_DREP_LE, 0, 0xffff);
+  x.drep[0] = (uint8_t)drep;
+  x.drep[1] = (uint8_t)(drep >> 8);
+  luaL_argcheck(L, from >= 0 && (size_t)from <= len, 2, "offset out of range");
+  if (dce_vt_check(stub, len, (size_t)from, &x, &found, err, sizeof err)) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushboolean(L, found);
+  return 1;
+}
+
 /* core.nt_hash(password) -> 32 hex digits (MD4 of the UTF-16LE password) */
 static int lconn_nt_hash(lua_State *L) {
   uint8_t h[16];
@@ -1174,7 +1210,7 @@ void dcerpc_open_conn(lua_State *L) {
   static const luaL_Reg scratch_m[] = { { NULL, NULL } };
   static const luaL_Reg f[] = {
     { "connect_tcp", lconn_connect_tcp }, { "connect_unix", lconn_connect_unix },
-    { "nt_hash", lconn_nt_hash },
+    { "nt_hash", lconn_nt_hash }, { "vt_check", lconn_vt_check },
     { "listen_tcp", lconn_listen_tcp },
     { "pdu_encode", lconn_pdu_encode }, { "pdu_decode", lconn_pdu_decode },
     { "raw_connect", lconn_raw_connect }, { NULL, NULL }
