@@ -170,12 +170,18 @@ static void conn_flush(lsconn *c) {
 
 /* ------------------------------------------------------------ calls */
 
+/* The call or task the loop is resuming right now (saved and restored
+** around each resume, so nested loops work). A coroutine that the call's
+** code creates itself is not it: there a client call blocks instead. Not
+** lua_getextraspace: Lua leaves the main thread's extra space uninitialised. */
+static _Thread_local lcall *running;
+
 static void fdw_leave(lcall *k);
 
 static void call_free(lcall *k) {
   lsrv *s = k->s;
   fdw_leave(k);
-  *(lcall **)lua_getextraspace(k->co) = NULL;
+  if (running == k) running = NULL;
   if (k->wake) dce_loop_cancel(s->loop, k->wake);
   if (k->deadline) dce_loop_cancel(s->loop, k->deadline);
   if (k->prev) k->prev->next = k->next; else s->calls = k->next;
@@ -200,8 +206,7 @@ static void call_resume(lcall *k, int nargs);
 char dcerpc_wait_token;
 
 int dcerpc_on_loop(lua_State *L) {
-  lcall *k = *(lcall **)lua_getextraspace(L);
-  return k && k->co == L && lua_isyieldable(L);
+  return running && running->co == L && lua_isyieldable(L);
 }
 
 static void fdw_free_if_idle(lfdw *w) {
@@ -290,7 +295,11 @@ static void call_wait_timeout(dce_loop *l, void *ud) {
 static void call_resume(lcall *k, int nargs) {
   lsrv *s = k->s;
   lua_State *co = k->co;
-  int nres = 0, st = lua_resume(co, s->L, nargs, &nres);
+  lcall *saved = running;
+  int nres = 0, st;
+  running = k;
+  st = lua_resume(co, s->L, nargs, &nres);
+  running = saved;
   if (st == LUA_YIELD) {
     int64_t ms = 0;
     if (nres >= 4 && lua_touserdata(co, -nres) == &dcerpc_wait_token) {
@@ -380,7 +389,6 @@ static void call_start(lsconn *c, const dce_scall *sc) {
   k->conn_id = c->id;
   k->conn = c;
   k->call_id = sc->call_id;
-  *(lcall **)lua_getextraspace(co) = k;
   k->next = s->calls;
   if (s->calls) s->calls->prev = k;
   s->calls = k;
@@ -740,7 +748,6 @@ static int lsrv_spawn(lua_State *L) {
   k->co = co;
   k->s = s;
   k->nargs = n - 1;
-  *(lcall **)lua_getextraspace(co) = k;
   lua_xmove(L, co, n);
   k->wake = dce_loop_timer(s->loop, 0, call_wake, k);
   if (!k->wake) {
