@@ -270,7 +270,6 @@ static int fdw_join(lcall *k, int fd, unsigned events) {
     if (!w) return -1;
     w->s = s;
     w->fd = fd;
-    if (dce_loop_add(s->loop, fd, events, fdw_io, w)) { free(w); return -1; }
     w->next = s->fdws;
     s->fdws = w;
   }
@@ -280,7 +279,12 @@ static int fdw_join(lcall *k, int fd, unsigned events) {
   if (w->waiters) w->waiters->wprev = &k->wnext;
   k->wprev = &w->waiters;
   w->waiters = k;
-  return dce_loop_mod(s->loop, fd, fdw_events(w)) && errno != ENOENT ? -1 : 0;
+  /* Register afresh: the fd may have been closed and reopened under the same
+  ** number since it was added (a handler closes one client connection and
+  ** opens another while its wait is being resumed), and the kernel forgot
+  ** the old registration. */
+  dce_loop_del(s->loop, fd);
+  return dce_loop_add(s->loop, fd, fdw_events(w), fdw_io, w);
 }
 
 /* A wait timed out: resume without the fd being ready. */
