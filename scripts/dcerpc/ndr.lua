@@ -690,8 +690,18 @@ function Compiler:emit_B(t, a)
   local k = t.kind
   if k == "ptr" then
     self:op(OP.PTRB, a); self:emit(PTR[t.ptype]); self:label_word(self:routine(t.target, "F"))
+    -- a null pointer to an array sized from the wire (size_is naming a
+    -- field) with a nonzero size is refused (HOSTILE case 19); a constant
+    -- size_is says nothing of the wire: null is fine there, as in
+    -- [MS-SAMR] SAMPR_LOGON_HOURS ([size_is(1260)] unique *LogonHours)
     local tg = t.target
-    self:expr_word(tg.kind == "array" and tg.size_is_x or nil)
+    local sx = tg.kind == "array" and tg.size_is_x or nil
+    if sx then
+      local const = true
+      for _, tk in ipairs(sx) do if tk[1] == "f" then const = false end end
+      if const then sx = nil end
+    end
+    self:expr_word(sx)
   elseif k == "rus" then
     self:op(OP.RUSB, a)
   else
