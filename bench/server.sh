@@ -8,7 +8,8 @@
 #   addone     rpcecho AddOne: the asyncio reference server (test/peers), ours
 #              (examples/echo-server.lua), and the epoll ceiling (echo_epoll.c)
 #   srvsvc101  NetrServerGetInfo level 101: samba-dcerpcd's rpcd_classic, ours
-#              (examples/srvsvc-server.lua), and the epoll ceiling
+#              (examples/srvsvc-server.lua, the handler in Lua, with workers = 1
+#              and with --workers 2), and the epoll ceiling
 # with 1, 4 and 16 connections, each a closed loop of one call at a time,
 # interleaved (for each connection count every server in turn); then 10,000
 # idle connections held against each RPC server (memory per connection).
@@ -165,8 +166,9 @@ fi
 # (ii) ours: examples/echo-server.lua
 export LUA_PATH="$ROOT/scripts/?.lua;$ROOT/scripts/?/init.lua;;"
 export LUA_CPATH="$ROOT/build/?.so;;"
-try_ours() {    # try_ours LABEL SCRIPT PRESET
+try_ours() {    # try_ours LABEL SCRIPT PRESET [EXTRA ARGS...]
   local label=$1 script=$2 preset=$3 port
+  shift 3
   NA_REASON=""
   if [ ! -f "$ROOT/$script" ]; then
     echo "SRVNA $label $script does not exist" | emit
@@ -175,7 +177,7 @@ try_ours() {    # try_ours LABEL SCRIPT PRESET
   port=$(free_port) || { echo "SRVNA $label no free port" | emit; return 1; }
   SPORT=$port
   # shellcheck disable=SC2086
-  if ! start_server "$label" "$C/$label.log" $LUA "$ROOT/$script" "ncacn_ip_tcp:127.0.0.1[$port]" $OURS_ARGS; then
+  if ! start_server "$label" "$C/$label.log" $LUA "$ROOT/$script" "ncacn_ip_tcp:127.0.0.1[$port]" $OURS_ARGS "$@"; then
     echo "SRVNA $label $NA_REASON" | emit
     return 1
   fi
@@ -216,6 +218,9 @@ else
   echo "SRVNA samba no Samba peer with a srvsvc port" | emit
 fi
 try_ours ours-srvsvc "examples/srvsvc-server.lua" srvsvc101 && LABELS_SRVSVC+=(ours-srvsvc)
+# the same with two worker processes (both on SRV_CPU like every server here:
+# forked workers inherit the pinned mask)
+try_ours ours-srvsvc-w2 "examples/srvsvc-server.lua" srvsvc101 --workers 2 && LABELS_SRVSVC+=(ours-srvsvc-w2)
 start_server ceiling-srvsvc "$C/ceiling-srvsvc.log" "$C/echo_epoll" --preset srvsvc101 0 &&
   PORT[ceiling-srvsvc]=$SPORT PIDS[ceiling-srvsvc]=$SPID && LABELS_SRVSVC+=(ceiling-srvsvc)
 
@@ -253,7 +258,7 @@ done
 # ------------------------------------------------------------ hold
 if [ "$HOLD_N" -gt 0 ]; then
   for l in "${LABELS_ADDONE[@]}" "${LABELS_SRVSVC[@]}"; do
-    case $l in ceiling*) continue ;; esac
+    case $l in ceiling*|*-w2) continue ;; esac
     preset=addone
     case $l in samba|ours-srvsvc) preset=srvsvc101 ;; esac
     say "-- (c) hold: $HOLD_N idle connections to $l"
@@ -306,7 +311,8 @@ for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
 
 names = {"asyncio": "asyncio reference (Python)", "ours": "ours: examples/echo-server.lua",
          "ceiling": "epoll ping-pong ceiling (C)", "samba": "samba-dcerpcd rpcd_classic",
-         "ours-srvsvc": "ours: examples/srvsvc-server.lua", "ceiling-srvsvc": "epoll ping-pong ceiling (C)"}
+         "ours-srvsvc": "ours: examples/srvsvc-server.lua", "ours-srvsvc-w2": "ours: srvsvc-server.lua --workers 2",
+         "ceiling-srvsvc": "epoll ping-pong ceiling (C)"}
 conns = sorted({n for _, n in srv})
 print("\n(c) servers under a C load generator  [%s]" % meta)
 print("    closed loop, one call in flight per connection, every reply checked; best of %d rounds; generator spins on CPU %s, servers on CPU %s"
@@ -314,7 +320,7 @@ print("    closed loop, one call in flight per connection, every reply checked; 
          meta.split("srv_cpu=")[1].split()[0] if "srv_cpu=" in meta else "?"))
 print("    srv CPU = utime+stime of the server's processes / wall; other = the rest of the server's CPU not idle (other load, irq)")
 for call, labels, ceil in (("addone", ("asyncio", "ours", "ceiling"), "ceiling"),
-                           ("srvsvc101", ("samba", "ours-srvsvc", "ceiling-srvsvc"), "ceiling-srvsvc")):
+                           ("srvsvc101", ("samba", "ours-srvsvc", "ours-srvsvc-w2", "ceiling-srvsvc"), "ceiling-srvsvc")):
     sz = next((v for (l, _), v in srv.items() if l in labels), None)
     print("\n  %s%s" % (call, "  (request %d B, response %d B)" % (sz["req"], sz["resp"]) if sz else ""))
     print("  %-34s %5s %10s %8s %12s %8s %8s %8s" % ("server", "conns", "calls/s", "srv CPU", "calls/CPU-s", "gen busy", "other", "vs ceil"))
@@ -367,7 +373,12 @@ def goal(text, num, den, limit, less=False):
 hi = max(conns) if conns else 16
 goal("ours/asyncio calls/s, 1 connection >= 1", rate("ours", 1), rate("asyncio", 1), 1)
 goal("ours/asyncio calls per server CPU-s, %d connections >= 1.5" % hi, rate("ours", hi, "per"), rate("asyncio", hi, "per"), 1.5)
-goal("ours/samba srvsvc calls/s, %d connections >= 2" % hi, rate("ours-srvsvc", hi), rate("samba", hi), 2)
+goal("ours(workers=2)/samba srvsvc calls/s, %d connections >= 2" % hi, rate("ours-srvsvc-w2", hi), rate("samba", hi), 2)
+for n in conns:
+    for l, what in (("ours-srvsvc", "workers=1"), ("ours-srvsvc-w2", "workers=2")):
+        if rate(l, n) and rate("samba", n):
+            print("  %-66s  %6.2f" % ("  ours(%s)/samba srvsvc calls/s, %d connection%s" % (what, n, "s" if n > 1 else ""),
+                                       rate(l, n) / rate("samba", n)))
 for n in conns:
     goal("ours/ceiling calls/s (addone), %d connection%s >= 0.5" % (n, "s" if n > 1 else ""), rate("ours", n), rate("ceiling", n), 0.5)
 h = hold.get("ours")

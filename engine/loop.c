@@ -117,7 +117,8 @@ void dce_loop_free(dce_loop *l) {
 /* ------------------------------------------------------------ fds */
 
 static uint32_t ep_events(unsigned ev) {
-  return ((ev & DCE_EV_READ) ? (uint32_t)EPOLLIN : 0u) | ((ev & DCE_EV_WRITE) ? (uint32_t)EPOLLOUT : 0u);
+  return ((ev & DCE_EV_READ) ? (uint32_t)EPOLLIN : 0u) | ((ev & DCE_EV_WRITE) ? (uint32_t)EPOLLOUT : 0u)
+         | ((ev & DCE_EV_EXCLUSIVE) ? (uint32_t)EPOLLEXCLUSIVE : 0u);
 }
 
 static int ep_ctl(dce_loop *l, int op, int fd, unsigned events) {
@@ -154,6 +155,7 @@ int dce_loop_add(dce_loop *l, int fd, unsigned events, dce_io_fn fn, void *ud) {
 int dce_loop_mod(dce_loop *l, int fd, unsigned events) {
   if (fd < 0 || fd >= l->nfds || !l->fds[fd].fn) { errno = ENOENT; return -1; }
   if (l->fds[fd].events == events) return 0;
+  if ((l->fds[fd].events | events) & DCE_EV_EXCLUSIVE) { errno = EINVAL; return -1; }
   if (ep_ctl(l, EPOLL_CTL_MOD, fd, events)) return -1;
   l->fds[fd].events = events;
   return 0;
@@ -164,6 +166,21 @@ void dce_loop_del(dce_loop *l, int fd) {
   epoll_ctl(l->ep, EPOLL_CTL_DEL, fd, NULL);
   memset(&l->fds[fd], 0, sizeof l->fds[fd]);
   l->nwatched--;
+}
+
+int dce_loop_reinit(dce_loop *l) {
+  int ep = epoll_create1(EPOLL_CLOEXEC), fd;
+  if (ep < 0) return -1;
+  close(l->ep);                    /* the parent's instance lives on in the parent */
+  l->ep = ep;
+  for (fd = 0; fd < l->nfds; fd++) {
+    if (!l->fds[fd].fn) continue;
+    if (ep_ctl(l, EPOLL_CTL_ADD, fd, l->fds[fd].events)) {
+      memset(&l->fds[fd], 0, sizeof l->fds[fd]);   /* gone (closed meanwhile?): forget it */
+      l->nwatched--;
+    }
+  }
+  return 0;
 }
 
 /* ------------------------------------------------------------ timers */

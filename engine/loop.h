@@ -17,6 +17,10 @@
 #define DCE_EV_READ   0x01u
 #define DCE_EV_WRITE  0x02u
 #define DCE_EV_ERROR  0x04u        /* reported only: hang-up or socket error */
+/* dce_loop_add only: EPOLLEXCLUSIVE, for a listening socket several
+** processes watch (one of them is woken per event). Such an fd cannot be
+** modified (dce_loop_mod fails with EINVAL); delete and add it again. */
+#define DCE_EV_EXCLUSIVE 0x08u
 
 typedef struct dce_loop dce_loop;
 typedef struct dce_timer dce_timer;
@@ -31,6 +35,11 @@ dce_loop *dce_loop_new(void);      /* NULL on failure */
 ** in force, or -1 when it cannot be read. */
 long dce_fd_limit_raise(long want);
 void dce_loop_free(dce_loop *l);   /* pending timers are freed, fds left open */
+
+/* In a child after fork(): the epoll instance is shared with the parent, so
+** give this loop a new one with every watched fd added again (same events,
+** callbacks and data; timers untouched). 0, or -1 (errno set). */
+int dce_loop_reinit(dce_loop *l);
 
 /* Watch fd for `events` (DCE_EV_READ | DCE_EV_WRITE). 0 or -1 (errno set). */
 int dce_loop_add(dce_loop *l, int fd, unsigned events, dce_io_fn fn, void *ud);

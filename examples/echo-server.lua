@@ -1,6 +1,7 @@
 #!/usr/bin/env lua5.4
--- echo-server.lua [--epm] [BINDING...]: Samba's rpcecho test interface served by Lua
--- handlers (the interface smbtorture's rpc.echo drives).
+-- echo-server.lua [--epm] [--workers N] [BINDING...]: Samba's rpcecho test interface
+-- served by Lua handlers (the interface smbtorture's rpc.echo drives).
+-- --workers N: serve from N processes (the server's `workers` option).
 --   lua5.4 examples/echo-server.lua                       -- ncacn_ip_tcp:127.0.0.1[31135]
 --   lua5.4 examples/echo-server.lua 'ncacn_ip_tcp:127.0.0.1[0]' 'ncacn_ip_tcp:[::1][0]'
 -- Prints "listening on <binding>" for each endpoint once it accepts calls.
@@ -14,15 +15,24 @@ end
 
 local dcerpc = require "dcerpc"
 
-local bindings, epm = {}, false
-for _, a in ipairs { ... } do
-  if a == "--epm" then epm = true else bindings[#bindings + 1] = a end
+local bindings, epm, workers = {}, false, 1
+local argv = { ... }
+local i = 1
+while i <= #argv do
+  local a = argv[i]
+  if a == "--epm" then epm = true
+  elseif a == "--workers" then
+    i = i + 1
+    workers = assert(math.tointeger(tonumber(argv[i])), "--workers: a number expected")
+  else bindings[#bindings + 1] = a end
+  i = i + 1
 end
 if #bindings == 0 then bindings = { "ncacn_ip_tcp:127.0.0.1[31135]" } end
 
 -- room for the 10,000-idle-connection hold test of bench/ (the default is 1024)
 -- --epm: also serve the endpoint mapper (on the same endpoints), which maps rpcecho
-local srv = assert(dcerpc.server { listen = bindings, max_connections = 20000, epmapper = epm })
+local srv = assert(dcerpc.server { listen = bindings, max_connections = 20000, epmapper = epm,
+                                   workers = workers })
 
 srv:register("rpcecho", {
   AddOne = function(call, a) return { out_data = (a.in_data + 1) & 0xffffffff } end,

@@ -1,11 +1,12 @@
 #!/usr/bin/env lua5.4
--- srvsvc-server.lua [BINDING...]: a small Server Service ([MS-SRVS]) served by
+-- srvsvc-server.lua [--workers N] [BINDING...]: a small Server Service ([MS-SRVS]) served by
 -- Lua handlers: a fixed share table answered by NetrShareEnum (levels 0, 1, 2,
 -- 501, 502), NetrShareGetInfo (0, 1, 2, 501, 502, 1004, 1005, 1006) and
 -- NetrServerGetInfo (100, 101, 102). Anonymous; `rpcclient -U% BINDING -c
 -- srvinfo` / `-c netshareenumall` / `-c 'netsharegetinfo share'` talk to it.
 --   lua5.4 examples/srvsvc-server.lua                     -- ncacn_ip_tcp:127.0.0.1[31136]
 --   lua5.4 examples/srvsvc-server.lua 'ncacn_ip_tcp:127.0.0.1[0]' 'ncacn_ip_tcp:[::1][0]'
+-- --workers N: serve from N processes (the server's `workers` option).
 -- Prints "listening on <binding>" for each endpoint once it accepts calls.
 -- From a checkout after `make` the lines below find the module there, unless
 -- LUA_PATH / LUA_CPATH already lead to one; installed as a rock it runs anywhere.
@@ -25,7 +26,19 @@ local ERROR_MORE_DATA = 234
 local ERROR_INVALID_LEVEL = 124
 local NERR_NetNameNotFound = 2310
 
-local bindings = { ... }
+local bindings, workers = {}, 1
+do
+  local argv, i = { ... }, 1
+  while i <= #argv do
+    if argv[i] == "--workers" then
+      i = i + 1
+      workers = assert(math.tointeger(tonumber(argv[i])), "--workers: a number expected")
+    else
+      bindings[#bindings + 1] = argv[i]
+    end
+    i = i + 1
+  end
+end
 if #bindings == 0 then bindings = { "ncacn_ip_tcp:127.0.0.1[31136]" } end
 
 ---------------------------------------------------------------- the server
@@ -194,7 +207,9 @@ end
 -- With the built-in endpoint mapper, clients that look srvsvc up on port 135
 -- whatever their binding says (Samba 4.17's rpcclient does) find it: give this
 -- server a 135 endpoint too (`ncacn_ip_tcp:127.0.0.2[135]`, root).
-local srv = assert(dcerpc.server { listen = bindings, epmapper = true })
+-- max_connections: room for the 10,000-idle-connection hold test of bench/
+local srv = assert(dcerpc.server { listen = bindings, epmapper = true, workers = workers,
+                                   max_connections = 20000 })
 srv:register(srvsvc, handlers)
 
 for _, ep in ipairs(srv.endpoints) do print("listening on " .. ep) end

@@ -12,9 +12,10 @@
 -- (mgmt excepted: it is on every endpoint anyway).
 --
 -- ept_lookup: lookup handles are 20-byte context handles kept per server in a
--- table bounded by `max_handles` (oldest evicted first): the server core gives
--- Lua no association-end notification, so a handle a client abandons lives
--- until it is evicted. A batch shorter than max_ents ends the search: it comes
+-- table bounded by `max_handles` (oldest evicted first). Each belongs to the
+-- association group of the call that made it and is freed when the group's
+-- last connection closes (srv:on_disconnect), so only clients that hold
+-- many searches open at once meet the bound. A batch shorter than max_ents ends the search: it comes
 -- back with its entries, status EPT_S_NOT_REGISTERED and a zero handle, as Samba
 -- does and as smbtorture's rpc.epmapper Lookup_simple requires (it stops at a
 -- short batch and then wants that status). A full batch has status 0 and a live
@@ -61,6 +62,7 @@ local function new_db(opts)
   return setmetatable({
     entries = {},                    -- in insertion order
     handles = {}, handle_order = {}, -- lookup handles: bytes -> state; FIFO for eviction
+    by_conn = {},                    -- owner (association group) -> { [handle] = true }
     max_handles = opts.max_handles or 1024,
     serial = 0,
   }, Db)
@@ -161,11 +163,31 @@ function Db:map(t, object)
   return exact
 end
 
+-- Forget handle h (and its place in its connection's set).
+function Db:drop(h)
+  local st = self.handles[h]
+  if not st then return false end
+  self.handles[h] = nil
+  local set = st.conn and self.by_conn[st.conn]
+  if set then
+    set[h] = nil
+    if next(set) == nil then self.by_conn[st.conn] = nil end
+  end
+  return true
+end
+
+-- state.conn: the owner, the association group of the call that made the
+-- handle (freed when the group ends)
 function Db:new_handle(state)
   self.serial = self.serial + 1
   local h = string.pack("<I4I4I4I4I4", 0, self.serial, math.random(0, 0xffffffff),
                         math.random(0, 0xffffffff), math.random(1, 0xffffffff))
   self.handles[h] = state
+  if state.conn then
+    local set = self.by_conn[state.conn]
+    if not set then set = {}; self.by_conn[state.conn] = set end
+    set[h] = true
+  end
   local order = self.handle_order
   order[#order + 1] = h
   -- bounded: drop freed handles from the order, then evict the oldest live ones
@@ -180,16 +202,25 @@ function Db:new_handle(state)
   local i = 1
   while live > self.max_handles and i <= #order do
     local k = order[i]
-    if self.handles[k] and k ~= h then self.handles[k] = nil; live = live - 1 end
+    if self.handles[k] and k ~= h then self:drop(k); live = live - 1 end
     i = i + 1
   end
   return h
 end
 
 function Db:free_handle(h)
-  local had = self.handles[h] ~= nil
-  self.handles[h] = nil
-  return had
+  return self:drop(h)
+end
+
+-- The owner (association group) ended: free its handles. Returns how many.
+function Db:free_connection(conn)
+  local set, n = self.by_conn[conn], 0
+  if not set then return 0 end
+  for h in pairs(set) do
+    if self.handles[h] then self.handles[h] = nil; n = n + 1 end
+  end
+  self.by_conn[conn] = nil
+  return n
 end
 
 function Db:live_handles()
@@ -250,7 +281,7 @@ local function epm_handlers(srv, db, opts)
       if #list == 0 then
         return { entry_handle = ZERO_HANDLE, num_ents = 0, entries = {}, status = EPT_S_NOT_REGISTERED }
       end
-      state = { list = list, pos = 1 }
+      state = { list = list, pos = 1, conn = call.assoc_group }
       handle = db:new_handle(state)
     end
     local out = {}
@@ -372,10 +403,14 @@ function M.attach(srv, opts, dispatch)
   srv._mgmt_counters = { calls_in = 0, calls_out = 0 }
   local c = srv._mgmt_counters
   local mgmt_key, stats_fn, stats_h
+  local function out(...)           -- count the answer, pass the results through
+    c.calls_out = c.calls_out + 1
+    return ...
+  end
   srv.core:set_dispatch(function(info)
     c.calls_in = c.calls_in + 1
-    local r
     if info.iface == mgmt_key and info.opnum == 1 and mgmt_key then
+      local r
       -- rpc__mgmt_inq_stats: C706 sends one [in] uint32 (count), Samba's
       -- mgmt.idl (smbtorture rpc.mgmt) two (max_count, unknown); the replies
       -- are the same bytes. Accept both: decode the first, allow 4 more.
@@ -386,11 +421,9 @@ function M.attach(srv, opts, dispatch)
       else
         r = table.pack(ndr.encode_call(stats_fn, "out", stats_h(nil, args), { request = args }))
       end
-    else
-      r = table.pack(dispatch(info))
+      return out(table.unpack(r, 1, r.n))
     end
-    c.calls_out = c.calls_out + 1
-    return table.unpack(r, 1, r.n)
+    return out(dispatch(info))
   end)
   srv._epm_opts = opts
   if opts.mgmt ~= false then
@@ -410,6 +443,7 @@ function M.enable(srv, opts)
   local db = new_db { max_handles = opts.epm_max_handles }
   srv._epm = { db = db, auto = {} }
   srv:register(require "dcerpc.iface.epm", epm_handlers(srv, db, opts))
+  srv:on_disconnect(function(_, group, ended) if ended then db:free_connection(group) end end)
   sync(srv)
   return srv
 end

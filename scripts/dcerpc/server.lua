@@ -34,13 +34,13 @@ function Call:__tostring()
   return string.format("dcerpc.call %s.%s #%d from %s", self.interface, self.name, self.call_id, self.peer)
 end
 
--- the coroutines that are server calls (dcerpc.sleep yields only in them)
-local call_threads = setmetatable({}, { __mode = "k" })
+-- dcerpc.sleep yields only in the coroutines of server calls and tasks
+-- (core.on_loop: the core marks them; a coroutine made inside one is not)
+local on_loop = core.on_loop
 
 function M.sleep(seconds)
   assert(type(seconds) == "number" and seconds >= 0, "dcerpc.sleep: seconds expected")
-  local co = coroutine.running()
-  if co and call_threads[co] then
+  if on_loop() then
     coroutine.yield(core.SLEEP, seconds)
   else
     core.sleep_blocking(seconds)
@@ -128,14 +128,28 @@ local function describe(e)
 end
 
 -- Runs in the call's coroutine: stub | nil, status, did_not_execute
+local function traceback(e)
+  if type(e) == "table" then return e end
+  return debug.traceback(tostring(e), 2)
+end
+
+-- decode options per data representation (a handful exist), and one encode
+-- options table reused by every call (encode_call does not yield or keep it)
+local drep_opts, n_drep_opts = {}, 0
+local enc_opts = {}
+
 local function make_dispatch(self)
   return function(info)
-    call_threads[coroutine.running()] = true
     local ent = self.ifaces[info.iface]
     local fn = ent and ent.iface.functions[info.opnum]
     local h = fn and ent.handlers[fn.name]
     if not h then return nil, NCA_S_OP_RNG_ERROR, true end
-    local args, de = ndr.decode_call(fn, "in", info.stub, { drep = info.drep })
+    local dopts = drep_opts[info.drep]
+    if not dopts then
+      dopts = { drep = info.drep }
+      if n_drep_opts < 16 then drep_opts[info.drep] = dopts; n_drep_opts = n_drep_opts + 1 end
+    end
+    local args, de = ndr.decode_call(fn, "in", info.stub, dopts)
     if not args then
       self.log(string.format("%s.%s from %s: undecodable request: %s", ent.iface.name, fn.name,
                              info.peer, describe(de)))
@@ -145,12 +159,9 @@ local function make_dispatch(self)
       server = self, interface = ent.iface.name, name = fn.name, opnum = info.opnum,
       call_id = info.call_id, context_id = info.context_id, object = info.object,
       peer = info.peer, client_address = info.peer, assoc_group = info.assoc_group,
-      connection = info.conn, drep = info.drep,
+      connection = info.conn, drep = info.drep, worker = info.worker or 0,
     }, Call)
-    local ok, res = xpcall(h, function(e)
-      if type(e) == "table" then return e end
-      return debug.traceback(tostring(e), 2)
-    end, call, args)
+    local ok, res = xpcall(h, traceback, call, args)
     if not ok then
       self.log(string.format("%s.%s from %s raised: %s", ent.iface.name, fn.name, info.peer, describe(res)))
       return nil, fault_of(res), false
@@ -160,7 +171,9 @@ local function make_dispatch(self)
       self.log(string.format("%s.%s: handler returned a %s, not a table", ent.iface.name, fn.name, type(res)))
       return nil, RPC_S_CALL_FAILED, false
     end
-    local eok, stub = pcall(ndr.encode_call, fn, "out", res, { request = args })
+    enc_opts.request = args
+    local eok, stub = pcall(ndr.encode_call, fn, "out", res, enc_opts)
+    enc_opts.request = nil
     if not eok or type(stub) ~= "string" then
       self.log(string.format("%s.%s: cannot marshal the results: %s", ent.iface.name, fn.name, describe(stub)))
       return nil, RPC_X_BAD_STUB_DATA, false
@@ -174,21 +187,60 @@ function Server:step(timeout)
   return self.core:step(timeout)
 end
 
--- srv:run(): serve until srv:close() (from a handler, or a signal handler)
+-- srv:run(): serve until srv:close() (from a handler, or a signal handler).
+-- With workers = N > 1 the process forks N - 1 workers first (everything set
+-- up so far is copied into each) and serves as worker 0; SIGTERM / SIGINT
+-- then close the server, which stops the workers, and run() returns. A
+-- worker never returns from run(): if its loop ends (srv:close() in a
+-- handler) the process exits and the parent starts a new one.
 function Server:run()
-  while not self.closed do self.core:step(-1) end
+  if self.workers > 1 then self.core:start_workers() end
+  local open, worker = self.core:is_open()
+  while open and not self.closed do
+    self.core:step(-1)
+    open, worker = self.core:is_open()
+  end
+  if worker ~= 0 then os.exit(0) end
+  if not open then self.closed = true end
 end
 
+-- srv:stats() -> { connections, calls, groups, listeners, worker (this
+-- process's index), workers, handed_in, handed_out }: of this process only.
 function Server:stats() return self.core:stats() end
+
+-- srv:worker_pids() -> { pid of worker 0, pid of worker 1, ... } (0: not
+-- running; before run() only worker 0, this process, is known).
+function Server:worker_pids() return self.core:worker_pids() end
+
+-- srv:on_disconnect(fn): fn(connection, assoc_group, group_ended) once each
+-- connection has closed (connection = call.connection of its calls;
+-- assoc_group 0 if it never bound; group_ended: it was the last connection
+-- of its association group, whose context handles are now stale). It runs
+-- on the loop after the step that saw the close, under pcall; its errors
+-- are logged. Calls still running on that connection go on (their replies
+-- are dropped). Not called for connections srv:close() ends.
+function Server:on_disconnect(fn)
+  assert(type(fn) == "function", "function expected")
+  local list = self._on_disconnect
+  if not list then
+    list = {}
+    self._on_disconnect = list
+    self.core:set_on_close(function(conn, group, ended)
+      for _, f in ipairs(list) do
+        local ok, e = pcall(f, conn, group, ended)
+        if not ok then self.log("on_disconnect handler failed: " .. describe(e)) end
+      end
+    end)
+  end
+  list[#list + 1] = fn
+  return self
+end
 
 -- srv:spawn(fn, ...): run fn(...) as a coroutine on this server's loop
 -- (dcerpc.sleep yields in it); its results are dropped, its errors logged.
 function Server:spawn(fn, ...)
   assert(type(fn) == "function", "function expected")
-  return self.core:spawn(function(...)
-    call_threads[coroutine.running()] = true
-    return fn(...)
-  end, ...)
+  return self.core:spawn(fn, ...)
 end
 
 function Server:close()
@@ -213,17 +265,19 @@ function Server:epm_entries() return require("dcerpc.epmapper").entries(self) en
 
 -- dcerpc.server{ listen = {bindings...}, max_connections=, max_calls_per_connection=,
 --                max_request=, idle_timeout=, call_timeout=, partial_timeout=,
---                max_frag=, log = fn } -> srv | nil, err
+--                max_frag=, log = fn, workers = 1 } -> srv | nil, err
+-- workers = N: srv:run() serves from N processes (see Server:run); the
+-- limits (max_connections ...) are per worker.
 function M.server(opts)
   opts = opts or {}
   local c = core.server_new {
     max_frag = opts.max_frag, max_request = opts.max_request,
     max_calls = opts.max_calls_per_connection, max_connections = opts.max_connections,
     idle_timeout = opts.idle_timeout, partial_timeout = opts.partial_timeout,
-    call_timeout = opts.call_timeout,
+    call_timeout = opts.call_timeout, workers = opts.workers,
   }
   local self = setmetatable({ core = c, endpoints = {}, ifaces = {}, log = opts.log or default_log,
-                              ncalrpc_dir = opts.ncalrpc_dir }, Server)
+                              ncalrpc_dir = opts.ncalrpc_dir, workers = opts.workers or 1 }, Server)
   c:set_dispatch(make_dispatch(self))
   c:set_log(function(msg) self.log(msg) end)
   require("dcerpc.epmapper").attach(self, opts, make_dispatch(self))   -- epmapper hook

@@ -282,6 +282,48 @@ static void on_read(dce_loop *l, int fd, unsigned ev, void *ud) {
   if (ev & DCE_EV_READ) { got_read += (int)read(fd, b, sizeof b); }
 }
 
+/* Workers: group ids carry the worker index in their top 8 bits. */
+static void test_tagged_groups(void) {
+  dce_server_cfg cfg;
+  dce_server *s;
+  dce_sconn *a, *b, *c;
+  outq q = { 0 };
+  uint32_t g, g2;
+  int i, ok = 1;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.tag_groups = 1;
+  cfg.worker = 3;
+  s = dce_server_new(&cfg);
+  dce_server_add_iface(s, &ECHO, &IFACE_TAG);
+  a = dce_sconn_new(s, "135");
+  bind(a, 5840, 5840, 0, &q);
+  g = q.p[0].assoc_group;
+  test_cond("tagged id names worker 3, low 24 bits nonzero", DCE_GROUP_WORKER(g) == 3 && (g & 0xffffffu) != 0);
+  test_cond("has_group sees it", dce_server_has_group(s, g) && !dce_server_has_group(s, g ^ 1));
+  dce_server_set_worker(s, 0);
+  b = dce_sconn_new(s, "135");
+  bind(b, 5840, 5840, 0, &q);
+  g2 = q.p[0].assoc_group;
+  test_cond("worker 0 ids: top byte 0, nonzero", DCE_GROUP_WORKER(g2) == 0 && g2 != 0 && g2 != g);
+  c = dce_sconn_new(s, "135");
+  bind(c, 5840, 5840, g, &q);
+  test_cond("a group made before set_worker is still joined", q.n == 1 && q.p[0].ptype == DCE_PT_BIND_ACK && q.p[0].assoc_group == g);
+  dce_sconn_free(a);
+  dce_sconn_free(c);
+  test_cond("has_group false once its last member left", !dce_server_has_group(s, g));
+  dce_sconn_free(b);
+  dce_server_set_worker(s, 255);
+  for (i = 0; i < 200 && ok; i++) {
+    dce_sconn *x = dce_sconn_new(s, "135");
+    bind(x, 5840, 5840, 0, &q);
+    ok = q.n == 1 && DCE_GROUP_WORKER(q.p[0].assoc_group) == 255 && (q.p[0].assoc_group & 0xffffffu) != 0;
+    dce_sconn_free(x);
+  }
+  test_cond("200 ids of worker 255 all tagged", ok);
+  outq_free(&q);
+  dce_server_free(s);
+}
+
 static void test_loop(void) {
   dce_loop *l = dce_loop_new();
   static int one = 1, two = 2, three = 3;
@@ -305,6 +347,14 @@ static void test_loop(void) {
   test_cond("counts", dce_loop_count(l, &timers) == 1 && timers == 0);
   dce_loop_del(l, p[0]);
   test_cond("removed", dce_loop_count(l, NULL) == 0);
+  test_cond("exclusive watch", dce_loop_add(l, p[0], DCE_EV_READ | DCE_EV_EXCLUSIVE, on_read, NULL) == 0);
+  test_cond("an exclusive fd cannot be modified", dce_loop_mod(l, p[0], DCE_EV_WRITE) == -1);
+  test_cond("reinit keeps the watched fds", dce_loop_reinit(l) == 0 && dce_loop_count(l, NULL) == 1);
+  got_read = 0;
+  test_cond("write", write(p[1], "de", 2) == 2);
+  dce_loop_run_once(l, 100);
+  test_cond("read callback ran on the new epoll instance", got_read == 2);
+  dce_loop_del(l, p[0]);
   close(p[0]);
   close(p[1]);
   dce_loop_free(l);
@@ -313,6 +363,7 @@ static void test_loop(void) {
 int main(void) {
   test_negotiation();
   test_groups();
+  test_tagged_groups();
   test_calls();
   test_hostile();
   test_loop();

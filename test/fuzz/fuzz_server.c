@@ -60,7 +60,10 @@ static void run(dce_server *s, int with_bind, const uint8_t *data, size_t size) 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const dce_syntax echo = { { { 0xc5, 0x5e, 0xa1, 0x60, 0xe8, 0x4d, 0xd7, 0x11,
                                        0xa6, 0x37, 0x00, 0x50, 0x56, 0xa2, 0x01, 0x82 } }, 1, 0 };
-  dce_server_cfg cfg = { 0, 65536, 8 };
+  /* workers: half the inputs get tagged group ids (the worker from the last
+  ** byte), which must behave the same */
+  dce_server_cfg cfg = { .max_frag = 0, .max_request = 65536, .max_calls = 8,
+                         .tag_groups = size > 0 && (data[size - 1] & 1), .worker = size > 0 ? data[size - 1] : 0 };
   dce_server *s = dce_server_new(&cfg);
   if (!s) return 0;
   dce_server_add_iface(s, &echo, (void *)&echo);
