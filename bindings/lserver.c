@@ -50,6 +50,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include "lcore.h"
+#include "lauth.h"
+#include "../engine/sec.h"
 #include "../engine/loop.h"
 #include "../engine/server.h"
 #include "../engine/status.h"
@@ -143,6 +145,7 @@ struct lsrv {
   dce_timer *sweep;
   int in_step, close_pending, open;
   int close_ref;                   /* on_close hook (conn id, assoc group) */
+  dcerpc_auth_hook *auth;          /* credential lookup (set_auth), or NULL */
   /* workers (see "workers" below); nworkers 1: none of this is used */
   int nworkers, worker, pool;      /* pool: run() forked the workers */
   lworker *wk;                     /* [nworkers]; meaningful in the parent */
@@ -510,6 +513,16 @@ static void call_start(lsconn *c, const dce_scall *sc) {
     lua_pushinteger(co, s->worker);
     lua_setfield(co, -2, "worker");
   }
+  if (in->auth_type) {
+    lua_pushstring(co, dce_sec_type_name(in->auth_type));
+    lua_setfield(co, -2, "auth_type");
+    lua_pushstring(co, dce_sec_level_name(in->auth_level));
+    lua_setfield(co, -2, "auth_level");
+    lua_pushstring(co, in->user);
+    lua_setfield(co, -2, "user");
+    lua_pushstring(co, in->domain);
+    lua_setfield(co, -2, "domain");
+  }
   if (s->call_timeout > 0)
     k->deadline = dce_loop_timer(s->loop, (int64_t)(s->call_timeout * 1000), call_expire, k);
   call_resume(k, 1);
@@ -521,6 +534,10 @@ static void call_start(lsconn *c, const dce_scall *sc) {
 static void conn_after_input(lsconn *c) {
   const dce_scall *k;
   if (!c->sc) return;
+  if (c->s->auth && dcerpc_auth_last_error(c->s->auth)) {     /* a raising lookup function */
+    srv_log(c->s, "%s%s", dcerpc_auth_last_error(c->s->auth), "");
+    dcerpc_auth_clear_error(c->s->auth);
+  }
   if (dce_sconn_get_info(c->sc)->pdus_in != c->pdus_seen) {
     c->pdus_seen = dce_sconn_get_info(c->sc)->pdus_in;
     c->last_pdu_ms = dce_now_ms();
@@ -975,6 +992,8 @@ static void srv_shutdown(lsrv *s, lua_State *L) {
   s->loop = NULL;
   dce_server_free(s->srv);
   s->srv = NULL;
+  dcerpc_auth_detach(L, s->auth);
+  s->auth = NULL;
   luaL_unref(L, LUA_REGISTRYINDEX, s->dispatch_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, s->log_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, s->close_ref);
@@ -1111,13 +1130,24 @@ static int lsrv_listen_unix(lua_State *L) {
   return 1;
 }
 
-/* srv:add_interface({uuid, major, minor}, key) */
+/* srv:set_auth{lookup = fn(user, domain, workstation) -> password |
+**   {nt_hash=} | nil, domain =, computer =, dns_domain =, dns_computer =}:
+** accept NTLM and SPNEGO binds (once) */
+static int lsrv_set_auth(lua_State *L) {
+  lsrv *s = srv_check(L);
+  if (s->auth) return luaL_error(L, "authentication is already set up");
+  s->auth = dcerpc_auth_attach(L, s->srv, &s->L, 2);
+  return 0;
+}
+
+/* srv:add_interface({uuid, major, minor}, key [, min_level]) */
 static int lsrv_add_interface(lua_State *L) {
   lsrv *s = srv_check(L);
   dce_syntax a;
   size_t n;
   const char *u;
   lua_Integer key = luaL_checkinteger(L, 3);
+  int min_level = lua_isnoneornil(L, 4) ? 0 : dcerpc_auth_level_of(L, 4);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_getfield(L, 2, "uuid");
   u = lua_tolstring(L, -1, &n);
@@ -1133,6 +1163,7 @@ static int lsrv_add_interface(lua_State *L) {
     lua_pushliteral(L, "interface already registered (same uuid and major version)");
     return 2;
   }
+  if (min_level > 1) dce_server_iface_min_level(s->srv, (void *)(intptr_t)key, (uint8_t)min_level);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -1353,7 +1384,7 @@ static int lcore_sleep_blocking(lua_State *L) {
 void dcerpc_open_server(lua_State *L) {
   static const luaL_Reg srv_m[] = {
     { "listen", lsrv_listen }, { "listen_unix", lsrv_listen_unix },
-    { "add_interface", lsrv_add_interface },
+    { "add_interface", lsrv_add_interface }, { "set_auth", lsrv_set_auth },
     { "set_dispatch", lsrv_set_dispatch }, { "set_log", lsrv_set_log },
     { "set_on_close", lsrv_set_on_close },
     { "step", lsrv_step }, { "stats", lsrv_stats }, { "spawn", lsrv_spawn },

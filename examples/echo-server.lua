@@ -1,7 +1,10 @@
 #!/usr/bin/env lua5.4
--- echo-server.lua [--epm] [--workers N] [BINDING...]: Samba's rpcecho test interface
--- served by Lua handlers (the interface smbtorture's rpc.echo drives).
+-- echo-server.lua [--epm] [--workers N] [--user NAME:PASSWORD]... [BINDING...]:
+-- Samba's rpcecho test interface served by Lua handlers (the interface
+-- smbtorture's rpc.echo drives).
 -- --workers N: serve from N processes (the server's `workers` option).
+-- --user NAME:PASSWORD: accept NTLM / SPNEGO binds from that user (several
+--   --user flags for several users); anonymous calls are still served.
 --   lua5.4 examples/echo-server.lua                       -- ncacn_ip_tcp:127.0.0.1[31135]
 --   lua5.4 examples/echo-server.lua 'ncacn_ip_tcp:127.0.0.1[0]' 'ncacn_ip_tcp:[::1][0]'
 -- Prints "listening on <binding>" for each endpoint once it accepts calls.
@@ -15,7 +18,7 @@ end
 
 local dcerpc = require "dcerpc"
 
-local bindings, epm, workers = {}, false, 1
+local bindings, epm, workers, users = {}, false, 1, nil
 local argv = { ... }
 local i = 1
 while i <= #argv do
@@ -24,6 +27,12 @@ while i <= #argv do
   elseif a == "--workers" then
     i = i + 1
     workers = assert(math.tointeger(tonumber(argv[i])), "--workers: a number expected")
+  elseif a == "--user" then
+    i = i + 1
+    local name, pw = tostring(argv[i]):match("^([^:]+):(.*)$")
+    assert(name, "--user: NAME:PASSWORD expected")
+    users = users or {}
+    users[name] = pw
   else bindings[#bindings + 1] = a end
   i = i + 1
 end
@@ -32,7 +41,8 @@ if #bindings == 0 then bindings = { "ncacn_ip_tcp:127.0.0.1[31135]" } end
 -- room for the 10,000-idle-connection hold test of bench/ (the default is 1024)
 -- --epm: also serve the endpoint mapper (on the same endpoints), which maps rpcecho
 local srv = assert(dcerpc.server { listen = bindings, max_connections = 20000, epmapper = epm,
-                                   workers = workers })
+                                   workers = workers,
+                                   auth = users and { users = users, domain = "RPCSRV", computer = "LUAECHO" } })
 
 srv:register("rpcecho", {
   AddOne = function(call, a) return { out_data = (a.in_data + 1) & 0xffffffff } end,

@@ -7,6 +7,7 @@
 --   lua5.4 examples/srvsvc-server.lua                     -- ncacn_ip_tcp:127.0.0.1[31136]
 --   lua5.4 examples/srvsvc-server.lua 'ncacn_ip_tcp:127.0.0.1[0]' 'ncacn_ip_tcp:[::1][0]'
 -- --workers N: serve from N processes (the server's `workers` option).
+-- --user NAME:PASSWORD: accept NTLM / SPNEGO binds from that user (repeatable).
 -- Prints "listening on <binding>" for each endpoint once it accepts calls.
 -- From a checkout after `make` the lines below find the module there, unless
 -- LUA_PATH / LUA_CPATH already lead to one; installed as a rock it runs anywhere.
@@ -26,13 +27,19 @@ local ERROR_MORE_DATA = 234
 local ERROR_INVALID_LEVEL = 124
 local NERR_NetNameNotFound = 2310
 
-local bindings, workers = {}, 1
+local bindings, workers, users = {}, 1, nil
 do
   local argv, i = { ... }, 1
   while i <= #argv do
     if argv[i] == "--workers" then
       i = i + 1
       workers = assert(math.tointeger(tonumber(argv[i])), "--workers: a number expected")
+    elseif argv[i] == "--user" then
+      i = i + 1
+      local name, pw = tostring(argv[i]):match("^([^:]+):(.*)$")
+      assert(name, "--user: NAME:PASSWORD expected")
+      users = users or {}
+      users[name] = pw
     else
       bindings[#bindings + 1] = argv[i]
     end
@@ -209,7 +216,8 @@ end
 -- server a 135 endpoint too (`ncacn_ip_tcp:127.0.0.2[135]`, root).
 -- max_connections: room for the 10,000-idle-connection hold test of bench/
 local srv = assert(dcerpc.server { listen = bindings, epmapper = true, workers = workers,
-                                   max_connections = 20000 })
+                                   max_connections = 20000,
+                                   auth = users and { users = users, domain = "RPCSRV", computer = "LUASRVSVC" } })
 srv:register(srvsvc, handlers)
 
 for _, ep in ipairs(srv.endpoints) do print("listening on " .. ep) end

@@ -94,6 +94,33 @@ function Server:listen(binding)
   return ep
 end
 
+-- srv:set_auth{ users = { name = password | { nt_hash = hex } } | lookup = fn,
+--               domain = "NETBIOS-DOMAIN", computer = "NAME", dns_domain =, dns_computer = }
+-- Accept NTLM and SPNEGO binds. lookup(user, domain, workstation) returns the
+-- password, { nt_hash = 32 hex digits or 16 bytes }, or nil for an unknown
+-- user; it runs inside the server's loop and must not yield (no RPC in it).
+function Server:set_auth(a)
+  assert(type(a) == "table", "auth: a table expected")
+  local lookup = a.lookup
+  if not lookup then
+    local users = a.users
+    assert(type(users) == "table", "auth: users = { name = password } or lookup = function expected")
+    lookup = function(user, domain)
+      local v = users[user] or users[domain .. "\\" .. user]
+      if v == nil then                 -- user names compare without case, as Windows does
+        local lu = user:lower()
+        for k, x in pairs(users) do
+          if type(k) == "string" and k:lower() == lu then v = x; break end
+        end
+      end
+      return v
+    end
+  end
+  self.core:set_auth { lookup = lookup, domain = a.domain, computer = a.computer,
+                       dns_domain = a.dns_domain, dns_computer = a.dns_computer }
+  return self
+end
+
 -- srv:register(iface, handlers [, opts]) -> srv
 --   iface: a description (ndr.interface) or a name shipped in dcerpc.iface
 --   handlers: { FunctionName = function(call, args) ... end, ... }
@@ -108,7 +135,8 @@ function Server:register(iface, handlers, opts)
     assert(type(h) == "function", "handler for " .. tostring(name) .. " must be a function")
   end
   local key = #self.ifaces + 1
-  local ok, e = self.core:add_interface({ uuid = iface.uuid, major = iface.major, minor = iface.minor }, key)
+  local ok, e = self.core:add_interface({ uuid = iface.uuid, major = iface.major, minor = iface.minor }, key,
+                                        opts and opts.min_level)
   if not ok then error("cannot register " .. iface.name .. ": " .. tostring(e), 2) end
   self.ifaces[key] = { iface = iface, handlers = handlers, opts = opts or {} }
   if self._epm then Server._epm_sync(self) end   -- epmapper hook
@@ -138,6 +166,15 @@ end
 local drep_opts, n_drep_opts = {}, 0
 local enc_opts = {}
 
+local NDR20 = { uuid = "8a885d04-1ceb-11c9-9fe8-08002b104860", major = 2, minor = 0 }
+local ACCESS_DENIED = 5
+local partial_by_drep = {}
+local function partial_opts(drep)
+  local o = partial_by_drep[drep]
+  if not o then o = { drep = drep, partial = true }; partial_by_drep[drep] = o end
+  return o
+end
+
 local function make_dispatch(self)
   return function(info)
     local ent = self.ifaces[info.iface]
@@ -150,6 +187,22 @@ local function make_dispatch(self)
       if n_drep_opts < 16 then drep_opts[info.drep] = dopts; n_drep_opts = n_drep_opts + 1 end
     end
     local args, de = ndr.decode_call(fn, "in", info.stub, dopts)
+    if not args and type(de) == "table" and de.name == "ndr_leftover" then
+      -- bytes after the NDR data: a verification trailer ([MS-RPCE]
+      -- 2.2.2.13, Samba's and Windows' clients send one) must match the call
+      local off
+      args, off = ndr.decode_call(fn, "in", info.stub, partial_opts(info.drep))
+      if args then
+        local iface = ent.iface
+        local vok, verr = core.vt_check(info.stub, off, {
+          abstract = { uuid = iface.uuid, major = iface.major, minor = iface.minor }, transfer = NDR20,
+          call_id = info.call_id, ctx_id = info.context_id, opnum = info.opnum, drep = info.drep })
+        if vok == nil then
+          self.log(string.format("%s.%s from %s: %s", iface.name, fn.name, info.peer, verr))
+          return nil, ACCESS_DENIED, true
+        end
+      end
+    end
     if not args then
       self.log(string.format("%s.%s from %s: undecodable request: %s", ent.iface.name, fn.name,
                              info.peer, describe(de)))
@@ -160,6 +213,8 @@ local function make_dispatch(self)
       call_id = info.call_id, context_id = info.context_id, object = info.object,
       peer = info.peer, client_address = info.peer, assoc_group = info.assoc_group,
       connection = info.conn, drep = info.drep, worker = info.worker or 0,
+      auth = info.auth_type and { type = info.auth_type, level = info.auth_level,
+                                  user = info.user, domain = info.domain } or nil,
     }, Call)
     local ok, res = xpcall(h, traceback, call, args)
     if not ok then
@@ -280,6 +335,7 @@ function M.server(opts)
                               ncalrpc_dir = opts.ncalrpc_dir, workers = opts.workers or 1 }, Server)
   c:set_dispatch(make_dispatch(self))
   c:set_log(function(msg) self.log(msg) end)
+  if opts.auth then self:set_auth(opts.auth) end
   require("dcerpc.epmapper").attach(self, opts, make_dispatch(self))   -- epmapper hook
   local listen = opts.listen
   if type(listen) == "string" then listen = { listen } end

@@ -8,6 +8,8 @@ ACTION: flip   - flip one bit in the stub (or the signature)
         sig    - flip one bit in the auth value (the signature)
         replay - send the previous response again, its call_id set to this one's
         strip  - remove the auth verifier (auth_length 0, trailer cut off)
+        reqflip - flip one bit in the stub of the client's Nth request instead
+        reqreplay - send the client's Nth request twice
         none   - change nothing
 Prints "listening on PORT" once ready; serves one connection at a time until
 killed. Loopback only.
@@ -60,12 +62,21 @@ def serve(client, host, port, action, n):
     up = socket.create_connection((host, port))
 
     def c2s():
+        buf, count = b"", 0
         try:
             while True:
-                d = client.recv(65536)
-                if not d:
+                pdu, buf = read_pdu(client, buf)
+                if pdu is None:
                     break
-                up.sendall(d)
+                if pdu[2] == 0:             # request
+                    count += 1
+                    if count == n and action == "reqflip":
+                        p = bytearray(pdu)
+                        p[24] ^= 0x01
+                        pdu = bytes(p)
+                    elif count == n and action == "reqreplay":
+                        up.sendall(pdu)
+                up.sendall(pdu)
         except OSError:
             pass
         try:
@@ -82,7 +93,7 @@ def serve(client, host, port, action, n):
                 break
             if pdu[2] == 2:                 # response
                 count += 1
-                out = change(pdu, action, prev) if count == n else pdu
+                out = change(pdu, action, prev) if count == n and not action.startswith("req") else pdu
                 prev = pdu
                 pdu = out
             client.sendall(pdu)

@@ -1,0 +1,256 @@
+-- Servers that demand authentication: dcerpc.server{ auth = ... }, an
+-- interface's minimum level, the user seen by handlers; our client, Samba's
+-- rpcclient and smbtorture as clients; hostile requests refused while the
+-- server goes on serving others.
+local dcerpc = require "dcerpc"
+local core = require "dcerpc.core"
+local examples = require "helpers.examples"
+local peers = require "helpers.peers"
+
+local USER, PASS, DOMAIN = "alice", "Alice-Pass1", "RPCSRV"
+local ACCESS_DENIED = 5
+
+local function have(cmd) return os.execute("command -v " .. cmd .. " >/dev/null 2>&1") == true end
+
+-- An rpcecho server in this process: AddOne, and TestCall returning who called.
+local function echo_server(opts)
+  opts = opts or {}
+  local logs = {}
+  local srv = assert(dcerpc.server {
+    listen = { "ncacn_ip_tcp:127.0.0.1[0]" },
+    auth = opts.auth or { users = { [USER] = PASS }, domain = DOMAIN, computer = "LUASRV" },
+    log = function(m) logs[#logs + 1] = m end,
+  })
+  srv:register("rpcecho", {
+    AddOne = function(call, a) return { out_data = (a.in_data + 1) & 0xffffffff } end,
+    TestCall = function(call, a)
+      local au = call.auth
+      return { s2 = au and string.format("%s %s %s\\%s", au.type, au.level, au.domain, au.user) or "anonymous" }
+    end,
+    EchoData = function(call, a) return { out_data = a.in_data } end,
+  }, { min_level = opts.min_level })
+  srv.logs = logs
+  return srv
+end
+
+-- Run fn as a task on srv's loop, then close srv; re-raise its error.
+local function with_task(srv, fn)
+  local done, err
+  srv:spawn(function()
+    local ok, e = pcall(fn)
+    done, err = true, not ok and e or nil
+    srv:close()
+  end)
+  srv:spawn(function() dcerpc.sleep(15); if not done then err = "task did not finish"; srv:close() end end)
+  srv:run()
+  if err then error(err, 0) end
+end
+
+describe("authenticated servers with our client #unit", function()
+  for _, auth in ipairs { "ntlm", "spnego" } do
+    for _, level in ipairs { "connect", "packet", "integrity", "privacy" } do
+      it(auth .. " at " .. level .. ": the handler sees the user", function()
+        local srv = echo_server()
+        local who, add, big
+        with_task(srv, function()
+          local c = assert(dcerpc.connect(srv.endpoints[1], "rpcecho",
+            { auth = auth, level = level, user = USER, domain = DOMAIN, password = PASS }))
+          add = assert(c:AddOne { in_data = 41 }).out_data
+          who = assert(c:TestCall { s1 = "x" }).s2
+          local data = string.rep("0123456789abcdef", 2000)          -- fragments both ways
+          big = assert(c:EchoData { len = #data, in_data = data }).out_data == data
+          c:close()
+        end)
+        assert.are.equal(42, add)
+        assert.are.equal(auth .. " " .. level .. " " .. DOMAIN .. "\\" .. USER, who)
+        assert.is_true(big)
+      end)
+    end
+  end
+
+  it("takes the NT hash from the user table, and a lookup function", function()
+    local seen = {}
+    local srv = echo_server { auth = {
+      lookup = function(user, domain, ws)
+        seen[#seen + 1] = domain .. "\\" .. user .. "@" .. ws
+        if user == "bob" then return { nt_hash = core.nt_hash("Bob-Pass2") } end
+      end,
+      domain = DOMAIN } }
+    local r1, r2
+    with_task(srv, function()
+      local c = assert(dcerpc.connect(srv.endpoints[1], "rpcecho",
+        { user = "bob", domain = DOMAIN, password = "Bob-Pass2", workstation = "WS1" }))
+      r1 = assert(c:TestCall { s1 = "x" }).s2
+      c:close()
+      local c2, e = dcerpc.connect(srv.endpoints[1], "rpcecho", { user = "carol", domain = DOMAIN, password = "x" })
+      r2 = e
+      if c2 then c2:close() end
+    end)
+    assert.are.equal("spnego privacy RPCSRV\\bob", r1)
+    assert.are.equal("RPCSRV\\bob@WS1", seen[1])
+    assert.is_not_nil(r2)                                  -- unknown user refused
+    assert.are.equal("no", r2.executed)
+  end)
+
+  it("refuses a wrong password (SPNEGO: at bind; NTLM: the first call) and goes on serving", function()
+    local srv = echo_server()
+    local e1, e2, after
+    with_task(srv, function()
+      local c, e = dcerpc.connect(srv.endpoints[1], "rpcecho", { user = USER, domain = DOMAIN, password = "wrong" })
+      e1 = e
+      if c then c:close() end
+      c = assert(dcerpc.connect(srv.endpoints[1], "rpcecho", { auth = "ntlm", user = USER, domain = DOMAIN, password = "wrong" }))
+      local r
+      r, e2 = c:AddOne { in_data = 1 }
+      c:close()
+      local good = assert(dcerpc.connect(srv.endpoints[1], "rpcecho", { user = USER, domain = DOMAIN, password = PASS }))
+      after = assert(good:AddOne { in_data = 1 }).out_data
+      good:close()
+    end)
+    assert.are.equal(0x721, e1.code)                       -- RPC_S_SEC_PKG_ERROR
+    assert.are.equal(ACCESS_DENIED, e2.code)
+    assert.are.equal(2, after)
+    assert.matches("logon failure", table.concat(srv.logs, "\n"))
+  end)
+
+  it("enforces an interface's minimum level (HOSTILE case 14)", function()
+    local srv = echo_server { min_level = "integrity" }
+    local anon, conn_lvl, sealed
+    with_task(srv, function()
+      local c = assert(dcerpc.connect(srv.endpoints[1], "rpcecho"))
+      local _, e = c:AddOne { in_data = 1 }
+      anon = e
+      c:close()
+      c = assert(dcerpc.connect(srv.endpoints[1], "rpcecho", { level = "packet", user = USER, domain = DOMAIN, password = PASS }))
+      _, e = c:AddOne { in_data = 1 }
+      conn_lvl = e
+      c:close()
+      c = assert(dcerpc.connect(srv.endpoints[1], "rpcecho", { level = "privacy", user = USER, domain = DOMAIN, password = PASS }))
+      sealed = assert(c:AddOne { in_data = 1 }).out_data
+      c:close()
+    end)
+    assert.are.equal(ACCESS_DENIED, anon.code)
+    assert.are.equal("no", anon.executed)
+    assert.are.equal(ACCESS_DENIED, conn_lvl.code)
+    assert.are.equal(2, sealed)
+  end)
+
+  it("refuses authenticated binds when the server takes none", function()
+    local srv = assert(dcerpc.server { listen = { "ncacn_ip_tcp:127.0.0.1[0]" }, log = function() end })
+    srv:register("rpcecho", { AddOne = function(_, a) return { out_data = a.in_data + 1 } end })
+    local c, e
+    with_task(srv, function()
+      c, e = dcerpc.connect(srv.endpoints[1], "rpcecho", { user = USER, password = PASS })
+    end)
+    assert.is_nil(c)
+    assert.matches("bind_nak", e.message)
+  end)
+end)
+
+describe("authenticated servers against hostile requests #interop", function()
+  local es
+  setup(function()
+    es = assert(examples.start("echo-server.lua", { "--user", USER .. ":" .. PASS }, "ncacn_ip_tcp:127.0.0.1[0]"))
+  end)
+  teardown(function() if es then es.close() end end)
+
+  local function through_proxy(action, n, fn)
+    local p = assert(io.popen(string.format("exec /usr/bin/python3 %s/spec/helpers/tamper_proxy.py 127.0.0.1 %d %s %d",
+      peers.root, es.port, action, n)))
+    local pport = tonumber(p:read("l"):match("listening on (%d+)"))
+    local ok, err = pcall(fn, string.format("ncacn_ip_tcp:127.0.0.1[%d]", pport))
+    os.execute("pkill -f 'tamper_proxy.py 127.0.0.1 " .. es.port .. " " .. action .. "'")
+    p:close()
+    if not ok then error(err, 0) end
+  end
+
+  for _, case in ipairs {
+    { "reqflip", "privacy", "a sealed request with a flipped bit" },
+    { "reqflip", "integrity", "a signed request with a flipped bit" },
+    { "reqreplay", "integrity", "a replayed signed request" },
+  } do
+    it("refuses " .. case[3] .. " and serves the next client", function()
+      through_proxy(case[1], 2, function(b)
+        local c = assert(dcerpc.connect(b, "rpcecho", { auth = "ntlm", level = case[2], user = USER, domain = DOMAIN,
+                                                        password = PASS, timeout = 5 }))
+        assert.are.equal(2, assert(c:AddOne { in_data = 1 }).out_data)
+        local r, e = c:AddOne { in_data = 2 }
+        if case[1] == "reqreplay" then
+          -- the first copy is answered; the replay kills the association
+          local r2, e2 = c:AddOne { in_data = 3 }
+          assert.is_true(r2 == nil or r == nil, "a replayed request was accepted")
+          e = e or e2
+        else
+          assert.is_nil(r)
+        end
+        assert.is_true(e.code == ACCESS_DENIED or e.code == 1726, tostring(e))
+        c:close()
+      end)
+      local c = assert(dcerpc.connect(es.endpoints[1], "rpcecho", { user = USER, domain = DOMAIN, password = PASS }))
+      assert.are.equal(10, assert(c:AddOne { in_data = 9 }).out_data)
+      c:close()
+    end)
+  end
+end)
+
+describe("authenticated servers with Samba's clients #interop", function()
+  if not (have("rpcclient") and have("smbtorture")) then
+    if os.getenv("CI") == "true" then error("rpcclient / smbtorture missing under CI") end
+    pending("Samba client tools not installed")
+    return
+  end
+
+  describe("examples/srvsvc-server.lua with rpcclient", function()
+    local ss
+    setup(function()
+      ss = assert(examples.start("srvsvc-server.lua", { "--user", USER .. ":" .. PASS }, "ncacn_ip_tcp:127.0.0.1[0]"))
+    end)
+    teardown(function() if ss then ss.close() end end)
+
+    for _, flag in ipairs { "sign", "seal" } do
+      it("answers srvinfo and netshareenumall at [" .. flag .. "]", function()
+        local cmd = string.format("env -u LD_PRELOAD timeout 60 rpcclient -U %s%%%s 'ncacn_ip_tcp:127.0.0.1[%d,%s]' " ..
+          "-c 'srvinfo; netshareenumall' 2>&1", USER, PASS, ss.port, flag)
+        local p = assert(io.popen(cmd))
+        local out = p:read("a")
+        p:close()
+        assert.matches("platform_id%s*:%s*500", out)
+        assert.matches("netname: ", out)
+        assert.not_matches("NT_STATUS", out)
+      end)
+    end
+
+    it("refuses rpcclient with a wrong password", function()
+      local p = assert(io.popen(string.format("env -u LD_PRELOAD timeout 60 rpcclient -U %s%%wrong " ..
+        "'ncacn_ip_tcp:127.0.0.1[%d,seal]' -c srvinfo 2>&1", USER, ss.port)))
+      local out = p:read("a")
+      p:close()
+      assert.not_matches("platform_id", out)
+    end)
+  end)
+
+  describe("examples/echo-server.lua with smbtorture rpc.echo and credentials", function()
+    local es
+    setup(function()
+      es = assert(examples.start("echo-server.lua", { "--user", USER .. ":" .. PASS }, "ncacn_ip_tcp:127.0.0.1[0]"))
+    end)
+    teardown(function() if es then es.close() end end)
+
+    for _, flag in ipairs { "sign", "seal" } do
+      it("passes all 10 sub-tests at [" .. flag .. "]", function()
+        local p = assert(io.popen(string.format(
+          "env -u LD_PRELOAD timeout 300 smbtorture -U %s%%%s 'ncacn_ip_tcp:127.0.0.1[%d,%s]' rpc.echo 2>&1",
+          USER, PASS, es.port, flag)))
+        local out = p:read("a")
+        p:close()
+        local ok, bad = {}, {}
+        for kind, name in out:gmatch("\n(%a+): ([%w%.]+)") do
+          if kind == "success" then ok[#ok + 1] = name
+          elseif kind == "failure" or kind == "error" or kind == "skip" or kind == "uxsuccess" then bad[#bad + 1] = name end
+        end
+        assert.are.equal(0, #bad, out)
+        assert.are.equal(10, #ok, out)
+      end)
+    end
+  end)
+end)
