@@ -5,9 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DCERPC_PEER_DIR=${DCERPC_PEER_DIR:-/tmp/lua-dcerpc-peers}
+started_samba=0 server=""
+cleanup() {
+    [ -n "$server" ] && kill "$server" 2>/dev/null
+    [ $started_samba = 1 ] && bash test/peers/samba-member.sh stop    # stop it only if we started it
+    return 0
+}
+trap cleanup EXIT
 if ! bash test/peers/samba-member.sh status >/dev/null 2>&1; then
     SAMBA_EXTRA_SHARES=3 bash test/peers/samba-member.sh start   # the specs use 40; 3 read better
-    trap 'bash test/peers/samba-member.sh stop' EXIT    # stop it only if we started it
+    started_samba=1
 fi
 echo
 echo "\$ lua5.4 examples/rpcdump.lua 127.0.0.1"
@@ -50,3 +57,4 @@ print(string.format("AddOne(41) = %d over %s at %s as %s", assert(c:AddOne { in_
 LUA
 kill $server
 wait $server 2>/dev/null || true
+server=""
