@@ -630,7 +630,7 @@ static int conn_set_auth(lua_State *L) {
 }
 
 /* core.vt_check(stub, from, {abstract=, transfer=, call_id=, ctx_id=, opnum=,
-**   drep = drep0 | drep1 << 8}) -> found | nil, msg
+**   drep = drep0 | drep1 << 8}) -> found | nil, msg, found
 ** The bytes of a request stub after its NDR data (from = 0-based offset where
 ** the decoder stopped): padding or a verification trailer that must match. */
 static int lconn_vt_check(lua_State *L) {
@@ -658,7 +658,8 @@ static int lconn_vt_check(lua_State *L) {
   if (dce_vt_check(stub, len, (size_t)from, &x, &found, err, sizeof err)) {
     lua_pushnil(L);
     lua_pushstring(L, err);
-    return 2;
+    lua_pushboolean(L, found);     /* true: a trailer that does not check out */
+    return 3;
   }
   lua_pushboolean(L, found);
   return 1;

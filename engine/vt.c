@@ -39,6 +39,7 @@ int dce_vt_check(const uint8_t *stub, size_t len, size_t from, const dce_vt_expe
     for (i = from; i < len; i++) if (stub[i]) return fail(err, errlen, "nonzero padding after the NDR data");
     return 0;
   }
+  *found = 1;                      /* from here on a failure is a bad trailer */
   for (i = from; i < off; i++) if (stub[i]) return fail(err, errlen, "nonzero padding before it");
   off += 8;
   for (;;) {
@@ -72,6 +73,5 @@ int dce_vt_check(const uint8_t *stub, size_t len, size_t from, const dce_vt_expe
     if (cmd & DCE_VT_END) break;
   }
   if (off != len) return fail(err, errlen, "bytes after its last command");
-  *found = 1;
   return 0;
 }

@@ -28,9 +28,10 @@ typedef struct dce_vt_expect {
 
 /* The bytes of stub[from..len) after the NDR data: nothing, up to 7 zero
 ** bytes of alignment padding, or a verification trailer at the next 4-byte
-** boundary whose commands match x. Returns 0 (with *found 1 when a trailer
-** was there), or -1 with a message: other bytes, a malformed trailer, a
-** command that does not match, an unknown command marked must-process. */
+** boundary whose commands match x. Returns 0, or -1 with a message: other
+** bytes, a malformed trailer, a command that does not match, an unknown
+** command marked must-process. *found is 1 when a trailer was there (its
+** signature), whether or not it checked out. */
 int dce_vt_check(const uint8_t *stub, size_t len, size_t from, const dce_vt_expect *x,
                  int *found, char *err, size_t errlen);
 

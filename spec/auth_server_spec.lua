@@ -6,6 +6,7 @@ local dcerpc = require "dcerpc"
 local core = require "dcerpc.core"
 local examples = require "helpers.examples"
 local peers = require "helpers.peers"
+local torture = require "helpers.torture"
 
 local USER, PASS, DOMAIN = "alice", "Alice-Pass1", "RPCSRV"
 local ACCESS_DENIED = 5
@@ -238,16 +239,8 @@ describe("authenticated servers with Samba's clients #interop", function()
 
     for _, flag in ipairs { "sign", "seal" } do
       it("passes all 10 sub-tests at [" .. flag .. "]", function()
-        local p = assert(io.popen(string.format(
-          "env -u LD_PRELOAD timeout 300 smbtorture -U %s%%%s 'ncacn_ip_tcp:127.0.0.1[%d,%s]' rpc.echo 2>&1",
-          USER, PASS, es.port, flag)))
-        local out = p:read("a")
-        p:close()
-        local ok, bad = {}, {}
-        for kind, name in out:gmatch("\n(%a+): ([%w%.]+)") do
-          if kind == "success" then ok[#ok + 1] = name
-          elseif kind == "failure" or kind == "error" or kind == "skip" or kind == "uxsuccess" then bad[#bad + 1] = name end
-        end
+        local ok, bad, out = torture.run(string.format("ncacn_ip_tcp:127.0.0.1[%d,%s]", es.port, flag),
+                                         { "rpc.echo" }, { user = USER .. "%" .. PASS })
         assert.are.equal(0, #bad, out)
         assert.are.equal(10, #ok, out)
       end)

@@ -161,6 +161,7 @@ local root = (debug.getinfo(1, "S").source:match("^@(.*)/spec/epmapper_spec%.lua
 -- Start examples/echo-server.lua --epm; returns { pid, port, endpoints, close() }
 -- or nil, stderr when it does not start (e.g. the address is taken).
 local examples = require "helpers.examples"
+local torture = require "helpers.torture"
 
 -- Start examples/echo-server.lua --epm; returns { pid, port, endpoints, close() }
 -- or nil, stderr when it does not start (e.g. the address is taken).
@@ -315,31 +316,19 @@ describe("examples/echo-server.lua --epm with our client #interop", function()
   end)
 end)
 
-local function torture(binding, ...)
-  local p = assert(io.popen(string.format(
-    "env -u LD_PRELOAD timeout 300 smbtorture -U%% '%s' %s 2>&1", binding, table.concat({ ... }, " "))))
-  local out = p:read("a")
-  p:close()
-  local ok, bad = {}, {}
-  for kind, name in out:gmatch("\n(%a+): ([%w%._]+)") do
-    if kind == "success" then ok[#ok + 1] = name
-    elseif kind == "failure" or kind == "error" or kind == "skip" or kind == "uxsuccess" then bad[#bad + 1] = name end
-  end
-  return ok, bad, out
+-- smbtorture, anonymous, on binding: ok, bad, output
+local function torture_run(binding, ...)
+  return torture.run(binding, { ... })
 end
 
 describe("examples/echo-server.lua --epm with smbtorture rpc.epmapper #interop", function()
-  if not have("smbtorture") then
-    if os.getenv("CI") == "true" then error("smbtorture is not installed (CI must run this)") end
-    pending("smbtorture not installed")
-    return
-  end
+  if not torture.available() then return end
   local es
   setup(function() es = assert(start_server("ncacn_ip_tcp:127.0.0.1[0]")) end)
   teardown(function() if es then es.close() end end)
 
   it("passes all 5 sub-tests on the server's port", function()
-    local ok, bad, out = torture(es.endpoints[1], "rpc.epmapper")
+    local ok, bad, out = torture_run(es.endpoints[1], "rpc.epmapper")
     assert.are.equal(0, #bad, out)
     assert.are.same({ "epmapper.Map_simple", "epmapper.Map_full", "epmapper.Lookup_simple",
                       "epmapper.Lookup_terminate_search", "epmapper.Insert_noreplace" }, ok)
@@ -351,11 +340,7 @@ end)
 -- peers hold 127.0.0.1:135, so the server takes port 135 on the first free
 -- 127.0.0.N (N = 10..40): binding port 135 needs root.
 describe("examples/echo-server.lua --epm on port 135 with smbtorture #interop", function()
-  if not have("smbtorture") then
-    if os.getenv("CI") == "true" then error("smbtorture is not installed (CI must run this)") end
-    pending("smbtorture not installed")
-    return
-  end
+  if not torture.available() then return end
   local es, host, why
   for n = 10, 40 do
     host = "127.0.0." .. n
@@ -371,19 +356,19 @@ describe("examples/echo-server.lua --epm on port 135 with smbtorture #interop", 
   teardown(function() es.close() end)
 
   it("passes rpc.mgmt", function()
-    local ok, bad, out = torture("ncacn_ip_tcp:" .. host .. "[135]", "rpc.mgmt")
+    local ok, bad, out = torture_run("ncacn_ip_tcp:" .. host .. "[135]", "rpc.mgmt")
     assert.are.equal(0, #bad, out)
     assert.are.same({ "mgmt" }, ok)
   end)
 
   it("passes rpc.scanner", function()
-    local ok, bad, out = torture("ncacn_ip_tcp:" .. host .. "[135]", "rpc.scanner")
+    local ok, bad, out = torture_run("ncacn_ip_tcp:" .. host .. "[135]", "rpc.scanner")
     assert.are.equal(0, #bad, out)
     assert.are.same({ "scanner" }, ok)
   end)
 
   it("passes rpc.echo and rpc.epmapper with the port mapped through our epm", function()
-    local ok, bad, out = torture("ncacn_ip_tcp:" .. host, "rpc.epmapper", "rpc.echo")
+    local ok, bad, out = torture_run("ncacn_ip_tcp:" .. host, "rpc.epmapper", "rpc.echo")
     assert.are.equal(0, #bad, out)
     assert.are.equal(15, #ok, out)
   end)

@@ -4,6 +4,7 @@ local dcerpc = require "dcerpc"
 local core = require "dcerpc.core"
 local peers = require "helpers.peers"
 local examples = require "helpers.examples"
+local torture = require "helpers.torture"
 
 local function tmpdir()
   local p = io.popen("mktemp -d /tmp/lrpc-spec.XXXXXX")
@@ -144,12 +145,7 @@ describe("ncalrpc against Samba #interop", function()
 end)
 
 describe("examples/echo-server.lua over ncalrpc with smbtorture rpc.echo #interop", function()
-  local have = os.execute("command -v smbtorture >/dev/null 2>&1")
-  if not have then
-    if os.getenv("CI") == "true" then error("smbtorture is not installed (CI must run this)") end
-    pending("smbtorture not installed")
-    return
-  end
+  if not torture.available() then return end
   local dir, es
   setup(function()
     dir = tmpdir()
@@ -161,15 +157,7 @@ describe("examples/echo-server.lua over ncalrpc with smbtorture rpc.echo #intero
   end)
 
   it("passes all 10 sub-tests", function()
-    local p = assert(io.popen(string.format(
-      "env -u LD_PRELOAD timeout 300 smbtorture --option='ncalrpc dir=%s' -U%% 'ncalrpc:[ECHO]' rpc.echo 2>&1", dir)))
-    local out = p:read("a")
-    p:close()
-    local ok, bad = {}, {}
-    for kind, name in out:gmatch("\n(%a+): ([%w%.]+)") do
-      if kind == "success" then ok[#ok + 1] = name
-      elseif kind == "failure" or kind == "error" or kind == "skip" or kind == "uxsuccess" then bad[#bad + 1] = name end
-    end
+    local ok, bad, out = torture.run("ncalrpc:[ECHO]", { "rpc.echo" }, { options = { "ncalrpc dir=" .. dir } })
     assert.are.equal(0, #bad, out)
     assert.are.equal(10, #ok, out)
   end)

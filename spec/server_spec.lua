@@ -5,6 +5,7 @@
 local dcerpc = require "dcerpc"
 local core = require "dcerpc.core"
 local ndr = require "dcerpc.ndr"
+local torture = require "helpers.torture"
 
 local rpcecho = dcerpc.interface "rpcecho"
 local ECHO = { uuid = rpcecho.uuid, major = 1, minor = 0 }
@@ -476,10 +477,6 @@ local function start_echo_server(...)
   return assert(examples.start("echo-server.lua", nil, ...))
 end
 
-local function have(cmd)
-  return os.execute("command -v " .. cmd .. " >/dev/null 2>&1") == true
-end
-
 describe("examples/echo-server.lua with our client #interop", function()
   local es
   setup(function() es = start_echo_server("ncacn_ip_tcp:127.0.0.1[0]") end)
@@ -595,37 +592,23 @@ describe("examples/echo-server.lua over IPv6 #interop", function()
 end)
 
 describe("examples/echo-server.lua with smbtorture rpc.echo #interop", function()
-  if not have("smbtorture") then
-    if os.getenv("CI") == "true" then error("smbtorture is not installed (CI must run this)") end
-    pending("smbtorture not installed")
-    return
-  end
+  if not torture.available() then return end
   local es
   setup(function() es = start_echo_server("ncacn_ip_tcp:127.0.0.1[0]") end)
   teardown(function() if es then es.close() end end)
 
-  local function torture(opt)
-    local binding = string.format("ncacn_ip_tcp:127.0.0.1[%d%s]", es.port, opt)
-    local p = assert(io.popen(string.format(
-      "env -u LD_PRELOAD timeout 300 smbtorture -U%% '%s' rpc.echo 2>&1", binding)))
-    local out = p:read("a")
-    p:close()
-    local ok, bad = {}, {}
-    for kind, name in out:gmatch("\n(%a+): ([%w%.]+)") do
-      if kind == "success" then ok[#ok + 1] = name
-      elseif kind == "failure" or kind == "error" or kind == "skip" or kind == "uxsuccess" then bad[#bad + 1] = name end
-    end
-    return ok, bad, out
+  local function echo(opt)
+    return torture.run(string.format("ncacn_ip_tcp:127.0.0.1[%d%s]", es.port, opt), { "rpc.echo" })
   end
 
   it("passes all 10 sub-tests", function()
-    local ok, bad, out = torture("")
+    local ok, bad, out = echo("")
     assert.are.equal(0, #bad, out)
     assert.are.equal(10, #ok, out)
   end)
 
   it("passes all 10 sub-tests with [validate]", function()
-    local ok, bad, out = torture(",validate")
+    local ok, bad, out = echo(",validate")
     assert.are.equal(0, #bad, out)
     assert.are.equal(10, #ok, out)
   end)

@@ -74,3 +74,56 @@ describe("verification trailer #unit", function()
     assert.is_nil(ok)                                  -- a command longer than the stub
   end)
 end)
+
+describe("verification trailer at the server #unit", function()
+  local R = require "helpers.rawpdu"
+  local rpcecho = dcerpc.interface "rpcecho"
+  local addone = rpcecho.functions.AddOne
+  local srv
+  setup(function()
+    srv = assert(dcerpc.server { listen = { "ncacn_ip_tcp:127.0.0.1[0]" }, log = function() end })
+    srv:register(rpcecho, { AddOne = function(_, a) return { out_data = a.in_data + 1 } end })
+    srv.port = tonumber(srv.endpoints[1]:match("%[(%d+)%]$"))
+  end)
+  teardown(function() srv:close() end)
+
+  local function pcontext(abstract)
+    local function syn(s)
+      local u = s.uuid:gsub("-", "")
+      local b = u:gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end)
+      -- first three fields little-endian
+      b = b:sub(4, 4) .. b:sub(3, 3) .. b:sub(2, 2) .. b:sub(1, 1) .. b:sub(6, 6) .. b:sub(5, 5) ..
+          b:sub(8, 8) .. b:sub(7, 7) .. b:sub(9)
+      return b .. string.pack("<I2I2", s.major, s.minor)
+    end
+    return string.pack("<I2I2", 0x4002, 40) .. syn(abstract) .. syn(dcerpc.NDR20)
+  end
+
+  local function call_with(trailer)
+    local s = R.bind(srv)
+    local stub = ndr.encode_call(addone, "in", { in_data = 41 }) .. trailer
+    s:send(R.request { call_id = 2, opnum = addone.opnum, stub = stub })
+    local p = R.read_pdus(srv, s, 1)[1]
+    s:close()
+    return p
+  end
+
+  it("serves a call whose trailer names its interface", function()
+    local p = call_with("\138\227\19\113\2\244\54\113" .. pcontext(R.ECHO))
+    assert.are.equal("response", p.ptype)
+    assert.are.equal(42, ndr.decode_call(addone, "out", p.stub).out_data)
+  end)
+
+  it("refuses one naming another interface: access denied, did not execute", function()
+    local p = call_with("\138\227\19\113\2\244\54\113" ..
+      pcontext { uuid = "4b324fc8-1670-01d3-1278-5a47bf6ee188", major = 3, minor = 0 })
+    assert.are.equal("fault", p.ptype)
+    assert.are.equal(5, p.status)
+  end)
+
+  it("still faults other leftover bytes as a bad stub", function()
+    local p = call_with("garbage!garbage!")
+    assert.are.equal("fault", p.ptype)
+    assert.are.equal(0x6f7, p.status)
+  end)
+end)

@@ -194,12 +194,14 @@ local function make_dispatch(self)
       args, off = ndr.decode_call(fn, "in", info.stub, partial_opts(info.drep))
       if args then
         local iface = ent.iface
-        local vok, verr = core.vt_check(info.stub, off, {
+        local vok, verr, present = core.vt_check(info.stub, off, {
           abstract = { uuid = iface.uuid, major = iface.major, minor = iface.minor }, transfer = NDR20,
           call_id = info.call_id, ctx_id = info.context_id, opnum = info.opnum, drep = info.drep })
-        if vok == nil then
+        if vok == nil and present then
           self.log(string.format("%s.%s from %s: %s", iface.name, fn.name, info.peer, verr))
           return nil, ACCESS_DENIED, true
+        elseif vok == nil then
+          args = nil                 -- not a trailer: bytes left over, a bad stub
         end
       end
     end
