@@ -1253,6 +1253,18 @@ static int lsrv_spawn(lua_State *L) {
   return 1;
 }
 
+/* srv:call_alive(conn_id, call_id) -> bool: the call is still wanted (its
+** connection is open and the client neither cancelled nor orphaned it) */
+static int lsrv_call_alive(lua_State *L) {
+  lsrv *s = srv_check(L);
+  lua_Integer id = luaL_checkinteger(L, 2), call = luaL_checkinteger(L, 3);
+  lsconn *c;
+  for (c = s->conns; c; c = c->next)
+    if ((lua_Integer)c->id == id) break;
+  lua_pushboolean(L, c && c->sc && dce_sconn_call_alive(c->sc, (uint32_t)call));
+  return 1;
+}
+
 static int lsrv_stats(lua_State *L) {
   lsrv *s = srv_check(L);
   lua_createtable(L, 0, 8);
@@ -1385,6 +1397,7 @@ void dcerpc_open_server(lua_State *L) {
   static const luaL_Reg srv_m[] = {
     { "listen", lsrv_listen }, { "listen_unix", lsrv_listen_unix },
     { "add_interface", lsrv_add_interface }, { "set_auth", lsrv_set_auth },
+    { "call_alive", lsrv_call_alive },
     { "set_dispatch", lsrv_set_dispatch }, { "set_log", lsrv_set_log },
     { "set_on_close", lsrv_set_on_close },
     { "step", lsrv_step }, { "stats", lsrv_stats }, { "spawn", lsrv_spawn },

@@ -930,3 +930,33 @@ describe("HOSTILE.md cases 8 and 10 #unit", function()
     srv:close()
   end)
 end)
+
+describe("call:cancelled() #unit", function()
+  it("lets a handler see co_cancel and stop early", function()
+    local seen
+    local srv = assert(dcerpc.server { listen = { "ncacn_ip_tcp:127.0.0.1[0]" }, log = function() end })
+    srv:register(rpcecho, {
+      TestSleep = function(call, a)
+        local t = 0
+        while t < a.seconds * 20 do
+          if call:cancelled() then seen = t; return { result = 99 } end
+          dcerpc.sleep(0.05)
+          t = t + 1
+        end
+        return { result = a.seconds }
+      end,
+    })
+    srv.port = tonumber(srv.endpoints[1]:match("%[(%d+)%]$"))
+    local s = R.bind(srv)
+    s:send(R.request { call_id = 2, opnum = 6, stub = ndr.encode_call(rpcecho.functions.TestSleep, "in", { seconds = 5 }) })
+    assert.is_true(R.step_until(srv, function() return srv:stats().calls == 1 end))
+    for _ = 1, 5 do srv:step(0.02) end
+    s:send(core.pdu_encode { ptype = "co_cancel", call_id = 2 })
+    local r = R.read_pdus(srv, s, 1, 3)[1]
+    assert.are.equal("response", r.ptype)
+    assert.are.equal(99, ndr.decode_call(rpcecho.functions.TestSleep, "out", r.stub).result)
+    assert.is_true(seen ~= nil and seen < 20, "the handler did not notice the cancel")
+    s:close()
+    srv:close()
+  end)
+end)

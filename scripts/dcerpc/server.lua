@@ -30,6 +30,14 @@ Server.__index = Server
 
 local Call = {}
 Call.__index = Call
+
+-- call:cancelled() -> true once the client sent co_cancel or orphaned for
+-- this call, or its connection went away: a long handler may stop early
+-- (whatever it returns then is dropped, or goes back with the cancel noted).
+function Call:cancelled()
+  local core_srv = self.server and self.server.core
+  return not (core_srv and core_srv:call_alive(self.connection, self.call_id))
+end
 function Call:__tostring()
   return string.format("dcerpc.call %s.%s #%d from %s", self.interface, self.name, self.call_id, self.peer)
 end
