@@ -737,7 +737,7 @@ static int server_reply(dce_spnego *s, const dce_spnego_tok *t, int first, dce_b
 }
 
 static int server_start(dce_spnego *s, const dce_spnego_tok *t, dce_buf *out) {
-  size_t i, j;
+  size_t i, j = 0;
   if (t->kind != DCE_SPNEGO_INIT)
     return sp_fail(s, DCE_SPNEGO_E_PROTO, "expected a NegTokenInit from the client, got a NegTokenResp");
   if (t->n_mechs == 0 || !t->mech_types)

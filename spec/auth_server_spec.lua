@@ -156,11 +156,11 @@ describe("authenticated servers against hostile requests #interop", function()
   teardown(function() if es then es.close() end end)
 
   local function through_proxy(action, n, fn)
-    local p = assert(io.popen(string.format("exec /usr/bin/python3 %s/spec/helpers/tamper_proxy.py 127.0.0.1 %d %s %d",
+    local p = assert(io.popen(string.format("exec env -u LD_PRELOAD /usr/bin/python3 %s/spec/helpers/tamper_proxy.py 127.0.0.1 %d %s %d",
       peers.root, es.port, action, n)))
     local pport = tonumber(p:read("l"):match("listening on (%d+)"))
     local ok, err = pcall(fn, string.format("ncacn_ip_tcp:127.0.0.1[%d]", pport))
-    os.execute("pkill -f 'tamper_proxy.py 127.0.0.1 " .. es.port .. " " .. action .. "'")
+    os.execute("env -u LD_PRELOAD pkill -f 'tamper_proxy.py 127.0.0.1 " .. es.port .. " " .. action .. "'")
     p:close()
     if not ok then error(err, 0) end
   end

@@ -112,7 +112,7 @@ describe("client authentication against Samba #interop", function()
   describe("replies changed on the way", function()
     local port = tonumber(samba.SAMBA_SRVSVC_PORT)
     local function through_proxy(action, n, level, fn)
-      local p = assert(io.popen(string.format("exec /usr/bin/python3 %s/spec/helpers/tamper_proxy.py %s %d %s %d",
+      local p = assert(io.popen(string.format("exec env -u LD_PRELOAD /usr/bin/python3 %s/spec/helpers/tamper_proxy.py %s %d %s %d",
         peers.root, host, port, action, n)))
       local pport = tonumber(p:read("l"):match("listening on (%d+)"))
       local ok, err = pcall(function()
@@ -121,7 +121,7 @@ describe("client authentication against Samba #interop", function()
         fn(c)
         c:close()
       end)
-      os.execute("pkill -f 'tamper_proxy.py " .. host .. " " .. port .. " " .. action .. "'")
+      os.execute("env -u LD_PRELOAD pkill -f 'tamper_proxy.py " .. host .. " " .. port .. " " .. action .. "'")
       p:close()
       if not ok then error(err, 0) end
     end

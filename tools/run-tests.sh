@@ -53,7 +53,8 @@ run_ctests() {  # BUILD dir, label, extra env
 run_specs() {  # cpath, label, extra env...
     local cpath=$1 label=$2 out
     out=$(mktemp)
-    env "${@:3}" busted --lua=lua5.4 --cpath="$cpath" -o TAP spec >"$out" 2>>"$LOG"
+    # bounded: a hung spec must fail the run, not stall it
+    timeout "${SPEC_TIMEOUT:-1800}" env "${@:3}" busted --lua=lua5.4 --cpath="$cpath" -o TAP spec >"$out" 2>>"$LOG"
     cat "$out" >>"$LOG"
     if ! grep -qE '^1\.\.[0-9]+' "$out"; then
         echo "not ok - $label: busted did not finish"; tail -20 "$out"; failed=$((failed + 1))
