@@ -432,14 +432,18 @@ static int lndr_encode(lua_State *L) {
   int drep0 = (int)luaL_optinteger(L, 4, 0x10);
   lua_Integer maxd = luaL_optinteger(L, 5, NDR_DEFAULT_DEPTH);
   int isfunc = lua_toboolean(L, 6);
+  /* pointers numbered from here: a reply's full pointers continue after the
+  ** request's (C706: full pointer ids are unique within a call) */
+  lua_Integer pbase = luaL_optinteger(L, 7, 0);
   lhost H;
   ndr_host hops;
   lndr_vm *V;
   int root, err;
   luaL_argcheck(L, entry >= 0 && (uint32_t)entry < P->p.nentry, 2, "bad entry");
   luaL_argcheck(L, maxd > 0 && maxd < (1 << 20), 5, "bad max_depth");
+  luaL_argcheck(L, pbase >= 0 && pbase <= 65536, 7, "pointer base: 0 to 65536");
   if (isfunc) luaL_checktype(L, 3, LUA_TTABLE);
-  lua_settop(L, 6);
+  lua_settop(L, 7);
   V = lndr_acquire(L);
   lndr_setup(L, P, &H, &hops);
   lua_pushvalue(L, 3);
@@ -449,12 +453,13 @@ static int lndr_encode(lua_State *L) {
   if (V->hint && V->hint < ((size_t)1 << 30) && dce_buf_reserve(&V->vm.out, V->hint + V->hint / 8))
     ndr_vm_reset(&V->vm, &hops, 1, (uint8_t)(drep0 & 0xF0), 0);
   V->vm.max_depth = (uint32_t)maxd;
+  V->vm.nptr = (uint32_t)pbase;
   err = ndr_run(&V->vm, &P->p, (uint32_t)entry, root, 0);
   if (err) {
     lua_pushstring(L, V->vm.msg);
     return lua_error(L);
   }
-  lua_settop(L, 7);  /* keep the VM (slot 7) until the result is made */
+  lua_settop(L, 8);  /* keep the VM (slot 8) until the result is made */
   lua_pushlstring(L, V->vm.out.len ? (const char *)V->vm.out.p : "", V->vm.out.len);
   return 1;
 }
@@ -499,8 +504,10 @@ static int lndr_decode(lua_State *L) {
   }
   if (err) return dcerpc_fail(L, DCE_NCA_S_FAULT_NDR, ndr_err_name(err), V->vm.msg, NULL);
   lua_settop(L, root);
-  if (partial) { lua_pushinteger(L, (lua_Integer)V->vm.in.off); return 2; }
-  return 1;
+  /* -> value, offset (partial) or nil, the largest full-pointer id met */
+  if (partial) lua_pushinteger(L, (lua_Integer)V->vm.in.off); else lua_pushnil(L);
+  lua_pushinteger(L, (lua_Integer)V->vm.max_full);
+  return 3;
 }
 
 void dcerpc_open_ndr(lua_State *L) {

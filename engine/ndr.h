@@ -226,6 +226,7 @@ typedef struct ndr_vm {
   uint32_t hoist;          /* max_count read by CONF */
   uint32_t mdmax[NDR_MAXDIMS], mdoff[NDR_MAXDIMS], mdact[NDR_MAXDIMS]; /* inner dimensions */
   uint32_t nptr;           /* encode: pointers numbered so far (referent ids) */
+  uint32_t max_full;       /* decode: the largest full-pointer referent id met */
   uint32_t pending_full;   /* decode: full-pointer id to register at OPEN */
   uint32_t depth;
   uint32_t frlimit;        /* frames allowed (from max_depth), set by ndr_run */

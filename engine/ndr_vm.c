@@ -60,6 +60,7 @@ int ndr_vm_reset(ndr_vm *vm, const ndr_host *h, int encode, uint8_t drep0, uint8
   vm->nfr = vm->npq = vm->pcur = 0;
   vm->hoist = 0;
   vm->nptr = 0;
+  vm->max_full = 0;
   vm->pending_full = 0;
   vm->err = 0;
   vm->msg[0] = 0;
@@ -743,6 +744,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
         if (q) id = ld32(q, le);  /* else: the same step by step, for the message */
         else if (dce_rd_align(&vm->in, 4, 0) || dce_rd_u32(&vm->in, &id, le)) SHORT(4);
         if (id == 0 && kind == NDR_PTR_REF) FAIL(NDR_ERR_POINTER, "null [ref] pointer");
+        if (kind == NDR_PTR_FULL && id > vm->max_full) vm->max_full = id;
       }
       if (vm_pq_push(vm, id, aux)) FAIL(NDR_ERR_NOMEM, "out of memory");
       pc += 2; NEXT;

@@ -3,6 +3,7 @@
 -- fragmented requests and replies, a fault) and require tshark to find no
 -- malformed packet and no expert warning in what we sent.
 local peers = require "helpers.peers"
+local core = require "dcerpc.core"
 local samba = peers.samba()
 
 local function sh(cmd)
@@ -30,10 +31,11 @@ describe("wire #interop #tshark", function()
 
   -- Capture what fn does on loopback and check it with tshark; returns the
   -- DCE/RPC frames of the connections fn made ("frame\tpkt_type" lines).
-  local function capture(fn, min_frames)
+  local function capture(fn, min_frames, opts)
+    opts = opts or {}
     local pcap = os.tmpname() .. ".pcap"
     local pidfile = os.tmpname()
-    local filter = "port 135 or portrange 49152-65535"
+    local filter = opts.filter or "port 135 or portrange 49152-65535"
     os.execute(string.format("(dumpcap -q -i lo -f %q -w %q >/dev/null 2>&1 & echo $! > %q)",
                              filter, pcap, pidfile))
     local pid = io.open(pidfile):read("l")
@@ -59,7 +61,7 @@ describe("wire #interop #tshark", function()
     end
     assert.is_true(#streams >= 1, "no connection captured")
     local mine = "tcp.stream in {" .. table.concat(streams, ",") .. "} && " ..
-                 "(tcp.dstport == 135 || tcp.dstport >= 49152)"
+                 (opts.mine or "(tcp.dstport == 135 || tcp.dstport >= 49152)")
     local bad = sh(string.format(
       "tshark -n -r %q -Y '%s && (_ws.malformed || _ws.expert.severity >= \"warning\")' " ..
       "-T fields -e frame.number -e _ws.expert.message", pcap, mine))
@@ -113,5 +115,42 @@ describe("wire #interop #tshark", function()
     assert.matches("\n%d+\t14\t9\t", list)              -- alter_context, SPNEGO
     assert.matches("\n%d+\t0[,%d]*\t10[,%d]*\t5", list) -- request, NTLMSSP, integrity
     assert.matches("\n%d+\t0[,%d]*\t9[,%d]*\t6", list)  -- request, SPNEGO, privacy
+  end)
+
+  it("dissects our server's authenticated replies cleanly (rpcclient at seal, our client at sign)", function()
+    -- rpcclient asks the endpoint mapper on HOST:135 whatever the binding's
+    -- port: our server takes 127.0.0.4, port 135 included
+    local l = core.listen_tcp("127.0.0.4", 135)
+    if not l then
+      if os.getenv("CI") == "true" then error("cannot listen on 127.0.0.4:135") end
+      pending("cannot listen on 127.0.0.4:135 (needs root)")
+      return
+    end
+    l:close()
+    local examples = require "helpers.examples"
+    local ss = assert(examples.start("srvsvc-server.lua", { "--user", "alice:Alice-Pass1" },
+                                     "ncacn_ip_tcp:127.0.0.4[0]", "ncacn_ip_tcp:127.0.0.4[135]"))
+    local ok, err = pcall(function()
+      local list = capture(function()
+        local p = assert(io.popen(string.format("env -u LD_PRELOAD timeout 60 rpcclient -s /dev/null -U alice%%Alice-Pass1 " ..
+          "'ncacn_ip_tcp:127.0.0.4[%d,seal]' -c 'srvinfo; netshareenumall' 2>&1", ss.port)))
+        local out = p:read("a")
+        p:close()
+        assert.matches("lua%-dcerpc srvsvc server", out)
+        local c = assert(dcerpc.connect(ss.endpoints[1], "srvsvc",
+          { auth = "ntlm", level = "integrity", user = "alice", password = "Alice-Pass1" }))
+        assert(c:NetrShareEnum {
+          InfoStruct = { Level = 1, ShareInfo = { Level1 = { EntriesRead = 0 } } },
+          PreferedMaximumLength = 0xffffffff,
+        })
+        c:close()
+      end, 8, { filter = "host 127.0.0.4", mine = "ip.src == 127.0.0.4" })
+      list = "\n" .. list
+      assert.matches("\n%d+\t12[,%d]*\t%d+[,%d]*\t6", list)      -- bind_ack at privacy
+      assert.matches("\n%d+\t2[,%d]*\t%d+[,%d]*\t6", list)       -- sealed responses
+      assert.matches("\n%d+\t2[,%d]*\t10[,%d]*\t5", list)        -- signed responses, NTLMSSP
+    end)
+    ss.close()
+    if not ok then error(err, 0) end
   end)
 end)

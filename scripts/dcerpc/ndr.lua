@@ -1154,7 +1154,7 @@ function M.encode_call(fn, dir, args, opts)
     merged.result = args.result
     args = merged
   end
-  return core.ndr_encode(program(fn), e, args, d0, maxdepth(opts), true)
+  return core.ndr_encode(program(fn), e, args, d0, maxdepth(opts), true, opts and opts.ptr_base)
 end
 
 function M.decode_call(fn, dir, bytes, opts)

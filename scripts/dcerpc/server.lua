@@ -194,12 +194,12 @@ local function make_dispatch(self)
       dopts = { drep = info.drep }
       if n_drep_opts < 16 then drep_opts[info.drep] = dopts; n_drep_opts = n_drep_opts + 1 end
     end
-    local args, de = ndr.decode_call(fn, "in", info.stub, dopts)
+    local args, de, maxfull = ndr.decode_call(fn, "in", info.stub, dopts)
     if not args and type(de) == "table" and de.name == "ndr_leftover" then
       -- bytes after the NDR data: a verification trailer ([MS-RPCE]
       -- 2.2.2.13, Samba's and Windows' clients send one) must match the call
       local off
-      args, off = ndr.decode_call(fn, "in", info.stub, partial_opts(info.drep))
+      args, off, maxfull = ndr.decode_call(fn, "in", info.stub, partial_opts(info.drep))
       if args then
         local iface = ent.iface
         local vok, verr, present = core.vt_check(info.stub, off, {
@@ -237,8 +237,12 @@ local function make_dispatch(self)
       return nil, RPC_S_CALL_FAILED, false
     end
     enc_opts.request = args
+    -- full pointers of the reply are numbered after the request's (C706:
+    -- one id space per call; Wireshark takes a reused id for an alias)
+    enc_opts.ptr_base = maxfull and maxfull > 0 and math.min(maxfull, 65536) or nil
     local eok, stub = pcall(ndr.encode_call, fn, "out", res, enc_opts)
     enc_opts.request = nil
+    enc_opts.ptr_base = nil
     if not eok or type(stub) ~= "string" then
       self.log(string.format("%s.%s: cannot marshal the results: %s", ent.iface.name, fn.name, describe(stub)))
       return nil, RPC_X_BAD_STUB_DATA, false

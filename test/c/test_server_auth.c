@@ -248,6 +248,46 @@ int main(void) {
     teardown(&x);
   }
 
+  /* a request at a lower level than negotiated, and auth padding beyond the stub */
+  {
+    dce_pdu p;
+    dce_buf b;
+    dce_pdu_error e;
+    static const uint8_t sig[16];
+    setup(&x, DCE_AUTHN_WINNT, DCE_LEVEL_PRIVACY, "alice", "Alice-Pass1", 0);
+    dce_pdu_init(&p, DCE_PT_REQUEST, 80);
+    p.stub = (const uint8_t *)"abcdefghabcdefgh";
+    p.stub_len = 16;
+    p.alloc_hint = 16;
+    p.has_auth = 1;
+    p.auth.type = DCE_AUTHN_WINNT; p.auth.level = DCE_LEVEL_INTEGRITY; p.auth.context_id = 5;
+    p.auth.value = sig; p.auth.value_len = 16;
+    dce_buf_init(&b);
+    dce_pdu_encode(&p, &b, &e);
+    dce_sconn_feed(x.sc, b.p, b.len);
+    test_cond("request signed at integrity on a privacy association: no call, closing",
+              dce_sconn_next_call(x.sc) == NULL && dce_sconn_should_close(x.sc));
+    dce_buf_free(&b);
+    teardown(&x);
+
+    setup(&x, DCE_AUTHN_WINNT, DCE_LEVEL_INTEGRITY, "alice", "Alice-Pass1", 0);
+    dce_pdu_init(&p, DCE_PT_REQUEST, 81);
+    p.stub = (const uint8_t *)"abcdefgh";
+    p.stub_len = 8;
+    p.alloc_hint = 8;
+    p.has_auth = 1;
+    p.auth.type = DCE_AUTHN_WINNT; p.auth.level = DCE_LEVEL_INTEGRITY; p.auth.context_id = 5;
+    p.auth.value = sig; p.auth.value_len = 16;
+    dce_buf_init(&b);
+    dce_pdu_encode(&p, &b, &e);
+    b.p[b.len - 16 - 8 + 2] = 200;       /* auth_pad_length reaching far before the stub */
+    dce_sconn_feed(x.sc, b.p, b.len);
+    test_cond("auth padding pointing outside the PDU body: no call, closing",
+              dce_sconn_next_call(x.sc) == NULL && dce_sconn_should_close(x.sc));
+    dce_buf_free(&b);
+    teardown(&x);
+  }
+
   /* alter_context / auth3 changing the auth context (HOSTILE case 13) */
   {
     dce_pdu p;
