@@ -64,8 +64,15 @@ describe("wire #interop #tshark", function()
                  (opts.mine or "(tcp.dstport == 135 || tcp.dstport >= 49152)")
     local bad = sh(string.format(
       "tshark -n -r %q -Y '%s && (_ws.malformed || _ws.expert.severity >= \"warning\")' " ..
-      "-T fields -e frame.number -e _ws.expert.message", pcap, mine))
-    assert.are.equal("", bad, "tshark flags our frames:\n" .. bad)
+      "-T fields -e frame.number -e _ws.expert.message -e dcerpc.pkt_type -e dcerpc.opnum " ..
+      "-e dcerpc.cn_flags -e dcerpc.auth_level -e dcerpc.cn_frag_len -e tcp.len", pcap, mine))
+    if bad ~= "" then
+      -- keep the capture for a look: which frames, and what tshark says of them
+      local keep = "/tmp/lua-dcerpc-wire-failure.pcap"
+      os.execute(string.format("cp %q %q", pcap, keep))
+      bad = bad .. "(capture kept in " .. keep .. ")\n"
+    end
+    assert.are.equal("", bad, "tshark flags our frames (frame, message, ptype, opnum, flags, level, frag_len, tcp.len):\n" .. bad)
     -- and the replies decode without malformed packets either
     local malformed = sh(string.format("tshark -n -r %q -Y 'tcp.stream in {%s} && _ws.malformed' " ..
                                        "-T fields -e frame.number", pcap, table.concat(streams, ",")))
