@@ -284,15 +284,7 @@ static int connect_common(lua_State *L, int unix_path) {
   lconn *c;
   char err[256];
   memset(&cfg, 0, sizeof cfg);
-  if (!unix_path) {
-    if (lua_type(L, 2) == LUA_TNUMBER) {
-      lua_Integer p = luaL_checkinteger(L, 2);
-      luaL_argcheck(L, p > 0 && p < 65536, 2, "port out of range");
-      lua_pushfstring(L, "%d", (int)p);
-      lua_replace(L, 2);
-    }
-    port = luaL_checkstring(L, 2);
-  }
+  if (!unix_path) port = dcerpc_port_arg(L, 2, 0);
   c = (lconn *)lua_newuserdatauv(L, sizeof *c, 1);   /* closed until filled in */
   memset(c, 0, sizeof *c);
   c->timeout = DEFAULT_CALL_TIMEOUT;
@@ -1139,11 +1131,7 @@ static int lconn_raw_connect(lua_State *L) {
   char err[200];
   int to_ms;
   lraw *r;
-  if (lua_type(L, 2) == LUA_TNUMBER) {
-    lua_pushfstring(L, "%d", (int)luaL_checkinteger(L, 2));
-    lua_replace(L, 2);
-  }
-  luaL_checkstring(L, 2);
+  dcerpc_port_arg(L, 2, 0);
   to_ms = (int)(luaL_optnumber(L, 3, 10) * 1000);
   r = (lraw *)lua_newuserdatauv(L, sizeof *r, 0);
   r->t = NULL;
@@ -1178,11 +1166,7 @@ static int lconn_listen_tcp(lua_State *L) {
   const char *port;
   char err[160];
   llisten *l;
-  if (lua_type(L, 2) == LUA_TNUMBER) {
-    lua_pushfstring(L, "%d", (int)luaL_checkinteger(L, 2));
-    lua_replace(L, 2);
-  }
-  port = luaL_checkstring(L, 2);
+  port = dcerpc_port_arg(L, 2, 1);
   l = (llisten *)lua_newuserdatauv(L, sizeof *l, 0);
   l->fd = -1; l->port = 0;
   luaL_setmetatable(L, LISTENER_MT);

@@ -115,3 +115,13 @@ int luaopen_dcerpc_core(lua_State *L) {
   lua_setfield(L, -2, "version");
   return 1;
 }
+
+const char *dcerpc_port_arg(lua_State *L, int idx, int listening) {
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    lua_Integer p = luaL_checkinteger(L, idx);
+    luaL_argcheck(L, p >= (listening ? 0 : 1) && p < 65536, idx, "port out of range");
+    lua_pushfstring(L, "%d", (int)p);
+    lua_replace(L, idx);
+  }
+  return luaL_checkstring(L, idx);
+}

@@ -38,6 +38,10 @@ DCERPC_HIDDEN void dcerpc_open_server(lua_State *L);
 DCERPC_HIDDEN void dcerpc_new_class(lua_State *L, const char *name, const luaL_Reg *methods,
                                     lua_CFunction closefn);
 
+/* The port argument at idx as a string (a number is turned into its decimal
+** text in place; with listening, 0 to 65535 are allowed, else 1 to 65535). */
+DCERPC_HIDDEN const char *dcerpc_port_arg(lua_State *L, int idx, int listening);
+
 /* Push an error object: a table { code = n, name = "...", message = "...",
 ** executed = "no" | "maybe" | "yes" | nil } with the shared error metatable
 ** (its __tostring gives "name (0x...): message"). `name` may be NULL, then the

@@ -1078,11 +1078,7 @@ static int lsrv_listen(lua_State *L) {
   const char *port;
   char err[200];
   llis *li;
-  if (lua_type(L, 3) == LUA_TNUMBER) {
-    lua_pushfstring(L, "%d", (int)luaL_checkinteger(L, 3));
-    lua_replace(L, 3);
-  }
-  port = luaL_checkstring(L, 3);
+  port = dcerpc_port_arg(L, 3, 1);
   if (s->n_lis >= MAX_LISTEN) return luaL_error(L, "at most %d listening endpoints", MAX_LISTEN);
   li = &s->lis[s->n_lis];
   li->s = s;
