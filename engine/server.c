@@ -464,10 +464,16 @@ static int do_bind(dce_sconn *c, const dce_pdu *p) {
     }
     if (p->assoc_group) {
       c->grp = group_find(c->srv, p->assoc_group);
-      if (!c->grp) { emit_nak(c, p->call_id, DCE_NAK_NOT_SPECIFIED); closing(c, "unknown association group"); return -1; }
+      if (!c->grp) {
+        if (with_auth) dce_buf_free(&tok);
+        emit_nak(c, p->call_id, DCE_NAK_NOT_SPECIFIED); closing(c, "unknown association group"); return -1;
+      }
     } else {
       c->grp = group_new(c->srv);
-      if (!c->grp) { emit_nak(c, p->call_id, DCE_NAK_LOCAL_LIMIT_EXCEEDED); closing(c, "out of memory"); return -1; }
+      if (!c->grp) {
+        if (with_auth) dce_buf_free(&tok);
+        emit_nak(c, p->call_id, DCE_NAK_LOCAL_LIMIT_EXCEEDED); closing(c, "out of memory"); return -1;
+      }
     }
     c->grp->refs++;
     c->info.assoc_group = c->grp->id;

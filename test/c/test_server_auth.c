@@ -323,6 +323,35 @@ int main(void) {
     teardown(&x);
   }
 
+  /* an authenticated bind naming an unknown association group: bind_nak,
+  ** nothing kept (the sanitizer run checks for leaks) */
+  {
+    dce_ntlm_cred cred;
+    dce_pctx ctx;
+    dce_bind_opts bo;
+    uint32_t id;
+    char err[160];
+    const dce_op_result *r;
+    memset(&x, 0, sizeof x);
+    dce_buf_init(&x.last);
+    x.srv = new_server(0);
+    x.sc = dce_sconn_new(x.srv, "135");
+    x.a = dce_assoc_new(NULL);
+    memset(&cred, 0, sizeof cred);
+    cred.user = "alice"; cred.domain = "RPCSRV"; cred.password = "Alice-Pass1";
+    dce_assoc_set_auth(x.a, dce_sec_client_new(DCE_AUTHN_WINNT, DCE_LEVEL_PRIVACY, &cred, err, sizeof err), 5);
+    memset(&ctx, 0, sizeof ctx);
+    ctx.abstract = IFACE; ctx.n_transfer = 1; ctx.transfer[0] = dce_syntax_ndr20;
+    memset(&bo, 0, sizeof bo);
+    bo.assoc_group = 0x12345;
+    dce_assoc_bind(x.a, 0, &ctx, 1, &bo, &id, err, sizeof err);
+    pump(&x);
+    r = dce_assoc_result(x.a, id);
+    test_cond("authenticated bind to an unknown group: refused", r && r->state == DCE_OP_DONE && r->status != 0);
+    test_cond("authenticated bind to an unknown group: closing", dce_sconn_should_close(x.sc));
+    teardown(&x);
+  }
+
   /* a bind with an auth type we do not do */
   {
     dce_pdu p;

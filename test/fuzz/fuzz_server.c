@@ -17,8 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include "server.h"
+#include "ntlm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* half the inputs: a server that takes NTLM / SPNEGO binds (user "u") */
+static int lookup(void *ud, const char *user, const char *domain, const char *ws, uint8_t hash[16]) {
+  (void)ud; (void)domain; (void)ws;
+  if (strcmp(user, "u")) return -1;
+  return dce_ntlm_nt_hash("p", hash) ? -1 : 0;
+}
 
 static const uint8_t bind_pdu[72] = {
   5, 0, 11, 3, 0x10, 0, 0, 0, 72, 0, 0, 0, 1, 0, 0, 0,
@@ -67,6 +75,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   dce_server *s = dce_server_new(&cfg);
   if (!s) return 0;
   dce_server_add_iface(s, &echo, (void *)&echo);
+  if (size > 0 && (data[size - 1] & 2)) {
+    dce_server_auth au = { "D", "S", NULL, NULL, lookup, NULL };
+    dce_server_set_auth(s, &au);
+    if (data[size - 1] & 4) dce_server_iface_min_level(s, (void *)&echo, 5);
+  }
   run(s, 0, data, size);
   run(s, 1, data, size);
   if (dce_server_groups(s) != 0) abort();     /* every group released */
