@@ -4,7 +4,7 @@
 ** every call run as a Lua coroutine.
 **
 ** Lua API (the Lua package wraps it; see scripts/dcerpc/server.lua):
-**   core.server_new{max_frag=, max_request=, max_calls=, max_connections=,
+**   core.server_new{max_frag=, max_request=, max_calls=, max_auth_contexts=, max_connections=,
 **                   idle_timeout=s, partial_timeout=s, call_timeout=s,
 **                   workers=N} -> srv
 **   srv:listen(host, port) -> bound port | nil, msg
@@ -513,15 +513,17 @@ static void call_start(lsconn *c, const dce_scall *sc) {
     lua_pushinteger(co, s->worker);
     lua_setfield(co, -2, "worker");
   }
-  if (in->auth_type) {
-    lua_pushstring(co, dce_sec_type_name(in->auth_type));
+  if (sc->auth_type) {             /* the security context of this call */
+    lua_pushstring(co, dce_sec_type_name(sc->auth_type));
     lua_setfield(co, -2, "auth_type");
-    lua_pushstring(co, dce_sec_level_name(in->auth_level));
+    lua_pushstring(co, dce_sec_level_name(sc->auth_level));
     lua_setfield(co, -2, "auth_level");
-    lua_pushstring(co, in->user);
+    lua_pushstring(co, sc->user ? sc->user : "");
     lua_setfield(co, -2, "user");
-    lua_pushstring(co, in->domain);
+    lua_pushstring(co, sc->domain ? sc->domain : "");
     lua_setfield(co, -2, "domain");
+    lua_pushinteger(co, (lua_Integer)sc->auth_context_id);
+    lua_setfield(co, -2, "auth_context_id");
   }
   if (s->call_timeout > 0)
     k->deadline = dce_loop_timer(s->loop, (int64_t)(s->call_timeout * 1000), call_expire, k);
@@ -1029,7 +1031,7 @@ static double opt_num(lua_State *L, int t, const char *k, double def) {
 static int lsrv_new(lua_State *L) {
   lsrv *s;
   dce_server_cfg cfg;
-  double mf, mr, mc, nw;
+  double mf, mr, mc, nw, ma;
   if (lua_isnoneornil(L, 1)) lua_newtable(L);
   luaL_checktype(L, 1, LUA_TTABLE);
   mf = opt_num(L, 1, "max_frag", DCE_SRV_MAX_FRAG);
@@ -1038,6 +1040,8 @@ static int lsrv_new(lua_State *L) {
   luaL_argcheck(L, mf >= DCE_SRV_MIN_FRAG && mf <= 65528, 1, "max_frag: 2048 to 65528");
   luaL_argcheck(L, mr >= 1 && mr <= 1073741824.0, 1, "max_request: 1 to 1 GiB");
   luaL_argcheck(L, mc >= 1 && mc <= 65536, 1, "max_calls: 1 to 65536");
+  ma = opt_num(L, 1, "max_auth_contexts", DCE_SRV_MAX_AUTH);
+  luaL_argcheck(L, ma >= 1 && ma <= 65536, 1, "max_auth_contexts: 1 to 65536");
   nw = opt_num(L, 1, "workers", 1);
   luaL_argcheck(L, nw >= 1 && nw <= MAX_WORKERS && nw == (int)nw, 1, "workers: an integer, 1 to 64");
   s = (lsrv *)lua_newuserdatauv(L, sizeof *s, 0);
@@ -1058,6 +1062,7 @@ static int lsrv_new(lua_State *L) {
   cfg.max_frag = (uint16_t)mf;
   cfg.max_request = (size_t)mr;
   cfg.max_calls = (int)mc;
+  cfg.max_auth = (int)ma;
   s->loop = dce_loop_new();
   s->srv = dce_server_new(&cfg);
   if (!s->loop || !s->srv) {

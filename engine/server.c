@@ -21,9 +21,11 @@
 static const uint8_t btfn_prefix[8] = { 0x2c, 0x1c, 0xb7, 0x6c, 0x12, 0x98, 0x40, 0x45 };
 static const uint8_t ndr20_uuid[16] = { 0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11,
                                         0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60 };
-/* Features we acknowledge: we keep the connection when a call is orphaned.
-** Security context multiplexing means nothing without auth, so not yet. */
-#define SRV_FEATURES 0x02u
+/* Features we acknowledge: we keep the connection when a call is orphaned,
+** and (when the server takes authentication) several security contexts on
+** one connection ([MS-RPCE] 3.3.1.5.4). */
+#define SRV_FEATURE_SEC_CTX_MPX 0x01u
+#define SRV_FEATURE_KEEP_CONN 0x02u
 
 /* ------------------------------------------------------------ types */
 
@@ -50,6 +52,7 @@ typedef struct scall {
   dce_scall pub;
   int state;
   int orphaned, cancelled;
+  int auth;                        /* index in the connection's auth[], -1: anonymous */
   uint32_t fault_status;           /* decided on the first fragment, 0 = none */
   int fault_dne;
   uint64_t ready_seq;
@@ -58,6 +61,15 @@ typedef struct scall {
 } scall;
 
 typedef struct pctx { uint16_t id; int iface; dce_syntax abstract; } pctx;
+
+/* One security context of a connection, named by its auth_context_id. The
+** first usually comes with the bind, others with alter_context; they live
+** as long as the connection (calls point at them by index). */
+typedef struct sauth {
+  dce_sec *sec;
+  uint32_t id;
+  int failed;                      /* a leg did not verify: calls naming it are refused */
+} sauth;
 
 struct dce_sconn {
   dce_server *srv;
@@ -73,9 +85,8 @@ struct dce_sconn {
   int n_ctx;
   scall *calls;
   uint64_t ready_seq;
-  dce_sec *sec;                    /* the association's auth context, NULL: none */
-  uint32_t auth_ctx_id;
-  int auth_failed;                 /* the last leg did not verify: calls are refused */
+  sauth *auth;                     /* security contexts, in the order they were made */
+  int n_auth, cap_auth;
   dce_sconn_info info;
 };
 
@@ -87,10 +98,12 @@ dce_server *dce_server_new(const dce_server_cfg *cfg) {
   s->cfg.max_frag = DCE_SRV_MAX_FRAG;
   s->cfg.max_request = DCE_SRV_MAX_REQUEST;
   s->cfg.max_calls = DCE_SRV_MAX_CALLS;
+  s->cfg.max_auth = DCE_SRV_MAX_AUTH;
   if (cfg) {
     if (cfg->max_frag) s->cfg.max_frag = cfg->max_frag;
     if (cfg->max_request) s->cfg.max_request = cfg->max_request;
     if (cfg->max_calls > 0) s->cfg.max_calls = cfg->max_calls;
+    if (cfg->max_auth > 0) s->cfg.max_auth = cfg->max_auth;
     s->cfg.tag_groups = cfg->tag_groups;
     s->cfg.worker = cfg->worker & 0xffu;
   }
@@ -213,8 +226,10 @@ static void call_free(scall *k) {
 
 void dce_sconn_free(dce_sconn *c) {
   scall *k, *n;
+  int i;
   if (!c) return;
-  dce_sec_free(c->sec);
+  for (i = 0; i < c->n_auth; i++) dce_sec_free(c->auth[i].sec);
+  free(c->auth);
   for (k = c->calls; k; k = n) { n = k->next; call_free(k); }
   group_unref(c->srv, c->grp);
   dce_buf_free(&c->frag);
@@ -256,6 +271,7 @@ static void emit_fault(dce_sconn *c, uint32_t call_id, uint16_t ctx_id, uint32_t
   dce_pdu p;
   dce_pdu_init(&p, DCE_PT_FAULT, call_id);
   if (dne) p.flags |= DCE_PFC_DID_NOT_EXECUTE;
+  p.alloc_hint = 24;               /* as Windows and Samba: never 0 */
   p.ctx_id = ctx_id;
   p.status = status;
   emit(c, &p);
@@ -274,6 +290,18 @@ static void emit_nak(dce_sconn *c, uint32_t call_id, uint16_t reason) {
 /* A protocol error on a request: fault it, then close. */
 static int proto_fault(dce_sconn *c, uint32_t call_id, uint32_t status, const char *why) {
   emit_fault(c, call_id, 0, status, 0);
+  closing(c, why);
+  return -1;
+}
+
+static pctx *ctx_find(dce_sconn *c, uint16_t id);
+
+/* A protocol error on a request fragment: the fault names the fragment's
+** presentation context when it is bound (as Windows does), then close. */
+static int req_fault(dce_sconn *c, const dce_pdu *p, uint32_t status, const char *why) {
+  const scall *k = call_find(c, p->call_id);
+  uint16_t ctx = k && k->state == C_REASSEMBLING ? k->pub.ctx_id : ctx_find(c, p->ctx_id) ? p->ctx_id : 0;
+  emit_fault(c, p->call_id, ctx, status, 0);
   closing(c, why);
   return -1;
 }
@@ -334,7 +362,7 @@ static void one_context(dce_sconn *c, const dce_ctx_elem *e, dce_result *r) {
     if (!memcmp(e->transfer[k].uuid.b, btfn_prefix, 8) && e->transfer[k].major == 1) {
       uint16_t bits = (uint16_t)(e->transfer[k].uuid.b[8] | (e->transfer[k].uuid.b[9] << 8));
       r->result = DCE_RESULT_NEGOTIATE_ACK;
-      r->reason = (uint16_t)(bits & SRV_FEATURES);
+      r->reason = (uint16_t)(bits & (SRV_FEATURE_KEEP_CONN | (c->srv->auth_on ? SRV_FEATURE_SEC_CTX_MPX : 0u)));
       c->info.features = r->reason;
       return;
     }
@@ -372,73 +400,102 @@ static int srv_lookup(void *ud, const char *user, const char *domain, const char
   return s->auth.lookup(s->auth.ud, user, domain, ws, hash);
 }
 
-static void auth_established(dce_sconn *c) {
-  const char *u, *d;
-  c->info.auth_type = dce_sec_type(c->sec);
-  c->info.auth_level = dce_sec_level(c->sec);
-  dce_sec_peer_user(c->sec, &u, &d, NULL);
-  snprintf(c->info.user, sizeof c->info.user, "%s", u);
-  snprintf(c->info.domain, sizeof c->info.domain, "%s", d);
+static sauth *auth_find(dce_sconn *c, uint32_t id) {
+  int i;
+  for (i = 0; i < c->n_auth; i++) if (c->auth[i].id == id) return &c->auth[i];
+  return NULL;
 }
 
-/* Does the verifier of p name the association's auth context? */
-static int auth_matches(const dce_sconn *c, const dce_pdu *p) {
-  return p->auth.type == dce_sec_type(c->sec) && p->auth.level == dce_sec_level(c->sec)
-         && p->auth.context_id == c->auth_ctx_id;
-}
-
-/* Feed the token of p; our answer (possibly empty) goes to tok. 0 when the
-** context is established now, 1 when another leg must come, -1 failed. */
-static int auth_leg(dce_sconn *c, const dce_pdu *p, dce_buf *tok, char *why, size_t n) {
-  uint32_t st;
-  int r = dce_sec_step(c->sec, p->auth.value, p->auth.value_len, tok, &st, why, n);
-  if (r == 0) auth_established(c);
-  return r;
-}
-
-/* The bind carries the first leg: make the context. 0 (tok holds the
-** answer), or -1 with the bind_nak reason in *reason. */
-static int auth_bind(dce_sconn *c, const dce_pdu *p, dce_buf *tok, uint16_t *reason, char *why, size_t n) {
+/* A new security context for the verifier of p (a bind or alter_context
+** naming an auth_context_id not seen before). NULL with a message, and the
+** bind_nak reason in *reason, when it cannot be made. */
+static sauth *auth_new(dce_sconn *c, const dce_pdu *p, uint16_t *reason, char *why, size_t n) {
   dce_server *s = c->srv;
   dce_ntlm_server_cfg cfg;
-  uint8_t level = p->auth.level;
+  dce_sec *sec;
   *reason = DCE_NAK_AUTH_TYPE;
-  if (!s->auth_on) { snprintf(why, n, "bind with auth: the server takes no authentication"); return -1; }
+  if (!s->auth_on) { snprintf(why, n, "%s with auth: the server takes no authentication", dce_ptype_name(p->ptype)); return NULL; }
   if (p->auth.type != DCE_AUTHN_WINNT && p->auth.type != DCE_AUTHN_SPNEGO) {
-    snprintf(why, n, "bind with auth type %u (%s): not supported", p->auth.type, dce_sec_type_name(p->auth.type));
-    return -1;
+    snprintf(why, n, "%s with auth type %u (%s): not supported", dce_ptype_name(p->ptype), p->auth.type,
+             dce_sec_type_name(p->auth.type));
+    return NULL;
   }
   *reason = DCE_NAK_NOT_SPECIFIED;
-  if (level < DCE_LEVEL_CONNECT || level > DCE_LEVEL_PRIVACY) {
-    snprintf(why, n, "bind with auth level %u", level);
-    return -1;
+  if (p->auth.level < DCE_LEVEL_CONNECT || p->auth.level > DCE_LEVEL_PRIVACY) {
+    snprintf(why, n, "%s with auth level %u", dce_ptype_name(p->ptype), p->auth.level);
+    return NULL;
+  }
+  *reason = DCE_NAK_LOCAL_LIMIT_EXCEEDED;
+  if (c->n_auth >= s->cfg.max_auth) {
+    snprintf(why, n, "more than %d security contexts on one connection", s->cfg.max_auth);
+    return NULL;
+  }
+  if (c->n_auth == c->cap_auth) {
+    int nc = c->cap_auth ? c->cap_auth * 2 : 2;
+    sauth *na = realloc(c->auth, (size_t)nc * sizeof *na);
+    if (!na) { snprintf(why, n, "out of memory"); return NULL; }
+    c->auth = na;
+    c->cap_auth = nc;
   }
   memset(&cfg, 0, sizeof cfg);
   cfg.nb_domain = s->auth.nb_domain;
   cfg.nb_computer = s->auth.nb_computer;
   cfg.dns_domain = s->auth.dns_domain;
   cfg.dns_computer = s->auth.dns_computer;
-  c->sec = dce_sec_server_new(p->auth.type, level, &cfg, srv_lookup, s, why, n);
-  if (!c->sec) return -1;
-  c->auth_ctx_id = p->auth.context_id;
-  if (auth_leg(c, p, tok, why, n) < 0) return -1;
-  return 0;
+  *reason = DCE_NAK_NOT_SPECIFIED;
+  sec = dce_sec_server_new(p->auth.type, p->auth.level, &cfg, srv_lookup, s, why, n);
+  if (!sec) return NULL;
+  c->auth[c->n_auth].sec = sec;
+  c->auth[c->n_auth].id = p->auth.context_id;
+  c->auth[c->n_auth].failed = 0;
+  c->info.n_auth = ++c->n_auth;
+  return &c->auth[c->n_auth - 1];
 }
 
-/* auth3: the last leg of NTLM. No answer; a failure refuses every call. */
+/* Does the verifier of p name x with its type and level? */
+static int auth_matches(const sauth *x, const dce_pdu *p) {
+  return p->auth.type == dce_sec_type(x->sec) && p->auth.level == dce_sec_level(x->sec)
+         && p->auth.context_id == x->id;
+}
+
+static int auth_usable(const sauth *x) { return !x->failed && dce_sec_established(x->sec); }
+
+/* Feed the token of p to x; our answer (possibly empty) goes to tok. 0 when
+** the context is established now, 1 when another leg must come, -1 failed
+** (x is marked failed). */
+static int auth_leg(dce_sconn *c, sauth *x, const dce_pdu *p, dce_buf *tok, char *why, size_t n) {
+  uint32_t st;
+  int r = dce_sec_step(x->sec, p->auth.value, p->auth.value_len, tok, &st, why, n);
+  if (r < 0) x->failed = 1;
+  if (r == 0 && !c->info.auth_type) {
+    /* the connection's info shows the first context established */
+    const char *u, *d;
+    c->info.auth_type = dce_sec_type(x->sec);
+    c->info.auth_level = dce_sec_level(x->sec);
+    dce_sec_peer_user(x->sec, &u, &d, NULL);
+    snprintf(c->info.user, sizeof c->info.user, "%s", u);
+    snprintf(c->info.domain, sizeof c->info.domain, "%s", d);
+  }
+  return r;
+}
+
+/* auth3: the last leg of NTLM, for the context it names. No answer; a
+** failure refuses every later call naming that context. */
 static int do_auth3(dce_sconn *c, const dce_pdu *p) {
   dce_buf tok;
   char why[150];
-  if (!c->info.bound || !c->sec || dce_sec_established(c->sec) || c->auth_failed || !p->has_auth) {
+  sauth *x = p->has_auth ? auth_find(c, p->auth.context_id) : NULL;
+  if (!c->info.bound || !x || dce_sec_established(x->sec) || x->failed) {
     closing(c, "auth3 out of place");
     return -1;
   }
-  if (!auth_matches(c, p)) {
-    closing(c, "auth3 changes the auth type, level or context id");
+  if (!auth_matches(x, p)) {
+    x->failed = 1;
+    closing(c, "auth3 changes the auth type or level");
     return -1;
   }
   dce_buf_init(&tok);
-  if (auth_leg(c, p, &tok, why, sizeof why) != 0) c->auth_failed = 1;
+  if (auth_leg(c, x, p, &tok, why, sizeof why) != 0) x->failed = 1;
   dce_buf_free(&tok);
   return 0;
 }
@@ -448,15 +505,17 @@ static int do_bind(dce_sconn *c, const dce_pdu *p) {
   dce_result res[256];
   dce_pdu a;
   dce_buf tok;
+  sauth *x = NULL;
   char why[150];
+  dce_buf_init(&tok);
   if (!alter) {
     if (c->info.bound) { emit_nak(c, p->call_id, DCE_NAK_NOT_SPECIFIED); closing(c, "second bind on a connection"); return -1; }
     if (p->has_auth) {
       uint16_t reason;
-      dce_buf_init(&tok);
-      if (auth_bind(c, p, &tok, &reason, why, sizeof why)) {
+      x = auth_new(c, p, &reason, why, sizeof why);
+      if (!x || auth_leg(c, x, p, &tok, why, sizeof why) < 0) {
         dce_buf_free(&tok);
-        emit_nak(c, p->call_id, reason);
+        emit_nak(c, p->call_id, x ? DCE_NAK_NOT_SPECIFIED : reason);
         closing(c, why);
         return -1;
       }
@@ -465,13 +524,13 @@ static int do_bind(dce_sconn *c, const dce_pdu *p) {
     if (p->assoc_group) {
       c->grp = group_find(c->srv, p->assoc_group);
       if (!c->grp) {
-        if (with_auth) dce_buf_free(&tok);
+        dce_buf_free(&tok);
         emit_nak(c, p->call_id, DCE_NAK_NOT_SPECIFIED); closing(c, "unknown association group"); return -1;
       }
     } else {
       c->grp = group_new(c->srv);
       if (!c->grp) {
-        if (with_auth) dce_buf_free(&tok);
+        dce_buf_free(&tok);
         emit_nak(c, p->call_id, DCE_NAK_LOCAL_LIMIT_EXCEEDED); closing(c, "out of memory"); return -1;
       }
     }
@@ -483,30 +542,45 @@ static int do_bind(dce_sconn *c, const dce_pdu *p) {
   } else {
     if (!c->info.bound) { closing(c, "alter_context before bind"); return -1; }
     if (p->has_auth) {
-      if (!c->sec) return proto_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, "auth in alter_context");
-      if (!auth_matches(c, p) || c->auth_failed)
-        return proto_fault(c, p->call_id, DCE_NCA_S_FAULT_ACCESS_DENIED,
-                           "alter_context changes the auth type, level or context id");
-      if (!dce_sec_established(c->sec)) {
-        /* SPNEGO's second round trip */
-        dce_buf_init(&tok);
-        if (auth_leg(c, p, &tok, why, sizeof why) < 0) {
-          dce_buf_free(&tok);
-          return proto_fault(c, p->call_id, DCE_RPC_S_SEC_PKG_ERROR, why);
+      /* a leg of a context being made, or a new context ([MS-RPCE]
+      ** 3.3.1.5.4); an established one cannot be redone (HOSTILE 13) */
+      x = auth_find(c, p->auth.context_id);
+      if (x) {
+        if (!auth_matches(x, p) || x->failed || dce_sec_established(x->sec)) {
+          x->failed = 1;
+          return proto_fault(c, p->call_id, DCE_NCA_S_FAULT_ACCESS_DENIED,
+                             "alter_context changes or redoes an established security context");
         }
-        with_auth = 1;
+      } else {
+        uint16_t reason;
+        x = auth_new(c, p, &reason, why, sizeof why);
+        if (!x) {
+          /* over the limit: proto_error, did not execute (HOSTILE 18, as Windows) */
+          emit_fault(c, p->call_id, 0, reason == DCE_NAK_LOCAL_LIMIT_EXCEEDED ? DCE_NCA_S_PROTO_ERROR
+                                        : DCE_NCA_S_FAULT_ACCESS_DENIED, 1);
+          closing(c, why);
+          return -1;
+        }
       }
+      if (auth_leg(c, x, p, &tok, why, sizeof why) < 0) {
+        dce_buf_free(&tok);
+        return proto_fault(c, p->call_id, DCE_RPC_S_SEC_PKG_ERROR, why);
+      }
+      with_auth = 1;
     }
   }
   if (p->n_ctx == 0 && !alter) {
-    if (with_auth) dce_buf_free(&tok);
+    dce_buf_free(&tok);
     emit_nak(c, p->call_id, DCE_NAK_NOT_SPECIFIED);
     closing(c, "bind without presentation contexts");
     return -1;
   }
   for (i = 0; i < p->n_ctx; i++) one_context(c, &p->ctx[i], &res[i]);
   dce_pdu_init(&a, alter ? DCE_PT_ALTER_RESP : DCE_PT_BIND_ACK, p->call_id);
-  if (c->info.conc_mpx) a.flags |= DCE_PFC_CONC_MPX;
+  if (c->info.conc_mpx && !alter) a.flags |= DCE_PFC_CONC_MPX;
+  /* header signing: echoed whenever the client offers it (with NTLM's
+  ** extended session security the whole fragment is signed anyway) */
+  if (p->flags & DCE_PFC_SUPPORT_HEADER_SIGN) a.flags |= DCE_PFC_SUPPORT_HEADER_SIGN;
   a.max_xmit = c->info.max_xmit;
   a.max_recv = c->info.max_recv;
   a.assoc_group = c->info.assoc_group;
@@ -517,18 +591,19 @@ static int do_bind(dce_sconn *c, const dce_pdu *p) {
   a.n_results = p->n_ctx;
   a.results = res;
   if (with_auth) {
-    if (p->flags & DCE_PFC_SUPPORT_HEADER_SIGN) a.flags |= DCE_PFC_SUPPORT_HEADER_SIGN;
-    if (tok.len || !alter) {
+    {
+      /* always a trailer, even with an empty token (the last NTLM leg
+      ** sent in an alter_context): Windows and Samba answer so */
       a.has_auth = 1;
-      a.auth.type = dce_sec_type(c->sec);
-      a.auth.level = dce_sec_level(c->sec);
-      a.auth.context_id = c->auth_ctx_id;
+      a.auth.type = dce_sec_type(x->sec);
+      a.auth.level = dce_sec_level(x->sec);
+      a.auth.context_id = x->id;
       a.auth.value = tok.p;
       a.auth.value_len = tok.len;
     }
   }
   emit(c, &a);
-  if (with_auth) dce_buf_free(&tok);
+  dce_buf_free(&tok);
   rc = c->info.closing ? -1 : 0;
   return rc;
 }
@@ -538,42 +613,84 @@ static int do_bind(dce_sconn *c, const dce_pdu *p) {
 static int do_request(dce_sconn *c, const dce_pdu *p) {
   const dce_server_cfg *cfg = &c->srv->cfg;
   int first = (p->flags & DCE_PFC_FIRST_FRAG) != 0, last = (p->flags & DCE_PFC_LAST_FRAG) != 0;
-  scall *k = call_find(c, p->call_id);
-  if (!c->info.bound) return proto_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, "request before bind");
-  if (c->sec) {
-    if (c->auth_failed || !dce_sec_established(c->sec))
-      return proto_fault(c, p->call_id, DCE_NCA_S_FAULT_ACCESS_DENIED, "request on an association whose authentication failed or is unfinished");
-    if (dce_sec_protects(c->sec)) {
-      uint32_t st;
-      if (!p->has_auth || !auth_matches(c, p) || p->auth.value_len != dce_sec_sig_len(c->sec))
-        return proto_fault(c, p->call_id, DCE_NCA_S_FAULT_ACCESS_DENIED, "request fragment without the association's verifier");
-      st = dce_sec_unwrap(c->sec, c->frag.p, c->frag.len, (size_t)(p->stub - c->frag.p), p->stub_len + p->auth.pad_len);
-      if (st) {
-        char why[96];
-        snprintf(why, sizeof why, "request fragment fails its %s check (0x%08x)",
-                 dce_sec_level(c->sec) == DCE_LEVEL_PRIVACY ? "seal" : "signature", (unsigned)st);
-        return proto_fault(c, p->call_id, DCE_NCA_S_FAULT_ACCESS_DENIED, why);
-      }
-    } else if (p->has_auth) {
-      return proto_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, "verifier on a request at the connect level");
-    }
-  } else if (p->has_auth) {
-    return proto_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, "auth verifier without auth context");
+  scall *k = call_find(c, p->call_id), *inc = NULL, *o;
+  sauth *x = NULL;
+  int total = 0;
+  if (!c->info.bound) return req_fault(c, p, DCE_NCA_S_PROTO_ERROR, "request before bind");
+  for (o = c->calls; o; o = o->next) {
+    total++;
+    if (o->state == C_REASSEMBLING) inc = o;      /* at most one (below) */
   }
+  if (k && k->state != C_REASSEMBLING) k = NULL;  /* executing: not a fragment target */
+  /* The security context: the first fragment names it (or none: anonymous,
+  ** unless the only context is at the connect level, [MS-RPCE] 3.3.1.5.4);
+  ** later fragments belong to their call's context whatever their trailer
+  ** says (CVE-2021-23192), and are verified with it. The faults and their
+  ** order follow Windows as Samba's raw_protocol tests pin it down. */
   if (first) {
-    scall *o;
-    int total = 0, incomplete = 0;
-    if (k) return proto_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, "call_id already in use");
-    for (o = c->calls; o; o = o->next) {
-      total++;
-      if (o->state == C_REASSEMBLING) incomplete++;
+    int unknown = 0;
+    if (p->has_auth) unknown = !(x = auth_find(c, p->auth.context_id));
+    else if (c->n_auth == 1 && dce_sec_level(c->auth[0].sec) == DCE_LEVEL_CONNECT && auth_usable(&c->auth[0]))
+      x = &c->auth[0];
+    if (inc) {
+      /* one fragmented call at a time: the fault goes to the call in
+      ** progress (its call_id and context) unless calls are multiplexed */
+      uint32_t st = DCE_NCA_S_PROTO_ERROR;
+      sauth *kx = k && k->auth >= 0 ? &c->auth[k->auth] : NULL;
+      if (k && (unknown || x != kx) && p->has_auth && k->pub.ctx_id == p->ctx_id) st = DCE_RPC_S_SEC_PKG_ERROR;
+      if (!c->info.conc_mpx) emit_fault(c, inc->pub.call_id, inc->pub.ctx_id, st, 0);
+      else emit_fault(c, p->call_id, k ? k->pub.ctx_id : 0, st, 0);
+      closing(c, k ? "a first fragment for a call in progress" : "new call while a fragmented call is incomplete");
+      return -1;
     }
-    if (incomplete && !c->info.conc_mpx)
-      return proto_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, "new call while a fragmented call is incomplete");
+    if (call_find(c, p->call_id)) return req_fault(c, p, DCE_NCA_S_PROTO_ERROR, "call_id already in use");
+    if (p->has_auth) {
+      if (!x || !auth_usable(x))
+        return req_fault(c, p, DCE_NCA_S_FAULT_ACCESS_DENIED,
+                         "request names an unknown, failed or unfinished security context");
+      if (!auth_matches(x, p)) {
+        x->failed = 1;
+        return req_fault(c, p, DCE_NCA_S_FAULT_ACCESS_DENIED,
+                         "request changes the auth type or level of its security context");
+      }
+    }
+  } else {
+    if (!k) {
+      if (!c->info.conc_mpx && inc) emit_fault(c, inc->pub.call_id, inc->pub.ctx_id, DCE_NCA_S_PROTO_ERROR, 0);
+      else if (c->info.conc_mpx && !inc && !ctx_find(c, p->ctx_id)) {
+        emit_fault(c, p->call_id, 0, DCE_NCA_S_UNK_IF, 1);      /* the connection lives on */
+        return 0;
+      } else emit_fault(c, p->call_id, c->info.conc_mpx && !inc ? p->ctx_id : 0, DCE_NCA_S_PROTO_ERROR, 0);
+      closing(c, "request fragment of no call in progress");
+      return -1;
+    }
+    if (memcmp(p->drep, k->pub.drep, 4)) {
+      emit_fault(c, k->pub.call_id, k->pub.ctx_id, DCE_NCA_S_PROTO_ERROR, 1);
+      closing(c, "a later fragment changes the data representation");
+      return -1;
+    }
+    if (k->auth >= 0) x = &c->auth[k->auth];
+    if (x && dce_sec_protects(x->sec) && !p->has_auth)
+      return req_fault(c, p, DCE_NCA_S_PROTO_ERROR, "a later fragment lacks its call's verifier");
+    if (!x && p->has_auth)
+      return req_fault(c, p, DCE_NCA_S_FAULT_ACCESS_DENIED, "a verifier on a later fragment of an anonymous call");
+  }
+  if (x && dce_sec_protects(x->sec)) {
+    uint32_t st = p->auth.value_len == dce_sec_sig_len(x->sec) ? 0 : DCE_NTLM_E_MESSAGE_ALTERED;
+    if (!st) st = dce_sec_unwrap(x->sec, c->frag.p, c->frag.len, (size_t)(p->stub - c->frag.p), p->stub_len + p->auth.pad_len);
+    if (st) {
+      char why[96];
+      snprintf(why, sizeof why, "request fragment fails its %s check (0x%08x)",
+               dce_sec_level(x->sec) == DCE_LEVEL_PRIVACY ? "seal" : "signature", (unsigned)st);
+      return req_fault(c, p, DCE_RPC_S_SEC_PKG_ERROR, why);
+    }
+  }
+  /* a connect-level context's verifier carries nothing to check */
+  if (first) {
     if (p->alloc_hint > cfg->max_request)
-      return proto_fault(c, p->call_id, DCE_NCA_S_FAULT_ACCESS_DENIED, "alloc_hint beyond the request limit");
+      return req_fault(c, p, DCE_NCA_S_FAULT_ACCESS_DENIED, "alloc_hint beyond the request limit");
     k = calloc(1, sizeof *k);
-    if (!k) return proto_fault(c, p->call_id, DCE_NCA_S_FAULT_REMOTE_NO_MEMORY, "out of memory");
+    if (!k) return req_fault(c, p, DCE_NCA_S_FAULT_REMOTE_NO_MEMORY, "out of memory");
     dce_buf_init(&k->stub);
     k->stub.limit = cfg->max_request;
     k->pub.call_id = p->call_id;
@@ -583,36 +700,41 @@ static int do_request(dce_sconn *c, const dce_pdu *p) {
     k->pub.object = p->object;
     memcpy(k->pub.drep, p->drep, 4);
     k->state = C_REASSEMBLING;
+    k->auth = x ? (int)(x - c->auth) : -1;
+    if (x) {
+      k->pub.auth_type = dce_sec_type(x->sec);
+      k->pub.auth_level = dce_sec_level(x->sec);
+      k->pub.auth_context_id = x->id;
+      dce_sec_peer_user(x->sec, &k->pub.user, &k->pub.domain, NULL);
+    }
     {
-      pctx *x = ctx_find(c, p->ctx_id);
+      pctx *px = ctx_find(c, p->ctx_id);
       if (p->flags & DCE_PFC_PENDING_CANCEL) {
         k->fault_status = DCE_NCA_S_NO_CALL_ACTIVE; k->fault_dne = 1;
-      } else if (!x) {
+      } else if (!px) {
         k->fault_status = DCE_NCA_S_UNK_IF; k->fault_dne = 1;
       } else if (total >= cfg->max_calls) {
         k->fault_status = DCE_NCA_S_SERVER_TOO_BUSY; k->fault_dne = 1;
-      } else if (c->srv->ifaces[x->iface].min_level > c->info.auth_level) {
+      } else if (c->srv->ifaces[px->iface].min_level > k->pub.auth_level) {
         k->fault_status = DCE_NCA_S_FAULT_ACCESS_DENIED; k->fault_dne = 1;   /* HOSTILE case 14 */
       } else {
-        k->pub.iface = c->srv->ifaces[x->iface].ud;
-        k->pub.abstract = x->abstract;
+        k->pub.iface = c->srv->ifaces[px->iface].ud;
+        k->pub.abstract = px->abstract;
       }
     }
     k->next = c->calls;
     c->calls = k;
-  } else if (!k || k->state != C_REASSEMBLING) {
-    return proto_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, "request fragment of no call in progress");
   }
   /* caps: the reassembled stub, and the fragments themselves (empty
   ** fragments add no stub but must not be free) */
   k->wire += p->frag_length;
   if (p->stub_len > cfg->max_request - k->stub.len || k->wire > 2 * cfg->max_request + 65536) {
     call_remove(c, k);
-    return proto_fault(c, p->call_id, DCE_NCA_S_FAULT_ACCESS_DENIED, "request larger than the limit");
+    return req_fault(c, p, DCE_NCA_S_FAULT_ACCESS_DENIED, "request larger than the limit");
   }
   if (!k->fault_status && dce_buf_put(&k->stub, p->stub, p->stub_len)) {
     call_remove(c, k);
-    return proto_fault(c, p->call_id, DCE_NCA_S_FAULT_REMOTE_NO_MEMORY, "out of memory");
+    return req_fault(c, p, DCE_NCA_S_FAULT_REMOTE_NO_MEMORY, "out of memory");
   }
   if (last) {
     if (k->fault_status) {
@@ -745,11 +867,13 @@ static scall *executing(dce_sconn *c, uint32_t call_id) {
 int dce_sconn_reply(dce_sconn *c, uint32_t call_id, const uint8_t *stub, size_t len) {
   scall *k = executing(c, call_id);
   size_t chunk, off = 0, sig;
+  dce_sec *sec;
   if (!k) return -1;
   if (k->orphaned || c->info.closing) { call_remove(c, k); return 0; }
   /* stub bytes per fragment: what max_xmit leaves after the header,
   ** a multiple of 8 so every fragment but the last keeps NDR alignment */
-  sig = c->sec && dce_sec_protects(c->sec) ? dce_sec_sig_len(c->sec) : 0;
+  sec = k->auth >= 0 ? c->auth[k->auth].sec : NULL;       /* replies go under the request's context */
+  sig = sec && dce_sec_protects(sec) ? dce_sec_sig_len(sec) : 0;
   if (sig) chunk = ((size_t)c->info.max_xmit - DCE_RESPONSE_HDR_LEN - DCE_AUTH_TRAILER_LEN - sig)
                    & ~(size_t)(DCE_AUTH_PAD_ALIGN - 1);
   else chunk = ((size_t)c->info.max_xmit - DCE_RESPONSE_HDR_LEN) & ~(size_t)7;
@@ -765,16 +889,16 @@ int dce_sconn_reply(dce_sconn *c, uint32_t call_id, const uint8_t *stub, size_t 
     p.stub_len = n;
     if (sig) {
       p.has_auth = 1;
-      p.auth.type = dce_sec_type(c->sec);
-      p.auth.level = dce_sec_level(c->sec);
+      p.auth.type = dce_sec_type(sec);
+      p.auth.level = dce_sec_level(sec);
       p.auth.pad_len = (uint8_t)((DCE_AUTH_PAD_ALIGN - n % DCE_AUTH_PAD_ALIGN) % DCE_AUTH_PAD_ALIGN);
-      p.auth.context_id = c->auth_ctx_id;
+      p.auth.context_id = k->pub.auth_context_id;
       p.auth.value = zero_sig;
       p.auth.value_len = sig;
     }
     emit(c, &p);
     if (sig && !c->info.closing &&
-        dce_sec_wrap(c->sec, c->out.p + start, c->out.len - start, DCE_RESPONSE_HDR_LEN, n + p.auth.pad_len))
+        dce_sec_wrap(sec, c->out.p + start, c->out.len - start, DCE_RESPONSE_HDR_LEN, n + p.auth.pad_len))
       closing(c, "cannot sign or seal a response");
     off += n;
   } while (off < len && !c->info.closing);

@@ -40,6 +40,9 @@
 #define DCE_SRV_MAX_CALLS 64                 /* executing calls per connection */
 #endif
 #define DCE_SRV_MAX_CTX 256                  /* presentation contexts per connection */
+#if !defined(DCE_SRV_MAX_AUTH)
+#define DCE_SRV_MAX_AUTH 2049                /* security contexts per connection (Samba) */
+#endif
 
 /* bind_nak reasons (C706 / [MS-RPCE] 2.2.2.5) */
 #define DCE_NAK_NOT_SPECIFIED 0
@@ -69,6 +72,7 @@ typedef struct dce_server_cfg {
   uint16_t max_frag;               /* upper bound of negotiated frag sizes (5840) */
   size_t max_request;              /* reassembled request stub cap (4 MiB) */
   int max_calls;                   /* executing + reassembling calls per connection */
+  int max_auth;                    /* security contexts per connection (2049) */
   int tag_groups;                  /* nonzero: association group ids carry the worker
                                    ** index in their top 8 bits (DCE_GROUP_WORKER) */
   unsigned worker;                 /* this process's worker index, 0..255 */
@@ -90,6 +94,11 @@ typedef struct dce_scall {
   uint8_t drep[4];                 /* of the first fragment */
   const uint8_t *stub;
   size_t stub_len;
+  /* the security context the request came under (auth_type 0: anonymous);
+  ** user and domain point into it and stay valid while the call does */
+  uint8_t auth_type, auth_level;
+  uint32_t auth_context_id;
+  const char *user, *domain;
 } dce_scall;
 
 typedef struct dce_sconn_info {
@@ -99,8 +108,9 @@ typedef struct dce_sconn_info {
   uint16_t features;               /* acknowledged bind-time features */
   int n_ctx;                       /* accepted presentation contexts */
   int executing;                   /* calls handed out and not yet answered */
-  uint8_t auth_type, auth_level;   /* 0 until an auth context is established */
-  char user[256], domain[256];     /* who authenticated (UTF-8) */
+  uint8_t auth_type, auth_level;   /* the first security context established (0: none) */
+  char user[256], domain[256];     /* who authenticated in it (UTF-8) */
+  int n_auth;                      /* security contexts made on the connection */
   uint64_t pdus_in;                /* complete fragments processed */
   int closing;                     /* stop reading, close after output drains */
   char why[160];                   /* reason for closing (protocol error) */

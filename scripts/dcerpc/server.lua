@@ -208,9 +208,9 @@ local function make_dispatch(self)
         if vok == nil and present then
           self.log(string.format("%s.%s from %s: %s", iface.name, fn.name, info.peer, verr))
           return nil, ACCESS_DENIED, true
-        elseif vok == nil then
-          args = nil                 -- not a trailer: bytes left over, a bad stub
         end
+        -- bytes that are no trailer are ignored, as Windows and Samba do
+        -- (Samba's raw_protocol tests pad requests with 0xfe bytes)
       end
     end
     if not args then
@@ -224,7 +224,8 @@ local function make_dispatch(self)
       peer = info.peer, client_address = info.peer, assoc_group = info.assoc_group,
       connection = info.conn, drep = info.drep, worker = info.worker or 0,
       auth = info.auth_type and { type = info.auth_type, level = info.auth_level,
-                                  user = info.user, domain = info.domain } or nil,
+                                  user = info.user, domain = info.domain,
+                                  context_id = info.auth_context_id } or nil,
     }, Call)
     local ok, res = xpcall(h, traceback, call, args)
     if not ok then
@@ -333,7 +334,7 @@ function Server:epm_entries() return require("dcerpc.epmapper").entries(self) en
 ----------------------------------------------------------------
 
 -- dcerpc.server{ listen = {bindings...}, max_connections=, max_calls_per_connection=,
---                max_request=, idle_timeout=, call_timeout=, partial_timeout=,
+--                max_auth_contexts= (security contexts per connection, 2049), max_request=, idle_timeout=, call_timeout=, partial_timeout=,
 --                max_frag=, log = fn, workers = 1 } -> srv | nil, err
 -- workers = N: srv:run() serves from N processes (see Server:run); the
 -- limits (max_connections ...) are per worker.
@@ -342,6 +343,7 @@ function M.server(opts)
   local c = core.server_new {
     max_frag = opts.max_frag, max_request = opts.max_request,
     max_calls = opts.max_calls_per_connection, max_connections = opts.max_connections,
+    max_auth_contexts = opts.max_auth_contexts,
     idle_timeout = opts.idle_timeout, partial_timeout = opts.partial_timeout,
     call_timeout = opts.call_timeout, workers = opts.workers,
   }
