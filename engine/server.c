@@ -278,13 +278,22 @@ static void emit_fault(dce_sconn *c, uint32_t call_id, uint16_t ctx_id, uint32_t
 }
 
 static void emit_nak(dce_sconn *c, uint32_t call_id, uint16_t reason) {
-  static const uint8_t v50[2] = { 5, 0 };
+  static const uint8_t v50[2] = { 5, 0 }, pad3[3] = { 0, 0, 0 };
   dce_pdu p;
   dce_pdu_init(&p, DCE_PT_BIND_NAK, call_id);
   p.reject_reason = reason;
   p.n_versions = 1;
   p.versions = v50;
+  p.stub = pad3;                   /* Windows pads the nak to a multiple of 4 */
+  p.stub_len = 3;
   emit(c, &p);
+}
+
+/* A protocol error on an alter_context: fault it (it did not execute), then close. */
+static int alter_fault(dce_sconn *c, uint32_t call_id, uint32_t status, const char *why) {
+  emit_fault(c, call_id, 0, status, 1);
+  closing(c, why);
+  return -1;
 }
 
 /* A protocol error on a request: fault it, then close. */
@@ -358,7 +367,7 @@ static uint16_t negotiate_frag(const dce_server *s, uint16_t xmit, uint16_t recv
 static void one_context(dce_sconn *c, const dce_ctx_elem *e, dce_result *r) {
   int k, ifx;
   memset(r, 0, sizeof *r);
-  for (k = 0; k < e->n_transfer; k++) {
+  for (k = 0; k < 1 && k < e->n_transfer; k++) {       /* only the first counts ([MS-RPCE] 3.3.1.5.3) */
     if (!memcmp(e->transfer[k].uuid.b, btfn_prefix, 8) && e->transfer[k].major == 1) {
       uint16_t bits = (uint16_t)(e->transfer[k].uuid.b[8] | (e->transfer[k].uuid.b[9] << 8));
       r->result = DCE_RESULT_NEGOTIATE_ACK;
@@ -495,7 +504,7 @@ static int do_auth3(dce_sconn *c, const dce_pdu *p) {
     return -1;
   }
   dce_buf_init(&tok);
-  if (auth_leg(c, x, p, &tok, why, sizeof why) != 0) x->failed = 1;
+  if (auth_leg(c, x, p, &tok, why, sizeof why) != 0 || tok.len) x->failed = 1;   /* auth3 gets no answer */
   dce_buf_free(&tok);
   return 0;
 }
@@ -548,7 +557,7 @@ static int do_bind(dce_sconn *c, const dce_pdu *p) {
       if (x) {
         if (!auth_matches(x, p) || x->failed || dce_sec_established(x->sec)) {
           x->failed = 1;
-          return proto_fault(c, p->call_id, DCE_NCA_S_FAULT_ACCESS_DENIED,
+          return alter_fault(c, p->call_id, DCE_NCA_S_FAULT_ACCESS_DENIED,
                              "alter_context changes or redoes an established security context");
         }
       } else {
@@ -556,24 +565,38 @@ static int do_bind(dce_sconn *c, const dce_pdu *p) {
         x = auth_new(c, p, &reason, why, sizeof why);
         if (!x) {
           /* over the limit: proto_error, did not execute (HOSTILE 18, as Windows) */
-          emit_fault(c, p->call_id, 0, reason == DCE_NAK_LOCAL_LIMIT_EXCEEDED ? DCE_NCA_S_PROTO_ERROR
-                                        : DCE_NCA_S_FAULT_ACCESS_DENIED, 1);
-          closing(c, why);
-          return -1;
+          return alter_fault(c, p->call_id, reason == DCE_NAK_LOCAL_LIMIT_EXCEEDED ? DCE_NCA_S_PROTO_ERROR
+                                                 : DCE_NCA_S_FAULT_ACCESS_DENIED, why);
         }
       }
       if (auth_leg(c, x, p, &tok, why, sizeof why) < 0) {
         dce_buf_free(&tok);
-        return proto_fault(c, p->call_id, DCE_RPC_S_SEC_PKG_ERROR, why);
+        return alter_fault(c, p->call_id, DCE_RPC_S_SEC_PKG_ERROR, why);
       }
       with_auth = 1;
     }
   }
-  if (p->n_ctx == 0 && !alter) {
-    dce_buf_free(&tok);
-    emit_nak(c, p->call_id, DCE_NAK_NOT_SPECIFIED);
-    closing(c, "bind without presentation contexts");
-    return -1;
+  {
+    /* A context list that cannot be right is a protocol error (as Windows
+    ** answers): none at all, a context without transfer syntaxes, two
+    ** feature-negotiation contexts, a context id bound again to another
+    ** abstract syntax. */
+    const char *bad = p->n_ctx == 0 ? "no presentation contexts" : NULL;
+    int nbtfn = 0;
+    for (i = 0; i < p->n_ctx && !bad; i++) {
+      const dce_ctx_elem *e = &p->ctx[i];
+      pctx *old = ctx_find(c, e->id);
+      if (e->n_transfer == 0) bad = "a presentation context without transfer syntaxes";
+      else if (!memcmp(e->transfer[0].uuid.b, btfn_prefix, 8) && ++nbtfn > 1) bad = "two bind-time feature contexts";
+      else if (old && !syntax_eq(&old->abstract, &e->abstract)) bad = "a context id bound again to another syntax";
+    }
+    if (bad) {
+      dce_buf_free(&tok);
+      if (alter) return alter_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, bad);
+      emit_nak(c, p->call_id, DCE_NAK_NOT_SPECIFIED);
+      closing(c, bad);
+      return -1;
+    }
   }
   for (i = 0; i < p->n_ctx; i++) one_context(c, &p->ctx[i], &res[i]);
   dce_pdu_init(&a, alter ? DCE_PT_ALTER_RESP : DCE_PT_BIND_ACK, p->call_id);
@@ -645,9 +668,14 @@ static int do_request(dce_sconn *c, const dce_pdu *p) {
     }
     if (call_find(c, p->call_id)) return req_fault(c, p, DCE_NCA_S_PROTO_ERROR, "call_id already in use");
     if (p->has_auth) {
+      if (x && !x->failed && !dce_sec_established(x->sec)) {
+        emit_fault(c, p->call_id, 0, DCE_NCA_S_PROTO_ERROR, 1);
+        closing(c, "request on a security context still being made");
+        return -1;
+      }
       if (!x || !auth_usable(x))
         return req_fault(c, p, DCE_NCA_S_FAULT_ACCESS_DENIED,
-                         "request names an unknown, failed or unfinished security context");
+                         "request names an unknown or failed security context");
       if (!auth_matches(x, p)) {
         x->failed = 1;
         return req_fault(c, p, DCE_NCA_S_FAULT_ACCESS_DENIED,
@@ -687,7 +715,7 @@ static int do_request(dce_sconn *c, const dce_pdu *p) {
   }
   /* a connect-level context's verifier carries nothing to check */
   if (first) {
-    if (p->alloc_hint > cfg->max_request)
+    if (!last && p->alloc_hint > cfg->max_request)   /* a whole request in one fragment: its hint says nothing */
       return req_fault(c, p, DCE_NCA_S_FAULT_ACCESS_DENIED, "alloc_hint beyond the request limit");
     k = calloc(1, sizeof *k);
     if (!k) return req_fault(c, p, DCE_NCA_S_FAULT_REMOTE_NO_MEMORY, "out of memory");
@@ -738,7 +766,7 @@ static int do_request(dce_sconn *c, const dce_pdu *p) {
   }
   if (last) {
     if (k->fault_status) {
-      emit_fault(c, k->pub.call_id, k->pub.ctx_id, k->fault_status, k->fault_dne);
+      emit_fault(c, k->pub.call_id, k->fault_status == DCE_NCA_S_UNK_IF ? 0 : k->pub.ctx_id, k->fault_status, k->fault_dne);
       call_remove(c, k);
     } else {
       k->state = C_READY;
@@ -771,7 +799,12 @@ static int handle_fragment(dce_sconn *c) {
   if (dce_pdu_decode(&p, c->frag.p, c->frag.len, &e)) {
     char why[160];
     snprintf(why, sizeof why, "bad PDU: %s", e.msg);
-    if (c->frag.p[2] == DCE_PT_REQUEST && c->info.bound) {
+    if (c->frag.p[2] == DCE_PT_BIND && !c->info.bound) {
+      /* a bind we cannot read: bind_nak, as [MS-RPCE] 2.2.2.5 and Windows */
+      emit_nak(c, dce_ld32(c->frag.p + 12, (c->frag.p[4] & DCE_DREP_LE) != 0), DCE_NAK_PROTOCOL_VERSION);
+      closing(c, why);
+      rc = -1;
+    } else if (c->frag.p[2] == DCE_PT_REQUEST && c->info.bound) {
       int le = (c->frag.p[4] & DCE_DREP_LE) != 0;
       rc = proto_fault(c, dce_ld32(c->frag.p + 12, le), DCE_NCA_S_PROTO_ERROR, why);
     } else {
@@ -812,7 +845,7 @@ int dce_sconn_feed(dce_sconn *c, const uint8_t *b, size_t n) {
       if (c->hdr_have < DCE_PDU_HDR_LEN) break;
       fl = dce_pdu_peek(c->hdr, DCE_PDU_HDR_LEN, &e);
       if (fl < 0) { char why[160]; snprintf(why, sizeof why, "bad PDU header: %s", e.msg); closing(c, why); return -1; }
-      limit = c->info.bound ? c->info.max_recv : c->srv->cfg.max_frag;
+      limit = c->info.bound ? c->info.max_recv : c->srv->cfg.max_frag;   /* HOSTILE case 3 */
       if ((size_t)fl > limit) {
         int le = (c->hdr[4] & DCE_DREP_LE) != 0;
         if (c->hdr[2] == DCE_PT_REQUEST && c->info.bound)
