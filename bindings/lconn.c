@@ -19,7 +19,11 @@
 **     contexts = { {id=, abstract={uuid,major,minor}, transfer={{uuid,major,minor},...}}, ... }
 **     ack = {max_xmit, max_recv, assoc_group, secondary_address, flags,
 **            results={{result, reason, transfer}}, features=bitmask|nil}
-**   conn:call(ctx_id, opnum, stub [, {object=uuid, timeout=s}]) -> stub, drep0
+**   conn:set_auth(auth) (before bind) ; conn:add_auth(auth, contexts [, {timeout}]) -> ack
+**     auth = {type="ntlm"|"spnego", level=, user=, domain=, password=|nt_hash=,
+**             workstation=, context_id= (the auth_context_id)}
+**   conn:call(ctx_id, opnum, stub [, {object=uuid, timeout=s, auth_context_id=n|false}])
+**     -> stub, drep0  (auth_context_id: the security context; false: none)
 **   conn:send(ctx_id, opnum, stub [, opts]) -> call_id
 **   conn:receive(call_id [, timeout]) -> stub, drep0   (a timeout cancels the call)
 **   conn:info() -> {bound, dead, dead_reason, max_xmit, max_recv, assoc_group,
@@ -490,12 +494,21 @@ static int conn_start(lua_State *L, lconn *c, uint32_t *call_id) {
   const char *stub = luaL_optlstring(L, 4, "", &len);
   dce_uuid obj, *objp = NULL;
   char err[192];
+  int has_actx = 0;
+  uint32_t actx = 0;
   luaL_argcheck(L, ctx >= 0 && ctx <= 0xffff, 2, "context id out of range");
   luaL_argcheck(L, opnum >= 0 && opnum <= 0xffff, 3, "opnum out of range");
   if (lua_istable(L, 5)) {
     if (lua_getfield(L, 5, "object") != LUA_TNIL) {
       check_uuid(L, -1, "object", &obj);
       objp = &obj;
+    }
+    lua_pop(L, 1);
+    if (lua_getfield(L, 5, "auth_context_id") != LUA_TNIL) {
+      /* false: no security context (an anonymous call) */
+      if (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) actx = DCE_AUTH_CTX_NONE;
+      else actx = (uint32_t)luaL_checkinteger(L, -1);
+      has_actx = 1;
     }
     lua_pop(L, 1);
   }
@@ -505,6 +518,21 @@ static int conn_start(lua_State *L, lconn *c, uint32_t *call_id) {
     if (in->dead) { dcerpc_fail(L, in->dead_status == DCE_RPC_S_PROTOCOL_ERROR ? DCE_RPC_S_CALL_FAILED : in->dead_status, NULL, err, "no"); return 0; }
     if (in->shutdown) { dcerpc_fail(L, DCE_RPC_S_CALL_FAILED_DNE, NULL, err, "no"); return 0; }
     return luaL_error(L, "%s", err);
+  }
+  if (has_actx && dce_assoc_request_auth(c->a, *call_id, actx, err, sizeof err)) {
+    /* a context that failed to authenticate is the peer's answer, not misuse */
+    int i, state = 0;
+    uint32_t id, st = 0;
+    dce_assoc_release(c->a, *call_id);
+    for (i = 0; i < dce_assoc_auth_count(c->a); i++)
+      if (dce_assoc_auth_get(c->a, i, &id, &state, &st) && id == actx) break;
+    if (i < dce_assoc_auth_count(c->a) && state < 0) {
+      char m[224];
+      snprintf(m, sizeof m, "security context %u: %s", (unsigned)actx, err);
+      dcerpc_fail(L, st ? st : DCE_RPC_S_CALL_FAILED_DNE, NULL, m, "no");
+      return 0;
+    }
+    return luaL_error(L, "auth_context_id %u: %s", (unsigned)actx, err);
   }
   lua_getiuservalue(L, 1, 1);
   lua_pushvalue(L, 4);
@@ -569,31 +597,30 @@ static int conn_receive(lua_State *L) {
 static const char *const level_names[] = { "connect", "call", "packet", "integrity", "privacy", NULL };
 static const char *const authn_names[] = { "ntlm", "spnego", NULL };
 
-/* conn:set_auth{type = "ntlm"|"spnego", level = "connect"|"call"|"packet"|
-**   "integrity"|"privacy", user=, domain=, password= | nt_hash = 16 bytes
-**   or 32 hex digits, workstation=, context_id=, ntlmv1=}  (before bind) */
-static int conn_set_auth(lua_State *L) {
-  lconn *c = conn_check(L, 1);
+/* A client security context from an auth table at index t (the fields of
+** set_auth). Raises on bad fields; leaves values on the stack. */
+static dce_sec *check_sec(lua_State *L, int t, uint32_t *context_id) {
   dce_ntlm_cred cred;
   uint8_t hash[16];
   char err[192];
   int type, level;
   dce_sec *sec;
-  luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_checktype(L, t, LUA_TTABLE);
+  *context_id = (uint32_t)field_int(L, t, "context_id", 0, 0, 0xfffffffe);
   memset(&cred, 0, sizeof cred);
-  lua_getfield(L, 2, "type");
+  lua_getfield(L, t, "type");
   type = luaL_checkoption(L, -1, "ntlm", authn_names) == 0 ? DCE_AUTHN_WINNT : DCE_AUTHN_SPNEGO;
-  lua_getfield(L, 2, "level");
+  lua_getfield(L, t, "level");
   level = DCE_LEVEL_CONNECT + luaL_checkoption(L, -1, "privacy", level_names);
-  lua_getfield(L, 2, "user");
+  lua_getfield(L, t, "user");
   cred.user = luaL_optstring(L, -1, "");
-  lua_getfield(L, 2, "domain");
+  lua_getfield(L, t, "domain");
   cred.domain = luaL_optstring(L, -1, "");
-  lua_getfield(L, 2, "workstation");
+  lua_getfield(L, t, "workstation");
   cred.workstation = luaL_optstring(L, -1, "");
-  lua_getfield(L, 2, "password");
+  lua_getfield(L, t, "password");
   cred.password = luaL_optstring(L, -1, NULL);
-  lua_getfield(L, 2, "nt_hash");
+  lua_getfield(L, t, "nt_hash");
   if (!lua_isnil(L, -1)) {
     size_t n;
     const char *h = luaL_checklstring(L, -1, &n);
@@ -608,17 +635,55 @@ static int conn_set_auth(lua_State *L) {
     } else luaL_error(L, "nt_hash: 32 hex digits or 16 bytes expected");
     cred.nt_hash = hash;
   }
-  cred.ntlmv1 = field_bool(L, 2, "ntlmv1", 0);
+  cred.ntlmv1 = field_bool(L, t, "ntlmv1", 0);
   if (!cred.password && !cred.nt_hash && cred.user[0]) luaL_error(L, "auth: a password or nt_hash is needed");
   sec = dce_sec_client_new((uint8_t)type, (uint8_t)level, &cred, err, sizeof err);
   memset(hash, 0, sizeof hash);
-  if (!sec) return luaL_error(L, "auth: %s", err);
-  if (dce_assoc_set_auth(c->a, sec, (uint32_t)field_int(L, 2, "context_id", 0, 0, 0xffffffff))) {
+  if (!sec) luaL_error(L, "auth: %s", err);
+  return sec;
+}
+
+/* conn:set_auth{type = "ntlm"|"spnego", level = "connect"|"call"|"packet"|
+**   "integrity"|"privacy", user=, domain=, password= | nt_hash = 16 bytes
+**   or 32 hex digits, workstation=, context_id=, ntlmv1=}  (before bind) */
+static int conn_set_auth(lua_State *L) {
+  lconn *c = conn_check(L, 1);
+  uint32_t id;
+  dce_sec *sec = check_sec(L, 2, &id);
+  if (dce_assoc_set_auth(c->a, sec, id)) {
     dce_sec_free(sec);
     return luaL_error(L, "auth must be set once, before bind");
   }
   lua_settop(L, 1);
   return 1;
+}
+
+/* conn:add_auth(auth, contexts [, {timeout=}]) -> ack | nil, err
+** Another security context on this association ([MS-RPCE] 3.3.1.5.4):
+** auth is set_auth's table (context_id = its auth_context_id, which must be
+** new on the association); contexts as for alter_context, normally the one
+** already bound. Calls pick it with opts.auth_context_id. */
+static int conn_add_auth(lua_State *L) {
+  lconn *c = conn_check(L, 1);
+  dce_pctx *ctx;
+  int n;
+  uint32_t id, call_id;
+  double timeout = c->timeout;
+  char err[192];
+  dce_sec *sec;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  ctx = check_contexts(L, 3, &n);
+  if (lua_istable(L, 4)) timeout = opt_timeout(L, 4, timeout);
+  sec = check_sec(L, 2, &id);                      /* last: nothing raises after it */
+  if (dce_assoc_add_auth(c->a, sec, id, ctx, n, &call_id, err, sizeof err)) {
+    const dce_assoc_info *in = dce_assoc_get_info(c->a);
+    dce_sec_free(sec);
+    if (in->dead) return dcerpc_fail(L, in->dead_status, NULL, err, "no");
+    if (in->bound && !in->shutdown && strstr(err, "multiplexing"))   /* the peer's limit, not misuse */
+      return dcerpc_fail(L, DCE_RPC_S_CALL_FAILED_DNE, NULL, err, "no");
+    return luaL_error(L, "%s", err);
+  }
+  return conn_await(L, call_id, timeout, AWAIT_BIND);
 }
 
 /* core.vt_check(stub, from, {abstract=, transfer=, call_id=, ctx_id=, opnum=,
@@ -719,6 +784,36 @@ static int conn_info(lua_State *L) {
     lua_setfield(L, -2, "user");
     lua_pushboolean(L, dce_sec_established(sec));
     lua_setfield(L, -2, "authenticated");
+  }
+  {
+    /* every security context: {auth_context_id, auth_type, auth_level,
+    ** user, state = "established"|"pending"|"failed", status} */
+    int i, n = dce_assoc_auth_count(c->a);
+    lua_createtable(L, n, 0);
+    for (i = 0; i < n; i++) {
+      uint32_t id, st;
+      int state;
+      const char *u, *d;
+      const dce_sec *sec = dce_assoc_auth_get(c->a, i, &id, &state, &st);
+      lua_createtable(L, 0, 6);
+      lua_pushinteger(L, id);
+      lua_setfield(L, -2, "auth_context_id");
+      lua_pushstring(L, dce_sec_type_name(dce_sec_type(sec)));
+      lua_setfield(L, -2, "auth_type");
+      lua_pushstring(L, dce_sec_level_name(dce_sec_level(sec)));
+      lua_setfield(L, -2, "auth_level");
+      dce_sec_peer_user(sec, &u, &d, NULL);
+      lua_pushfstring(L, "%s%s%s", d, d[0] ? "\\" : "", u);
+      lua_setfield(L, -2, "user");
+      lua_pushstring(L, state > 0 ? "established" : state < 0 ? "failed" : "pending");
+      lua_setfield(L, -2, "state");
+      if (state < 0) {
+        lua_pushinteger(L, st);
+        lua_setfield(L, -2, "status");
+      }
+      lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "auth_contexts");
   }
   return 1;
 }
@@ -1182,7 +1277,8 @@ void dcerpc_open_conn(lua_State *L) {
     { "bind", conn_bind }, { "alter_context", conn_alter_context },
     { "call", conn_call }, { "send", conn_send }, { "receive", conn_receive },
     { "info", conn_info }, { "getfd", conn_getfd }, { "step", conn_step },
-    { "done", conn_done }, { "set_auth", conn_set_auth }, { "close", conn_close },
+    { "done", conn_done }, { "set_auth", conn_set_auth },
+    { "add_auth", conn_add_auth }, { "close", conn_close },
     { "__tostring", conn_tostring }, { NULL, NULL }
   };
   static const luaL_Reg raw_m[] = {

@@ -28,6 +28,21 @@ static const uint8_t btfn_prefix[8] = { 0x2c, 0x1c, 0xb7, 0x6c, 0x12, 0x98, 0x40
 
 enum op_kind { OP_BIND, OP_ALTER, OP_REQUEST };
 
+/* One security context of the association ([MS-RPCE] 3.3.1.5.4): the
+** bind's (set_auth, slot 0) or one added by an alter_context (add_auth).
+** RC4 state and sequence numbers live in sec, so they are per context. */
+enum actx_state { ACTX_PENDING, ACTX_READY, ACTX_FAILED };
+typedef struct actx {
+  dce_sec *sec;                    /* owned */
+  uint32_t id;                     /* auth_context_id in every sec_trailer */
+  int state;                       /* enum actx_state */
+  uint32_t status;                 /* why it failed */
+} actx;
+
+/* connect level with several contexts: the verifier Samba's raw_protocol
+** tests send and [MS-RPCE] 3.3.1.5.4 asks for (auth info MUST be present) */
+static const uint8_t connect_verifier[16] = { 0x01 };
+
 typedef struct op {
   struct op *next;
   int kind;
@@ -47,6 +62,7 @@ typedef struct op {
   int n_user_ctx, has_btfn;
   uint16_t btfn_ctx_id;
   int auth_leg;                    /* bind: the alter_context leg of the auth exchange is out */
+  int actx;                        /* security context (index in a->auth), -1: none */
   dce_buf tok;                     /* bind: our auth token (the verifier points here) */
   /* where its bytes are in the output stream */
   uint64_t out_first, out_end;     /* out_end valid once state >= WAITING */
@@ -66,8 +82,9 @@ struct dce_assoc {
   dce_buf in;                      /* partial fragment */
   int bind_started, bind_ok, bind_failed;
   int conc_mpx_asked;
-  dce_sec *sec;                    /* owned; NULL: anonymous */
-  uint32_t auth_ctx_id;
+  actx auth[DCE_MAX_AUTH_CTX];     /* security contexts, in the order started */
+  int n_auth;
+  int bind_auth;                   /* auth[0] rides on the bind (set_auth) */
   dce_assoc_info info;
 };
 
@@ -123,7 +140,10 @@ void dce_assoc_free(dce_assoc *a) {
   op *o, *nx;
   if (!a) return;
   for (o = a->head; o; o = nx) { nx = o->next; op_free(o); }
-  dce_sec_free(a->sec);
+  {
+    int i;
+    for (i = 0; i < a->n_auth; i++) dce_sec_free(a->auth[i].sec);
+  }
   dce_buf_free(&a->out);
   dce_buf_free(&a->in);
   free(a);
@@ -159,6 +179,7 @@ static op *op_new(dce_assoc *a, int kind) {
   dce_buf_init(&o->tok);
   o->res.stub.limit = a->cfg.max_response;
   o->state = DCE_OP_QUEUED;
+  o->actx = -1;
   if (a->tail) a->tail->next = o; else a->head = o;
   a->tail = o;
   return o;
@@ -178,8 +199,12 @@ static void op_finish(dce_assoc *a, op *o, uint32_t status, int executed, const 
   __attribute__((format(printf, 5, 6)));
 
 static void op_finish(dce_assoc *a, op *o, uint32_t status, int executed, const char *fmt, ...) {
-  (void)a;
   if (o->state == DCE_OP_DONE) return;
+  if (o->kind != OP_REQUEST && o->actx >= 0 && a->auth[o->actx].state == ACTX_PENDING) {
+    /* the operation that establishes a context decides its fate */
+    a->auth[o->actx].state = status ? ACTX_FAILED : ACTX_READY;
+    a->auth[o->actx].status = status;
+  }
   o->state = DCE_OP_DONE;
   o->res.state = DCE_OP_DONE;
   o->res.status = status;
@@ -234,6 +259,30 @@ static int proto_error(dce_assoc *a, const char *fmt, ...) {
 
 static void set_err(char *err, size_t n, const char *m) {
   if (err && n) snprintf(err, n, "%s", m);
+}
+
+static actx *op_auth(dce_assoc *a, const op *o) {
+  return o->actx >= 0 ? &a->auth[o->actx] : NULL;
+}
+
+/* Put the first token of context k on a bind or alter_context. */
+static int op_attach_auth(dce_assoc *a, op *o, int k, char *err, size_t errlen) {
+  actx *x = &a->auth[k];
+  uint32_t st;
+  char e[160];
+  if (dce_sec_step(x->sec, NULL, 0, &o->tok, &st, e, sizeof e) < 0) {
+    set_err(err, errlen, e);
+    return -1;
+  }
+  o->actx = k;
+  o->bindpdu.flags |= DCE_PFC_SUPPORT_HEADER_SIGN;
+  o->bindpdu.has_auth = 1;
+  o->bindpdu.auth.type = dce_sec_type(x->sec);
+  o->bindpdu.auth.level = dce_sec_level(x->sec);
+  o->bindpdu.auth.context_id = x->id;
+  o->bindpdu.auth.value = o->tok.p;
+  o->bindpdu.auth.value_len = o->tok.len;
+  return 0;
 }
 
 int dce_assoc_bind(dce_assoc *a, int alter, const dce_pctx *ctx, int n,
@@ -326,25 +375,54 @@ int dce_assoc_bind(dce_assoc *a, int alter, const dce_pctx *ctx, int n,
   o->bindpdu.assoc_group = alter ? a->info.assoc_group : opts->assoc_group;
   o->bindpdu.n_ctx = (uint8_t)total;
   o->bindpdu.ctx = o->bind_ctx;
-  if (!alter && a->sec) {
+  if (!alter && a->bind_auth && op_attach_auth(a, o, 0, err, errlen)) {
     /* the first leg of the authentication rides on the bind */
-    uint32_t st;
-    char e[160];
-    if (dce_sec_step(a->sec, NULL, 0, &o->tok, &st, e, sizeof e) < 0) {
-      op_unlink(a, o);
-      set_err(err, errlen, e);
-      return -1;
-    }
-    o->bindpdu.flags |= DCE_PFC_SUPPORT_HEADER_SIGN;
-    o->bindpdu.has_auth = 1;
-    o->bindpdu.auth.type = dce_sec_type(a->sec);
-    o->bindpdu.auth.level = dce_sec_level(a->sec);
-    o->bindpdu.auth.context_id = a->auth_ctx_id;
-    o->bindpdu.auth.value = o->tok.p;
-    o->bindpdu.auth.value_len = o->tok.len;
+    op_unlink(a, o);
+    return -1;
   }
   if (!alter) a->bind_started = 1;
   *call_id = o->call_id;
+  return 0;
+}
+
+int dce_assoc_add_auth(dce_assoc *a, dce_sec *sec, uint32_t auth_context_id, const dce_pctx *ctx,
+                       int n, uint32_t *call_id, char *err, size_t errlen) {
+  int k;
+  op *o;
+  if (a->info.dead) { set_err(err, errlen, a->info.dead_msg); return -1; }
+  if (!sec) { set_err(err, errlen, "no security context given"); return -1; }
+  if (!a->bind_ok) { set_err(err, errlen, "not bound: a context is added after a successful bind"); return -1; }
+  if (a->info.shutdown) { set_err(err, errlen, "the server asked to shut the association down"); return -1; }
+  if (auth_context_id == DCE_AUTH_CTX_NONE) { set_err(err, errlen, "auth_context_id 0xffffffff is reserved"); return -1; }
+  if (a->n_auth >= DCE_MAX_AUTH_CTX) {
+    set_err(err, errlen, "too many security contexts on this association (64 at most)");
+    return -1;
+  }
+  for (k = 0; k < a->n_auth; k++)
+    if (a->auth[k].id == auth_context_id) {
+      set_err(err, errlen, "auth_context_id already in use on this association");
+      return -1;
+    }
+  /* [MS-RPCE] 3.3.1.5.4: no multiplexing unless the server said it can.
+  ** The first context after an anonymous bind is not multiplexing. */
+  if (a->n_auth >= 1 && !(a->info.has_features && (a->info.features & DCE_FEATURE_SEC_CTX_MPX))) {
+    set_err(err, errlen, "the server did not acknowledge security context multiplexing "
+            "(bind time feature 0x01): one security context per association");
+    return -1;
+  }
+  if (dce_assoc_bind(a, 1, ctx, n, NULL, call_id, err, errlen)) return -1;
+  o = a->tail;
+  k = a->n_auth;
+  a->auth[k].sec = sec;
+  a->auth[k].id = auth_context_id;
+  a->auth[k].state = ACTX_PENDING;
+  a->auth[k].status = 0;
+  if (op_attach_auth(a, o, k, err, errlen)) {
+    a->auth[k].sec = NULL;
+    op_unlink(a, o);
+    return -1;
+  }
+  a->n_auth++;
   return 0;
 }
 
@@ -363,7 +441,40 @@ int dce_assoc_request(dce_assoc *a, uint16_t ctx_id, uint16_t opnum, const dce_u
   if (object) { o->has_object = 1; o->object = *object; }
   o->stub = stub;
   o->stub_len = len;
+  o->actx = a->bind_auth ? 0 : -1;     /* the bind's context unless told otherwise */
   *call_id = o->call_id;
+  return 0;
+}
+
+int dce_assoc_request_auth(dce_assoc *a, uint32_t call_id, uint32_t auth_context_id,
+                           char *err, size_t errlen) {
+  op *o = op_find(a, call_id);
+  int k;
+  if (!o || o->kind != OP_REQUEST || o->state != DCE_OP_QUEUED || o->any_queued) {
+    set_err(err, errlen, "not a request that is still queued");
+    return -1;
+  }
+  if (auth_context_id == DCE_AUTH_CTX_NONE) { o->actx = -1; return 0; }
+  for (k = 0; k < a->n_auth; k++) if (a->auth[k].id == auth_context_id) break;
+  if (k == a->n_auth) {
+    set_err(err, errlen, "no security context with that auth_context_id");
+    return -1;
+  }
+  if (a->auth[k].state == ACTX_FAILED) {
+    set_err(err, errlen, "that security context failed to authenticate");
+    return -1;
+  }
+  if (a->auth[k].state == ACTX_PENDING) {
+    /* still being established: only by an operation queued before this one */
+    const op *p;
+    for (p = a->head; p && p != o; p = p->next)
+      if (p->kind != OP_REQUEST && p->actx == k) break;
+    if (!p || p == o) {
+      set_err(err, errlen, "that security context is added after this request was queued");
+      return -1;
+    }
+  }
+  o->actx = k;
   return 0;
 }
 
@@ -402,10 +513,18 @@ static void emit_fragment(dce_assoc *a, op *o) {
     return;
   } else {
     size_t hdr = DCE_REQUEST_HDR_LEN + (o->has_object ? 16u : 0u);
-    size_t sig = a->sec && dce_sec_protects(a->sec) ? dce_sec_sig_len(a->sec) : 0;
+    actx *x = op_auth(a, o);
+    int protects = x && dce_sec_protects(x->sec);
+    /* connect level: no verifier with one context, the dummy one with several */
+    size_t sig = protects ? dce_sec_sig_len(x->sec) : (x && a->n_auth > 1 ? sizeof connect_verifier : 0);
     size_t room = (size_t)a->info.max_xmit - hdr - (sig ? DCE_AUTH_TRAILER_LEN + sig : 0);
     size_t left = o->stub_len - o->stub_off, chunk, start;
     static const uint8_t zero_sig[64];
+    if (o->stub_off == 0 && x && x->state == ACTX_FAILED) {
+      op_finish(a, o, x->status ? x->status : DCE_RPC_S_CALL_FAILED_DNE, DCE_EXEC_NO,
+                "security context %u failed to authenticate (request not sent)", (unsigned)x->id);
+      return;
+    }
     /* keep fragment stubs 8-aligned; with a verifier stub + auth padding
     ** is a multiple of 16 and must fit */
     room &= sig ? ~(size_t)(DCE_AUTH_PAD_ALIGN - 1) : ~(size_t)7;
@@ -423,17 +542,17 @@ static void emit_fragment(dce_assoc *a, op *o) {
     p.stub_len = chunk;
     if (sig) {
       p.has_auth = 1;
-      p.auth.type = dce_sec_type(a->sec);
-      p.auth.level = dce_sec_level(a->sec);
+      p.auth.type = dce_sec_type(x->sec);
+      p.auth.level = dce_sec_level(x->sec);
       p.auth.pad_len = (uint8_t)((DCE_AUTH_PAD_ALIGN - chunk % DCE_AUTH_PAD_ALIGN) % DCE_AUTH_PAD_ALIGN);
-      p.auth.context_id = a->auth_ctx_id;
-      p.auth.value = zero_sig;
+      p.auth.context_id = x->id;
+      p.auth.value = protects ? zero_sig : connect_verifier;
       p.auth.value_len = sig;
     }
     start = a->out.len;
     emit_pdu(a, &p);
-    if (sig && !a->info.dead) {
-      uint32_t st = dce_sec_wrap(a->sec, a->out.p + start, a->out.len - start, hdr, chunk + p.auth.pad_len);
+    if (protects && !a->info.dead) {
+      uint32_t st = dce_sec_wrap(x->sec, a->out.p + start, a->out.len - start, hdr, chunk + p.auth.pad_len);
       if (st) {
         char m[96];
         snprintf(m, sizeof m, "cannot sign or seal a request (0x%08x)", (unsigned)st);
@@ -493,30 +612,37 @@ void dce_assoc_sent(dce_assoc *a, size_t n) {
 
 /* ------------------------------------------------------------ auth legs */
 
+/* The exchange of o's context failed. The bind's failure ends the
+** association; an added context's only fails that context, unless the
+** peer broke the protocol. */
 static void auth_fail(dce_assoc *a, op *o, uint32_t status, const char *msg) {
-  a->bind_failed = 1;
-  op_finish(a, o, status ? status : DCE_RPC_S_CALL_FAILED, DCE_EXEC_NO, "%s", msg);
-  assoc_kill(a, status ? status : DCE_RPC_S_CALL_FAILED, msg);
+  if (!status) status = DCE_RPC_S_CALL_FAILED;
+  if (o->kind == OP_BIND) a->bind_failed = 1;
+  op_finish(a, o, status, DCE_EXEC_NO, "%s", msg);
+  if (o->kind == OP_BIND || status == DCE_RPC_S_PROTOCOL_ERROR) assoc_kill(a, status, msg);
 }
 
 /* The server's auth verifier on a bind_ack / alter_context_resp: check it
 ** names our context, feed its token. 0 established, 1 continue, -1 failed. */
 static int auth_feed(dce_assoc *a, op *o, const dce_pdu *p) {
+  actx *x = op_auth(a, o);
   uint32_t st = 0;
   char e[192];
   int r;
   if (!p->has_auth) {
-    auth_fail(a, o, DCE_RPC_S_CALL_FAILED, "the server answered the bind without its authentication token");
+    auth_fail(a, o, DCE_RPC_S_CALL_FAILED, o->kind == OP_BIND
+              ? "the server answered the bind without its authentication token"
+              : "the server answered the alter_context without its authentication token");
     return -1;
   }
-  if (p->auth.type != dce_sec_type(a->sec) || p->auth.context_id != a->auth_ctx_id) {
+  if (p->auth.type != dce_sec_type(x->sec) || p->auth.context_id != x->id) {
     snprintf(e, sizeof e, "the server's auth verifier names type %u context %u, we use %u / %u",
-             p->auth.type, (unsigned)p->auth.context_id, dce_sec_type(a->sec), (unsigned)a->auth_ctx_id);
+             p->auth.type, (unsigned)p->auth.context_id, dce_sec_type(x->sec), (unsigned)x->id);
     auth_fail(a, o, DCE_RPC_S_PROTOCOL_ERROR, e);
     return -1;
   }
   dce_buf_reset(&o->tok);
-  r = dce_sec_step(a->sec, p->auth.value, p->auth.value_len, &o->tok, &st, e, sizeof e);
+  r = dce_sec_step(x->sec, p->auth.value, p->auth.value_len, &o->tok, &st, e, sizeof e);
   if (r < 0) { auth_fail(a, o, st, e); return -1; }
   return r;
 }
@@ -524,6 +650,7 @@ static int auth_feed(dce_assoc *a, op *o, const dce_pdu *p) {
 /* Queue a control-like PDU carrying our next token: auth3 when the
 ** exchange is over, alter_context when the server must answer. */
 static void auth_send(dce_assoc *a, op *o, int alter) {
+  actx *x = op_auth(a, o);
   dce_pdu q;
   dce_pdu_init(&q, alter ? DCE_PT_ALTER : DCE_PT_AUTH3, o->call_id);
   q.drep[0] = a->drep0;
@@ -536,17 +663,18 @@ static void auth_send(dce_assoc *a, op *o, int alter) {
     q.flags |= DCE_PFC_SUPPORT_HEADER_SIGN;
   }
   q.has_auth = 1;
-  q.auth.type = dce_sec_type(a->sec);
-  q.auth.level = dce_sec_level(a->sec);
-  q.auth.context_id = a->auth_ctx_id;
+  q.auth.type = dce_sec_type(x->sec);
+  q.auth.level = dce_sec_level(x->sec);
+  q.auth.context_id = x->id;
   q.auth.value = o->tok.p;
   q.auth.value_len = o->tok.len;
   emit_pdu(a, &q);
 }
 
-/* After the bind_ack: 0 when the association is authenticated now, 1 when
-** another leg is out (the op stays open), -1 when it failed (op finished). */
-static int auth_bind_ack(dce_assoc *a, op *o, const dce_pdu *p) {
+/* After the bind_ack (or the alter_context_resp of an added context): 0
+** when the context is established now, 1 when another leg is out (the op
+** stays open), -1 when it failed (op finished). */
+static int auth_first_reply(dce_assoc *a, op *o, const dce_pdu *p) {
   int r = auth_feed(a, o, p);
   if (r < 0) return -1;
   if (r == 0) {
@@ -578,19 +706,35 @@ static void auth_leg_reply(dce_assoc *a, op *o, const dce_pdu *p) {
     auth_fail(a, o, DCE_RPC_S_PROTOCOL_ERROR, "the authentication needs more legs than SPNEGO over NTLM has");
     return;
   }
-  a->info.bound = 1;
-  a->bind_ok = 1;
+  if (o->kind == OP_BIND) {
+    a->info.bound = 1;
+    a->bind_ok = 1;
+  }
   op_finish(a, o, 0, DCE_EXEC_YES, NULL);
 }
 
 int dce_assoc_set_auth(dce_assoc *a, dce_sec *sec, uint32_t context_id) {
-  if (a->bind_started || a->sec) return -1;
-  a->sec = sec;
-  a->auth_ctx_id = context_id;
+  if (a->bind_started || a->n_auth || !sec || context_id == DCE_AUTH_CTX_NONE) return -1;
+  a->auth[0].sec = sec;
+  a->auth[0].id = context_id;
+  a->auth[0].state = ACTX_PENDING;
+  a->n_auth = 1;
+  a->bind_auth = 1;
   return 0;
 }
 
-dce_sec *dce_assoc_sec(const dce_assoc *a) { return a->sec; }
+dce_sec *dce_assoc_sec(const dce_assoc *a) { return a->bind_auth ? a->auth[0].sec : NULL; }
+
+int dce_assoc_auth_count(const dce_assoc *a) { return a->n_auth; }
+
+const dce_sec *dce_assoc_auth_get(const dce_assoc *a, int i, uint32_t *auth_context_id, int *state,
+                                  uint32_t *status) {
+  if (i < 0 || i >= a->n_auth) return NULL;
+  if (auth_context_id) *auth_context_id = a->auth[i].id;
+  if (state) *state = a->auth[i].state == ACTX_READY ? 1 : a->auth[i].state == ACTX_FAILED ? -1 : 0;
+  if (status) *status = a->auth[i].status;
+  return a->auth[i].sec;
+}
 
 /* A response (or fault) fragment at a protecting level: check the verifier
 ** and unseal in place before anything uses the stub. -1: the association is
@@ -602,27 +746,27 @@ static int auth_refuse(dce_assoc *a, const dce_pdu *p, uint32_t status, const ch
   return -1;
 }
 
-static int auth_unwrap(dce_assoc *a, dce_pdu *p, uint8_t *frag, size_t len) {
+static int auth_unwrap(dce_assoc *a, const actx *x, dce_pdu *p, uint8_t *frag, size_t len) {
   uint32_t st;
   char m[160];
   if (!p->has_auth) {
     if (p->ptype == DCE_PT_FAULT) return 0;      /* servers send faults unsigned */
     snprintf(m, sizeof m, "unsigned %s for call_id %u at auth level %s", dce_ptype_name(p->ptype),
-             (unsigned)p->call_id, dce_sec_level_name(dce_sec_level(a->sec)));
+             (unsigned)p->call_id, dce_sec_level_name(dce_sec_level(x->sec)));
     return auth_refuse(a, p, DCE_RPC_S_PROTOCOL_ERROR, m);
   }
-  if (p->auth.type != dce_sec_type(a->sec) || p->auth.level != dce_sec_level(a->sec) ||
-      p->auth.context_id != a->auth_ctx_id || p->auth.value_len != dce_sec_sig_len(a->sec)) {
+  if (p->auth.type != dce_sec_type(x->sec) || p->auth.level != dce_sec_level(x->sec) ||
+      p->auth.context_id != x->id || p->auth.value_len != dce_sec_sig_len(x->sec)) {
     snprintf(m, sizeof m, "%s for call_id %u has auth type %u level %u context %u, we use %u / %u / %u",
              dce_ptype_name(p->ptype), (unsigned)p->call_id, p->auth.type, p->auth.level,
-             (unsigned)p->auth.context_id, dce_sec_type(a->sec), dce_sec_level(a->sec), (unsigned)a->auth_ctx_id);
+             (unsigned)p->auth.context_id, dce_sec_type(x->sec), dce_sec_level(x->sec), (unsigned)x->id);
     return auth_refuse(a, p, DCE_RPC_S_PROTOCOL_ERROR, m);
   }
-  st = dce_sec_unwrap(a->sec, frag, len, (size_t)(p->stub - frag), p->stub_len + p->auth.pad_len);
+  st = dce_sec_unwrap(x->sec, frag, len, (size_t)(p->stub - frag), p->stub_len + p->auth.pad_len);
   if (st) {
     snprintf(m, sizeof m, "%s for call_id %u fails its %s check (0x%08x): connection dropped",
              dce_ptype_name(p->ptype), (unsigned)p->call_id,
-             dce_sec_level(a->sec) == DCE_LEVEL_PRIVACY ? "seal" : "signature", (unsigned)st);
+             dce_sec_level(x->sec) == DCE_LEVEL_PRIVACY ? "seal" : "signature", (unsigned)st);
     return auth_refuse(a, p, st, m);
   }
   return 0;
@@ -690,7 +834,7 @@ static void handle_bind_reply(dce_assoc *a, op *o, const dce_pdu *p) {
     a->info.conc_mpx = a->conc_mpx_asked && (p->flags & DCE_PFC_CONC_MPX);
   }
   if (br->has_features) { a->info.has_features = 1; a->info.features = br->features; }
-  if (o->kind == OP_BIND && a->sec && auth_bind_ack(a, o, p)) return;   /* more legs, or failed */
+  if (o->actx >= 0 && auth_first_reply(a, o, p)) return;   /* more legs, or failed */
   if (o->kind == OP_BIND) {
     a->info.bound = 1;
     a->bind_ok = 1;
@@ -847,10 +991,15 @@ int dce_assoc_feed(dce_assoc *a, const uint8_t *b, size_t n) {
       dce_pdu p;
       int rc = dce_pdu_decode(&p, a->in.p, (size_t)fl, &e);
       if (rc) { dce_pdu_free(&p); return proto_error(a, "%s", e.msg); }
-      if (a->sec && a->bind_ok && dce_sec_protects(a->sec) &&
-          (p.ptype == DCE_PT_RESPONSE || (p.ptype == DCE_PT_FAULT && p.has_auth))) {
-        if (!p.stub) p.stub = a->in.p + (size_t)fl - p.auth_length - DCE_AUTH_TRAILER_LEN - p.auth.pad_len;
-        if (auth_unwrap(a, &p, a->in.p, (size_t)fl)) { dce_pdu_free(&p); return -1; }
+      if (p.ptype == DCE_PT_RESPONSE || (p.ptype == DCE_PT_FAULT && p.has_auth)) {
+        /* verified with the context of ITS request: each has its own keys,
+        ** RC4 state and sequence numbers */
+        const op *ro = op_find(a, p.call_id);
+        const actx *x = ro && ro->kind == OP_REQUEST ? op_auth(a, ro) : NULL;
+        if (x && dce_sec_protects(x->sec)) {
+          if (!p.stub) p.stub = a->in.p + (size_t)fl - p.auth_length - DCE_AUTH_TRAILER_LEN - p.auth.pad_len;
+          if (auth_unwrap(a, x, &p, a->in.p, (size_t)fl)) { dce_pdu_free(&p); return -1; }
+        }
       }
       rc = handle_pdu(a, &p);
       dce_pdu_free(&p);

@@ -17,7 +17,7 @@
 ** the "executed" class of the Windows runtime (DCE_EXEC_NO: safe to retry on
 ** a new association; DCE_EXEC_MAYBE: the server may have run it).
 **
-** Auth (a later issue) plugs in here: a per-association hook set that
+** Auth plugs in here (see dce_assoc_set_auth / dce_assoc_add_auth):
 ** (1) tells emit_fragment how many bytes the verifier takes, so request
 ** stubs are cut to max_xmit - header - 8 - sig and padded to 16 with
 ** auth_pad_length; (2) signs or seals each encoded fragment in place in the
@@ -168,6 +168,44 @@ const dce_assoc_info *dce_assoc_get_info(const dce_assoc *a);
 ** Requests and responses are then signed or sealed as the level says. */
 int dce_assoc_set_auth(dce_assoc *a, dce_sec *sec, uint32_t context_id);
 dce_sec *dce_assoc_sec(const dce_assoc *a);
+
+/* Security context multiplexing ([MS-RPCE] 3.3.1.5.4).
+**
+** dce_assoc_add_auth starts an alter_context offering the n presentation
+** contexts (normally the one already bound) and carrying the first token of
+** a new security context with auth_context_id (unique on the association,
+** not DCE_AUTH_CTX_NONE). The legs go on as for the bind: NTLM gets its
+** CHALLENGE in the alter_context_resp and sends AUTHENTICATE in an auth3,
+** SPNEGO continues with alter_context legs. The operation (call_id) ends
+** when the context is established, or fails with the mechanism's status; a
+** failed added context leaves the association and its other contexts
+** working unless the peer breaks the protocol or closes the connection.
+** Needs a finished bind; the bind may have been anonymous (then this is
+** the association's first context). A second context needs the server's
+** SecurityContextMultiplexing ack (feature bit 0x01) in the bind_ack.
+** At most DCE_MAX_AUTH_CTX contexts. Returns 0 and the association owns
+** sec, or -1 with a message (the caller keeps sec).
+**
+** dce_assoc_request_auth picks the context of a request just queued (before
+** any of it went out): DCE_AUTH_CTX_NONE for none. By default a request uses
+** the bind's context (none after an anonymous bind). Each fragment carries
+** that context's sec_trailer; each response fragment is verified and
+** unsealed with it. With more than one context, a request on a connect-level
+** context carries the 16-byte verifier 01 00 .. 00.
+**
+** dce_assoc_auth_get walks the contexts (i = 0 .. count-1): its sec, id,
+** state (1 established, 0 in progress, -1 failed) and failure status. */
+#if !defined(DCE_MAX_AUTH_CTX)
+#define DCE_MAX_AUTH_CTX 64
+#endif
+#define DCE_AUTH_CTX_NONE 0xffffffffu
+int dce_assoc_add_auth(dce_assoc *a, dce_sec *sec, uint32_t auth_context_id, const dce_pctx *ctx,
+                       int n, uint32_t *call_id, char *err, size_t errlen);
+int dce_assoc_request_auth(dce_assoc *a, uint32_t call_id, uint32_t auth_context_id,
+                           char *err, size_t errlen);
+int dce_assoc_auth_count(const dce_assoc *a);
+const dce_sec *dce_assoc_auth_get(const dce_assoc *a, int i, uint32_t *auth_context_id, int *state,
+                                  uint32_t *status);
 int dce_assoc_is_dead(const dce_assoc *a);
 /* Operations not yet finished (queued, sending or awaiting a reply). */
 int dce_assoc_busy(const dce_assoc *a);

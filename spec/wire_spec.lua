@@ -104,6 +104,27 @@ describe("wire #interop #tshark", function()
     end, 10)
   end)
 
+  it("dissects several security contexts on one connection cleanly (bind + 2 alter_contexts, interleaved)", function()
+    local list = capture(function()
+      local cred = { user = samba.SAMBA_USER, domain = "RPCSRV", password = samba.SAMBA_PASSWORD }
+      local function with(t) for k, v in pairs(cred) do t[k] = v end return t end
+      local c = assert(dcerpc.connect("ncacn_ip_tcp:" .. host, "srvsvc", with { auth = "ntlm", level = "integrity" }))
+      local c2 = assert(c:authenticate(with { auth = "spnego", level = "privacy" }))
+      local c3 = assert(c:authenticate(with { auth = "ntlm", level = "packet" }))
+      local c4 = assert(c:authenticate(with { auth = "ntlm", level = "connect" }))
+      for _ = 1, 3 do
+        for _, x in ipairs { c, c2, c3 } do assert(x:NetrServerGetInfo { Level = 101 }) end
+      end
+      c4:NetrServerGetInfo { Level = 101 }      -- the dummy connect verifier; Samba denies the level
+      assert(c2:NetrServerGetInfo { Level = 101 })
+      c:close()
+    end, 20)
+    -- alter_context (14) with NTLMSSP (10) and SPNEGO (9), auth3 (16) for NTLM
+    assert.matches("\n%d+\t14[,%d]*\t9", list)
+    assert.matches("\n%d+\t14[,%d]*\t10", list)
+    assert.matches("\n%d+\t16[,%d]*\t10", list)
+  end)
+
   it("dissects authenticated sessions cleanly (NTLM, SPNEGO; sign, seal)", function()
     local list = capture(function()
       for _, a in ipairs { { "ntlm", "integrity" }, { "spnego", "privacy" }, { "ntlm", "privacy" } } do

@@ -198,12 +198,30 @@ end
 -- c:call(fn | name | opnum, args [, opts]) -> results | nil, err [, results]
 -- When the function returns NTSTATUS / WERROR / HRESULT and the value is an
 -- error, the results are still given as the third value.
+-- The per-call options with this client's security context (views made
+-- by c:authenticate name theirs on every call).
+local function opts_of(self, opts)
+  if not opts then return self.call_opts end
+  if self.auth_context_id == nil or opts.auth_context_id ~= nil then return opts end
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.auth_context_id = self.auth_context_id
+  return o
+end
+
+local function conn_of(self)
+  -- a view made by c:authenticate dies with the client that made the connection
+  if self.origin and not self.origin.conn then self.conn = nil end
+  local conn = self.conn
+  if not conn then error("attempt to use a closed client", 3) end
+  return conn
+end
+
 function Client:call(f, args, opts)
   local fn = lookup(self, f)
-  local conn = self.conn
-  if not conn then error("attempt to use a closed client", 2) end
+  local conn = conn_of(self)
   local stub = ndr.encode_call(fn, "in", args or {}, self.encode_opts)
-  local resp, drep = conn:call(self.context_id, fn.opnum, stub, opts or self.call_opts)
+  local resp, drep = conn:call(self.context_id, fn.opnum, stub, opts_of(self, opts))
   if self.ntlm_unproven then
     -- NTLM's AUTHENTICATE goes in an auth3 nobody answers: bad credentials
     -- show as the fault of the first call; say so
@@ -220,25 +238,47 @@ end
 --   local h = c:send("NetrServerGetInfo", args); ...; local r = c:receive(h)
 function Client:send(f, args, opts)
   local fn = lookup(self, f)
+  local conn = conn_of(self)
   local stub = ndr.encode_call(fn, "in", args or {}, self.encode_opts)
-  local id, e = self.conn:send(self.context_id, fn.opnum, stub, opts or self.call_opts)
+  local id, e = conn:send(self.context_id, fn.opnum, stub, opts_of(self, opts))
   if not id then return nil, e end
   return { id = id, fn = fn }
 end
 
 function Client:receive(h, timeout)
-  return finish(h.fn, self.conn:receive(h.id, timeout))
+  return finish(h.fn, conn_of(self):receive(h.id, timeout))
 end
 
+-- c:info(): the connection's state, and this client's security context:
+-- auth_context_id, auth_type, auth_level, user, auth_state (nil fields for
+-- an anonymous client).
 function Client:info()
+  if self.origin and not self.origin.conn then self.conn = nil end
   local i = self.conn and self.conn:info() or {}
   i.binding = self.binding
   i.interface = self.iface.name
+  i.view = self.origin ~= nil
+  local mine = self.auth_context_id
+  if mine == nil and not self.origin and i.auth_type then
+    mine = self.bind_auth_context_id          -- the bind's context
+  end
+  i.auth_type, i.auth_level, i.user, i.authenticated = nil, nil, nil, nil
+  for _, x in ipairs(i.auth_contexts or {}) do
+    if x.auth_context_id == mine then
+      i.auth_context_id, i.auth_type, i.auth_level, i.user = mine, x.auth_type, x.auth_level, x.user
+      i.auth_state, i.authenticated = x.state, x.state == "established"
+    end
+  end
   return i
 end
 
+-- Closing the client that made the connection closes it (its views, made by
+-- c:authenticate, are closed with it); closing a view only drops the view.
 function Client:close()
-  if self.conn then self.conn:close(); self.conn = nil end
+  if self.conn then
+    if not self.origin then self.conn:close() end
+    self.conn = nil
+  end
 end
 
 ---------------------------------------------------------------- authentication
@@ -282,6 +322,44 @@ local function auth_of(opts, flags)
     password = opts.password, nt_hash = opts.nt_hash, workstation = opts.workstation,
     ntlmv1 = opts.ntlmv1, context_id = opts.auth_context_id,
   }
+end
+
+-- c:authenticate{auth = "ntlm" | "spnego", user =, domain =, password = |
+--   nt_hash =, level =, workstation =, auth_context_id =} -> client | nil, err
+-- Another security context on the same connection ([MS-RPCE] 3.3.1.5.4,
+-- security context multiplexing): an alter_context carries its tokens, and
+-- the client returned (a "view") makes its calls with it while c keeps its
+-- own. The server must have acknowledged multiplexing at bind time unless c
+-- is anonymous (its first context). auth_context_id defaults to one more
+-- than the largest in use. A failed authentication gives nil, err and leaves
+-- the connection as the server leaves it (Samba keeps it; with NTLM the
+-- refusal only shows on the first call, as after an NTLM bind).
+function Client:authenticate(opts)
+  local conn = conn_of(self)
+  assert(type(opts) == "table", "authenticate: options table expected")
+  local auth, e = auth_of(opts, {})
+  if e then return nil, e end
+  if not auth then error("authenticate: auth or user expected", 2) end
+  if auth.context_id == nil then
+    local top = -1
+    for _, x in ipairs(conn:info().auth_contexts or {}) do
+      if x.auth_context_id > top then top = x.auth_context_id end
+    end
+    auth.context_id = top + 1
+  end
+  local ack
+  ack, e = conn:add_auth(auth, { { id = self.context_id, abstract = syntax_of(self.iface), transfer = { M.NDR20 } } },
+                         { timeout = self.call_opts and self.call_opts.timeout })
+  if not ack then return nil, e end
+  local call_opts = {}
+  for k, v in pairs(self.call_opts or {}) do call_opts[k] = v end
+  call_opts.auth_context_id = auth.context_id
+  return setmetatable({
+    conn = conn, iface = self.iface, context_id = self.context_id, binding = self.binding,
+    call_opts = call_opts, encode_opts = self.encode_opts, ack = ack,
+    origin = self.origin or self, auth_context_id = auth.context_id,
+    ntlm_unproven = auth.type == "ntlm" or nil,
+  }, getmetatable(self))
 end
 
 -- dcerpc.connect(binding, iface [, opts]) -> client | nil, err
@@ -350,6 +428,7 @@ function M.connect(binding, iface, opts)
     encode_opts = opts.drep and { drep = opts.drep } or nil,
     ack = ack,
     ntlm_unproven = auth and auth.type == "ntlm" or nil,
+    bind_auth_context_id = auth and (auth.context_id or 0) or nil,
   }, class_of(iface))
   return self
 end

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "testhelp.h"
 #include "assoc.h"
+#include "sec.h"
 #include "status.h"
 
 static const dce_syntax ECHO = {
@@ -443,10 +444,373 @@ static void test_trickle(void) {
   dce_assoc_free(a);
 }
 
+/* ------------------------------------------------------------ several security contexts */
+
+/* An in-process server for the auth tests: one engine server context per
+** auth_context_id, answering bind / alter_context / auth3 legs, verifying
+** each request fragment with the context its trailer names and answering
+** with a response protected by that context (or by `answer_with`). */
+typedef struct msrv {
+  struct { uint32_t id; dce_sec *s; } c[80];
+  int n;
+  uint16_t features;               /* bind_ack: negotiate_ack bits */
+  int fail_alter;                  /* answer alter_contexts with this fault */
+  int req_ok, req_bad;             /* request fragments verified / refused */
+  uint32_t last_ctx[16];           /* trailers of the last requests */
+  int last_has_auth[16], last_level[16], n_last;
+  uint8_t last_value[16][16];
+  size_t last_vlen[16];
+  long answer_with;                /* respond with this context id (-1: the request's) */
+} msrv;
+
+static int msrv_lookup(void *ud, const char *u, const char *d, const char *w, uint8_t hash[16]) {
+  (void)ud; (void)u; (void)d; (void)w;
+  return dce_ntlm_nt_hash("Pass-1", hash) ? -1 : 0;
+}
+
+static dce_sec *msrv_find(msrv *m, uint32_t id) {
+  int i;
+  for (i = 0; i < m->n; i++) if (m->c[i].id == id) return m->c[i].s;
+  return NULL;
+}
+
+static void msrv_free(msrv *m) {
+  int i;
+  for (i = 0; i < m->n; i++) dce_sec_free(m->c[i].s);
+  m->n = 0;
+}
+
+/* Encode a response on call_id with `stub`, protected by sec (may be NULL). */
+static void msrv_response(dce_buf *out, uint32_t call_id, dce_sec *sec, uint32_t ctx_id,
+                          const uint8_t *stub, size_t len) {
+  static const uint8_t zero[16];
+  dce_pdu q;
+  dce_pdu_error e;
+  size_t start = out->len;
+  dce_pdu_init(&q, DCE_PT_RESPONSE, call_id);
+  q.flags = DCE_PFC_FIRST_FRAG | DCE_PFC_LAST_FRAG;
+  q.alloc_hint = (uint32_t)len;
+  q.stub = stub; q.stub_len = len;
+  if (sec && dce_sec_protects(sec)) {
+    q.has_auth = 1;
+    q.auth.type = dce_sec_type(sec);
+    q.auth.level = dce_sec_level(sec);
+    q.auth.context_id = ctx_id;
+    q.auth.pad_len = (uint8_t)((16 - len % 16) % 16);
+    q.auth.value = zero;
+    q.auth.value_len = dce_sec_sig_len(sec);
+  }
+  dce_pdu_encode(&q, out, &e);
+  if (q.has_auth)
+    dce_sec_wrap(sec, out->p + start, out->len - start, DCE_REQUEST_HDR_LEN /* a response header is 24 bytes too */, len + q.auth.pad_len);
+}
+
+/* Take the client's output, answer it; returns bytes fed back (-1: feed said dead). */
+static int msrv_serve(dce_assoc *a, msrv *m) {
+  dce_buf in, out;
+  const uint8_t *p;
+  size_t n, off = 0;
+  int rc = 0;
+  dce_buf_init(&in); dce_buf_init(&out);
+  while ((n = dce_assoc_out(a, &p)) > 0) { dce_buf_put(&in, p, n); dce_assoc_sent(a, n); }
+  while (off + 16 <= in.len) {
+    dce_pdu_error e;
+    dce_pdu q, r;
+    long fl = dce_pdu_peek(in.p + off, in.len - off, &e);
+    uint8_t *frag = in.p + off;
+    if (fl <= 0 || dce_pdu_decode(&q, frag, (size_t)fl, &e)) break;
+    if (q.ptype == DCE_PT_BIND || q.ptype == DCE_PT_ALTER || q.ptype == DCE_PT_AUTH3) {
+      dce_result res[3];
+      dce_buf tok;
+      int i;
+      dce_buf_init(&tok);
+      if (q.ptype == DCE_PT_ALTER && m->fail_alter) {
+        dce_pdu_init(&r, DCE_PT_FAULT, q.call_id);
+        r.status = (uint32_t)m->fail_alter;
+        dce_pdu_encode(&r, &out, &e);
+        dce_pdu_free(&q); off += (size_t)fl; continue;
+      }
+      if (q.has_auth) {
+        dce_sec *s = msrv_find(m, q.auth.context_id);
+        uint32_t st;
+        char err[160];
+        if (!s) {
+          dce_ntlm_server_cfg cfg = { "D", "SRV", NULL, NULL, 0 };
+          s = dce_sec_server_new(q.auth.type, q.auth.level, &cfg, msrv_lookup, NULL, err, sizeof err);
+          m->c[m->n].id = q.auth.context_id; m->c[m->n].s = s; m->n++;
+        }
+        dce_sec_step(s, q.auth.value, q.auth.value_len, &tok, &st, err, sizeof err);
+      }
+      if (q.ptype != DCE_PT_AUTH3) {
+        dce_pdu_init(&r, q.ptype == DCE_PT_BIND ? DCE_PT_BIND_ACK : DCE_PT_ALTER_RESP, q.call_id);
+        r.max_xmit = r.max_recv = 5840;
+        r.assoc_group = 0x1234;
+        r.sec_addr = (const uint8_t *)"135"; r.sec_addr_len = 4;
+        memset(res, 0, sizeof res);
+        for (i = 0; i < q.n_ctx && i < 3; i++) res[i].transfer = dce_syntax_ndr20;
+        if (q.ptype == DCE_PT_BIND && q.n_ctx == 2) {
+          res[1].result = DCE_RESULT_NEGOTIATE_ACK; res[1].reason = m->features;
+          memset(&res[1].transfer, 0, sizeof res[1].transfer);
+        }
+        r.n_results = q.n_ctx; r.results = res;
+        if (q.has_auth) { r.has_auth = 1; r.auth = q.auth; r.auth.value = tok.p; r.auth.value_len = tok.len; }
+        dce_pdu_encode(&r, &out, &e);
+      }
+      dce_buf_free(&tok);
+    } else if (q.ptype == DCE_PT_REQUEST) {
+      dce_sec *s = q.has_auth ? msrv_find(m, q.auth.context_id) : NULL;
+      int k = m->n_last < 16 ? m->n_last++ : 15;
+      m->last_has_auth[k] = q.has_auth;
+      m->last_ctx[k] = q.has_auth ? q.auth.context_id : DCE_AUTH_CTX_NONE;
+      m->last_level[k] = q.has_auth ? q.auth.level : 0;
+      m->last_vlen[k] = q.has_auth ? q.auth.value_len : 0;
+      if (q.has_auth && q.auth.value_len <= 16) memcpy(m->last_value[k], q.auth.value, q.auth.value_len);
+      if (s && dce_sec_protects(s)) {
+        size_t stub_off = (size_t)(q.stub - frag);
+        if (dce_sec_unwrap(s, frag, (size_t)fl, stub_off, q.stub_len + q.auth.pad_len)) m->req_bad++;
+        else m->req_ok++;
+      } else {
+        m->req_ok++;
+      }
+      {
+        long use = m->answer_with >= 0 ? m->answer_with : (q.has_auth ? (long)q.auth.context_id : -1);
+        dce_sec *rs = use >= 0 ? msrv_find(m, (uint32_t)use) : NULL;
+        uint8_t stub[24];
+        memset(stub, (int)(q.call_id & 0xff), sizeof stub);   /* the answer names its call */
+        msrv_response(&out, q.call_id, rs, (uint32_t)use, stub, sizeof stub);
+      }
+    }
+    dce_pdu_free(&q);
+    off += (size_t)fl;
+  }
+  if (out.len && dce_assoc_feed(a, out.p, out.len)) rc = -1;
+  dce_buf_free(&in); dce_buf_free(&out);
+  return rc;
+}
+
+static dce_sec *csec(uint8_t type, uint8_t level, const char *pw) {
+  dce_ntlm_cred cred;
+  char err[160];
+  memset(&cred, 0, sizeof cred);
+  cred.user = "alice"; cred.domain = "D"; cred.password = pw;
+  return dce_sec_client_new(type, level, &cred, err, sizeof err);
+}
+
+static dce_assoc *mpx_bound(msrv *m, dce_sec *bind_sec, uint32_t bind_id, uint16_t features) {
+  dce_assoc *a = dce_assoc_new(NULL);
+  dce_pctx c;
+  dce_bind_opts o;
+  uint32_t id;
+  int i;
+  memset(&c, 0, sizeof c); memset(&o, 0, sizeof o);
+  c.abstract = ECHO; c.n_transfer = 1; c.transfer[0] = dce_syntax_ndr20;
+  o.feature_negotiation = 1;
+  m->features = features;
+  if (bind_sec) dce_assoc_set_auth(a, bind_sec, bind_id);
+  dce_assoc_bind(a, 0, &c, 1, &o, &id, NULL, 0);
+  for (i = 0; i < 3 && !dce_assoc_get_info(a)->bound; i++) msrv_serve(a, m);
+  msrv_serve(a, m);                                 /* NTLM's auth3 */
+  dce_assoc_release(a, id);
+  return a;
+}
+
+static int add(dce_assoc *a, msrv *m, dce_sec *s, uint32_t id, uint32_t *status) {
+  dce_pctx c;
+  uint32_t call;
+  char err[192];
+  int i;
+  const dce_op_result *r;
+  memset(&c, 0, sizeof c);
+  c.abstract = ECHO; c.n_transfer = 1; c.transfer[0] = dce_syntax_ndr20;
+  if (dce_assoc_add_auth(a, s, id, &c, 1, &call, err, sizeof err)) { dce_sec_free(s); return -1; }
+  for (i = 0; i < 4; i++) {
+    r = dce_assoc_result(a, call);
+    if (r && r->state == DCE_OP_DONE) break;
+    msrv_serve(a, m);
+  }
+  msrv_serve(a, m);                                 /* auth3 */
+  r = dce_assoc_result(a, call);
+  *status = r ? r->status : 0xffffffffu;
+  dce_assoc_release(a, call);
+  return 0;
+}
+
+static uint32_t request_on(dce_assoc *a, uint32_t actx, const uint8_t *stub, size_t len) {
+  uint32_t id;
+  dce_assoc_request(a, 0, 1, NULL, stub, len, &id, NULL, 0);
+  if (actx != 0xfffffffeu) dce_assoc_request_auth(a, id, actx, NULL, 0);
+  return id;
+}
+
+static int answered(dce_assoc *a, uint32_t id) {
+  const dce_op_result *r = dce_assoc_result(a, id);
+  size_t i;
+  if (!r || r->state != DCE_OP_DONE || r->status || r->stub.len != 24) return 0;
+  for (i = 0; i < 24; i++) if (r->stub.p[i] != (uint8_t)(id & 0xff)) return 0;
+  return 1;
+}
+
+static void test_mpx(void) {
+  msrv m;
+  dce_assoc *a;
+  uint32_t st, ids[8];
+  static const uint8_t stub[40] = { 1, 2, 3 };
+  int i, ok;
+  char err[192];
+  dce_pctx c;
+
+  memset(&c, 0, sizeof c);
+  c.abstract = ECHO; c.n_transfer = 1; c.transfer[0] = dce_syntax_ndr20;
+
+  /* NTLM integrity on the bind, then SPNEGO privacy, NTLM packet, NTLM connect */
+  memset(&m, 0, sizeof m); m.answer_with = -1;
+  a = mpx_bound(&m, csec(DCE_AUTHN_WINNT, DCE_LEVEL_INTEGRITY, "Pass-1"), 3, 3);
+  test_cond("mpx: bind authenticated", dce_assoc_get_info(a)->bound && m.n == 1);
+  test_cond("mpx: add SPNEGO privacy", add(a, &m, csec(DCE_AUTHN_SPNEGO, DCE_LEVEL_PRIVACY, "Pass-1"), 5, &st) == 0 && st == 0);
+  test_cond("mpx: add NTLM packet", add(a, &m, csec(DCE_AUTHN_WINNT, DCE_LEVEL_PKT, "Pass-1"), 9, &st) == 0 && st == 0);
+  test_cond("mpx: add NTLM connect", add(a, &m, csec(DCE_AUTHN_WINNT, DCE_LEVEL_CONNECT, "Pass-1"), 12, &st) == 0 && st == 0);
+  test_cond("mpx: four contexts, server established all", dce_assoc_auth_count(a) == 4 && m.n == 4);
+  {
+    int state; uint32_t id;
+    ok = 1;
+    for (i = 0; i < 4; i++) if (!dce_assoc_auth_get(a, i, &id, &state, NULL) || state != 1) ok = 0;
+    test_cond("mpx: every context established", ok);
+  }
+  test_cond("mpx: duplicate auth_context_id refused",
+            dce_assoc_add_auth(a, (dce_sec *)1, 9, &c, 1, &st, err, sizeof err) == -1 && strstr(err, "in use"));
+  {
+    uint32_t id;
+    int r;
+    dce_assoc_request(a, 0, 1, NULL, stub, sizeof stub, &id, NULL, 0);
+    r = dce_assoc_request_auth(a, id, 44, err, sizeof err);
+    dce_assoc_release(a, id);
+    test_cond("mpx: unknown auth_context_id refused on a request", r == -1);
+  }
+  /* interleave, twice round: the RC4 and sequence state is per context */
+  m.n_last = 0;
+  {
+    static const uint32_t order[8] = { 5, 3, 9, 12, 0xfffffffeu, 5, DCE_AUTH_CTX_NONE, 9 };
+    static const uint32_t want_ctx[8] = { 5, 3, 9, 12, 3, 5, DCE_AUTH_CTX_NONE, 9 };
+    static const int want_level[8] = { DCE_LEVEL_PRIVACY, DCE_LEVEL_INTEGRITY, DCE_LEVEL_PKT, DCE_LEVEL_CONNECT,
+                                       DCE_LEVEL_INTEGRITY, DCE_LEVEL_PRIVACY, 0, DCE_LEVEL_PKT };
+    int round;
+    ok = 1;
+    for (round = 0; round < 2; round++) {
+      m.n_last = 0;
+      for (i = 0; i < 8; i++) {
+        ids[i] = request_on(a, order[i], stub, sizeof stub);
+        msrv_serve(a, &m);
+        if (!answered(a, ids[i])) ok = 0;
+        if (m.last_ctx[i] != want_ctx[i] || m.last_level[i] != want_level[i]) ok = 0;
+        dce_assoc_release(a, ids[i]);
+      }
+    }
+    test_cond("mpx: 16 requests on 4 contexts + anonymous, each answered and verified", ok && !dce_assoc_is_dead(a));
+    test_cond("mpx: server verified every request fragment", m.req_ok == 16 && m.req_bad == 0);
+    test_cond("mpx: connect level with several contexts: 16-byte verifier 01 00..00",
+              m.last_has_auth[3] && m.last_vlen[3] == 16 && m.last_value[3][0] == 1 &&
+              memcmp(m.last_value[3] + 1, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 15) == 0);
+    test_cond("mpx: anonymous request carries no sec_trailer", !m.last_has_auth[6]);
+  }
+  /* a response protected by another context than its request's */
+  m.answer_with = 9;
+  ids[0] = request_on(a, 5, stub, sizeof stub);
+  msrv_serve(a, &m);
+  test_cond("mpx: response naming another auth_context_id -> protocol error",
+            dce_assoc_is_dead(a) && dce_assoc_result(a, ids[0])->status == DCE_RPC_S_PROTOCOL_ERROR);
+  dce_assoc_free(a);
+  msrv_free(&m);
+
+  /* a response signed by the right context id but with another context's keys */
+  memset(&m, 0, sizeof m); m.answer_with = -1;
+  a = mpx_bound(&m, csec(DCE_AUTHN_WINNT, DCE_LEVEL_INTEGRITY, "Pass-1"), 1, 1);
+  add(a, &m, csec(DCE_AUTHN_WINNT, DCE_LEVEL_INTEGRITY, "Pass-1"), 2, &st);
+  {
+    /* the server's context 2 now holds context 1's keys: its answer to a
+    ** request on 2 names 2 but is signed with the wrong keys */
+    dce_sec *t = m.c[0].s; m.c[0].s = m.c[1].s; m.c[1].s = t;
+    ids[0] = request_on(a, 2, stub, sizeof stub);
+    msrv_serve(a, &m);
+    test_cond("mpx: response signed with another context's keys -> refused, dead",
+              dce_assoc_is_dead(a) && dce_assoc_result(a, ids[0])->status == 0x8009030Fu);
+  }
+  dce_assoc_free(a);
+  msrv_free(&m);
+
+  /* refusal without the multiplexing ack; an anonymous bind may add its first */
+  memset(&m, 0, sizeof m); m.answer_with = -1;
+  a = mpx_bound(&m, csec(DCE_AUTHN_WINNT, DCE_LEVEL_PKT, "Pass-1"), 0, DCE_FEATURE_KEEP_CONN_ON_ORPHAN);
+  {
+    dce_sec *s = csec(DCE_AUTHN_WINNT, DCE_LEVEL_PKT, "Pass-1");
+    int r = dce_assoc_add_auth(a, s, 1, &c, 1, &st, err, sizeof err);
+    test_cond("mpx: second context without the SEC_CTX_MPX ack refused",
+              r == -1 && strstr(err, "multiplexing") && !dce_assoc_is_dead(a));
+    dce_sec_free(s);
+  }
+  dce_assoc_free(a);
+  msrv_free(&m);
+  memset(&m, 0, sizeof m); m.answer_with = -1;
+  a = mpx_bound(&m, NULL, 0, 0);
+  test_cond("mpx: anonymous bind, first context by alter_context without the ack",
+            add(a, &m, csec(DCE_AUTHN_SPNEGO, DCE_LEVEL_PRIVACY, "Pass-1"), 4, &st) == 0 && st == 0);
+  ids[0] = request_on(a, 0xfffffffeu, stub, sizeof stub);
+  ids[1] = request_on(a, 4, stub, sizeof stub);
+  msrv_serve(a, &m);
+  msrv_serve(a, &m);
+  test_cond("mpx: anonymous default request and sealed request both answered",
+            answered(a, ids[0]) && answered(a, ids[1]) && !m.last_has_auth[0] &&
+            m.last_ctx[1] == 4 && m.last_level[1] == DCE_LEVEL_PRIVACY && m.req_bad == 0);
+  test_cond("mpx: one context: connect-level rule n/a, second refused without the ack",
+            add(a, &m, csec(DCE_AUTHN_WINNT, DCE_LEVEL_PKT, "Pass-1"), 6, &st) == -1);
+  dce_assoc_free(a);
+  msrv_free(&m);
+
+  /* a failed added context leaves the association and the others working */
+  memset(&m, 0, sizeof m); m.answer_with = -1;
+  a = mpx_bound(&m, csec(DCE_AUTHN_WINNT, DCE_LEVEL_INTEGRITY, "Pass-1"), 0, 3);
+  m.fail_alter = 0x721;
+  test_cond("mpx: added context refused by a fault -> its status", add(a, &m, csec(DCE_AUTHN_SPNEGO, DCE_LEVEL_PRIVACY, "Pass-1"), 1, &st) == 0 && st == 0x721);
+  m.fail_alter = 0;
+  test_cond("mpx: ... association alive", !dce_assoc_is_dead(a));
+  {
+    uint32_t id;
+    dce_assoc_request(a, 0, 1, NULL, stub, sizeof stub, &id, NULL, 0);
+    test_cond("mpx: ... the failed context cannot be chosen",
+              dce_assoc_request_auth(a, id, 1, err, sizeof err) == -1 && strstr(err, "failed"));
+    msrv_serve(a, &m);
+    test_cond("mpx: ... the bind's context still works", answered(a, id));
+    dce_assoc_release(a, id);
+  }
+  /* a wrong password through SPNEGO: the mechanism's own failure */
+  test_cond("mpx: wrong password -> STATUS_LOGON_FAILURE, association alive",
+            add(a, &m, csec(DCE_AUTHN_SPNEGO, DCE_LEVEL_PRIVACY, "wrong"), 2, &st) == 0 && st != 0 &&
+            !dce_assoc_is_dead(a));
+  dce_assoc_free(a);
+  msrv_free(&m);
+
+  /* the cap: 64 contexts (queued alters are enough to count) */
+  memset(&m, 0, sizeof m); m.answer_with = -1;
+  a = mpx_bound(&m, NULL, 0, 3);
+  ok = 1;
+  for (i = 0; i < DCE_MAX_AUTH_CTX; i++) {
+    dce_sec *s = csec(DCE_AUTHN_WINNT, DCE_LEVEL_PKT, "Pass-1");
+    if (dce_assoc_add_auth(a, s, (uint32_t)i, &c, 1, &st, err, sizeof err)) { dce_sec_free(s); ok = 0; }
+  }
+  {
+    dce_sec *s = csec(DCE_AUTHN_WINNT, DCE_LEVEL_PKT, "Pass-1");
+    test_cond("mpx: 64 contexts, the 65th refused", ok &&
+              dce_assoc_add_auth(a, s, 100, &c, 1, &st, err, sizeof err) == -1 && strstr(err, "64"));
+    dce_sec_free(s);
+  }
+  dce_assoc_free(a);
+  msrv_free(&m);
+}
+
 int main(void) {
   test_trickle();
   test_bind_and_call();
   test_serialize_and_mpx();
   test_failures();
+  test_mpx();
   return test_report("test_assoc");
 }

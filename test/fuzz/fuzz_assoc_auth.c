@@ -11,7 +11,9 @@
 **         server side) completes first, a request is sent, then the rest of
 **         the input is fed as the server's answer (responses with any auth
 **         trailer layout, pad length, signature), at the level taken from the
-**         second byte.
+**         second byte. With bit 3 of the second byte the bind is anonymous
+**         and the context is added afterwards by dce_assoc_add_auth (an
+**         alter_context, [MS-RPCE] 3.3.1.5.4), the request choosing it.
 ** Invariant: nothing crashes or reads out of bounds; after a refused
 ** fragment the association is dead and its request finished.
 */
@@ -43,6 +45,17 @@ static void drain(dce_assoc *a, dce_buf *sink) {
   }
 }
 
+static dce_sec *client_sec(uint8_t type, uint8_t level) {
+  dce_ntlm_cred cred;
+  char err[160];
+  dce_sec *s;
+  memset(&cred, 0, sizeof cred);
+  cred.user = "alice"; cred.domain = "D"; cred.password = "Pass-1";
+  s = dce_sec_client_new(type, level, &cred, err, sizeof err);
+  if (!s) abort();
+  return s;
+}
+
 static dce_assoc *new_client(uint8_t type, uint8_t level, uint32_t *bind_id) {
   dce_ntlm_cred cred;
   char err[160];
@@ -51,9 +64,10 @@ static dce_assoc *new_client(uint8_t type, uint8_t level, uint32_t *bind_id) {
   dce_pctx ctx;
   memset(&cred, 0, sizeof cred);
   cred.user = "alice"; cred.domain = "D"; cred.password = "Pass-1";
-  s = dce_sec_client_new(type, level, &cred, err, sizeof err);
+  s = dce_sec_client_new(type ? type : DCE_AUTHN_WINNT, level, &cred, err, sizeof err);
   if (!a || !s) abort();
-  dce_assoc_set_auth(a, s, 7);
+  if (type) dce_assoc_set_auth(a, s, 7);
+  else dce_sec_free(s);
   memset(&ctx, 0, sizeof ctx);
   ctx.abstract = iface;
   ctx.n_transfer = 1;
@@ -77,7 +91,19 @@ static int serve_leg(dce_sec *srv, const dce_buf *in, dce_buf *out) {
     if (fl <= 0) return -1;
     if (dce_pdu_decode(&p, in->p + off, (size_t)fl, &e)) return -1;
     off += (size_t)fl;
-    if (!p.has_auth) { dce_pdu_free(&p); continue; }
+    if (!p.has_auth) {
+      if (p.ptype == DCE_PT_BIND) {                  /* an anonymous bind */
+        dce_pdu_init(&q, DCE_PT_BIND_ACK, p.call_id);
+        q.max_xmit = q.max_recv = 5840;
+        memset(&res, 0, sizeof res);
+        res.transfer = dce_syntax_ndr20;
+        q.n_results = 1;
+        q.results = &res;
+        dce_pdu_encode(&q, out, &e);
+      }
+      dce_pdu_free(&p);
+      continue;
+    }
     dce_buf_init(&tok);
     r = dce_sec_step(srv, p.auth.value, p.auth.value_len, &tok, &st, err, sizeof err);
     if (r < 0) { dce_pdu_free(&p); dce_buf_free(&tok); return -1; }
@@ -112,27 +138,48 @@ static void handshake_then_fuzz(const uint8_t *data, size_t size) {
   uint32_t bind_id, call_id;
   dce_buf c2s, s2c;
   int round;
+  int added = size && (data[0] & 8);
   dce_sec *srv = dce_sec_server_new(type, level, &cfg, lookup, NULL, err, sizeof err);
-  dce_assoc *a = new_client(type, level, &bind_id);
+  dce_assoc *a = new_client(added ? 0 : type, level, &bind_id);
   static const uint8_t stub[40];
+  int pass;
   if (!srv) abort();
   dce_buf_init(&c2s);
   dce_buf_init(&s2c);
-  for (round = 0; round < 3; round++) {            /* bind, (alter,) auth3 */
-    dce_buf_reset(&c2s);
-    dce_buf_reset(&s2c);
-    drain(a, &c2s);
-    if (!c2s.len || serve_leg(srv, &c2s, &s2c)) break;
-    if (s2c.len) dce_assoc_feed(a, s2c.p, s2c.len);
+  for (pass = 0; pass < (added ? 2 : 1); pass++) {
+    if (pass == 1) {
+      /* anonymous bind done: the first security context by alter_context */
+      dce_pctx ctx;
+      uint32_t add_id;
+      dce_sec *s = client_sec(type, level);
+      memset(&ctx, 0, sizeof ctx);
+      ctx.abstract = iface;
+      ctx.n_transfer = 1;
+      ctx.transfer[0] = dce_syntax_ndr20;
+      if (!dce_assoc_get_info(a)->bound ||
+          dce_assoc_add_auth(a, s, 7, &ctx, 1, &add_id, err, sizeof err)) { dce_sec_free(s); break; }
+    }
+    for (round = 0; round < 3; round++) {          /* bind or alter, (alter,) auth3 */
+      dce_buf_reset(&c2s);
+      dce_buf_reset(&s2c);
+      drain(a, &c2s);
+      if (!c2s.len || serve_leg(srv, &c2s, &s2c)) break;
+      if (s2c.len) dce_assoc_feed(a, s2c.p, s2c.len);
+    }
   }
   drain(a, NULL);
 #ifdef STANDALONE
-  fprintf(stderr, "type %u level %u: handshake %s\n", type, level,
-          dce_assoc_get_info(a)->bound ? "complete" : "failed");
+  {
+    int st = 0;
+    dce_assoc_auth_get(a, 0, NULL, &st, NULL);
+    fprintf(stderr, "type %u level %u%s: handshake %s, context %s\n", type, level, added ? " (added)" : "",
+            dce_assoc_get_info(a)->bound ? "complete" : "failed", st > 0 ? "established" : "not established");
+  }
 #endif
   if (dce_assoc_get_info(a)->bound &&
       dce_assoc_request(a, 0, 21, NULL, stub, sizeof stub, &call_id, err, sizeof err) == 0) {
     const dce_op_result *r;
+    if (added) dce_assoc_request_auth(a, call_id, 7, err, sizeof err);
     drain(a, NULL);
     if (size > 1) dce_assoc_feed(a, data + 1, size - 1);
     r = dce_assoc_result(a, call_id);
