@@ -532,7 +532,7 @@ static int conn_start(lua_State *L, lconn *c, uint32_t *call_id) {
       dcerpc_fail(L, st ? st : DCE_RPC_S_CALL_FAILED_DNE, NULL, m, "no");
       return 0;
     }
-    return luaL_error(L, "auth_context_id %u: %s", (unsigned)actx, err);
+    return luaL_error(L, "auth_context_id %I: %s", (lua_Integer)actx, err);
   }
   lua_getiuservalue(L, 1, 1);
   lua_pushvalue(L, 4);

@@ -70,6 +70,52 @@ describe("authenticated servers with our client #unit", function()
     end
   end
 
+  it("serves several security contexts on one connection, each call as its own user ([MS-RPCE] 3.3.1.5.4)", function()
+    local srv = echo_server { auth = { users = { [USER] = PASS, bob = "Bob-Pass2" }, domain = DOMAIN, computer = "LUASRV" } }
+    local seen, anon, info = {}, nil, nil
+    with_task(srv, function()
+      -- an anonymous bind, then three contexts added by alter_context
+      local c = assert(dcerpc.connect(srv.endpoints[1], "rpcecho"))
+      local a = assert(c:authenticate { auth = "ntlm", level = "integrity", user = USER, domain = DOMAIN, password = PASS })
+      local b = assert(c:authenticate { auth = "spnego", level = "privacy", user = "bob", domain = DOMAIN, password = "Bob-Pass2" })
+      local p = assert(c:authenticate { auth = "spnego", level = "packet", user = USER, domain = DOMAIN, password = PASS })
+      local data = string.rep("multiplexed ", 1500)                       -- fragments both ways
+      for i = 1, 20 do                                                     -- interleaved: keys and streams per context
+        for _, v in ipairs { a, b, p } do
+          seen[#seen + 1] = assert(v:TestCall { s1 = "x" }).s2
+          assert.are.equal(i + 1, assert(v:AddOne { in_data = i }).out_data)
+        end
+        if i % 5 == 0 then assert.are.equal(data, assert(b:EchoData { len = #data, in_data = data }).out_data) end
+      end
+      anon = assert(c:TestCall { s1 = "x" }).s2                            -- no context: anonymous
+      info = b:info()
+      c:close()
+    end)
+    assert.are.equal(60, #seen)
+    assert.are.equal("ntlm integrity " .. DOMAIN .. "\\" .. USER, seen[1])
+    assert.are.equal("spnego privacy " .. DOMAIN .. "\\bob", seen[2])
+    assert.are.equal("spnego packet " .. DOMAIN .. "\\" .. USER, seen[3])
+    assert.are.equal(seen[1], seen[58])
+    assert.are.equal(seen[2], seen[59])
+    assert.are.equal("anonymous", anon)
+    assert.are.equal(DOMAIN .. "\\bob", info.user)
+  end)
+
+  it("raises when a call names a security context the connection does not have", function()
+    local srv = echo_server()
+    local ok, e, after
+    with_task(srv, function()
+      local c = assert(dcerpc.connect(srv.endpoints[1], "rpcecho",
+        { auth = "ntlm", level = "integrity", user = USER, domain = DOMAIN, password = PASS }))
+      ok, e = pcall(c.conn.call, c.conn, 0, 0, string.pack("<I4", 1), { auth_context_id = 4242 })
+      after = assert(c:AddOne { in_data = 1 }).out_data      -- the connection is still good
+      c:close()
+    end)
+    assert.is_false(ok)
+    assert.matches("auth_context_id 4242", tostring(e))
+    assert.are.equal(2, after)
+  end)
+
   it("takes the NT hash from the user table, and a lookup function", function()
     local seen = {}
     local srv = echo_server { auth = {
