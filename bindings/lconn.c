@@ -733,6 +733,18 @@ static int lconn_nt_hash(lua_State *L) {
   return 1;
 }
 
+/* auth_type, auth_level and user ("DOMAIN\\user") of sec into the table on top */
+static void push_sec_fields(lua_State *L, const dce_sec *sec) {
+  const char *u, *d;
+  lua_pushstring(L, dce_sec_type_name(dce_sec_type(sec)));
+  lua_setfield(L, -2, "auth_type");
+  lua_pushstring(L, dce_sec_level_name(dce_sec_level(sec)));
+  lua_setfield(L, -2, "auth_level");
+  dce_sec_peer_user(sec, &u, &d, NULL);
+  lua_pushfstring(L, "%s%s%s", d, d[0] ? "\\" : "", u);
+  lua_setfield(L, -2, "user");
+}
+
 /* conn:info() -> table */
 static int conn_info(lua_State *L) {
   lconn *c = conn_check(L, 1);
@@ -774,14 +786,7 @@ static int conn_info(lua_State *L) {
   lua_setfield(L, -2, "pending");
   if (dce_assoc_sec(c->a)) {
     const dce_sec *sec = dce_assoc_sec(c->a);
-    const char *u, *d;
-    lua_pushstring(L, dce_sec_type_name(dce_sec_type(sec)));
-    lua_setfield(L, -2, "auth_type");
-    lua_pushstring(L, dce_sec_level_name(dce_sec_level(sec)));
-    lua_setfield(L, -2, "auth_level");
-    dce_sec_peer_user(sec, &u, &d, NULL);
-    lua_pushfstring(L, "%s%s%s", d, d[0] ? "\\" : "", u);
-    lua_setfield(L, -2, "user");
+    push_sec_fields(L, sec);
     lua_pushboolean(L, dce_sec_established(sec));
     lua_setfield(L, -2, "authenticated");
   }
@@ -793,18 +798,11 @@ static int conn_info(lua_State *L) {
     for (i = 0; i < n; i++) {
       uint32_t id, st;
       int state;
-      const char *u, *d;
       const dce_sec *sec = dce_assoc_auth_get(c->a, i, &id, &state, &st);
       lua_createtable(L, 0, 6);
       lua_pushinteger(L, id);
       lua_setfield(L, -2, "auth_context_id");
-      lua_pushstring(L, dce_sec_type_name(dce_sec_type(sec)));
-      lua_setfield(L, -2, "auth_type");
-      lua_pushstring(L, dce_sec_level_name(dce_sec_level(sec)));
-      lua_setfield(L, -2, "auth_level");
-      dce_sec_peer_user(sec, &u, &d, NULL);
-      lua_pushfstring(L, "%s%s%s", d, d[0] ? "\\" : "", u);
-      lua_setfield(L, -2, "user");
+      push_sec_fields(L, sec);
       lua_pushstring(L, state > 0 ? "established" : state < 0 ? "failed" : "pending");
       lua_setfield(L, -2, "state");
       if (state < 0) {
