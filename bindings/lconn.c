@@ -722,6 +722,31 @@ static int lconn_vt_check(lua_State *L) {
   return 1;
 }
 
+/* core.vt_trailer(stub_len, {abstract=, transfer=, bitmask=, drep = drep0})
+**   -> bytes: the padding and verification trailer a client appends to an
+** authenticated request stub (see engine/vt.h). */
+static int lconn_vt_trailer(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  dce_syntax ab, tr;
+  dce_buf *b;
+  uint32_t bits;
+  uint8_t d0;
+  luaL_argcheck(L, n >= 0, 1, "stub length out of range");
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_getfield(L, 2, "abstract");
+  check_syntax(L, -1, "abstract", &ab);
+  lua_getfield(L, 2, "transfer");
+  check_syntax(L, -1, "transfer", &tr);
+  lua_pop(L, 2);
+  bits = (uint32_t)field_int(L, 2, "bitmask", 1, 0, 0xffffffff);
+  d0 = (uint8_t)field_int(L, 2, "drep", DCE_DREP_LE, 0, 0xff);
+  b = scratch_new(L);
+  if (dce_vt_append(b, (size_t)n, bits, &ab, &tr, d0)) return luaL_error(L, "out of memory");
+  lua_pushlstring(L, (const char *)b->p, b->len);
+  dce_buf_free(b);
+  return 1;
+}
+
 /* core.nt_hash(password) -> 32 hex digits (MD4 of the UTF-16LE password) */
 static int lconn_nt_hash(lua_State *L) {
   uint8_t h[16];
@@ -1290,6 +1315,7 @@ void dcerpc_open_conn(lua_State *L) {
   static const luaL_Reg f[] = {
     { "connect_tcp", lconn_connect_tcp }, { "connect_unix", lconn_connect_unix },
     { "nt_hash", lconn_nt_hash }, { "vt_check", lconn_vt_check },
+    { "vt_trailer", lconn_vt_trailer },
     { "listen_tcp", lconn_listen_tcp },
     { "pdu_encode", lconn_pdu_encode }, { "pdu_decode", lconn_pdu_decode },
     { "raw_connect", lconn_raw_connect }, { NULL, NULL }

@@ -75,3 +75,32 @@ int dce_vt_check(const uint8_t *stub, size_t len, size_t from, const dce_vt_expe
   if (off != len) return fail(err, errlen, "bytes after its last command");
   return 0;
 }
+
+/* a syntax id as syntax_is reads it */
+static void put_syntax(dce_buf *o, const dce_syntax *s, int le) {
+  uint8_t u[16];
+  memcpy(u, s->uuid.b, 16);
+  if (!le) {
+    uint8_t t;
+    t = u[0]; u[0] = u[3]; u[3] = t; t = u[1]; u[1] = u[2]; u[2] = t;
+    t = u[4]; u[4] = u[5]; u[5] = t; t = u[6]; u[6] = u[7]; u[7] = t;
+  }
+  dce_buf_put(o, u, 16);
+  dce_buf_u32(o, (uint32_t)s->major | ((uint32_t)s->minor << 16), le);
+}
+
+int dce_vt_append(dce_buf *out, size_t stub_len, uint32_t bitmask, const dce_syntax *abstract,
+                  const dce_syntax *transfer, uint8_t drep0) {
+  static const uint8_t zero[4] = { 0, 0, 0, 0 };
+  int le = (drep0 & DCE_DREP_LE) != 0;
+  dce_buf_put(out, zero, (4 - stub_len % 4) % 4);
+  dce_buf_put(out, vt_magic, 8);
+  dce_buf_u16(out, DCE_VT_BITMASK_1, le);
+  dce_buf_u16(out, 4, le);
+  dce_buf_u32(out, bitmask, le);
+  dce_buf_u16(out, DCE_VT_PCONTEXT | DCE_VT_END, le);
+  dce_buf_u16(out, 40, le);
+  put_syntax(out, abstract, le);
+  put_syntax(out, transfer, le);
+  return out->err ? -1 : 0;
+}

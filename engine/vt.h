@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "buf.h"
 #include "pdu.h"
 
 #define DCE_VT_BITMASK_1   0x0001u
@@ -34,5 +35,13 @@ typedef struct dce_vt_expect {
 ** signature), whether or not it checked out. */
 int dce_vt_check(const uint8_t *stub, size_t len, size_t from, const dce_vt_expect *x,
                  int *found, char *err, size_t errlen);
+
+/* What a client appends to an authenticated request stub of stub_len bytes:
+** zero padding to a 4-byte boundary, then a trailer with BITMASK_1 (bitmask,
+** e.g. 1 = the client supports header signing) and PCONTEXT (the call's
+** abstract and transfer syntax), in the byte order of drep0, as Samba's and
+** Windows' clients send it. 0, or -1 when out of memory. */
+int dce_vt_append(dce_buf *out, size_t stub_len, uint32_t bitmask, const dce_syntax *abstract,
+                  const dce_syntax *transfer, uint8_t drep0);
 
 #endif

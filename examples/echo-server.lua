@@ -44,12 +44,21 @@ local srv = assert(dcerpc.server { listen = bindings, max_connections = 20000, e
                                    workers = workers,
                                    auth = users and { users = users, domain = "RPCSRV", computer = "LUAECHO" } })
 
+-- Sizes and delays come from the caller: a hostile (or scanning) client must
+-- not make the server build gigabytes or sleep for years. Over the bound: the
+-- fault nca_s_fault_remote_no_memory, as a server that cannot allocate answers.
+local NO_MEMORY = 0x1c00001b
+local function bounded(n, max)
+  if n > max then error({ code = NO_MEMORY }, 0) end
+  return n
+end
+
 srv:register("rpcecho", {
   AddOne = function(call, a) return { out_data = (a.in_data + 1) & 0xffffffff } end,
   EchoData = function(call, a) return { out_data = a.in_data } end,
   SinkData = function(call, a) return {} end,
   SourceData = function(call, a)
-    local t, n = {}, a.len
+    local t, n = {}, bounded(a.len, 16 * 1024 * 1024)
     local block = {}
     for i = 0, 255 do block[i + 1] = string.char(i) end
     block = table.concat(block)
@@ -72,14 +81,14 @@ srv:register("rpcecho", {
     return { info = info, result = 0 }
   end,
   TestSleep = function(call, a)
-    dcerpc.sleep(a.seconds)
+    dcerpc.sleep(bounded(a.seconds, 300))
     return { result = a.seconds }
   end,
   TestEnum = function(call, a)
     return { foo1 = a.foo1, foo2 = { e1 = 2, e2 = a.foo2.e2 }, foo3 = a.foo3 }
   end,
   TestSurrounding = function(call, a)
-    local x = a.data.x * 2
+    local x = bounded(a.data.x, 1024 * 1024) * 2
     local s = {}
     for i = 1, x do s[i] = 0 end
     return { data = { x = x, surrounding = s } }

@@ -217,10 +217,28 @@ local function conn_of(self)
   return conn
 end
 
+-- Signed and sealed calls carry a verification trailer after the NDR data
+-- ([MS-RPCE] 2.2.2.13: BITMASK_1 "header signing supported" and PCONTEXT), as
+-- Samba's and Windows' clients send it, so the server can check the
+-- presentation context was not swapped on the way. Four variants per client,
+-- one per stub length modulo 4.
+local function with_vt(self, stub)
+  local vt = self.vt
+  if not vt then return stub end
+  local k = #stub % 4
+  local t = vt[k]
+  if not t then
+    t = core.vt_trailer(k, { abstract = syntax_of(self.iface), transfer = M.NDR20,
+                             drep = self.encode_opts and self.encode_opts.drep == "be" and 0 or 0x10 })
+    vt[k] = t
+  end
+  return stub .. t
+end
+
 function Client:call(f, args, opts)
   local fn = lookup(self, f)
   local conn = conn_of(self)
-  local stub = ndr.encode_call(fn, "in", args or {}, self.encode_opts)
+  local stub = with_vt(self, ndr.encode_call(fn, "in", args or {}, self.encode_opts))
   local resp, drep = conn:call(self.context_id, fn.opnum, stub, opts_of(self, opts))
   if self.ntlm_unproven then
     -- NTLM's AUTHENTICATE goes in an auth3 nobody answers: bad credentials
@@ -239,7 +257,7 @@ end
 function Client:send(f, args, opts)
   local fn = lookup(self, f)
   local conn = conn_of(self)
-  local stub = ndr.encode_call(fn, "in", args or {}, self.encode_opts)
+  local stub = with_vt(self, ndr.encode_call(fn, "in", args or {}, self.encode_opts))
   local id, e = conn:send(self.context_id, fn.opnum, stub, opts_of(self, opts))
   if not id then return nil, e end
   return { id = id, fn = fn }
@@ -284,6 +302,7 @@ end
 ---------------------------------------------------------------- authentication
 
 local LEVELS = { connect = true, call = true, packet = true, integrity = true, privacy = true }
+local VT_LEVELS = { integrity = true, privacy = true }      -- calls that carry a verification trailer
 local LEVEL_ALIASES = { sign = "integrity", seal = "privacy", pkt = "packet" }
 
 -- The auth settings of dcerpc.connect: opts.auth ("ntlm" | "spnego" | a
@@ -359,6 +378,7 @@ function Client:authenticate(opts)
     call_opts = call_opts, encode_opts = self.encode_opts, ack = ack,
     origin = self.origin or self, auth_context_id = auth.context_id,
     ntlm_unproven = auth.type == "ntlm" or nil,
+    vt = VT_LEVELS[auth.level] and {} or nil,
   }, getmetatable(self))
 end
 
@@ -429,6 +449,7 @@ function M.connect(binding, iface, opts)
     ack = ack,
     ntlm_unproven = auth and auth.type == "ntlm" or nil,
     bind_auth_context_id = auth and (auth.context_id or 0) or nil,
+    vt = auth and VT_LEVELS[auth.level] and {} or nil,
   }, class_of(iface))
   return self
 end
