@@ -847,7 +847,8 @@ static void handle_response(dce_assoc *a, op *o, const dce_pdu *p) {
     proto_error(a, "response for call_id %u before its request was sent", (unsigned)p->call_id);
     return;
   }
-  if (p->ctx_id != o->ctx_id) {
+  /* Windows and Samba put only the low 8 bits of the context id in responses */
+  if (p->ctx_id != o->ctx_id && p->ctx_id != (o->ctx_id & 0xffu)) {
     proto_error(a, "response for call_id %u names context %u, the request used %u",
                 (unsigned)p->call_id, p->ctx_id, o->ctx_id);
     return;

@@ -123,7 +123,8 @@ static int dec_cont_list(dce_pdu *p, dce_rd *r, int le, dce_pdu_error *e) {
   dce_rd scan;
   char *mem;
   dce_syntax *tp;
-  if (dce_rd_u8(r, &n) || dce_rd_skip(r, 3))
+  /* an empty list may end right after its count (Windows sends it so) */
+  if (dce_rd_u8(r, &n) || (n && dce_rd_skip(r, 3)))
     return fail(e, DCE_PDU_EBODY, "p_cont_list header truncated (offset %lu)", r->off);
   start = r->off;
   scan = *r;
@@ -216,9 +217,19 @@ int dce_pdu_decode(dce_pdu *p, const uint8_t *b, size_t len, dce_pdu_error *e) {
     p->auth.value_len = p->auth_length;
     if (p->auth.pad_len > toff - DCE_PDU_HDR_LEN)
       return fail(e, DCE_PDU_EAUTHLEN, "auth_pad_length larger than the body (offset %lu)", toff + 2);
-    body_end = toff - p->auth.pad_len;
-    if (body_end < fixed_len(p->ptype, p->flags))
-      return fail(e, DCE_PDU_EAUTHLEN, "auth_pad_length reaches into the PDU header (offset %lu)", toff + 2);
+    if (p->ptype == DCE_PT_BIND || p->ptype == DCE_PT_ALTER || p->ptype == DCE_PT_AUTH3) {
+      /* no stub to cut: the body is read by its own counts and the pad
+      ** value is not used (Windows ignores it), but it may not reach past
+      ** the body's fixed fields */
+      size_t fixed = DCE_PDU_HDR_LEN + (p->ptype == DCE_PT_AUTH3 ? 0u : 8u);
+      if (toff < fixed || p->auth.pad_len > toff - fixed)
+        return fail(e, DCE_PDU_EAUTHLEN, "auth_pad_length larger than the body (offset %lu)", toff + 2);
+    } else {
+      body_end = toff - p->auth.pad_len;
+      if (body_end < fixed_len(p->ptype, p->flags))
+        return fail(e, DCE_PDU_EAUTHLEN, "auth_pad_length reaches into the PDU header (offset %lu)", toff + 2);
+    }
+    if (body_end > toff) body_end = toff;       /* bind, alter_context, auth3 */
   }
   dce_rd_init(&r, b, body_end);
   r.off = DCE_PDU_HDR_LEN;

@@ -13,6 +13,7 @@
 #define SEC_E_LOGON_FAILURE   0xC000006Du
 #define SEC_E_INVALID_TOKEN   0x80090308u
 #define SEC_E_NO_MEMORY       0xC0000017u
+#define SEC_E_ALGORITHM_MISMATCH 0x80090331u
 
 struct dce_sec {
   uint8_t type, level;
@@ -51,6 +52,22 @@ static void copy_name(char *dst, size_t n, const char *src) {
 
 /* ------------------------------------------------------------ NTLM legs */
 
+/* Do the negotiated NTLM flags give what the level needs? Privacy needs
+** SEAL (a context that cannot seal must not carry privacy calls, as Windows
+** refuses it); packet and integrity need SIGN on our client (downgrade). */
+static int flags_fit_level(const dce_sec *s, char *err, size_t errlen) {
+  uint32_t f = dce_ntlm_flags(s->ntlm);
+  if (s->level == DCE_LEVEL_PRIVACY && !(f & NTLMSSP_NEGOTIATE_SEAL)) {
+    snprintf(err, errlen, "NTLMSSP: privacy asked for, but sealing was not negotiated");
+    return 0;
+  }
+  if (!s->server && s->level >= DCE_LEVEL_PKT && !(f & NTLMSSP_NEGOTIATE_SIGN)) {
+    snprintf(err, errlen, "NTLMSSP: signing asked for, but the server did not negotiate it");
+    return 0;
+  }
+  return 1;
+}
+
 /* One NTLM leg for either side; 0 (complete or not: *complete), -1 failed. */
 static int ntlm_leg(dce_sec *s, const uint8_t *in, size_t len, dce_buf *out, int *complete,
                     char *err, size_t errlen) {
@@ -61,6 +78,7 @@ static int ntlm_leg(dce_sec *s, const uint8_t *in, size_t len, dce_buf *out, int
       st = dce_ntlm_client_negotiate(s->ntlm, out);
     } else {
       st = dce_ntlm_client_authenticate(s->ntlm, in, len, out);
+      if (!st && !flags_fit_level(s, err, errlen)) { s->mech_status = SEC_E_ALGORITHM_MISMATCH; return -1; }
       if (!st) *complete = 1;
     }
     if (st) {
@@ -102,6 +120,7 @@ static int ntlm_leg(dce_sec *s, const uint8_t *in, size_t len, dce_buf *out, int
       snprintf(err, errlen, "logon failure for %s\\%s (0x%08x)", s->domain, s->user, (unsigned)st);
       return -1;
     }
+    if (!flags_fit_level(s, err, errlen)) { s->mech_status = SEC_E_ALGORITHM_MISMATCH; return -1; }
     *complete = 1;
     return 0;
   }

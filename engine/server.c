@@ -422,16 +422,17 @@ static sauth *auth_new(dce_sconn *c, const dce_pdu *p, uint16_t *reason, char *w
   dce_server *s = c->srv;
   dce_ntlm_server_cfg cfg;
   dce_sec *sec;
+  /* the level is judged before the type (reason 0 before reason 8), as Windows */
+  *reason = DCE_NAK_NOT_SPECIFIED;
+  if (p->auth.level < DCE_LEVEL_CONNECT || p->auth.level > DCE_LEVEL_PRIVACY) {
+    snprintf(why, n, "%s with auth level %u", dce_ptype_name(p->ptype), p->auth.level);
+    return NULL;
+  }
   *reason = DCE_NAK_AUTH_TYPE;
   if (!s->auth_on) { snprintf(why, n, "%s with auth: the server takes no authentication", dce_ptype_name(p->ptype)); return NULL; }
   if (p->auth.type != DCE_AUTHN_WINNT && p->auth.type != DCE_AUTHN_SPNEGO) {
     snprintf(why, n, "%s with auth type %u (%s): not supported", dce_ptype_name(p->ptype), p->auth.type,
              dce_sec_type_name(p->auth.type));
-    return NULL;
-  }
-  *reason = DCE_NAK_NOT_SPECIFIED;
-  if (p->auth.level < DCE_LEVEL_CONNECT || p->auth.level > DCE_LEVEL_PRIVACY) {
-    snprintf(why, n, "%s with auth level %u", dce_ptype_name(p->ptype), p->auth.level);
     return NULL;
   }
   *reason = DCE_NAK_LOCAL_LIMIT_EXCEEDED;
@@ -517,8 +518,30 @@ static int do_bind(dce_sconn *c, const dce_pdu *p) {
   sauth *x = NULL;
   char why[150];
   dce_buf_init(&tok);
+  if (alter && !c->info.bound) { closing(c, "alter_context before bind"); return -1; }
+  if (!alter && c->info.bound) { emit_nak(c, p->call_id, DCE_NAK_NOT_SPECIFIED); closing(c, "second bind on a connection"); return -1; }
+  {
+    /* A context list that cannot be right is a protocol error (as Windows
+    ** answers): none at all, a context without transfer syntaxes, two
+    ** feature-negotiation contexts, a context id bound again to another
+    ** abstract syntax. */
+    const char *bad = p->n_ctx == 0 ? "no presentation contexts" : NULL;
+    int nbtfn = 0;
+    for (i = 0; i < p->n_ctx && !bad; i++) {
+      const dce_ctx_elem *e = &p->ctx[i];
+      pctx *old = ctx_find(c, e->id);
+      if (e->n_transfer == 0) bad = "a presentation context without transfer syntaxes";
+      else if (!memcmp(e->transfer[0].uuid.b, btfn_prefix, 8) && ++nbtfn > 1) bad = "two bind-time feature contexts";
+      else if (old && !syntax_eq(&old->abstract, &e->abstract)) bad = "a context id bound again to another syntax";
+    }
+    if (bad) {
+      if (alter) return alter_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, bad);
+      emit_nak(c, p->call_id, DCE_NAK_NOT_SPECIFIED);
+      closing(c, bad);
+      return -1;
+    }
+  }
   if (!alter) {
-    if (c->info.bound) { emit_nak(c, p->call_id, DCE_NAK_NOT_SPECIFIED); closing(c, "second bind on a connection"); return -1; }
     if (p->has_auth) {
       uint16_t reason;
       x = auth_new(c, p, &reason, why, sizeof why);
@@ -549,7 +572,6 @@ static int do_bind(dce_sconn *c, const dce_pdu *p) {
     c->info.conc_mpx = (p->flags & DCE_PFC_CONC_MPX) != 0;
     c->info.bound = 1;
   } else {
-    if (!c->info.bound) { closing(c, "alter_context before bind"); return -1; }
     if (p->has_auth) {
       /* a leg of a context being made, or a new context ([MS-RPCE]
       ** 3.3.1.5.4); an established one cannot be redone (HOSTILE 13) */
@@ -574,28 +596,6 @@ static int do_bind(dce_sconn *c, const dce_pdu *p) {
         return alter_fault(c, p->call_id, DCE_RPC_S_SEC_PKG_ERROR, why);
       }
       with_auth = 1;
-    }
-  }
-  {
-    /* A context list that cannot be right is a protocol error (as Windows
-    ** answers): none at all, a context without transfer syntaxes, two
-    ** feature-negotiation contexts, a context id bound again to another
-    ** abstract syntax. */
-    const char *bad = p->n_ctx == 0 ? "no presentation contexts" : NULL;
-    int nbtfn = 0;
-    for (i = 0; i < p->n_ctx && !bad; i++) {
-      const dce_ctx_elem *e = &p->ctx[i];
-      pctx *old = ctx_find(c, e->id);
-      if (e->n_transfer == 0) bad = "a presentation context without transfer syntaxes";
-      else if (!memcmp(e->transfer[0].uuid.b, btfn_prefix, 8) && ++nbtfn > 1) bad = "two bind-time feature contexts";
-      else if (old && !syntax_eq(&old->abstract, &e->abstract)) bad = "a context id bound again to another syntax";
-    }
-    if (bad) {
-      dce_buf_free(&tok);
-      if (alter) return alter_fault(c, p->call_id, DCE_NCA_S_PROTO_ERROR, bad);
-      emit_nak(c, p->call_id, DCE_NAK_NOT_SPECIFIED);
-      closing(c, bad);
-      return -1;
     }
   }
   for (i = 0; i < p->n_ctx; i++) one_context(c, &p->ctx[i], &res[i]);
@@ -688,7 +688,15 @@ static int do_request(dce_sconn *c, const dce_pdu *p) {
       else if (c->info.conc_mpx && !inc && !ctx_find(c, p->ctx_id)) {
         emit_fault(c, p->call_id, 0, DCE_NCA_S_UNK_IF, 1);      /* the connection lives on */
         return 0;
-      } else emit_fault(c, p->call_id, c->info.conc_mpx && !inc ? p->ctx_id : 0, DCE_NCA_S_PROTO_ERROR, 0);
+      } else {
+        /* multiplexed, nothing incomplete: a trailer naming no usable context
+        ** is refused as such (access denied), anything else is out of order */
+        int mpx = c->info.conc_mpx && !inc;
+        sauth *nx = mpx && p->has_auth ? auth_find(c, p->auth.context_id) : NULL;
+        uint32_t st = mpx && p->has_auth && (!nx || !auth_matches(nx, p)) ? DCE_NCA_S_FAULT_ACCESS_DENIED
+                                                                        : DCE_NCA_S_PROTO_ERROR;
+        emit_fault(c, p->call_id, mpx ? p->ctx_id : 0, st, 0);
+      }
       closing(c, "request fragment of no call in progress");
       return -1;
     }
@@ -804,6 +812,8 @@ static int handle_fragment(dce_sconn *c) {
       emit_nak(c, dce_ld32(c->frag.p + 12, (c->frag.p[4] & DCE_DREP_LE) != 0), DCE_NAK_PROTOCOL_VERSION);
       closing(c, why);
       rc = -1;
+    } else if (c->frag.p[2] == DCE_PT_ALTER && c->info.bound) {
+      rc = alter_fault(c, dce_ld32(c->frag.p + 12, (c->frag.p[4] & DCE_DREP_LE) != 0), DCE_NCA_S_PROTO_ERROR, why);
     } else if (c->frag.p[2] == DCE_PT_REQUEST && c->info.bound) {
       int le = (c->frag.p[4] & DCE_DREP_LE) != 0;
       rc = proto_fault(c, dce_ld32(c->frag.p + 12, le), DCE_NCA_S_PROTO_ERROR, why);
@@ -917,7 +927,7 @@ int dce_sconn_reply(dce_sconn *c, uint32_t call_id, const uint8_t *stub, size_t 
     dce_pdu_init(&p, DCE_PT_RESPONSE, call_id);
     p.flags = (uint8_t)((off == 0 ? DCE_PFC_FIRST_FRAG : 0) | (off + n == len ? DCE_PFC_LAST_FRAG : 0));
     p.alloc_hint = (uint32_t)(len - off);
-    p.ctx_id = k->pub.ctx_id;
+    p.ctx_id = k->pub.ctx_id & 0xffu;   /* Windows and Samba answer with the low 8 bits */
     p.stub = stub + off;
     p.stub_len = n;
     if (sig) {
