@@ -11,16 +11,7 @@ local RPC_S_CALL_FAILED_DNE = 0x6bf
 local NCA_S_PROTO_ERROR = 0x1c01000b
 local ACCESS_DENIED = 5
 
-local function share_names(c)
-  local r = assert(c:NetrShareEnum {
-    InfoStruct = { Level = 1, ShareInfo = { Level1 = { EntriesRead = 0 } } },
-    PreferedMaximumLength = 0xffffffff,
-  })
-  local names = {}
-  for _, s in ipairs(r.InfoStruct.ShareInfo.Level1.Buffer) do names[#names + 1] = s.shi1_netname end
-  table.sort(names)
-  return names
-end
+local share_names = peers.share_names
 
 local function server_name(c)
   return assert(c:NetrServerGetInfo { Level = 101 }).InfoStruct.ServerInfo101.sv101_name

@@ -9,16 +9,7 @@ local SEC_E_MESSAGE_ALTERED = 0x8009030F
 local SEC_E_OUT_OF_SEQUENCE = 0x80090310
 local RPC_S_PROTOCOL_ERROR = 1728
 
-local function share_names(c)
-  local r = assert(c:NetrShareEnum {
-    InfoStruct = { Level = 1, ShareInfo = { Level1 = { EntriesRead = 0 } } },
-    PreferedMaximumLength = 0xffffffff,
-  })
-  local names = {}
-  for _, s in ipairs(r.InfoStruct.ShareInfo.Level1.Buffer) do names[#names + 1] = s.shi1_netname end
-  table.sort(names)
-  return names
-end
+local share_names = peers.share_names
 
 describe("client authentication against Samba #interop", function()
   local samba = peers.samba()

@@ -96,4 +96,18 @@ function M.rpcecho()
 end
 
 M.start = start
+
+-- The sorted share names a srvsvc client `c` lists (NetrShareEnum level 1):
+-- what the interop specs compare between anonymous and authenticated calls.
+function M.share_names(c)
+  local r = assert(c:NetrShareEnum {
+    InfoStruct = { Level = 1, ShareInfo = { Level1 = { EntriesRead = 0 } } },
+    PreferedMaximumLength = 0xffffffff,
+  })
+  local names = {}
+  for _, s in ipairs(r.InfoStruct.ShareInfo.Level1.Buffer) do names[#names + 1] = s.shi1_netname end
+  table.sort(names)
+  return names
+end
+
 return M
