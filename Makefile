@@ -16,27 +16,27 @@ WARN     = -Wall -Wextra -pedantic -Wmissing-prototypes -Wshadow -Wpointer-arith
            -Wstrict-prototypes -Wno-unused-parameter
 DCE_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) $(CFLAGS)
 
-ENGINE_SRC := $(sort $(wildcard engine/*.c))
+ENGINE_SRC := $(sort $(wildcard engine/*/*.c))
 BIND_SRC   := $(sort $(wildcard bindings/*.c))
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 BIND_OBJ   := $(BIND_SRC:%.c=$(BUILD)/%.o)
-HEADERS    := $(wildcard engine/*.h bindings/*.h)
+HEADERS    := $(wildcard engine/*/*.h bindings/*.h)
 CTEST_SRC  := $(sort $(wildcard test/c/test_*.c))
 CTEST_BIN  := $(CTEST_SRC:test/c/%.c=$(BUILD)/test/%)
 FUZZ_SRC   := $(sort $(wildcard test/fuzz/fuzz_*.c))
 
 CORE_SO := $(BUILD)/dcerpc/core.so
 
-.PHONY: all install demo test check ctest spec asan-test bench fuzz clean setup setup-test peers-stop
+.PHONY: all install demo test check ctest spec asan-test bench fuzz clean setup setup-test peers-stop check-layers
 all: $(CORE_SO)
 
 $(BUILD)/engine/%.o: engine/%.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(DCE_CFLAGS) $(DEP_CFLAGS) -c -o $@ $<
+	$(CC) $(DCE_CFLAGS) -Iengine $(DEP_CFLAGS) -c -o $@ $<
 
 $(BUILD)/bindings/%.o: bindings/%.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(DCE_CFLAGS) -I$(LUA_INCDIR) -c -o $@ $<
+	$(CC) $(DCE_CFLAGS) -Iengine -I$(LUA_INCDIR) -c -o $@ $<
 
 $(CORE_SO): $(ENGINE_OBJ) $(BIND_OBJ)
 	@mkdir -p $(dir $@)
@@ -74,6 +74,9 @@ demo: setup
 test: setup-test
 	$(MAKE) all
 	bash tools/run-tests.sh
+
+check-layers:
+	bash tools/check-layers.sh
 
 ctest: $(CTEST_BIN)
 	@for t in $(CTEST_BIN); do $$t || exit 1; done

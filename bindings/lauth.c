@@ -16,7 +16,7 @@
 #include <string.h>
 #include "lcore.h"
 #include "lauth.h"
-#include "../engine/ntlm.h"
+#include "auth/ntlm.h"
 
 #define HOOK_MT "dcerpc.authhook"
 

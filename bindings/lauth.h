@@ -6,7 +6,7 @@
 #define DCERPC_LAUTH_H
 
 #include "lcore.h"
-#include "../engine/server.h"
+#include "rpc/co_server.h"
 
 typedef struct dcerpc_auth_hook dcerpc_auth_hook;
 

@@ -23,9 +23,9 @@
 #include <stdio.h>
 #include <string.h>
 #include "lcore.h"
-#include "../engine/binding.h"
-#include "../engine/tower.h"
-#include "../engine/status.h"
+#include "rpc/binding.h"
+#include "rpc/tower.h"
+#include "base/status.h"
 
 /* NDR transfer syntax, the default floor 2 of tower_encode. */
 static const char NDR_SYNTAX[] = "8a885d04-1ceb-11c9-9fe8-08002b104860";

@@ -41,12 +41,15 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include "lcore.h"
-#include "../engine/assoc.h"
-#include "../engine/pdu.h"
-#include "../engine/sec.h"
-#include "../engine/vt.h"
-#include "../engine/status.h"
-#include "../engine/transport.h"
+#include "rpc/co_client.h"
+#include "rpc/pdu.h"
+#include "rpc/sec.h"
+#include "rpc/vt.h"
+#include "base/status.h"
+#include "net/transport.h"
+#include "run/client.h"
+#include "auth/ntlm.h"
+#include "base/clock.h"
 
 #define CONN_MT "dcerpc.conn"
 #define RAW_MT "dcerpc.rawsock"
@@ -200,7 +203,10 @@ static void conn_release(lua_State *L, lconn *c, int idx) {
 static int conn_close(lua_State *L) {
   lconn *c = (lconn *)luaL_checkudata(L, 1, CONN_MT);
   if (c->waiting > 0 && (c->t || c->dial)) {
-    if (!c->closing) shutdown(c->t ? c->t->fd : dce_dial_fd(c->dial), SHUT_RDWR);
+    if (!c->closing) {
+      if (c->t) c->t->ops->shutdown(c->t);
+      else shutdown(dce_dial_fd(c->dial), SHUT_RDWR);
+    }
     c->closing = 1;
     return 0;
   }
@@ -366,11 +372,13 @@ static int await_k(lua_State *L, int status, lua_KContext ctx) {
       break;
     }
     if (dcerpc_on_loop(L)) {
-      short ev = dce_conn_events(c->a, c->t);
+      unsigned ev;
+      int fd = dce_conn_pollfd(c->a, c->t, &ev);
+      if (fd >= 0 && !ev) continue;               /* bytes held by the transport */
       c->waiting++;
       lua_pushlightuserdata(L, &dcerpc_wait_token);
-      lua_pushinteger(L, c->t->fd);
-      lua_pushinteger(L, 1 | ((ev & POLLOUT) ? 2 : 0));
+      lua_pushinteger(L, fd);
+      lua_pushinteger(L, ev);
       lua_pushinteger(L, left);
       return lua_yieldk(L, 4, ctx, await_k);
     }
@@ -844,9 +852,10 @@ static int conn_info(lua_State *L) {
 /* conn:getfd() -> fd, events ("r", "rw") for an outside loop. */
 static int conn_getfd(lua_State *L) {
   lconn *c = conn_check(L, 1);
-  short ev = dce_conn_events(c->a, c->t);
-  lua_pushinteger(L, c->t->fd);
-  lua_pushstring(L, (ev & POLLOUT) ? "rw" : "r");
+  unsigned ev;
+  int fd = dce_conn_pollfd(c->a, c->t, &ev);
+  lua_pushinteger(L, fd);
+  lua_pushstring(L, !ev ? "" : (ev & DCE_T_WRITE) ? ((ev & DCE_T_READ) ? "rw" : "w") : "r");
   return 2;
 }
 
@@ -1191,7 +1200,8 @@ static int raw_send(lua_State *L) {
   while (off < len) {
     long n = r->t->ops->send(r->t, s + off, len - off);
     if (n == DCE_T_AGAIN) {
-      struct pollfd pf = { r->t->fd, POLLOUT, 0 };
+      unsigned ev;
+      struct pollfd pf = { dce_transport_poll(r->t, DCE_T_WRITE, &ev), POLLOUT, 0 };
       poll(&pf, 1, 1000);
       continue;
     }
@@ -1218,7 +1228,8 @@ static int raw_recv(lua_State *L) {
     if (got > 0) { luaL_pushresultsize(&b, (size_t)got); return 1; }
     if (got == 0) { lua_pushnil(L); lua_pushliteral(L, "closed"); return 2; }
     if (got == DCE_T_AGAIN) {
-      struct pollfd pf = { r->t->fd, POLLIN, 0 };
+      unsigned ev;
+      struct pollfd pf = { dce_transport_poll(r->t, DCE_T_READ, &ev), POLLIN, 0 };
       int64_t left = deadline - dce_now_ms();
       if (left <= 0) { lua_pushnil(L); lua_pushliteral(L, "timeout"); return 2; }
       poll(&pf, 1, (int)left);
@@ -1267,7 +1278,7 @@ static int listener_accept(lua_State *L) {
   lraw *r = (lraw *)lua_newuserdatauv(L, sizeof *r, 0);
   r->t = NULL;
   luaL_setmetatable(L, RAW_MT);
-  r->t = dce_tcp_accept(l->fd, (int)(to * 1000), err, sizeof err);
+  r->t = dce_sock_accept(l->fd, (int)(to * 1000), err, sizeof err);
   if (!r->t) { lua_pushnil(L); lua_pushstring(L, err); return 2; }
   return 1;
 }

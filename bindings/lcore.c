@@ -4,7 +4,7 @@
 */
 #include <stdio.h>
 #include "lcore.h"
-#include "../engine/status.h"
+#include "base/status.h"
 
 #define DCERPC_ERROR_MT "dcerpc.error"
 

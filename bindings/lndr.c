@@ -23,8 +23,8 @@
 #include <string.h>
 #include <stdlib.h>
 #include "lcore.h"
-#include "../engine/ndr.h"
-#include "../engine/status.h"
+#include "ndr/ndr.h"
+#include "base/status.h"
 
 #define LNDR_PROG_MT "dcerpc.ndr.program"
 #define LNDR_VM_MT   "dcerpc.ndr.vm"

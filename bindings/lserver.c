@@ -51,11 +51,12 @@
 #include <sys/wait.h>
 #include "lcore.h"
 #include "lauth.h"
-#include "../engine/sec.h"
-#include "../engine/loop.h"
-#include "../engine/server.h"
-#include "../engine/status.h"
-#include "../engine/transport.h"
+#include "rpc/sec.h"
+#include "net/loop.h"
+#include "rpc/co_server.h"
+#include "base/status.h"
+#include "net/transport.h"
+#include "base/clock.h"
 
 #define SRV_MT "dcerpc.server"
 #define MAX_LISTEN 16
@@ -74,6 +75,7 @@ typedef struct lsconn {
   lsrv *s;
   uint64_t id;
   dce_transport *t;
+  int fd;                          /* the socket under t */
   dce_sconn *sc;                   /* NULL once closed (zombie) */
   int64_t last_pdu_ms;
   uint64_t pdus_seen;
@@ -192,7 +194,7 @@ static void conn_close(lsconn *c, const char *why) {
   c->group = dce_sconn_get_info(c->sc)->assoc_group;
   if (c->counted && s->load) atomic_fetch_sub(&s->load[s->worker], 1);
   c->counted = 0;
-  dce_loop_del(s->loop, c->t->fd);
+  dce_loop_del(s->loop, c->fd);
   c->t->ops->close(c->t);
   c->t = NULL;
   dce_sconn_free(c->sc);
@@ -225,7 +227,7 @@ static void conn_flush(lsconn *c) {
     ev |= DCE_EV_READ;
   }
   if (n) ev |= DCE_EV_WRITE;
-  dce_loop_mod(c->s->loop, c->t->fd, ev);
+  dce_loop_mod(c->s->loop, c->fd, ev);
 }
 
 /* ------------------------------------------------------------ calls */
@@ -616,7 +618,7 @@ static void conn_io(dce_loop *l, int fd, unsigned ev, void *ud) {
 ** worker); NULL (fd closed) when it cannot be set up. */
 static lsconn *conn_new(lsrv *s, int cfd, int li) {
   lsconn *c = calloc(1, sizeof *c);
-  if (c) c->t = dce_tcp_wrap(cfd);
+  if (c) c->t = dce_sock_wrap(cfd);
   if (c && c->t) c->sc = dce_sconn_new(s->srv, s->lis[li].portstr);
   if (!c || !c->t || !c->sc || dce_loop_add(s->loop, cfd, DCE_EV_READ, conn_io, c)) {
     if (c && c->sc) dce_sconn_free(c->sc);
@@ -625,6 +627,7 @@ static lsconn *conn_new(lsrv *s, int cfd, int li) {
     return NULL;
   }
   c->s = s;
+  c->fd = cfd;
   c->id = ++s->next_id;
   c->lis = li;
   c->notify = 1;
@@ -672,7 +675,7 @@ static int conn_handover(lsconn *c, int target) {
   struct iovec iov;
   union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } u;
   struct cmsghdr *cm;
-  int fd = c->t->fd;
+  int fd = c->fd;
   memset(&m, 0, sizeof m);
   memset(&mh, 0, sizeof mh);
   memset(&u, 0, sizeof u);
@@ -858,7 +861,7 @@ static void worker_child_init(lsrv *s, int idx) {
   while (s->calls) call_free(s->calls);
   for (c = s->conns; c; c = n) {
     n = c->next;
-    dce_loop_del(s->loop, c->t->fd);
+    dce_loop_del(s->loop, c->fd);
     c->t->ops->close(c->t);
     dce_sconn_free(c->sc);
     free(c);

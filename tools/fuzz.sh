@@ -14,7 +14,7 @@ for src in test/fuzz/fuzz_*.c; do
     [ -e "$src" ] || continue
     name=$(basename "$src" .c)
     if ! clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-            -fno-sanitize-recover=undefined -Iengine -o "$out/$name" "$src" engine/*.c $deps \
+            -fno-sanitize-recover=undefined -Iengine -o "$out/$name" "$src" engine/*/*.c $deps \
             >"$out/$name.build.log" 2>&1; then
         echo "not ok - fuzz $name: build failed"; tail -5 "$out/$name.build.log"; status=1; continue
     fi

@@ -63,7 +63,14 @@ run_specs() {  # cpath, label, extra env...
     rm -f "$out"
 }
 
+layer_check() {
+    note "layer check (tools/check-layers.sh)"
+    local out
+    if out=$(bash tools/check-layers.sh 2>&1); then passed=$((passed + 1)); else echo "not ok - layer check"; echo "$out" | tail -20; failed=$((failed + 1)); fi
+}
+
 normal_pass() {
+    layer_check
     note "build"
     make -s all >>"$LOG" 2>&1 || { echo "not ok - build failed"; tail -30 "$LOG"; failed=$((failed + 1)); return; }
     if grep -qE 'warning:' "$LOG"; then

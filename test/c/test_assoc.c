@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "testhelp.h"
-#include "assoc.h"
-#include "sec.h"
-#include "status.h"
+#include "rpc/co_client.h"
+#include "rpc/sec.h"
+#include "base/status.h"
 
 static const dce_syntax ECHO = {
   { { 0xc5, 0x5e, 0xa1, 0x60, 0xe8, 0x4d, 0xd7, 0x11, 0xa6, 0x37, 0x00, 0x50, 0x56, 0xa2, 0x01, 0x82 } }, 1, 0 };

@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "testhelp.h"
-#include "binding.h"
-#include "status.h"
+#include "rpc/binding.h"
+#include "base/status.h"
 
 static char scratch[DCE_BINDING_SCRATCH(DCE_BINDING_MAX_LEN)];
 

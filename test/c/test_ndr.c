@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "testhelp.h"
-#include "ndr.h"
+#include "ndr/ndr.h"
 
 /* ------------------------------------------------------------ C values */
 typedef struct val {
@@ -239,11 +239,11 @@ int main(void) {
     uint8_t u16[8];
     char u8[16];
     static const uint8_t lone[] = { 0x00, 0xd8, 'a', 0 };
-    size_t n = ndr_utf16_to_utf8(lone, 2, 1, u8);
+    size_t n = dce_utf16_to_utf8(lone, 2, 1, u8);
     test_cond("lone surrogate to WTF-8", n == 4 && !memcmp(u8, "\xed\xa0\x80" "a", 4));
-    test_cond("WTF-8 back to the same units", ndr_utf8_units(u8, n) == 2 && ndr_utf8_to_utf16(u8, n, 1, u16) == 2 &&
+    test_cond("WTF-8 back to the same units", dce_utf8_units(u8, n) == 2 && dce_utf8_to_utf16(u8, n, 1, u16) == 2 &&
               !memcmp(u16, lone, 4));
-    test_cond("invalid UTF-8 refused", ndr_utf8_units("\xc0\x80", 2) == (size_t)-1 && ndr_utf8_units("\xe2\x82", 2) == (size_t)-1);
+    test_cond("invalid UTF-8 refused", dce_utf8_units("\xc0\x80", 2) == (size_t)-1 && dce_utf8_units("\xe2\x82", 2) == (size_t)-1);
     uint8_t body[68];
     char txt[128];
     int bl = ndr_sid_parse("S-1-5-21-3-4", 12, body, 1);

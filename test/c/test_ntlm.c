@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "testhelp.h"
-#include "crypto.h"
-#include "ntlm.h"
+#include "base/crypto.h"
+#include "auth/ntlm.h"
 
 /* ------------------------------------------------------------ helpers */
 

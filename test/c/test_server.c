@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 #include "testhelp.h"
-#include "server.h"
-#include "loop.h"
-#include "status.h"
-#include "transport.h"
+#include "rpc/co_server.h"
+#include "net/loop.h"
+#include "base/status.h"
+#include "base/clock.h"
 
 static const dce_syntax ECHO = {
   { { 0xc5, 0x5e, 0xa1, 0x60, 0xe8, 0x4d, 0xd7, 0x11, 0xa6, 0x37, 0x00, 0x50, 0x56, 0xa2, 0x01, 0x82 } }, 1, 0 };

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "testhelp.h"
-#include "assoc.h"
-#include "server.h"
-#include "sec.h"
-#include "status.h"
+#include "rpc/co_client.h"
+#include "rpc/co_server.h"
+#include "rpc/sec.h"
+#include "base/status.h"
 
 static const dce_syntax IFACE = { { { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
                                       0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01 } }, 1, 0 };

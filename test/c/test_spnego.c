@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "testhelp.h"
-#include "der.h"
-#include "spnego.h"
+#include "auth/der.h"
+#include "auth/spnego.h"
 
 /* ------------------------------------------------------------ fixtures */
 

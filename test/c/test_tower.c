@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "testhelp.h"
-#include "tower.h"
+#include "rpc/tower.h"
 
 static size_t unhex(const char *h, uint8_t *out) {
   size_t n = 0;

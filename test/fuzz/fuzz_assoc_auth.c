@@ -21,9 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "assoc.h"
-#include "pdu.h"
-#include "sec.h"
+#include "rpc/co_client.h"
+#include "rpc/pdu.h"
+#include "rpc/sec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "binding.h"
+#include "rpc/binding.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

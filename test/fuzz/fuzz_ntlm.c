@@ -26,7 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ntlm.h"
+#include "auth/ntlm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,8 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "pdu.h"
-#include "assoc.h"
+#include "rpc/pdu.h"
+#include "rpc/co_client.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

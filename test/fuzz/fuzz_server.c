@@ -16,8 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "server.h"
-#include "ntlm.h"
+#include "rpc/co_server.h"
+#include "auth/ntlm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

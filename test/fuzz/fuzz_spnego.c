@@ -20,8 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "der.h"
-#include "spnego.h"
+#include "auth/der.h"
+#include "auth/spnego.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

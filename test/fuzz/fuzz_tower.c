@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "tower.h"
+#include "rpc/tower.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

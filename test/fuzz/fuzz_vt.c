@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "vt.h"
+#include "rpc/vt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
