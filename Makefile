@@ -27,7 +27,14 @@ FUZZ_SRC   := $(sort $(wildcard test/fuzz/fuzz_*.c))
 
 CORE_SO := $(BUILD)/dcerpc/core.so
 
-.PHONY: all install demo test check ctest spec asan-test bench fuzz clean setup setup-test peers-stop check-layers
+# The client-only module: no server runner, no event loop, no server
+# association, no server binding (lserver.c); see bindings/lcore.c.
+CLIENT_BUILD  ?= build-client
+CLIENT_ENGINE := $(filter-out engine/run/server.c engine/run/workers.c engine/net/loop.c engine/rpc/co_server.c,$(ENGINE_SRC))
+CLIENT_BIND   := $(filter-out bindings/lserver.c bindings/lauth.c,$(BIND_SRC))
+CLIENT_OBJ    := $(CLIENT_ENGINE:%.c=$(CLIENT_BUILD)/%.o) $(CLIENT_BIND:%.c=$(CLIENT_BUILD)/%.o)
+
+.PHONY: all install demo test check ctest spec asan-test bench fuzz clean setup setup-test peers-stop check-layers client-only
 all: $(CORE_SO)
 
 $(BUILD)/engine/%.o: engine/%.c $(HEADERS) Makefile
@@ -41,6 +48,20 @@ $(BUILD)/bindings/%.o: bindings/%.c $(HEADERS) Makefile
 $(CORE_SO): $(ENGINE_OBJ) $(BIND_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) $(CFLAGS) -o $@ $^ $(DEP_LIBS) $(LDFLAGS)
+
+$(CLIENT_BUILD)/engine/%.o: engine/%.c $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(DCE_CFLAGS) -DDCERPC_CLIENT_ONLY -Iengine $(DEP_CFLAGS) -c -o $@ $<
+
+$(CLIENT_BUILD)/bindings/%.o: bindings/%.c $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(DCE_CFLAGS) -DDCERPC_CLIENT_ONLY -Iengine -I$(LUA_INCDIR) -c -o $@ $<
+
+$(CLIENT_BUILD)/dcerpc/core.so: $(CLIENT_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBFLAG) $(CFLAGS) -o $@ $^ $(DEP_LIBS) $(LDFLAGS)
+
+client-only: $(CLIENT_BUILD)/dcerpc/core.so
 
 $(BUILD)/libdce.a: $(ENGINE_OBJ)
 	$(AR) rcs $@ $^
@@ -97,4 +118,4 @@ peers-stop:
 	bash test/peers/samba-member.sh stop || true
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan $(CLIENT_BUILD)

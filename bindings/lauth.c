@@ -14,7 +14,7 @@
 */
 #include <stdio.h>
 #include <string.h>
-#include "lcore.h"
+#include "laux.h"
 #include "lauth.h"
 #include "auth/ntlm.h"
 

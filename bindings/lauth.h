@@ -5,7 +5,7 @@
 #ifndef DCERPC_LAUTH_H
 #define DCERPC_LAUTH_H
 
-#include "lcore.h"
+#include "laux.h"
 #include "rpc/co_server.h"
 
 typedef struct dcerpc_auth_hook dcerpc_auth_hook;

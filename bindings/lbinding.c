@@ -22,6 +22,7 @@
 */
 #include <stdio.h>
 #include <string.h>
+#include "laux.h"
 #include "lcore.h"
 #include "rpc/binding.h"
 #include "rpc/tower.h"
@@ -219,20 +220,11 @@ static int lbinding_format(lua_State *L) {
 
 /* ------------------------------------------------------------- towers */
 
-static void push_syntax(lua_State *L, const dce_tower_syntax *s) {
-  char u[37];
-  dce_uuid_format(&s->uuid, u);
-  lua_createtable(L, 0, 3);
-  lua_pushstring(L, u); lua_setfield(L, -2, "uuid");
-  lua_pushinteger(L, s->major); lua_setfield(L, -2, "major");
-  lua_pushinteger(L, s->minor); lua_setfield(L, -2, "minor");
-}
-
 static void push_tower(lua_State *L, const dce_tower *t) {
   size_t i;
   lua_createtable(L, 0, 9);
-  if (t->has_iface) { push_syntax(L, &t->iface); lua_setfield(L, -2, "interface"); }
-  if (t->has_syntax) { push_syntax(L, &t->syntax); lua_setfield(L, -2, "syntax"); }
+  if (t->has_iface) { dcerpc_push_syntax(L, &t->iface); lua_setfield(L, -2, "interface"); }
+  if (t->has_syntax) { dcerpc_push_syntax(L, &t->syntax); lua_setfield(L, -2, "syntax"); }
   if (t->has_rpc) {
     lua_pushinteger(L, t->rpc_proto); lua_setfield(L, -2, "protocol");
     lua_pushinteger(L, t->rpc_minor); lua_setfield(L, -2, "protocol_minor");
@@ -271,36 +263,17 @@ static int ltower_decode(lua_State *L) {
   return 1;
 }
 
-static void check_syntax(lua_State *L, int t, const char *field, dce_tower_syntax *s, int required) {
-  int ty = lua_getfield(L, t, field);
-  if (ty == LUA_TNIL && !required) {
+/* Field `field` of the table at t as a syntax; when absent and not
+** required, NDR 2.0. */
+static void check_syntax(lua_State *L, int t, const char *field, dce_syntax *s, int required) {
+  if (lua_getfield(L, t, field) == LUA_TNIL && !required) {
     lua_pop(L, 1);
     dce_uuid_parse(&s->uuid, NDR_SYNTAX, sizeof NDR_SYNTAX - 1);
     s->major = 2; s->minor = 0;
     return;
   }
-  if (ty != LUA_TTABLE) luaL_error(L, "field '%s' must be a table { uuid =, major =, minor = }", field);
-  {
-    size_t n;
-    const char *u;
-    lua_Integer v;
-    int isnum;
-    lua_getfield(L, -1, "uuid");
-    u = lua_tolstring(L, -1, &n);
-    if (!u || dce_uuid_parse(&s->uuid, u, n)) luaL_error(L, "%s.uuid must be a UUID string", field);
-    lua_pop(L, 1);
-    lua_getfield(L, -1, "major");
-    v = lua_tointegerx(L, -1, &isnum);
-    if (!isnum || v < 0 || v > 0xffff) luaL_error(L, "%s.major must be an integer 0..65535", field);
-    s->major = (uint16_t)v;
-    lua_pop(L, 1);
-    lua_getfield(L, -1, "minor");
-    v = lua_tointegerx(L, -1, &isnum);
-    if (lua_isnil(L, -1)) { v = 0; isnum = 1; }
-    if (!isnum || v < 0 || v > 0xffff) luaL_error(L, "%s.minor must be an integer 0..65535", field);
-    s->minor = (uint16_t)v;
-    lua_pop(L, 2);
-  }
+  dcerpc_check_syntax(L, -1, field, s);
+  lua_pop(L, 1);
 }
 
 static int ltower_encode(lua_State *L) {
@@ -405,7 +378,7 @@ static int ltower_to_binding(lua_State *L) {
     if (!lua_istable(L, -1)) with_as = 0;
     lua_pop(L, 1);
     if (with_as) {
-      dce_tower_syntax s;
+      dce_syntax s;
       char u[37];
       check_syntax(L, 1, "interface", &s, 1);
       dce_uuid_format(&s.uuid, u);

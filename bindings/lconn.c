@@ -1,18 +1,20 @@
 /*
-** lconn.c - the connection part of dcerpc.core: client connections over
-** ncacn_ip_tcp (connect_tcp, bind, alter_context, call, send/receive, info,
-** close), the PDU codec for tests and tools (pdu_encode, pdu_decode), and a
-** raw TCP listener for scripted fake servers in tests (listen_tcp).
+** lconn.c - client connections of dcerpc.core over ncacn_ip_tcp and ncalrpc
+** (connect, bind, alter_context, call, send/receive, info, close).
 **
-** A connection userdata owns an association (engine/assoc.c) and a transport
-** (engine/tcp.c). It is created closed and filled in after the socket is up;
-** one function serves __gc, __close and :close(). Request stubs are Lua
-** strings pinned in the userdata's user value (call_id -> string) until the
-** call's result is taken, so the engine never copies them.
+** A connection userdata owns a client association (engine/rpc/co_client.c)
+** and a transport (engine/net); the client driver (engine/run/client.c)
+** moves the bytes. It is created closed and filled in after the socket is
+** up; :close() and __close share one routine, __gc frees even while
+** coroutines wait (see conn_gc). Request stubs are Lua strings pinned in the
+** userdata's user value (call_id -> string) until the call's result is
+** taken, so the engine never copies them. Inside a coroutine an event loop
+** runs (lloop.h) every wait yields; elsewhere it blocks in poll.
 **
 ** Lua API (errors are values: nil, err with err.code/name/message/executed;
 ** only misuse raises):
 **   core.connect_tcp(host, port [, {timeout=s, call_timeout=s, max_response=n}]) -> conn
+**   core.connect_unix(path [, opts]) -> conn
 **   conn:bind(contexts [, {max_xmit, max_recv, assoc_group, feature_negotiation
 **             (default true), features, conc_mpx, drep="le"|"be", timeout}]) -> ack
 **   conn:alter_context(contexts [, opts]) -> ack
@@ -28,33 +30,31 @@
 **   conn:receive(call_id [, timeout]) -> stub, drep0   (a timeout cancels the call)
 **   conn:info() -> {bound, dead, dead_reason, max_xmit, max_recv, assoc_group,
 **                   secondary_address, features, conc_mpx, shutdown, peer,
-**                   transport, bytes_sent, bytes_received, pending}
-**   conn:getfd() -> fd, "r"|"rw" ; conn:step() -> true ; conn:done(call_id) -> bool
-**   conn:close()  (also __gc and __close)
-**   core.pdu_encode(tbl) -> bytes ; core.pdu_decode(bytes) -> tbl | nil, err
-**   core.listen_tcp(host, port) -> listener: accept([timeout]) -> sock, port(), close()
-**     sock:send(bytes), sock:recv(n [, timeout]) -> bytes | nil, "closed"|"timeout", close()
+**                   transport, bytes_sent, bytes_received, pending, ...}
+**   conn:getfd() -> fd, "r"|"rw"|"w"|"" ("": bytes are waiting, call step)
+**   conn:step() -> true ; conn:done(call_id) -> bool      (for an outside loop)
+**   conn:close()  (also __close)
+**   core.nt_hash(password) -> 32 hex digits
 */
 #include <string.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <poll.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include "laux.h"
 #include "lcore.h"
+#include "lloop.h"
+#include "base/clock.h"
+#include "base/status.h"
+#include "auth/ntlm.h"
+#include "net/transport.h"
 #include "rpc/co_client.h"
 #include "rpc/pdu.h"
 #include "rpc/sec.h"
-#include "rpc/vt.h"
-#include "base/status.h"
-#include "net/transport.h"
 #include "run/client.h"
-#include "auth/ntlm.h"
-#include "base/clock.h"
 
 #define CONN_MT "dcerpc.conn"
-#define RAW_MT "dcerpc.rawsock"
-#define LISTENER_MT "dcerpc.listener"
-#define SCRATCH_MT "dcerpc.scratch"
 
 #define DEFAULT_CALL_TIMEOUT 60.0
 
@@ -67,117 +67,6 @@ typedef struct lconn {
   int closing;                     /* closed while some waited: freed by the last of them */
   char transport[16];              /* "ncacn_ip_tcp", "ncalrpc" */
 } lconn;
-
-/* ------------------------------------------------------------ scratch buffer */
-
-/* A dce_buf owned by the GC, so a raise never leaks it. */
-static int scratch_gc(lua_State *L) {
-  dce_buf *b = (dce_buf *)luaL_checkudata(L, 1, SCRATCH_MT);
-  dce_buf_free(b);
-  return 0;
-}
-
-static dce_buf *scratch_new(lua_State *L) {
-  dce_buf *b = (dce_buf *)lua_newuserdatauv(L, sizeof *b, 0);
-  dce_buf_init(b);
-  luaL_setmetatable(L, SCRATCH_MT);
-  return b;
-}
-
-/* ------------------------------------------------------------ Lua <-> syntax */
-
-static void check_uuid(lua_State *L, int idx, const char *what, dce_uuid *u) {
-  size_t n;
-  const char *s = lua_tolstring(L, idx, &n);
-  if (!s || dce_uuid_parse(u, s, n))
-    luaL_error(L, "%s: bad uuid '%s'", what, s ? s : luaL_typename(L, idx));
-}
-
-static void push_uuid(lua_State *L, const dce_uuid *u) {
-  char s[37];
-  dce_uuid_format(u, s);
-  lua_pushstring(L, s);
-}
-
-static lua_Integer field_int(lua_State *L, int t, const char *k, lua_Integer def, lua_Integer lo,
-                             lua_Integer hi) {
-  lua_Integer v = def;
-  int isnum;
-  if (lua_getfield(L, t, k) != LUA_TNIL) {
-    v = lua_tointegerx(L, -1, &isnum);
-    if (!isnum) luaL_error(L, "field '%s' must be an integer", k);
-    if (v < lo || v > hi) luaL_error(L, "field '%s' out of range (%d..%d)", k, (int)lo, (int)hi);
-  }
-  lua_pop(L, 1);
-  return v;
-}
-
-static int field_bool(lua_State *L, int t, const char *k, int def) {
-  int v = def;
-  if (lua_getfield(L, t, k) != LUA_TNIL) v = lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  return v;
-}
-
-/* {uuid=, major=, minor=} at the top of the stack */
-static void check_syntax(lua_State *L, int idx, const char *what, dce_syntax *s) {
-  idx = lua_absindex(L, idx);
-  if (!lua_istable(L, idx)) luaL_error(L, "%s must be a table {uuid=, major=, minor=}", what);
-  lua_getfield(L, idx, "uuid");
-  check_uuid(L, -1, what, &s->uuid);
-  lua_pop(L, 1);
-  s->major = (uint16_t)field_int(L, idx, "major", 0, 0, 0xffff);
-  s->minor = (uint16_t)field_int(L, idx, "minor", 0, 0, 0xffff);
-}
-
-static void push_syntax(lua_State *L, const dce_syntax *s) {
-  lua_createtable(L, 0, 3);
-  push_uuid(L, &s->uuid);
-  lua_setfield(L, -2, "uuid");
-  lua_pushinteger(L, s->major);
-  lua_setfield(L, -2, "major");
-  lua_pushinteger(L, s->minor);
-  lua_setfield(L, -2, "minor");
-}
-
-/* contexts list at idx -> dce_pctx array in a GC-owned userdata (pushed). */
-static dce_pctx *check_contexts(lua_State *L, int idx, int *n_out) {
-  int n, i, k;
-  dce_pctx *c;
-  luaL_checktype(L, idx, LUA_TTABLE);
-  n = (int)luaL_len(L, idx);
-  luaL_argcheck(L, n >= 1 && n <= 254, idx, "1 to 254 presentation contexts expected");
-  c = (dce_pctx *)lua_newuserdatauv(L, (size_t)n * sizeof *c, 0);
-  memset(c, 0, (size_t)n * sizeof *c);
-  for (i = 0; i < n; i++) {
-    int e, nt;
-    lua_geti(L, idx, i + 1);
-    e = lua_gettop(L);
-    if (!lua_istable(L, e)) luaL_error(L, "context %d must be a table", i + 1);
-    c[i].id = (uint16_t)field_int(L, e, "id", i, 0, 0xffff);
-    lua_getfield(L, e, "abstract");
-    check_syntax(L, -1, "abstract syntax", &c[i].abstract);
-    lua_pop(L, 1);
-    if (lua_getfield(L, e, "transfer") == LUA_TNIL) {
-      c[i].n_transfer = 1;
-      c[i].transfer[0] = dce_syntax_ndr20;
-    } else {
-      int tt = lua_gettop(L);
-      luaL_checktype(L, tt, LUA_TTABLE);
-      nt = (int)luaL_len(L, tt);
-      if (nt < 1 || nt > DCE_MAX_TRANSFER) luaL_error(L, "context %d: 1 to %d transfer syntaxes", i + 1, DCE_MAX_TRANSFER);
-      c[i].n_transfer = nt;
-      for (k = 0; k < nt; k++) {
-        lua_geti(L, tt, k + 1);
-        check_syntax(L, -1, "transfer syntax", &c[i].transfer[k]);
-        lua_pop(L, 1);
-      }
-    }
-    lua_pop(L, 2);
-  }
-  *n_out = n;
-  return c;
-}
 
 /* ------------------------------------------------------------ conn object */
 
@@ -305,7 +194,7 @@ static int connect_common(lua_State *L, int unix_path) {
     cto = opt_timeout(L, oi, cto);
     if (lua_getfield(L, oi, "call_timeout") != LUA_TNIL) c->timeout = luaL_checknumber(L, -1);
     lua_pop(L, 1);
-    cfg.max_response = (size_t)field_int(L, oi, "max_response", DCE_MAX_RESPONSE, 1, (lua_Integer)1 << 40);
+    cfg.max_response = (size_t)dcerpc_field_int(L, oi, "max_response", DCE_MAX_RESPONSE, 1, (lua_Integer)1 << 40);
   }
   lua_newtable(L);
   lua_setiuservalue(L, ud, 1);
@@ -424,7 +313,7 @@ static void push_bind_ack(lua_State *L, const dce_bind_result *b) {
     lua_setfield(L, -2, "result");
     lua_pushinteger(L, b->results[i].reason);
     lua_setfield(L, -2, "reason");
-    push_syntax(L, &b->results[i].transfer);
+    dcerpc_push_syntax(L, &b->results[i].transfer);
     lua_setfield(L, -2, "transfer");
     lua_rawseti(L, -2, i + 1);
   }
@@ -444,21 +333,21 @@ static int conn_bind_common(lua_State *L, int alter) {
   double timeout = c->timeout;
   char err[192];
 
-  ctx = check_contexts(L, 2, &n);
+  ctx = dcerpc_check_contexts(L, 2, &n);
   memset(&o, 0, sizeof o);
   o.feature_negotiation = !alter;
   if (lua_istable(L, 3)) {
-    lua_Integer mx = field_int(L, 3, "max_xmit", 0, 0, 0xffff);
-    lua_Integer mr = field_int(L, 3, "max_recv", 0, 0, 0xffff);
+    lua_Integer mx = dcerpc_field_int(L, 3, "max_xmit", 0, 0, 0xffff);
+    lua_Integer mr = dcerpc_field_int(L, 3, "max_recv", 0, 0, 0xffff);
     if (mx || mr) {
       o.set_sizes = 1;
       o.max_xmit = (uint16_t)(mx ? mx : DCE_DEFAULT_FRAG);
       o.max_recv = (uint16_t)(mr ? mr : DCE_DEFAULT_FRAG);
     }
-    o.assoc_group = (uint32_t)field_int(L, 3, "assoc_group", 0, 0, 0xffffffff);
-    o.feature_negotiation = field_bool(L, 3, "feature_negotiation", o.feature_negotiation);
-    o.features = (uint16_t)field_int(L, 3, "features", 0, 0, 0xffff);
-    o.conc_mpx = field_bool(L, 3, "conc_mpx", 0);
+    o.assoc_group = (uint32_t)dcerpc_field_int(L, 3, "assoc_group", 0, 0, 0xffffffff);
+    o.feature_negotiation = dcerpc_field_bool(L, 3, "feature_negotiation", o.feature_negotiation);
+    o.features = (uint16_t)dcerpc_field_int(L, 3, "features", 0, 0, 0xffff);
+    o.conc_mpx = dcerpc_field_bool(L, 3, "conc_mpx", 0);
     if (lua_getfield(L, 3, "drep") != LUA_TNIL) {
       const char *d = luaL_checkstring(L, -1);
       if (strcmp(d, "le") && strcmp(d, "be")) luaL_error(L, "drep must be \"le\" or \"be\"");
@@ -508,7 +397,7 @@ static int conn_start(lua_State *L, lconn *c, uint32_t *call_id) {
   luaL_argcheck(L, opnum >= 0 && opnum <= 0xffff, 3, "opnum out of range");
   if (lua_istable(L, 5)) {
     if (lua_getfield(L, 5, "object") != LUA_TNIL) {
-      check_uuid(L, -1, "object", &obj);
+      dcerpc_check_uuid(L, -1, "object", &obj);
       objp = &obj;
     }
     lua_pop(L, 1);
@@ -561,7 +450,7 @@ static int conn_collect(lua_State *L, lconn *c, uint32_t call_id, const dce_op_r
     rv = fail_op(L, r);
   } else {
     uint8_t d0 = r->drep[0];
-    dce_buf *b = scratch_new(L);
+    dce_buf *b = dcerpc_scratch_new(L);
     dce_assoc_take_stub(c->a, call_id, b);
     lua_pushlstring(L, b->len ? (const char *)b->p : "", b->len);
     dce_buf_free(b);
@@ -614,7 +503,7 @@ static dce_sec *check_sec(lua_State *L, int t, uint32_t *context_id) {
   int type, level;
   dce_sec *sec;
   luaL_checktype(L, t, LUA_TTABLE);
-  *context_id = (uint32_t)field_int(L, t, "context_id", 0, 0, 0xfffffffe);
+  *context_id = (uint32_t)dcerpc_field_int(L, t, "context_id", 0, 0, 0xfffffffe);
   memset(&cred, 0, sizeof cred);
   lua_getfield(L, t, "type");
   type = luaL_checkoption(L, -1, "ntlm", authn_names) == 0 ? DCE_AUTHN_WINNT : DCE_AUTHN_SPNEGO;
@@ -643,7 +532,7 @@ static dce_sec *check_sec(lua_State *L, int t, uint32_t *context_id) {
     } else luaL_error(L, "nt_hash: 32 hex digits or 16 bytes expected");
     cred.nt_hash = hash;
   }
-  cred.ntlmv1 = field_bool(L, t, "ntlmv1", 0);
+  cred.ntlmv1 = dcerpc_field_bool(L, t, "ntlmv1", 0);
   if (!cred.password && !cred.nt_hash && cred.user[0]) luaL_error(L, "auth: a password or nt_hash is needed");
   sec = dce_sec_client_new((uint8_t)type, (uint8_t)level, &cred, err, sizeof err);
   memset(hash, 0, sizeof hash);
@@ -680,7 +569,7 @@ static int conn_add_auth(lua_State *L) {
   char err[192];
   dce_sec *sec;
   luaL_checktype(L, 2, LUA_TTABLE);
-  ctx = check_contexts(L, 3, &n);
+  ctx = dcerpc_check_contexts(L, 3, &n);
   if (lua_istable(L, 4)) timeout = opt_timeout(L, 4, timeout);
   sec = check_sec(L, 2, &id);                      /* last: nothing raises after it */
   if (dce_assoc_add_auth(c->a, sec, id, ctx, n, &call_id, err, sizeof err)) {
@@ -692,67 +581,6 @@ static int conn_add_auth(lua_State *L) {
     return luaL_error(L, "%s", err);
   }
   return conn_await(L, call_id, timeout, AWAIT_BIND);
-}
-
-/* core.vt_check(stub, from, {abstract=, transfer=, call_id=, ctx_id=, opnum=,
-**   drep = drep0 | drep1 << 8}) -> found | nil, msg, found
-** The bytes of a request stub after its NDR data (from = 0-based offset where
-** the decoder stopped): padding or a verification trailer that must match. */
-static int lconn_vt_check(lua_State *L) {
-  size_t len;
-  const uint8_t *stub = (const uint8_t *)luaL_checklstring(L, 1, &len);
-  lua_Integer from = luaL_checkinteger(L, 2);
-  dce_vt_expect x;
-  lua_Integer drep;
-  char err[160];
-  int found;
-  luaL_checktype(L, 3, LUA_TTABLE);
-  memset(&x, 0, sizeof x);
-  lua_getfield(L, 3, "abstract");
-  check_syntax(L, -1, "abstract", &x.abstract);
-  lua_getfield(L, 3, "transfer");
-  check_syntax(L, -1, "transfer", &x.transfer);
-  lua_pop(L, 2);
-  x.call_id = (uint32_t)field_int(L, 3, "call_id", 0, 0, 0xffffffff);
-  x.ctx_id = (uint16_t)field_int(L, 3, "ctx_id", 0, 0, 0xffff);
-  x.opnum = (uint16_t)field_int(L, 3, "opnum", 0, 0, 0xffff);
-  drep = field_int(L, 3, "drep", DCE_DREP_LE, 0, 0xffff);
-  x.drep[0] = (uint8_t)drep;
-  x.drep[1] = (uint8_t)(drep >> 8);
-  luaL_argcheck(L, from >= 0 && (size_t)from <= len, 2, "offset out of range");
-  if (dce_vt_check(stub, len, (size_t)from, &x, &found, err, sizeof err)) {
-    lua_pushnil(L);
-    lua_pushstring(L, err);
-    lua_pushboolean(L, found);     /* true: a trailer that does not check out */
-    return 3;
-  }
-  lua_pushboolean(L, found);
-  return 1;
-}
-
-/* core.vt_trailer(stub_len, {abstract=, transfer=, bitmask=, drep = drep0})
-**   -> bytes: the padding and verification trailer a client appends to an
-** authenticated request stub (see engine/vt.h). */
-static int lconn_vt_trailer(lua_State *L) {
-  lua_Integer n = luaL_checkinteger(L, 1);
-  dce_syntax ab, tr;
-  dce_buf *b;
-  uint32_t bits;
-  uint8_t d0;
-  luaL_argcheck(L, n >= 0, 1, "stub length out of range");
-  luaL_checktype(L, 2, LUA_TTABLE);
-  lua_getfield(L, 2, "abstract");
-  check_syntax(L, -1, "abstract", &ab);
-  lua_getfield(L, 2, "transfer");
-  check_syntax(L, -1, "transfer", &tr);
-  lua_pop(L, 2);
-  bits = (uint32_t)field_int(L, 2, "bitmask", 1, 0, 0xffffffff);
-  d0 = (uint8_t)field_int(L, 2, "drep", DCE_DREP_LE, 0, 0xff);
-  b = scratch_new(L);
-  if (dce_vt_append(b, (size_t)n, bits, &ab, &tr, d0)) return luaL_error(L, "out of memory");
-  lua_pushlstring(L, (const char *)b->p, b->len);
-  dce_buf_free(b);
-  return 1;
 }
 
 /* core.nt_hash(password) -> 32 hex digits (MD4 of the UTF-16LE password) */
@@ -877,433 +705,6 @@ static int conn_done(lua_State *L) {
   return 1;
 }
 
-/* ------------------------------------------------------------ pdu codec */
-
-static const char *const drep_names[] = { "be", "le", NULL };
-
-static int ptype_arg(lua_State *L, int t) {
-  int pt;
-  lua_getfield(L, t, "ptype");
-  if (lua_type(L, -1) == LUA_TNUMBER) pt = (int)lua_tointeger(L, -1);
-  else {
-    const char *n = lua_tostring(L, -1);
-    if (!n) luaL_error(L, "field 'ptype' missing");
-    pt = dce_ptype_from_name(n);
-    if (pt < 0) luaL_error(L, "unknown ptype '%s'", n);
-  }
-  lua_pop(L, 1);
-  if (!dce_ptype_name(pt)) luaL_error(L, "unknown ptype %d", pt);
-  return pt;
-}
-
-static const uint8_t *field_str(lua_State *L, int t, const char *k, size_t *len) {
-  const char *s;
-  lua_getfield(L, t, k);
-  s = lua_tolstring(L, -1, len);
-  if (!s) { *len = 0; s = NULL; }
-  /* the table keeps the string alive; a view is safe while t is on the stack */
-  lua_pop(L, 1);
-  return (const uint8_t *)s;
-}
-
-/* core.pdu_encode(tbl) -> bytes */
-static int lconn_pdu_encode(lua_State *L) {
-  dce_pdu p;
-  dce_pdu_error e;
-  dce_buf *out;
-  size_t len;
-  int i, k, n;
-  luaL_checktype(L, 1, LUA_TTABLE);
-  dce_pdu_init(&p, (uint8_t)ptype_arg(L, 1), 0);
-  p.call_id = (uint32_t)field_int(L, 1, "call_id", 0, 0, 0xffffffff);
-  p.flags = (uint8_t)field_int(L, 1, "flags", DCE_PFC_FIRST_FRAG | DCE_PFC_LAST_FRAG, 0, 255);
-  p.vers = (uint8_t)field_int(L, 1, "vers", 5, 0, 255);
-  p.vers_minor = (uint8_t)field_int(L, 1, "vers_minor", 0, 0, 255);
-  lua_getfield(L, 1, "drep");
-  if (lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) == 4) {
-    memcpy(p.drep, lua_tostring(L, -1), 4);
-  } else if (!lua_isnil(L, -1)) {
-    p.drep[0] = luaL_checkoption(L, -1, NULL, drep_names) ? DCE_DREP_LE : DCE_DREP_BE;
-  }
-  lua_pop(L, 1);
-  p.max_xmit = (uint16_t)field_int(L, 1, "max_xmit", 0, 0, 0xffff);
-  p.max_recv = (uint16_t)field_int(L, 1, "max_recv", 0, 0, 0xffff);
-  p.assoc_group = (uint32_t)field_int(L, 1, "assoc_group", 0, 0, 0xffffffff);
-  p.alloc_hint = (uint32_t)field_int(L, 1, "alloc_hint", 0, 0, 0xffffffff);
-  p.ctx_id = (uint16_t)field_int(L, 1, "context_id", 0, 0, 0xffff);
-  p.opnum = (uint16_t)field_int(L, 1, "opnum", 0, 0, 0xffff);
-  p.cancel_count = (uint8_t)field_int(L, 1, "cancel_count", 0, 0, 255);
-  p.reserved = (uint8_t)field_int(L, 1, "reserved", 0, 0, 255);
-  p.status = (uint32_t)field_int(L, 1, "status", 0, 0, 0xffffffff);
-  p.reject_reason = (uint16_t)field_int(L, 1, "reject_reason", 0, 0, 0xffff);
-  p.stub = field_str(L, 1, (p.ptype == DCE_PT_BIND_NAK) ? "extra" : "stub", &p.stub_len);
-  if (lua_getfield(L, 1, "object") != LUA_TNIL) {
-    check_uuid(L, -1, "object", &p.object);
-    p.flags |= DCE_PFC_OBJECT_UUID;
-  }
-  lua_pop(L, 1);
-
-  /* contexts (bind, alter_context) */
-  if (lua_getfield(L, 1, "contexts") != LUA_TNIL) {
-    dce_pctx *c = check_contexts(L, lua_gettop(L), &n);
-    dce_ctx_elem *ce = (dce_ctx_elem *)lua_newuserdatauv(L, (size_t)n * sizeof *ce, 0);
-    for (i = 0; i < n; i++) {
-      ce[i].id = c[i].id;
-      ce[i].abstract = c[i].abstract;
-      ce[i].n_transfer = (uint8_t)c[i].n_transfer;
-      ce[i].transfer = c[i].transfer;
-    }
-    p.n_ctx = (uint8_t)n;
-    p.ctx = ce;
-    lua_replace(L, -3);              /* keep both userdata below the table slot */
-  }
-  /* stack now holds whatever slot (nil or userdata) plus maybe the ctx box */
-  if (lua_getfield(L, 1, "results") != LUA_TNIL) {
-    int rt = lua_gettop(L);
-    dce_result *r;
-    luaL_checktype(L, rt, LUA_TTABLE);
-    n = (int)luaL_len(L, rt);
-    if (n > 255) luaL_error(L, "255 results at most");
-    r = (dce_result *)lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *r, 0);
-    memset(r, 0, (size_t)(n ? n : 1) * sizeof *r);
-    for (i = 0; i < n; i++) {
-      lua_geti(L, rt, i + 1);
-      r[i].result = (uint16_t)field_int(L, -1, "result", 0, 0, 0xffff);
-      r[i].reason = (uint16_t)field_int(L, -1, "reason", 0, 0, 0xffff);
-      if (lua_getfield(L, -1, "transfer") != LUA_TNIL) check_syntax(L, -1, "transfer", &r[i].transfer);
-      lua_pop(L, 2);
-    }
-    p.n_results = (uint8_t)n;
-    p.results = r;
-  }
-  {
-    size_t sl;
-    const uint8_t *sa = field_str(L, 1, "secondary_address", &sl);
-    if (sa && sl) {
-      /* port_spec carries its terminating NUL on the wire */
-      uint8_t *box = (uint8_t *)lua_newuserdatauv(L, sl + 1, 0);
-      if (sl + 1 > 0xffff) luaL_error(L, "secondary_address too long");
-      memcpy(box, sa, sl);
-      box[sl] = 0;
-      p.sec_addr = box;
-      p.sec_addr_len = (uint16_t)(sl + 1);
-    }
-  }
-  if (lua_getfield(L, 1, "versions") != LUA_TNIL) {
-    int vt = lua_gettop(L);
-    uint8_t *v;
-    n = (int)luaL_len(L, vt);
-    if (n > 255) luaL_error(L, "255 versions at most");
-    v = (uint8_t *)lua_newuserdatauv(L, (size_t)n * 2 + 1, 0);
-    for (i = 0; i < n; i++) {
-      lua_geti(L, vt, i + 1);
-      v[2 * i] = (uint8_t)field_int(L, -1, "major", 5, 0, 255);
-      v[2 * i + 1] = (uint8_t)field_int(L, -1, "minor", 0, 0, 255);
-      lua_pop(L, 1);
-    }
-    p.n_versions = (uint8_t)n;
-    p.versions = v;
-  }
-  if (lua_getfield(L, 1, "auth") != LUA_TNIL) {
-    int at = lua_gettop(L);
-    luaL_checktype(L, at, LUA_TTABLE);
-    p.has_auth = 1;
-    p.auth.type = (uint8_t)field_int(L, at, "type", 0, 0, 255);
-    p.auth.level = (uint8_t)field_int(L, at, "level", 0, 0, 255);
-    p.auth.pad_len = (uint8_t)field_int(L, at, "pad_length", 0, 0, 255);
-    p.auth.reserved = (uint8_t)field_int(L, at, "reserved", 0, 0, 255);
-    p.auth.context_id = (uint32_t)field_int(L, at, "context_id", 0, 0, 0xffffffff);
-    p.auth.value = field_str(L, at, "value", &p.auth.value_len);
-  }
-  (void)k;
-  out = scratch_new(L);
-  if (dce_pdu_encode(&p, out, &e)) return luaL_error(L, "pdu_encode: %s", e.msg);
-  len = out->len;
-  lua_pushlstring(L, (const char *)out->p, len);
-  dce_buf_free(out);
-  return 1;
-}
-
-static void push_flags(lua_State *L, uint8_t f) {
-  lua_pushinteger(L, f);
-  lua_setfield(L, -2, "flags");
-}
-
-/* core.pdu_decode(bytes) -> tbl | nil, err */
-static int lconn_pdu_decode(lua_State *L) {
-  size_t len;
-  const uint8_t *b = (const uint8_t *)luaL_checklstring(L, 1, &len);
-  dce_pdu p;
-  dce_pdu_error e;
-  int i, k;
-  if (dce_pdu_decode(&p, b, len, &e)) {
-    dce_pdu_free(&p);
-    return dcerpc_fail(L, DCE_RPC_S_PROTOCOL_ERROR, NULL, e.msg, NULL);
-  }
-  lua_createtable(L, 0, 12);
-  lua_pushstring(L, dce_ptype_name(p.ptype));
-  lua_setfield(L, -2, "ptype");
-  push_flags(L, p.flags);
-  lua_pushinteger(L, p.call_id);
-  lua_setfield(L, -2, "call_id");
-  lua_pushstring(L, (p.drep[0] & DCE_DREP_LE) ? "le" : "be");
-  lua_setfield(L, -2, "drep");
-  lua_pushlstring(L, (const char *)p.drep, 4);
-  lua_setfield(L, -2, "drep_bytes");
-  lua_pushinteger(L, p.frag_length);
-  lua_setfield(L, -2, "frag_length");
-  lua_pushinteger(L, p.auth_length);
-  lua_setfield(L, -2, "auth_length");
-  switch (p.ptype) {
-  case DCE_PT_BIND: case DCE_PT_ALTER:
-  case DCE_PT_BIND_ACK: case DCE_PT_ALTER_RESP:
-    lua_pushinteger(L, p.max_xmit);
-    lua_setfield(L, -2, "max_xmit");
-    lua_pushinteger(L, p.max_recv);
-    lua_setfield(L, -2, "max_recv");
-    lua_pushinteger(L, p.assoc_group);
-    lua_setfield(L, -2, "assoc_group");
-    if (p.ptype == DCE_PT_BIND || p.ptype == DCE_PT_ALTER) {
-      lua_createtable(L, p.n_ctx, 0);
-      for (i = 0; i < p.n_ctx; i++) {
-        lua_createtable(L, 0, 3);
-        lua_pushinteger(L, p.ctx[i].id);
-        lua_setfield(L, -2, "id");
-        push_syntax(L, &p.ctx[i].abstract);
-        lua_setfield(L, -2, "abstract");
-        lua_createtable(L, p.ctx[i].n_transfer, 0);
-        for (k = 0; k < p.ctx[i].n_transfer; k++) {
-          push_syntax(L, &p.ctx[i].transfer[k]);
-          lua_rawseti(L, -2, k + 1);
-        }
-        lua_setfield(L, -2, "transfer");
-        lua_rawseti(L, -2, i + 1);
-      }
-      lua_setfield(L, -2, "contexts");
-    } else {
-      size_t sl = p.sec_addr_len;
-      if (sl && p.sec_addr[sl - 1] == 0) sl--;
-      lua_pushlstring(L, (const char *)p.sec_addr, sl);
-      lua_setfield(L, -2, "secondary_address");
-      lua_createtable(L, p.n_results, 0);
-      for (i = 0; i < p.n_results; i++) {
-        lua_createtable(L, 0, 3);
-        lua_pushinteger(L, p.results[i].result);
-        lua_setfield(L, -2, "result");
-        lua_pushinteger(L, p.results[i].reason);
-        lua_setfield(L, -2, "reason");
-        push_syntax(L, &p.results[i].transfer);
-        lua_setfield(L, -2, "transfer");
-        lua_rawseti(L, -2, i + 1);
-      }
-      lua_setfield(L, -2, "results");
-    }
-    break;
-  case DCE_PT_BIND_NAK:
-    lua_pushinteger(L, p.reject_reason);
-    lua_setfield(L, -2, "reject_reason");
-    lua_pushstring(L, dce_bind_nak_reason_name(p.reject_reason));
-    lua_setfield(L, -2, "reject_reason_name");
-    lua_createtable(L, p.n_versions, 0);
-    for (i = 0; i < p.n_versions; i++) {
-      lua_createtable(L, 0, 2);
-      lua_pushinteger(L, p.versions[2 * i]);
-      lua_setfield(L, -2, "major");
-      lua_pushinteger(L, p.versions[2 * i + 1]);
-      lua_setfield(L, -2, "minor");
-      lua_rawseti(L, -2, i + 1);
-    }
-    lua_setfield(L, -2, "versions");
-    lua_pushlstring(L, (const char *)p.stub, p.stub_len);
-    lua_setfield(L, -2, "extra");
-    break;
-  case DCE_PT_REQUEST: case DCE_PT_RESPONSE: case DCE_PT_FAULT:
-    lua_pushinteger(L, p.alloc_hint);
-    lua_setfield(L, -2, "alloc_hint");
-    lua_pushinteger(L, p.ctx_id);
-    lua_setfield(L, -2, "context_id");
-    if (p.ptype == DCE_PT_REQUEST) {
-      lua_pushinteger(L, p.opnum);
-      lua_setfield(L, -2, "opnum");
-      if (p.has_object) {
-        push_uuid(L, &p.object);
-        lua_setfield(L, -2, "object");
-      }
-    } else {
-      lua_pushinteger(L, p.cancel_count);
-      lua_setfield(L, -2, "cancel_count");
-      lua_pushinteger(L, p.reserved);
-      lua_setfield(L, -2, "reserved");
-    }
-    if (p.ptype == DCE_PT_FAULT) {
-      const char *nm = dce_status_name(p.status);
-      lua_pushinteger(L, p.status);
-      lua_setfield(L, -2, "status");
-      if (nm) { lua_pushstring(L, nm); lua_setfield(L, -2, "status_name"); }
-      lua_pushboolean(L, (p.flags & DCE_PFC_DID_NOT_EXECUTE) != 0);
-      lua_setfield(L, -2, "did_not_execute");
-    }
-    lua_pushlstring(L, (const char *)p.stub, p.stub_len);
-    lua_setfield(L, -2, "stub");
-    break;
-  case DCE_PT_AUTH3:
-    lua_pushinteger(L, p.max_xmit);
-    lua_setfield(L, -2, "max_xmit");
-    lua_pushinteger(L, p.max_recv);
-    lua_setfield(L, -2, "max_recv");
-    break;
-  default:
-    break;
-  }
-  if (p.has_auth) {
-    lua_createtable(L, 0, 6);
-    lua_pushinteger(L, p.auth.type);
-    lua_setfield(L, -2, "type");
-    lua_pushinteger(L, p.auth.level);
-    lua_setfield(L, -2, "level");
-    lua_pushinteger(L, p.auth.pad_len);
-    lua_setfield(L, -2, "pad_length");
-    lua_pushinteger(L, p.auth.reserved);
-    lua_setfield(L, -2, "reserved");
-    lua_pushinteger(L, p.auth.context_id);
-    lua_setfield(L, -2, "context_id");
-    lua_pushlstring(L, (const char *)p.auth.value, p.auth.value_len);
-    lua_setfield(L, -2, "value");
-    lua_setfield(L, -2, "auth");
-  }
-  dce_pdu_free(&p);
-  return 1;
-}
-
-/* ------------------------------------------------------------ raw sockets (tests) */
-
-typedef struct lraw { dce_transport *t; } lraw;
-typedef struct llisten { int fd; int port; } llisten;
-
-static lraw *raw_check(lua_State *L) {
-  lraw *r = (lraw *)luaL_checkudata(L, 1, RAW_MT);
-  if (!r->t) luaL_error(L, "attempt to use a closed socket");
-  return r;
-}
-
-static int raw_close(lua_State *L) {
-  lraw *r = (lraw *)luaL_checkudata(L, 1, RAW_MT);
-  if (r->t) { r->t->ops->close(r->t); r->t = NULL; }
-  return 0;
-}
-
-/* sock:send(bytes) -> true | nil, msg  (blocks until all is written) */
-static int raw_send(lua_State *L) {
-  lraw *r = raw_check(L);
-  size_t len, off = 0;
-  const char *s = luaL_checklstring(L, 2, &len);
-  while (off < len) {
-    long n = r->t->ops->send(r->t, s + off, len - off);
-    if (n == DCE_T_AGAIN) {
-      unsigned ev;
-      struct pollfd pf = { dce_transport_poll(r->t, DCE_T_WRITE, &ev), POLLOUT, 0 };
-      poll(&pf, 1, 1000);
-      continue;
-    }
-    if (n < 0) { lua_pushnil(L); lua_pushstring(L, r->t->errmsg); return 2; }
-    off += (size_t)n;
-  }
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-/* sock:recv(n [, timeout]) -> up to n bytes (waits for at least one) |
-** nil, "closed" | nil, "timeout" */
-static int raw_recv(lua_State *L) {
-  lraw *r = raw_check(L);
-  lua_Integer n = luaL_checkinteger(L, 2);
-  double to = luaL_optnumber(L, 3, 10.0);
-  int64_t deadline = dce_now_ms() + (int64_t)(to * 1000);
-  luaL_Buffer b;
-  char *p;
-  luaL_argcheck(L, n > 0 && n <= (1 << 24), 2, "1 to 16 MiB");
-  p = luaL_buffinitsize(L, &b, (size_t)n);
-  for (;;) {
-    long got = r->t->ops->recv(r->t, p, (size_t)n);
-    if (got > 0) { luaL_pushresultsize(&b, (size_t)got); return 1; }
-    if (got == 0) { lua_pushnil(L); lua_pushliteral(L, "closed"); return 2; }
-    if (got == DCE_T_AGAIN) {
-      unsigned ev;
-      struct pollfd pf = { dce_transport_poll(r->t, DCE_T_READ, &ev), POLLIN, 0 };
-      int64_t left = deadline - dce_now_ms();
-      if (left <= 0) { lua_pushnil(L); lua_pushliteral(L, "timeout"); return 2; }
-      poll(&pf, 1, (int)left);
-      continue;
-    }
-    lua_pushnil(L);
-    lua_pushstring(L, r->t->errmsg);
-    return 2;
-  }
-}
-
-static llisten *listener_check(lua_State *L) {
-  llisten *l = (llisten *)luaL_checkudata(L, 1, LISTENER_MT);
-  if (l->fd < 0) luaL_error(L, "attempt to use a closed listener");
-  return l;
-}
-
-static int listener_close(lua_State *L) {
-  llisten *l = (llisten *)luaL_checkudata(L, 1, LISTENER_MT);
-  if (l->fd >= 0) { close(l->fd); l->fd = -1; }
-  return 0;
-}
-
-/* core.raw_connect(host, port [, timeout]) -> raw socket | nil, msg: the
-** client end of the raw sockets hostile-peer tests script byte by byte. */
-static int lconn_raw_connect(lua_State *L) {
-  const char *host = luaL_checkstring(L, 1);
-  char err[200];
-  int to_ms;
-  lraw *r;
-  dcerpc_port_arg(L, 2, 0);
-  to_ms = (int)(luaL_optnumber(L, 3, 10) * 1000);
-  r = (lraw *)lua_newuserdatauv(L, sizeof *r, 0);
-  r->t = NULL;
-  luaL_setmetatable(L, RAW_MT);
-  r->t = dce_tcp_connect(host, lua_tostring(L, 2), to_ms, err, sizeof err);
-  if (!r->t) { lua_pushnil(L); lua_pushstring(L, err); return 2; }
-  return 1;
-}
-
-/* listener:accept([timeout]) -> sock | nil, msg */
-static int listener_accept(lua_State *L) {
-  llisten *l = listener_check(L);
-  double to = luaL_optnumber(L, 2, 10.0);
-  char err[160];
-  lraw *r = (lraw *)lua_newuserdatauv(L, sizeof *r, 0);
-  r->t = NULL;
-  luaL_setmetatable(L, RAW_MT);
-  r->t = dce_sock_accept(l->fd, (int)(to * 1000), err, sizeof err);
-  if (!r->t) { lua_pushnil(L); lua_pushstring(L, err); return 2; }
-  return 1;
-}
-
-static int listener_port(lua_State *L) {
-  llisten *l = listener_check(L);
-  lua_pushinteger(L, l->port);
-  return 1;
-}
-
-/* core.listen_tcp(host, port) -> listener | nil, msg ; port 0 = any */
-static int lconn_listen_tcp(lua_State *L) {
-  const char *host = luaL_checkstring(L, 1);
-  const char *port;
-  char err[160];
-  llisten *l;
-  port = dcerpc_port_arg(L, 2, 1);
-  l = (llisten *)lua_newuserdatauv(L, sizeof *l, 0);
-  l->fd = -1; l->port = 0;
-  luaL_setmetatable(L, LISTENER_MT);
-  l->fd = dce_tcp_listen(host, port, &l->port, err, sizeof err);
-  if (l->fd < 0) { lua_pushnil(L); lua_pushstring(L, err); return 2; }
-  return 1;
-}
-
 /* ------------------------------------------------------------ registration */
 
 void dcerpc_open_conn(lua_State *L) {
@@ -1315,29 +716,14 @@ void dcerpc_open_conn(lua_State *L) {
     { "add_auth", conn_add_auth }, { "close", conn_close },
     { "__tostring", conn_tostring }, { NULL, NULL }
   };
-  static const luaL_Reg raw_m[] = {
-    { "send", raw_send }, { "recv", raw_recv }, { "close", raw_close }, { NULL, NULL }
-  };
-  static const luaL_Reg listen_m[] = {
-    { "accept", listener_accept }, { "port", listener_port }, { "close", listener_close },
-    { NULL, NULL }
-  };
-  static const luaL_Reg scratch_m[] = { { NULL, NULL } };
   static const luaL_Reg f[] = {
     { "connect_tcp", lconn_connect_tcp }, { "connect_unix", lconn_connect_unix },
-    { "nt_hash", lconn_nt_hash }, { "vt_check", lconn_vt_check },
-    { "vt_trailer", lconn_vt_trailer },
-    { "listen_tcp", lconn_listen_tcp },
-    { "pdu_encode", lconn_pdu_encode }, { "pdu_decode", lconn_pdu_decode },
-    { "raw_connect", lconn_raw_connect }, { NULL, NULL }
+    { "nt_hash", lconn_nt_hash }, { NULL, NULL }
   };
   dcerpc_new_class(L, CONN_MT, conn_m, conn_close);
   luaL_getmetatable(L, CONN_MT);                 /* __gc frees even with waiters */
   lua_pushcfunction(L, conn_gc);
   lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
-  dcerpc_new_class(L, RAW_MT, raw_m, raw_close);
-  dcerpc_new_class(L, LISTENER_MT, listen_m, listener_close);
-  dcerpc_new_class(L, SCRATCH_MT, scratch_m, scratch_gc);
   luaL_setfuncs(L, f, 0);
 }

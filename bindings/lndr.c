@@ -22,6 +22,7 @@
 */
 #include <string.h>
 #include <stdlib.h>
+#include "laux.h"
 #include "lcore.h"
 #include "ndr/ndr.h"
 #include "base/status.h"

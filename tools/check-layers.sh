@@ -42,7 +42,7 @@ for f in engine/*/*.[ch]; do
     continue
   fi
   while IFS=: read -r line inc; do
-    inc=$(sed -E 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*//' <<<"$inc")
+    inc=$(sed -E 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*([<"][^>"]*[>"]).*/\1/' <<<"$inc")
     case $inc in
       \<lua.h\>|\<lauxlib.h\>|\<lualib.h\>|\"lua.h\"|\"lauxlib.h\"|\"lualib.h\")
         complain "$f:$line: engine/ must not include Lua ($inc)"; continue ;;

@@ -46,7 +46,7 @@ static int is_host_proto(uint8_t proto) {
 
 /* ------------------------------------------------------------------ decode */
 
-static int uuid_floor(const dce_floor *f, dce_tower_syntax *s) {
+static int uuid_floor(const dce_floor *f, dce_syntax *s) {
   memcpy(s->uuid.b, f->lhs + 1, 16);
   s->major = dce_ld16(f->lhs + 17, 1);
   s->minor = dce_ld16(f->rhs, 1);
@@ -179,7 +179,7 @@ static void to_floor(tout *o, const void *lhs, size_t ll, const void *rhs, size_
   to_u16(o, (uint16_t)ll, 1); to_b(o, lhs, ll);
   to_u16(o, (uint16_t)rl, 1); to_b(o, rhs, rl);
 }
-static void to_uuid_floor(tout *o, const dce_tower_syntax *s) {
+static void to_uuid_floor(tout *o, const dce_syntax *s) {
   uint8_t lhs[19], rhs[2];
   lhs[0] = DCE_EPM_PROTO_UUID;
   memcpy(lhs + 1, s->uuid.b, 16);

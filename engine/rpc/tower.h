@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "base/buf.h"
+#include "rpc/pdu.h"         /* dce_syntax */
 
 #if !defined(DCE_TOWER_MAX_FLOORS)
 #define DCE_TOWER_MAX_FLOORS 32
@@ -56,11 +57,6 @@
 #define DCE_EPM_PROTO_HTTP       0x1f
 #define DCE_EPM_PROTO_UNIX_DS    0x20
 
-typedef struct dce_tower_syntax {
-  dce_uuid uuid;
-  uint16_t major, minor;
-} dce_tower_syntax;
-
 typedef struct dce_floor {
   const uint8_t *lhs;   /* lhs[0] is the protocol identifier */
   uint16_t lhs_len;     /* >= 1 */
@@ -72,9 +68,9 @@ typedef struct dce_tower {
   size_t nfloors;
   dce_floor floor[DCE_TOWER_MAX_FLOORS];
   int has_iface;              /* floor 1 is a UUID floor */
-  dce_tower_syntax iface;
+  dce_syntax iface;
   int has_syntax;             /* floor 2 is a UUID floor */
-  dce_tower_syntax syntax;
+  dce_syntax syntax;
   int has_rpc;                /* floor 3 is ncacn / ncadg / ncalrpc */
   uint8_t rpc_proto;
   uint16_t rpc_minor;
@@ -93,7 +89,7 @@ int dce_tower_decode(dce_tower *t, const uint8_t *p, size_t len, char *err, size
 /* What dce_tower_encode builds from. NULL endpoint: port 0 / empty name;
 ** NULL host: 0.0.0.0 / empty name. */
 typedef struct dce_tower_spec {
-  dce_tower_syntax iface, syntax;
+  dce_syntax iface, syntax;
   const char *protseq;
   uint16_t rpc_minor;
   const char *endpoint; size_t endpoint_len;

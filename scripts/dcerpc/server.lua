@@ -340,6 +340,9 @@ function Server:epm_entries() return require("dcerpc.epmapper").entries(self) en
 -- limits (max_connections ...) are per worker.
 function M.server(opts)
   opts = opts or {}
+  if not core.server_new then
+    error("dcerpc.server: this dcerpc.core was built without the server (make client-only)", 2)
+  end
   local c = core.server_new {
     max_frag = opts.max_frag, max_request = opts.max_request,
     max_calls = opts.max_calls_per_connection, max_connections = opts.max_connections,
