@@ -213,6 +213,13 @@ static int connect_common(lua_State *L, int unix_path) {
 static int lconn_connect_tcp(lua_State *L) { return connect_common(L, 0); }
 static int lconn_connect_unix(lua_State *L) { return connect_common(L, 1); }
 
+/* An engine function refused (base/err.h): misuse raises, anything else
+** is nil, err. */
+static int engine_fail(lua_State *L, const dce_err *e) {
+  if (e->kind == DCE_E_MISUSE) return luaL_error(L, "%s", e->msg);
+  return dcerpc_fail(L, e->status, NULL, e->msg, dce_exec_name(e->executed));
+}
+
 /* Push the error of a failed operation: nil, err. */
 static int fail_op(lua_State *L, const dce_op_result *r) {
   return dcerpc_fail(L, r->status, NULL, r->msg, dce_exec_name(r->executed));
@@ -331,7 +338,7 @@ static int conn_bind_common(lua_State *L, int alter) {
   int n;
   uint32_t call_id;
   double timeout = c->timeout;
-  char err[192];
+  dce_err e;
 
   ctx = dcerpc_check_contexts(L, 2, &n);
   memset(&o, 0, sizeof o);
@@ -356,11 +363,7 @@ static int conn_bind_common(lua_State *L, int alter) {
     lua_pop(L, 1);
     timeout = opt_timeout(L, 3, timeout);
   }
-  if (dce_assoc_bind(c->a, alter, ctx, n, &o, &call_id, err, sizeof err)) {
-    const dce_assoc_info *in = dce_assoc_get_info(c->a);
-    if (in->dead) return dcerpc_fail(L, in->dead_status, NULL, err, "no");
-    return luaL_error(L, "%s", err);                 /* misuse */
-  }
+  if (dce_assoc_bind(c->a, alter, ctx, n, &o, &call_id, &e)) return engine_fail(L, &e);
   return conn_await(L, call_id, timeout, AWAIT_BIND);
 }
 
@@ -390,7 +393,7 @@ static int conn_start(lua_State *L, lconn *c, uint32_t *call_id) {
   size_t len;
   const char *stub = luaL_optlstring(L, 4, "", &len);
   dce_uuid obj, *objp = NULL;
-  char err[192];
+  dce_err e;
   int has_actx = 0;
   uint32_t actx = 0;
   luaL_argcheck(L, ctx >= 0 && ctx <= 0xffff, 2, "context id out of range");
@@ -409,27 +412,14 @@ static int conn_start(lua_State *L, lconn *c, uint32_t *call_id) {
     }
     lua_pop(L, 1);
   }
-  if (dce_assoc_request(c->a, (uint16_t)ctx, (uint16_t)opnum, objp, (const uint8_t *)stub, len,
-                        call_id, err, sizeof err)) {
-    const dce_assoc_info *in = dce_assoc_get_info(c->a);
-    if (in->dead) { dcerpc_fail(L, in->dead_status == DCE_RPC_S_PROTOCOL_ERROR ? DCE_RPC_S_CALL_FAILED : in->dead_status, NULL, err, "no"); return 0; }
-    if (in->shutdown) { dcerpc_fail(L, DCE_RPC_S_CALL_FAILED_DNE, NULL, err, "no"); return 0; }
-    return luaL_error(L, "%s", err);
+  if (dce_assoc_request(c->a, (uint16_t)ctx, (uint16_t)opnum, objp, (const uint8_t *)stub, len, call_id, &e)) {
+    engine_fail(L, &e);            /* raises on misuse */
+    return 0;
   }
-  if (has_actx && dce_assoc_request_auth(c->a, *call_id, actx, err, sizeof err)) {
-    /* a context that failed to authenticate is the peer's answer, not misuse */
-    int i, state = 0;
-    uint32_t id, st = 0;
+  if (has_actx && dce_assoc_request_auth(c->a, *call_id, actx, &e)) {
     dce_assoc_release(c->a, *call_id);
-    for (i = 0; i < dce_assoc_auth_count(c->a); i++)
-      if (dce_assoc_auth_get(c->a, i, &id, &state, &st) && id == actx) break;
-    if (i < dce_assoc_auth_count(c->a) && state < 0) {
-      char m[224];
-      snprintf(m, sizeof m, "security context %u: %s", (unsigned)actx, err);
-      dcerpc_fail(L, st ? st : DCE_RPC_S_CALL_FAILED_DNE, NULL, m, "no");
-      return 0;
-    }
-    return luaL_error(L, "auth_context_id %I: %s", (lua_Integer)actx, err);
+    engine_fail(L, &e);
+    return 0;
   }
   lua_getiuservalue(L, 1, 1);
   lua_pushvalue(L, 4);
@@ -566,19 +556,15 @@ static int conn_add_auth(lua_State *L) {
   int n;
   uint32_t id, call_id;
   double timeout = c->timeout;
-  char err[192];
+  dce_err e;
   dce_sec *sec;
   luaL_checktype(L, 2, LUA_TTABLE);
   ctx = dcerpc_check_contexts(L, 3, &n);
   if (lua_istable(L, 4)) timeout = opt_timeout(L, 4, timeout);
   sec = check_sec(L, 2, &id);                      /* last: nothing raises after it */
-  if (dce_assoc_add_auth(c->a, sec, id, ctx, n, &call_id, err, sizeof err)) {
-    const dce_assoc_info *in = dce_assoc_get_info(c->a);
+  if (dce_assoc_add_auth(c->a, sec, id, ctx, n, &call_id, &e)) {
     dce_sec_free(sec);
-    if (in->dead) return dcerpc_fail(L, in->dead_status, NULL, err, "no");
-    if (in->bound && !in->shutdown && strstr(err, "multiplexing"))   /* the peer's limit, not misuse */
-      return dcerpc_fail(L, DCE_RPC_S_CALL_FAILED_DNE, NULL, err, "no");
-    return luaL_error(L, "%s", err);
+    return engine_fail(L, &e);
   }
   return conn_await(L, call_id, timeout, AWAIT_BIND);
 }

@@ -90,14 +90,6 @@ struct dce_assoc {
 
 /* ------------------------------------------------------------ names */
 
-const char *dce_exec_name(int executed) {
-  switch (executed) {
-  case DCE_EXEC_NO: return "no";
-  case DCE_EXEC_MAYBE: return "maybe";
-  case DCE_EXEC_YES: return "yes";
-  default: return NULL;
-  }
-}
 
 const char *dce_bind_nak_reason_name(unsigned reason) {
   static const char *const n[] = {
@@ -257,8 +249,19 @@ static int proto_error(dce_assoc *a, const char *fmt, ...) {
 
 /* ------------------------------------------------------------ starting ops */
 
-static void set_err(char *err, size_t n, const char *m) {
-  if (err && n) snprintf(err, n, "%s", m);
+/* The association cannot take a new operation: it died (a protocol error
+** is reported as the call failing), or the server asked to shut down. */
+static int refused_dead(dce_assoc *a, dce_err *e, int request) {
+  uint32_t st = a->info.dead_status;
+  if (request && st == DCE_RPC_S_PROTOCOL_ERROR) st = DCE_RPC_S_CALL_FAILED;
+  return dce_err_set(e, DCE_E_REFUSED, st, DCE_EXEC_NO, "%s", a->info.dead_msg);
+}
+static int refused_shutdown(dce_err *e) {
+  return dce_err_set(e, DCE_E_REFUSED, DCE_RPC_S_CALL_FAILED_DNE, DCE_EXEC_NO,
+                     "the server asked to shut the association down");
+}
+static int no_memory(dce_err *e) {
+  return dce_err_set(e, DCE_E_NOMEM, DCE_RPC_S_OUT_OF_MEMORY, DCE_EXEC_NO, "out of memory");
 }
 
 static actx *op_auth(dce_assoc *a, const op *o) {
@@ -266,14 +269,12 @@ static actx *op_auth(dce_assoc *a, const op *o) {
 }
 
 /* Put the first token of context k on a bind or alter_context. */
-static int op_attach_auth(dce_assoc *a, op *o, int k, char *err, size_t errlen) {
+static int op_attach_auth(dce_assoc *a, op *o, int k, dce_err *e) {
   actx *x = &a->auth[k];
   uint32_t st;
-  char e[160];
-  if (dce_sec_step(x->sec, NULL, 0, &o->tok, &st, e, sizeof e) < 0) {
-    set_err(err, errlen, e);
-    return -1;
-  }
+  char m[160];
+  if (dce_sec_step(x->sec, NULL, 0, &o->tok, &st, m, sizeof m) < 0)
+    return dce_err_set(e, DCE_E_REFUSED, st ? st : DCE_RPC_S_CALL_FAILED_DNE, DCE_EXEC_NO, "%s", m);
   o->actx = k;
   o->bindpdu.flags |= DCE_PFC_SUPPORT_HEADER_SIGN;
   o->bindpdu.has_auth = 1;
@@ -286,7 +287,7 @@ static int op_attach_auth(dce_assoc *a, op *o, int k, char *err, size_t errlen) 
 }
 
 int dce_assoc_bind(dce_assoc *a, int alter, const dce_pctx *ctx, int n,
-                   const dce_bind_opts *opts, uint32_t *call_id, char *err, size_t errlen) {
+                   const dce_bind_opts *opts, uint32_t *call_id, dce_err *e) {
   static const dce_bind_opts defaults;
   op *o;
   int i, k, total;
@@ -295,43 +296,36 @@ int dce_assoc_bind(dce_assoc *a, int alter, const dce_pctx *ctx, int n,
   uint16_t maxid = 0;
 
   if (!opts) opts = &defaults;
-  if (a->info.dead) { set_err(err, errlen, a->info.dead_msg); return -1; }
-  if (n < 1) { set_err(err, errlen, "at least one presentation context is needed"); return -1; }
+  if (a->info.dead) return refused_dead(a, e, 0);
+  if (n < 1) return dce_misuse(e, "at least one presentation context is needed");
   total = n + (opts->feature_negotiation ? 1 : 0);
-  if (total > 255) { set_err(err, errlen, "too many presentation contexts (255 at most)"); return -1; }
-  if (alter && !a->bind_started) { set_err(err, errlen, "alter_context before bind"); return -1; }
-  if (!alter && a->bind_started) { set_err(err, errlen, "already bound: use alter_context"); return -1; }
+  if (total > 255) return dce_misuse(e, "too many presentation contexts (255 at most)");
+  if (alter && !a->bind_started) return dce_misuse(e, "alter_context before bind");
+  if (!alter && a->bind_started) return dce_misuse(e, "already bound: use alter_context");
   for (i = 0; i < n; i++) {
-    if (ctx[i].n_transfer < 1 || ctx[i].n_transfer > DCE_MAX_TRANSFER) {
-      set_err(err, errlen, "each context needs 1 to 16 transfer syntaxes");
-      return -1;
-    }
+    if (ctx[i].n_transfer < 1 || ctx[i].n_transfer > DCE_MAX_TRANSFER)
+      return dce_misuse(e, "each context needs 1 to 16 transfer syntaxes");
     for (k = 0; k < i; k++)
-      if (ctx[k].id == ctx[i].id) { set_err(err, errlen, "duplicate context id"); return -1; }
+      if (ctx[k].id == ctx[i].id) return dce_misuse(e, "duplicate context id");
     ntrans += (size_t)ctx[i].n_transfer;
     if (ctx[i].id > maxid) maxid = ctx[i].id;
   }
   {
     /* one fragment: 28 bytes, then 24 per context and 20 per transfer */
     size_t plen = 28 + (size_t)total * 24 + (ntrans + (opts->feature_negotiation ? 1u : 0u)) * 20;
-    if (plen > 0xffff) { set_err(err, errlen, "bind PDU longer than 65535 bytes"); return -1; }
+    if (plen > 0xffff) return dce_misuse(e, "bind PDU longer than 65535 bytes");
   }
-  if (opts->set_sizes && (opts->max_xmit < DCE_MUST_RCV_FRAG || opts->max_recv < DCE_MUST_RCV_FRAG)) {
-    set_err(err, errlen, "max_xmit and max_recv must be at least 1432");
-    return -1;
-  }
-  if (opts->feature_negotiation && maxid == 0xffff) {
-    set_err(err, errlen, "no context id left for feature negotiation");
-    return -1;
-  }
+  if (opts->set_sizes && (opts->max_xmit < DCE_MUST_RCV_FRAG || opts->max_recv < DCE_MUST_RCV_FRAG))
+    return dce_misuse(e, "max_xmit and max_recv must be at least 1432");
+  if (opts->feature_negotiation && maxid == 0xffff)
+    return dce_misuse(e, "no context id left for feature negotiation");
   o = op_new(a, alter ? OP_ALTER : OP_BIND);
-  if (!o) { set_err(err, errlen, "out of memory"); return -1; }
+  if (!o) return no_memory(e);
   o->bind_ctx = malloc((size_t)total * sizeof(dce_ctx_elem) + (ntrans + 1) * sizeof(dce_syntax));
   o->res.bind = calloc(1, sizeof *o->res.bind);
   if (!o->bind_ctx || !o->res.bind) {
     op_unlink(a, o);
-    set_err(err, errlen, "out of memory");
-    return -1;
+    return no_memory(e);
   }
   ts = (dce_syntax *)(void *)((char *)o->bind_ctx + (size_t)total * sizeof(dce_ctx_elem));
   for (i = 0; i < n; i++) {
@@ -375,7 +369,7 @@ int dce_assoc_bind(dce_assoc *a, int alter, const dce_pctx *ctx, int n,
   o->bindpdu.assoc_group = alter ? a->info.assoc_group : opts->assoc_group;
   o->bindpdu.n_ctx = (uint8_t)total;
   o->bindpdu.ctx = o->bind_ctx;
-  if (!alter && a->bind_auth && op_attach_auth(a, o, 0, err, errlen)) {
+  if (!alter && a->bind_auth && op_attach_auth(a, o, 0, e)) {
     /* the first leg of the authentication rides on the bind */
     op_unlink(a, o);
     return -1;
@@ -386,38 +380,33 @@ int dce_assoc_bind(dce_assoc *a, int alter, const dce_pctx *ctx, int n,
 }
 
 int dce_assoc_add_auth(dce_assoc *a, dce_sec *sec, uint32_t auth_context_id, const dce_pctx *ctx,
-                       int n, uint32_t *call_id, char *err, size_t errlen) {
+                       int n, uint32_t *call_id, dce_err *e) {
   int k;
   op *o;
-  if (a->info.dead) { set_err(err, errlen, a->info.dead_msg); return -1; }
-  if (!sec) { set_err(err, errlen, "no security context given"); return -1; }
-  if (!a->bind_ok) { set_err(err, errlen, "not bound: a context is added after a successful bind"); return -1; }
-  if (a->info.shutdown) { set_err(err, errlen, "the server asked to shut the association down"); return -1; }
-  if (auth_context_id == DCE_AUTH_CTX_NONE) { set_err(err, errlen, "auth_context_id 0xffffffff is reserved"); return -1; }
-  if (a->n_auth >= DCE_MAX_AUTH_CTX) {
-    set_err(err, errlen, "too many security contexts on this association (64 at most)");
-    return -1;
-  }
+  if (a->info.dead) return refused_dead(a, e, 0);
+  if (!sec) return dce_misuse(e, "no security context given");
+  if (!a->bind_ok) return dce_misuse(e, "not bound: a context is added after a successful bind");
+  if (a->info.shutdown) return refused_shutdown(e);
+  if (auth_context_id == DCE_AUTH_CTX_NONE) return dce_misuse(e, "auth_context_id 0xffffffff is reserved");
+  if (a->n_auth >= DCE_MAX_AUTH_CTX)
+    return dce_misuse(e, "too many security contexts on this association (%d at most)", DCE_MAX_AUTH_CTX);
   for (k = 0; k < a->n_auth; k++)
-    if (a->auth[k].id == auth_context_id) {
-      set_err(err, errlen, "auth_context_id already in use on this association");
-      return -1;
-    }
+    if (a->auth[k].id == auth_context_id) return dce_misuse(e, "auth_context_id already in use on this association");
   /* [MS-RPCE] 3.3.1.5.4: no multiplexing unless the server said it can.
-  ** The first context after an anonymous bind is not multiplexing. */
-  if (a->n_auth >= 1 && !(a->info.has_features && (a->info.features & DCE_FEATURE_SEC_CTX_MPX))) {
-    set_err(err, errlen, "the server did not acknowledge security context multiplexing "
-            "(bind time feature 0x01): one security context per association");
-    return -1;
-  }
-  if (dce_assoc_bind(a, 1, ctx, n, NULL, call_id, err, errlen)) return -1;
+  ** The first context after an anonymous bind is not multiplexing. This is
+  ** the server's limit, not the caller's mistake. */
+  if (a->n_auth >= 1 && !(a->info.has_features && (a->info.features & DCE_FEATURE_SEC_CTX_MPX)))
+    return dce_err_set(e, DCE_E_REFUSED, DCE_RPC_S_CALL_FAILED_DNE, DCE_EXEC_NO,
+                       "the server did not acknowledge security context multiplexing "
+                       "(bind time feature 0x01): one security context per association");
+  if (dce_assoc_bind(a, 1, ctx, n, NULL, call_id, e)) return -1;
   o = a->tail;
   k = a->n_auth;
   a->auth[k].sec = sec;
   a->auth[k].id = auth_context_id;
   a->auth[k].state = ACTX_PENDING;
   a->auth[k].status = 0;
-  if (op_attach_auth(a, o, k, err, errlen)) {
+  if (op_attach_auth(a, o, k, e)) {
     a->auth[k].sec = NULL;
     op_unlink(a, o);
     return -1;
@@ -427,15 +416,15 @@ int dce_assoc_add_auth(dce_assoc *a, dce_sec *sec, uint32_t auth_context_id, con
 }
 
 int dce_assoc_request(dce_assoc *a, uint16_t ctx_id, uint16_t opnum, const dce_uuid *object,
-                      const uint8_t *stub, size_t len, uint32_t *call_id, char *err, size_t errlen) {
+                      const uint8_t *stub, size_t len, uint32_t *call_id, dce_err *e) {
   op *o;
-  if (a->info.dead) { set_err(err, errlen, a->info.dead_msg); return -1; }
-  if (!a->bind_started) { set_err(err, errlen, "not bound: call bind first"); return -1; }
-  if (a->bind_failed) { set_err(err, errlen, "the bind failed"); return -1; }
-  if (a->info.shutdown) { set_err(err, errlen, "the server asked to shut the association down"); return -1; }
-  if (len > 0xffffffffu) { set_err(err, errlen, "request stub longer than 4 GiB"); return -1; }
+  if (a->info.dead) return refused_dead(a, e, 1);
+  if (!a->bind_started) return dce_misuse(e, "not bound: call bind first");
+  if (a->bind_failed) return dce_misuse(e, "the bind failed");
+  if (a->info.shutdown) return refused_shutdown(e);
+  if (len > 0xffffffffu) return dce_misuse(e, "request stub longer than 4 GiB");
   o = op_new(a, OP_REQUEST);
-  if (!o) { set_err(err, errlen, "out of memory"); return -1; }
+  if (!o) return no_memory(e);
   o->ctx_id = ctx_id;
   o->opnum = opnum;
   if (object) { o->has_object = 1; o->object = *object; }
@@ -446,33 +435,27 @@ int dce_assoc_request(dce_assoc *a, uint16_t ctx_id, uint16_t opnum, const dce_u
   return 0;
 }
 
-int dce_assoc_request_auth(dce_assoc *a, uint32_t call_id, uint32_t auth_context_id,
-                           char *err, size_t errlen) {
+int dce_assoc_request_auth(dce_assoc *a, uint32_t call_id, uint32_t auth_context_id, dce_err *e) {
   op *o = op_find(a, call_id);
   int k;
-  if (!o || o->kind != OP_REQUEST || o->state != DCE_OP_QUEUED || o->any_queued) {
-    set_err(err, errlen, "not a request that is still queued");
-    return -1;
-  }
+  if (!o || o->kind != OP_REQUEST || o->state != DCE_OP_QUEUED || o->any_queued)
+    return dce_misuse(e, "not a request that is still queued");
   if (auth_context_id == DCE_AUTH_CTX_NONE) { o->actx = -1; return 0; }
   for (k = 0; k < a->n_auth; k++) if (a->auth[k].id == auth_context_id) break;
-  if (k == a->n_auth) {
-    set_err(err, errlen, "no security context with that auth_context_id");
-    return -1;
-  }
-  if (a->auth[k].state == ACTX_FAILED) {
-    set_err(err, errlen, "that security context failed to authenticate");
-    return -1;
-  }
+  if (k == a->n_auth)
+    return dce_misuse(e, "auth_context_id %u: no security context with that auth_context_id", (unsigned)auth_context_id);
+  if (a->auth[k].state == ACTX_FAILED)     /* the peer's answer, not misuse */
+    return dce_err_set(e, DCE_E_REFUSED, a->auth[k].status ? a->auth[k].status : DCE_RPC_S_CALL_FAILED_DNE,
+                       DCE_EXEC_NO, "security context %u: that security context failed to authenticate",
+                       (unsigned)auth_context_id);
   if (a->auth[k].state == ACTX_PENDING) {
     /* still being established: only by an operation queued before this one */
     const op *p;
     for (p = a->head; p && p != o; p = p->next)
       if (p->kind != OP_REQUEST && p->actx == k) break;
-    if (!p || p == o) {
-      set_err(err, errlen, "that security context is added after this request was queued");
-      return -1;
-    }
+    if (!p || p == o)
+      return dce_misuse(e, "auth_context_id %u: that security context is added after this request was queued",
+                        (unsigned)auth_context_id);
   }
   o->actx = k;
   return 0;

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "base/buf.h"
+#include "base/err.h"
 #include "rpc/pdu.h"
 
 #if !defined(DCE_MAX_RESPONSE)
@@ -72,7 +73,6 @@ typedef struct dce_bind_opts {
 } dce_bind_opts;
 
 enum dce_op_state { DCE_OP_QUEUED, DCE_OP_SENDING, DCE_OP_WAITING, DCE_OP_DONE };
-enum dce_exec { DCE_EXEC_UNSET = 0, DCE_EXEC_NO, DCE_EXEC_MAYBE, DCE_EXEC_YES };
 
 typedef struct dce_bind_result {
   uint16_t max_xmit, max_recv;     /* as the peer sent them */
@@ -117,16 +117,21 @@ typedef struct dce_sec dce_sec;
 dce_assoc *dce_assoc_new(const dce_assoc_cfg *cfg);
 void dce_assoc_free(dce_assoc *a);
 
-/* Start a bind (alter = 0) or alter_context (alter = 1) offering n contexts.
-** Returns 0 and the call_id, or -1 with a message in err (bad arguments,
-** association dead, out of memory). opts may be NULL. */
-int dce_assoc_bind(dce_assoc *a, int alter, const dce_pctx *ctx, int n,
-                   const dce_bind_opts *opts, uint32_t *call_id, char *err, size_t errlen);
+/* Starting operations: each returns 0 and the call_id, or -1 and fills e
+** (base/err.h; e may be NULL): DCE_E_MISUSE for bad arguments or a wrong
+** order, DCE_E_REFUSED when the association cannot take it (dead: its
+** status, a protocol error as DCE_RPC_S_CALL_FAILED; the server asked to
+** shut down; the server lacks what is asked; a security context failed),
+** DCE_E_NOMEM. Refusals never sent anything: executed is DCE_EXEC_NO. */
 
-/* Start a request. object may be NULL. The stub is borrowed (see above).
-** Returns 0 and the call_id, or -1 with a message (no bind started, dead). */
+/* Start a bind (alter = 0) or alter_context (alter = 1) offering n
+** contexts. opts may be NULL. */
+int dce_assoc_bind(dce_assoc *a, int alter, const dce_pctx *ctx, int n,
+                   const dce_bind_opts *opts, uint32_t *call_id, dce_err *e);
+
+/* Start a request. object may be NULL. The stub is borrowed (see above). */
 int dce_assoc_request(dce_assoc *a, uint16_t ctx_id, uint16_t opnum, const dce_uuid *object,
-                      const uint8_t *stub, size_t len, uint32_t *call_id, char *err, size_t errlen);
+                      const uint8_t *stub, size_t len, uint32_t *call_id, dce_err *e);
 
 /* Bytes to send: a view of the pending output (fragments are produced on
 ** demand so a huge request never sits in memory twice). Returns its length.
@@ -184,7 +189,7 @@ dce_sec *dce_assoc_sec(const dce_assoc *a);
 ** the association's first context). A second context needs the server's
 ** SecurityContextMultiplexing ack (feature bit 0x01) in the bind_ack.
 ** At most DCE_MAX_AUTH_CTX contexts. Returns 0 and the association owns
-** sec, or -1 with a message (the caller keeps sec).
+** sec, or -1 with e filled in (the caller keeps sec).
 **
 ** dce_assoc_request_auth picks the context of a request just queued (before
 ** any of it went out): DCE_AUTH_CTX_NONE for none. By default a request uses
@@ -200,9 +205,8 @@ dce_sec *dce_assoc_sec(const dce_assoc *a);
 #endif
 #define DCE_AUTH_CTX_NONE 0xffffffffu
 int dce_assoc_add_auth(dce_assoc *a, dce_sec *sec, uint32_t auth_context_id, const dce_pctx *ctx,
-                       int n, uint32_t *call_id, char *err, size_t errlen);
-int dce_assoc_request_auth(dce_assoc *a, uint32_t call_id, uint32_t auth_context_id,
-                           char *err, size_t errlen);
+                       int n, uint32_t *call_id, dce_err *e);
+int dce_assoc_request_auth(dce_assoc *a, uint32_t call_id, uint32_t auth_context_id, dce_err *e);
 int dce_assoc_auth_count(const dce_assoc *a);
 const dce_sec *dce_assoc_auth_get(const dce_assoc *a, int i, uint32_t *auth_context_id, int *state,
                                   uint32_t *status);
@@ -210,7 +214,6 @@ int dce_assoc_is_dead(const dce_assoc *a);
 /* Operations not yet finished (queued, sending or awaiting a reply). */
 int dce_assoc_busy(const dce_assoc *a);
 
-const char *dce_exec_name(int executed);   /* "no", "maybe", "yes" or NULL */
 const char *dce_bind_nak_reason_name(unsigned reason);
 
 #endif

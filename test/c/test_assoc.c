@@ -10,6 +10,8 @@
 #include "rpc/sec.h"
 #include "base/status.h"
 
+static dce_err de;                 /* the last refusal of a dce_assoc_* function */
+
 static const dce_syntax ECHO = {
   { { 0xc5, 0x5e, 0xa1, 0x60, 0xe8, 0x4d, 0xd7, 0x11, 0xa6, 0x37, 0x00, 0x50, 0x56, 0xa2, 0x01, 0x82 } }, 1, 0 };
 
@@ -83,7 +85,7 @@ static dce_assoc *bound(int mpx, uint16_t frag, sent *s) {
   c.abstract = ECHO; c.n_transfer = 1; c.transfer[0] = dce_syntax_ndr20;
   o.conc_mpx = mpx;
   o.feature_negotiation = 1;
-  dce_assoc_bind(a, 0, &c, 1, &o, &id, NULL, 0);
+  dce_assoc_bind(a, 0, &c, 1, &o, &id, NULL);
   drain(a, s);
   feed_ack(a, id, 2, frag, mpx ? DCE_PFC_CONC_MPX : 0);
   return a;
@@ -121,9 +123,9 @@ static void test_bind_and_call(void) {
   c[0].transfer[0] = dce_syntax_ndr64; c[0].transfer[1] = dce_syntax_ndr20;
   c[1].id = 1; c[1].abstract = ECHO; c[1].n_transfer = 1; c[1].transfer[0] = dce_syntax_ndr20;
   o.feature_negotiation = 1;
-  test_cond("request before bind refused", dce_assoc_request(a, 0, 0, NULL, NULL, 0, &cid, NULL, 0) == -1);
-  test_cond("bind starts", dce_assoc_bind(a, 0, c, 2, &o, &id, NULL, 0) == 0);
-  test_cond("request queued behind the bind", dce_assoc_request(a, 0, 2, NULL, big, sizeof big, &cid, NULL, 0) == 0);
+  test_cond("request before bind refused", dce_assoc_request(a, 0, 0, NULL, NULL, 0, &cid, NULL) == -1);
+  test_cond("bind starts", dce_assoc_bind(a, 0, c, 2, &o, &id, NULL) == 0);
+  test_cond("request queued behind the bind", dce_assoc_request(a, 0, 2, NULL, big, sizeof big, &cid, NULL) == 0);
   test_cond("only the bind goes out before its ack", drain(a, &s) == 1 && s.p[0].ptype == DCE_PT_BIND);
   test_cond("bind offers 3 contexts (feature negotiation last)", s.p[0].n_ctx == 3 && s.p[0].ctx[2].id == 2
             && s.p[0].ctx[2].transfer[0].uuid.b[8] == 3 && s.p[0].ctx[0].n_transfer == 2);
@@ -163,7 +165,7 @@ static void test_bind_and_call(void) {
   test_cond("nothing pending", dce_assoc_busy(a) == 0);
 
   /* alter_context */
-  test_cond("alter_context starts", dce_assoc_bind(a, 1, &c[1], 1, NULL, &id, NULL, 0) == 0);
+  test_cond("alter_context starts", dce_assoc_bind(a, 1, &c[1], 1, NULL, &id, NULL) == 0);
   test_cond("alter_context goes out", drain(a, &s) == 1 && s.p[0].ptype == DCE_PT_ALTER
             && s.p[0].assoc_group == 0x1234);
   {
@@ -188,8 +190,8 @@ static void test_serialize_and_mpx(void) {
   sent s = { 0 };
   dce_assoc *a = bound(0, 5840, &s);
   uint32_t c1, c2, c3;
-  dce_assoc_request(a, 0, 0, NULL, (const uint8_t *)"abcd", 4, &c1, NULL, 0);
-  dce_assoc_request(a, 0, 0, NULL, (const uint8_t *)"efgh", 4, &c2, NULL, 0);
+  dce_assoc_request(a, 0, 0, NULL, (const uint8_t *)"abcd", 4, &c1, NULL);
+  dce_assoc_request(a, 0, 0, NULL, (const uint8_t *)"efgh", 4, &c2, NULL);
   test_cond("without CONC_MPX one call at a time", drain(a, &s) == 1 && s.p[0].call_id == c1);
   feed_response(a, c1, (const uint8_t *)"1", 1, 100);
   test_cond("the next call goes after the reply", drain(a, &s) == 1 && s.p[0].call_id == c2);
@@ -199,9 +201,9 @@ static void test_serialize_and_mpx(void) {
 
   a = bound(1, 5840, &s);
   test_cond("CONC_MPX negotiated", dce_assoc_get_info(a)->conc_mpx);
-  dce_assoc_request(a, 0, 0, NULL, (const uint8_t *)"abcd", 4, &c1, NULL, 0);
-  dce_assoc_request(a, 0, 0, NULL, (const uint8_t *)"efgh", 4, &c2, NULL, 0);
-  dce_assoc_request(a, 0, 0, NULL, (const uint8_t *)"ijkl", 4, &c3, NULL, 0);
+  dce_assoc_request(a, 0, 0, NULL, (const uint8_t *)"abcd", 4, &c1, NULL);
+  dce_assoc_request(a, 0, 0, NULL, (const uint8_t *)"efgh", 4, &c2, NULL);
+  dce_assoc_request(a, 0, 0, NULL, (const uint8_t *)"ijkl", 4, &c3, NULL);
   test_cond("with CONC_MPX all calls go out", drain(a, &s) == 3);
   feed_response(a, c3, (const uint8_t *)"3", 1, 100);
   feed_response(a, c1, (const uint8_t *)"1", 1, 100);
@@ -223,8 +225,8 @@ static void test_failures(void) {
   memset(&c, 0, sizeof c);
   c.abstract = ECHO; c.n_transfer = 1; c.transfer[0] = dce_syntax_ndr20;
   a = dce_assoc_new(NULL);
-  dce_assoc_bind(a, 0, &c, 1, NULL, &id, NULL, 0);
-  dce_assoc_request(a, 0, 0, NULL, NULL, 0, &c1, NULL, 0);
+  dce_assoc_bind(a, 0, &c, 1, NULL, &id, NULL);
+  dce_assoc_request(a, 0, 0, NULL, NULL, 0, &c1, NULL);
   drain(a, &s);
   test_cond("small frag ack kills the association", feed_ack(a, id, 1, 1000, 0) == -1);
   r = dce_assoc_result(a, id);
@@ -236,7 +238,7 @@ static void test_failures(void) {
 
   /* bind_nak */
   a = dce_assoc_new(NULL);
-  dce_assoc_bind(a, 0, &c, 1, NULL, &id, NULL, 0);
+  dce_assoc_bind(a, 0, &c, 1, NULL, &id, NULL);
   drain(a, &s);
   dce_pdu_init(&p, DCE_PT_BIND_NAK, id);
   p.reject_reason = 4;
@@ -248,7 +250,7 @@ static void test_failures(void) {
 
   /* response with a call_id never sent */
   a = bound(0, 5840, &s);
-  dce_assoc_request(a, 0, 0, NULL, NULL, 0, &c1, NULL, 0);
+  dce_assoc_request(a, 0, 0, NULL, NULL, 0, &c1, NULL);
   drain(a, &s);
   feed_response(a, c1 + 7, (const uint8_t *)"x", 1, 10);
   r = dce_assoc_result(a, c1);
@@ -259,8 +261,8 @@ static void test_failures(void) {
 
   /* fault with and without DNE */
   a = bound(1, 5840, &s);
-  dce_assoc_request(a, 0, 99, NULL, NULL, 0, &c1, NULL, 0);
-  dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c2, NULL, 0);
+  dce_assoc_request(a, 0, 99, NULL, NULL, 0, &c1, NULL);
+  dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c2, NULL);
   drain(a, &s);
   dce_pdu_init(&p, DCE_PT_FAULT, c1);
   p.flags |= DCE_PFC_DID_NOT_EXECUTE;
@@ -276,7 +278,7 @@ static void test_failures(void) {
   test_cond("association still usable after faults", !dce_assoc_is_dead(a));
 
   /* cancel: co_cancel goes out, late reply swallowed */
-  dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c1, NULL, 0);
+  dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c1, NULL);
   drain(a, &s);
   test_cond("cancel accepted", dce_assoc_cancel(a, c1, DCE_RPC_S_CALL_CANCELLED, "timed out") == 0);
   test_cond("co_cancel sent", drain(a, &s) == 1 && s.p[0].ptype == DCE_PT_CO_CANCEL && s.p[0].call_id == c1);
@@ -285,7 +287,7 @@ static void test_failures(void) {
   dce_assoc_release(a, c1);
   feed_response(a, c1, (const uint8_t *)"late", 4, 100);
   test_cond("late response discarded, not an error", !dce_assoc_is_dead(a));
-  dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c2, NULL, 0);
+  dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c2, NULL);
   drain(a, &s);
   feed_response(a, c1, (const uint8_t *)"later", 5, 100);
   test_cond("a second late reply for a forgotten call is a protocol error", dce_assoc_is_dead(a));
@@ -293,8 +295,8 @@ static void test_failures(void) {
   /* connection lost: sent -> maybe, queued -> no */
   dce_assoc_free(a);
   a = bound(0, 5840, &s);
-  dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c1, NULL, 0);
-  dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c2, NULL, 0);
+  dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c1, NULL);
+  dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c2, NULL);
   drain(a, &s);
   dce_assoc_lost(a, "connection reset");
   test_cond("lost: sent call maybe", dce_assoc_result(a, c1)->executed == DCE_EXEC_MAYBE
@@ -308,7 +310,7 @@ static void test_failures(void) {
     const uint8_t *op;
     size_t n;
     a = bound(0, 5840, &s);
-    dce_assoc_request(a, 0, 2, NULL, big, sizeof big, &c1, NULL, 0);
+    dce_assoc_request(a, 0, 2, NULL, big, sizeof big, &c1, NULL);
     n = dce_assoc_out(a, &op);
     dce_assoc_sent(a, n);                    /* only part of it (out is produced lazily) */
     dce_assoc_cancel(a, c1, DCE_RPC_S_CALL_CANCELLED, "timed out");
@@ -325,10 +327,10 @@ static void test_failures(void) {
     memset(&cfg, 0, sizeof cfg);
     cfg.max_response = 5000;
     a = dce_assoc_new(&cfg);
-    dce_assoc_bind(a, 0, &c, 1, NULL, &id, NULL, 0);
+    dce_assoc_bind(a, 0, &c, 1, NULL, &id, NULL);
     drain(a, &s);
     feed_ack(a, id, 1, 5840, 0);
-    dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c1, NULL, 0);
+    dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c1, NULL);
     drain(a, &s);
     feed_response(a, c1, big, sizeof big, 3000);
     r = dce_assoc_result(a, c1);
@@ -339,7 +341,7 @@ static void test_failures(void) {
 
   /* byte-at-a-time feeding and a garbage header */
   a = bound(0, 5840, &s);
-  dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c1, NULL, 0);
+  dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c1, NULL);
   drain(a, &s);
   {
     dce_buf b;
@@ -354,7 +356,7 @@ static void test_failures(void) {
     test_cond("byte-at-a-time feed", r->status == 0 && r->stub.len == 5 && memcmp(r->stub.p, "hello", 5) == 0);
     dce_buf_free(&b);
   }
-  dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c1, NULL, 0);
+  dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c1, NULL);
   drain(a, &s);
   {
     static const uint8_t junk[16] = { 5, 0, 2, 3, 0x10, 0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0 };
@@ -365,7 +367,7 @@ static void test_failures(void) {
 
   /* a fragment above the negotiated max_recv_frag */
   a = bound(0, 2048, &s);
-  dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c1, NULL, 0);
+  dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c1, NULL);
   drain(a, &s);
   {
     static uint8_t big[3000];
@@ -377,7 +379,7 @@ static void test_failures(void) {
 
   /* a middle fragment with no first */
   a = bound(0, 5840, &s);
-  dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c1, NULL, 0);
+  dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c1, NULL);
   drain(a, &s);
   dce_pdu_init(&p, DCE_PT_RESPONSE, c1);
   p.flags = DCE_PFC_LAST_FRAG;
@@ -394,7 +396,7 @@ static void test_failures(void) {
 
   /* a response naming another presentation context */
   a = bound(0, 5840, &s);
-  dce_assoc_request(a, 3, 1, NULL, NULL, 0, &c1, NULL, 0);
+  dce_assoc_request(a, 3, 1, NULL, NULL, 0, &c1, NULL);
   drain(a, &s);
   feed_response(a, c1, (const uint8_t *)"x", 1, 10);
   test_cond("response with another context id -> protocol error", dce_assoc_is_dead(a)
@@ -414,7 +416,7 @@ static void test_trickle(void) {
   int ok = 1, nfrag = 0;
   uint64_t before = dce_assoc_get_info(a)->bytes_sent;
   for (i = 0; i < sizeof stub; i++) stub[i] = (uint8_t)(i * 31 + 7);
-  dce_assoc_request(a, 0, 2, NULL, stub, sizeof stub, &c1, NULL, 0);
+  dce_assoc_request(a, 0, 2, NULL, stub, sizeof stub, &c1, NULL);
   for (;;) {
     const uint8_t *p;
     size_t n = dce_assoc_out(a, &p);
@@ -607,7 +609,7 @@ static dce_assoc *mpx_bound(msrv *m, dce_sec *bind_sec, uint32_t bind_id, uint16
   o.feature_negotiation = 1;
   m->features = features;
   if (bind_sec) dce_assoc_set_auth(a, bind_sec, bind_id);
-  dce_assoc_bind(a, 0, &c, 1, &o, &id, NULL, 0);
+  dce_assoc_bind(a, 0, &c, 1, &o, &id, NULL);
   for (i = 0; i < 3 && !dce_assoc_get_info(a)->bound; i++) msrv_serve(a, m);
   msrv_serve(a, m);                                 /* NTLM's auth3 */
   dce_assoc_release(a, id);
@@ -617,12 +619,11 @@ static dce_assoc *mpx_bound(msrv *m, dce_sec *bind_sec, uint32_t bind_id, uint16
 static int add(dce_assoc *a, msrv *m, dce_sec *s, uint32_t id, uint32_t *status) {
   dce_pctx c;
   uint32_t call;
-  char err[192];
   int i;
   const dce_op_result *r;
   memset(&c, 0, sizeof c);
   c.abstract = ECHO; c.n_transfer = 1; c.transfer[0] = dce_syntax_ndr20;
-  if (dce_assoc_add_auth(a, s, id, &c, 1, &call, err, sizeof err)) { dce_sec_free(s); return -1; }
+  if (dce_assoc_add_auth(a, s, id, &c, 1, &call, &de)) { dce_sec_free(s); return -1; }
   for (i = 0; i < 4; i++) {
     r = dce_assoc_result(a, call);
     if (r && r->state == DCE_OP_DONE) break;
@@ -637,8 +638,8 @@ static int add(dce_assoc *a, msrv *m, dce_sec *s, uint32_t id, uint32_t *status)
 
 static uint32_t request_on(dce_assoc *a, uint32_t actx, const uint8_t *stub, size_t len) {
   uint32_t id;
-  dce_assoc_request(a, 0, 1, NULL, stub, len, &id, NULL, 0);
-  if (actx != 0xfffffffeu) dce_assoc_request_auth(a, id, actx, NULL, 0);
+  dce_assoc_request(a, 0, 1, NULL, stub, len, &id, NULL);
+  if (actx != 0xfffffffeu) dce_assoc_request_auth(a, id, actx, NULL);
   return id;
 }
 
@@ -656,7 +657,6 @@ static void test_mpx(void) {
   uint32_t st, ids[8];
   static const uint8_t stub[40] = { 1, 2, 3 };
   int i, ok;
-  char err[192];
   dce_pctx c;
 
   memset(&c, 0, sizeof c);
@@ -677,12 +677,13 @@ static void test_mpx(void) {
     test_cond("mpx: every context established", ok);
   }
   test_cond("mpx: duplicate auth_context_id refused",
-            dce_assoc_add_auth(a, (dce_sec *)1, 9, &c, 1, &st, err, sizeof err) == -1 && strstr(err, "in use"));
+            dce_assoc_add_auth(a, (dce_sec *)1, 9, &c, 1, &st, &de) == -1 && strstr(de.msg, "in use"));
+  test_cond("mpx: ... as the caller's mistake", de.kind == DCE_E_MISUSE);
   {
     uint32_t id;
     int r;
-    dce_assoc_request(a, 0, 1, NULL, stub, sizeof stub, &id, NULL, 0);
-    r = dce_assoc_request_auth(a, id, 44, err, sizeof err);
+    dce_assoc_request(a, 0, 1, NULL, stub, sizeof stub, &id, NULL);
+    r = dce_assoc_request_auth(a, id, 44, &de);
     dce_assoc_release(a, id);
     test_cond("mpx: unknown auth_context_id refused on a request", r == -1);
   }
@@ -742,9 +743,11 @@ static void test_mpx(void) {
   a = mpx_bound(&m, csec(DCE_AUTHN_WINNT, DCE_LEVEL_PKT, "Pass-1"), 0, DCE_FEATURE_KEEP_CONN_ON_ORPHAN);
   {
     dce_sec *s = csec(DCE_AUTHN_WINNT, DCE_LEVEL_PKT, "Pass-1");
-    int r = dce_assoc_add_auth(a, s, 1, &c, 1, &st, err, sizeof err);
+    int r = dce_assoc_add_auth(a, s, 1, &c, 1, &st, &de);
     test_cond("mpx: second context without the SEC_CTX_MPX ack refused",
-              r == -1 && strstr(err, "multiplexing") && !dce_assoc_is_dead(a));
+              r == -1 && strstr(de.msg, "multiplexing") && !dce_assoc_is_dead(a));
+    test_cond("mpx: ... a refusal (the server's limit, not misuse): did not execute",
+              de.kind == DCE_E_REFUSED && de.status == DCE_RPC_S_CALL_FAILED_DNE && de.executed == DCE_EXEC_NO);
     dce_sec_free(s);
   }
   dce_assoc_free(a);
@@ -774,9 +777,11 @@ static void test_mpx(void) {
   test_cond("mpx: ... association alive", !dce_assoc_is_dead(a));
   {
     uint32_t id;
-    dce_assoc_request(a, 0, 1, NULL, stub, sizeof stub, &id, NULL, 0);
+    dce_assoc_request(a, 0, 1, NULL, stub, sizeof stub, &id, NULL);
     test_cond("mpx: ... the failed context cannot be chosen",
-              dce_assoc_request_auth(a, id, 1, err, sizeof err) == -1 && strstr(err, "failed"));
+              dce_assoc_request_auth(a, id, 1, &de) == -1 && strstr(de.msg, "failed"));
+    test_cond("mpx: ... refused with the context's own status, not misuse",
+              de.kind == DCE_E_REFUSED && de.status == 0x721 && de.executed == DCE_EXEC_NO);
     msrv_serve(a, &m);
     test_cond("mpx: ... the bind's context still works", answered(a, id));
     dce_assoc_release(a, id);
@@ -794,12 +799,12 @@ static void test_mpx(void) {
   ok = 1;
   for (i = 0; i < DCE_MAX_AUTH_CTX; i++) {
     dce_sec *s = csec(DCE_AUTHN_WINNT, DCE_LEVEL_PKT, "Pass-1");
-    if (dce_assoc_add_auth(a, s, (uint32_t)i, &c, 1, &st, err, sizeof err)) { dce_sec_free(s); ok = 0; }
+    if (dce_assoc_add_auth(a, s, (uint32_t)i, &c, 1, &st, &de)) { dce_sec_free(s); ok = 0; }
   }
   {
     dce_sec *s = csec(DCE_AUTHN_WINNT, DCE_LEVEL_PKT, "Pass-1");
     test_cond("mpx: 64 contexts, the 65th refused", ok &&
-              dce_assoc_add_auth(a, s, 100, &c, 1, &st, err, sizeof err) == -1 && strstr(err, "64"));
+              dce_assoc_add_auth(a, s, 100, &c, 1, &st, &de) == -1 && strstr(de.msg, "64"));
     dce_sec_free(s);
   }
   dce_assoc_free(a);

@@ -15,6 +15,8 @@
 #include "rpc/sec.h"
 #include "base/status.h"
 
+static dce_err de;                 /* the last refusal of a dce_assoc_* function */
+
 static const dce_syntax IFACE = { { { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
                                       0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01 } }, 1, 0 };
 static int iface_key;
@@ -99,7 +101,7 @@ static uint32_t setup(pair *x, uint8_t type, uint8_t level, const char *user, co
   ctx.abstract = IFACE;
   ctx.n_transfer = 1;
   ctx.transfer[0] = dce_syntax_ndr20;
-  dce_assoc_bind(x->a, 0, &ctx, 1, NULL, &id, err, sizeof err);
+  dce_assoc_bind(x->a, 0, &ctx, 1, NULL, &id, &de);
   pump(x);
   r = dce_assoc_result(x->a, id);
   st = r && r->state == DCE_OP_DONE ? r->status : 0xffffffffu;
@@ -118,11 +120,10 @@ static void teardown(pair *x) {
 static uint32_t call(pair *x, size_t n, int *reply_ok) {
   uint8_t *stub = malloc(n ? n : 1);
   uint32_t id, st;
-  char err[160];
   const dce_op_result *r;
   size_t i;
   for (i = 0; i < n; i++) stub[i] = (uint8_t)(i * 7 + 3);
-  if (dce_assoc_request(x->a, 0, 1, NULL, stub, n, &id, err, sizeof err)) { free(stub); return 0xfffffffeu; }
+  if (dce_assoc_request(x->a, 0, 1, NULL, stub, n, &id, &de)) { free(stub); return 0xfffffffeu; }
   pump(x);
   r = dce_assoc_result(x->a, id);
   st = r && r->state == DCE_OP_DONE ? r->status : 0xffffffffu;
@@ -191,7 +192,6 @@ int main(void) {
     /* anonymous on an interface that wants packet */
     dce_pctx ctx;
     uint32_t id;
-    char err[160];
     memset(&x, 0, sizeof x);
     dce_buf_init(&x.last);
     x.srv = new_server(DCE_LEVEL_PKT);
@@ -199,7 +199,7 @@ int main(void) {
     x.a = dce_assoc_new(NULL);
     memset(&ctx, 0, sizeof ctx);
     ctx.abstract = IFACE; ctx.n_transfer = 1; ctx.transfer[0] = dce_syntax_ndr20;
-    dce_assoc_bind(x.a, 0, &ctx, 1, NULL, &id, err, sizeof err);
+    dce_assoc_bind(x.a, 0, &ctx, 1, NULL, &id, &de);
     pump(&x);
     test_cond("min packet: anonymous call access denied", call(&x, 8, NULL) == DCE_NCA_S_FAULT_ACCESS_DENIED);
     teardown(&x);
@@ -348,7 +348,7 @@ int main(void) {
     ctx.abstract = IFACE; ctx.n_transfer = 1; ctx.transfer[0] = dce_syntax_ndr20;
     memset(&bo, 0, sizeof bo);
     bo.assoc_group = 0x12345;
-    dce_assoc_bind(x.a, 0, &ctx, 1, &bo, &id, err, sizeof err);
+    dce_assoc_bind(x.a, 0, &ctx, 1, &bo, &id, &de);
     pump(&x);
     r = dce_assoc_result(x.a, id);
     test_cond("authenticated bind to an unknown group: refused", r && r->state == DCE_OP_DONE && r->status != 0);

@@ -25,6 +25,8 @@
 #include "rpc/pdu.h"
 #include "rpc/sec.h"
 
+static dce_err de;                 /* the last refusal of a dce_assoc_* function */
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const dce_syntax iface = { { { 0xc8, 0x4f, 0x32, 0x4b, 0x70, 0x16, 0xd3, 0x01,
@@ -72,7 +74,7 @@ static dce_assoc *new_client(uint8_t type, uint8_t level, uint32_t *bind_id) {
   ctx.abstract = iface;
   ctx.n_transfer = 1;
   ctx.transfer[0] = dce_syntax_ndr20;
-  if (dce_assoc_bind(a, 0, &ctx, 1, NULL, bind_id, err, sizeof err)) abort();
+  if (dce_assoc_bind(a, 0, &ctx, 1, NULL, bind_id, &de)) abort();
   return a;
 }
 
@@ -157,7 +159,7 @@ static void handshake_then_fuzz(const uint8_t *data, size_t size) {
       ctx.n_transfer = 1;
       ctx.transfer[0] = dce_syntax_ndr20;
       if (!dce_assoc_get_info(a)->bound ||
-          dce_assoc_add_auth(a, s, 7, &ctx, 1, &add_id, err, sizeof err)) { dce_sec_free(s); break; }
+          dce_assoc_add_auth(a, s, 7, &ctx, 1, &add_id, &de)) { dce_sec_free(s); break; }
     }
     for (round = 0; round < 3; round++) {          /* bind or alter, (alter,) auth3 */
       dce_buf_reset(&c2s);
@@ -177,9 +179,9 @@ static void handshake_then_fuzz(const uint8_t *data, size_t size) {
   }
 #endif
   if (dce_assoc_get_info(a)->bound &&
-      dce_assoc_request(a, 0, 21, NULL, stub, sizeof stub, &call_id, err, sizeof err) == 0) {
+      dce_assoc_request(a, 0, 21, NULL, stub, sizeof stub, &call_id, &de) == 0) {
     const dce_op_result *r;
-    if (added) dce_assoc_request_auth(a, call_id, 7, err, sizeof err);
+    if (added) dce_assoc_request_auth(a, call_id, 7, &de);
     drain(a, NULL);
     if (size > 1) dce_assoc_feed(a, data + 1, size - 1);
     r = dce_assoc_result(a, call_id);

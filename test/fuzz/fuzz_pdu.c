@@ -51,9 +51,9 @@ static void drive(const uint8_t *data, size_t size) {
   if (!a) return;
   memset(&c, 0, sizeof c);
   c.abstract = abs; c.n_transfer = 1; c.transfer[0] = dce_syntax_ndr20;
-  dce_assoc_bind(a, 0, &c, 1, NULL, &id, NULL, 0);
-  dce_assoc_request(a, 0, 1, NULL, (const uint8_t *)"abcdefgh", 8, &c1, NULL, 0);
-  dce_assoc_request(a, 0, 2, NULL, NULL, 0, &c2, NULL, 0);
+  dce_assoc_bind(a, 0, &c, 1, NULL, &id, NULL);
+  dce_assoc_request(a, 0, 1, NULL, (const uint8_t *)"abcdefgh", 8, &c1, NULL);
+  dce_assoc_request(a, 0, 2, NULL, NULL, 0, &c2, NULL);
   n = dce_assoc_out(a, &o);
   dce_assoc_sent(a, n);
   cut = size ? data[0] % (size + 1) : 0;
