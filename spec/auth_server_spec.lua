@@ -161,7 +161,7 @@ describe("authenticated servers with our client #unit", function()
     assert.matches("logon failure", table.concat(srv.logs, "\n"))
   end)
 
-  it("enforces an interface's minimum level (HOSTILE case 14)", function()
+  it("enforces an interface's minimum level (limits.md case 14)", function()
     local srv = echo_server { min_level = "integrity" }
     local anon, conn_lvl, sealed
     with_task(srv, function()

@@ -2,7 +2,7 @@
 -- interfaces and endpoints on one server, association groups across
 -- connections, cancel and orphaned, floods, clients that go away, stalled
 -- partial PDUs on many connections, every row of the Faults table of
--- docs/server.md, and HOSTILE.md cases 8 and 10. Mostly raw PDUs against a
+-- docs/server.md, and limits.md cases 8 and 10. Mostly raw PDUs against a
 -- server in this process (driven by srv:step); our client against a server
 -- in a child process where the client's blocking calls need a live peer.
 -- Every test ends by checking that a fresh connection is still served.
@@ -299,7 +299,7 @@ describe("our client against a server with two interfaces (child process) #inter
     c5:close()
   end)
 
-  it("cancels a call on timeout: 1818, executed maybe, the connection goes on (HOSTILE case 11)", function()
+  it("cancels a call on timeout: 1818, executed maybe, the connection goes on (limits.md case 11)", function()
     local c = assert(dcerpc.connect(child.endpoints[1], "rpcecho", { timeout = 0.3 }))
     local r, e = c:TestSleep { seconds = 1 }
     assert.is_nil(r)
@@ -861,9 +861,9 @@ describe("every row of the Faults table #unit", function()
   end)
 end)
 
----------------------------------------------------------------- 8. HOSTILE cases 8 and 10
+---------------------------------------------------------------- 8. limits.md cases 8 and 10
 
-describe("HOSTILE.md cases 8 and 10 #unit", function()
+describe("limits.md cases 8 and 10 #unit", function()
   -- FIRST then middle fragments of `call_id`, all 24 bytes (empty stub);
   -- sent in chunks while the server is stepped. -> number sent
   local function tiny_fragments(srv, s, n, first)

@@ -115,7 +115,7 @@ describe("dcerpc.server association #unit", function()
     assert.is_true(srv.port > 0)
   end)
 
-  it("negotiates fragment sizes as [MS-RPCE] says (HOSTILE case 4)", function()
+  it("negotiates fragment sizes as [MS-RPCE] says (limits.md case 4)", function()
     for _, c in ipairs { { 0, 0, 2048 }, { 0xffff, 0xffff, 5840 }, { 3199, 0xffff, 3192 } } do
       local s, ack = bind(srv, { max_xmit = c[1], max_recv = c[2] })
       assert.are.equal("bind_ack", ack.ptype)
@@ -243,7 +243,7 @@ describe("dcerpc.server association #unit", function()
     s:close()
   end)
 
-  it("abandons a sleeping call whose client went away (HOSTILE case 24)", function()
+  it("abandons a sleeping call whose client went away (limits.md case 24)", function()
     local s = bind(srv)
     s:send(request { call_id = 2, opnum = 6, stub = ndr.encode_call(rpcecho.functions.TestSleep, "in", { seconds = 1 }) })
     for _ = 1, 5 do srv:step(0.01) end
@@ -257,7 +257,7 @@ describe("dcerpc.server association #unit", function()
     assert.are.equal(0, st.groups)
   end)
 
-  it("ignores co_cancel and orphaned for idle calls (HOSTILE case 11)", function()
+  it("ignores co_cancel and orphaned for idle calls (limits.md case 11)", function()
     local s = bind(srv)
     s:send(core.pdu_encode { ptype = "co_cancel", call_id = 77 })
     s:send(core.pdu_encode { ptype = "orphaned", call_id = 78 })
@@ -383,7 +383,7 @@ describe("dcerpc.server limits #unit", function()
     srv:close()
   end)
 
-  it("closes a connection stalled in a partial PDU (HOSTILE case 2)", function()
+  it("closes a connection stalled in a partial PDU (limits.md case 2)", function()
     local srv = new_server { partial_timeout = 1 }
     local s = connect_raw(srv)
     local h = bind_pdu {}

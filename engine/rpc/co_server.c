@@ -356,7 +356,7 @@ static pctx *ctx_find(dce_sconn *c, uint16_t id) {
 }
 
 /* Fragment size both ways: min(client's xmit, client's recv), at least 2048,
-** at most our maximum, a multiple of 8 (HOSTILE.md case 4). */
+** at most our maximum, a multiple of 8 (docs/limits.md case 4). */
 static uint16_t negotiate_frag(const dce_server *s, uint16_t xmit, uint16_t recv) {
   unsigned v = xmit < recv ? xmit : recv;
   if (v < DCE_SRV_MIN_FRAG) v = DCE_SRV_MIN_FRAG;
@@ -574,7 +574,7 @@ static int do_bind(dce_sconn *c, const dce_pdu *p) {
   } else {
     if (p->has_auth) {
       /* a leg of a context being made, or a new context ([MS-RPCE]
-      ** 3.3.1.5.4); an established one cannot be redone (HOSTILE 13) */
+      ** 3.3.1.5.4); an established one cannot be redone (docs/limits.md case 13) */
       x = auth_find(c, p->auth.context_id);
       if (x) {
         if (!auth_matches(x, p) || x->failed || dce_sec_established(x->sec)) {
@@ -586,7 +586,7 @@ static int do_bind(dce_sconn *c, const dce_pdu *p) {
         uint16_t reason;
         x = auth_new(c, p, &reason, why, sizeof why);
         if (!x) {
-          /* over the limit: proto_error, did not execute (HOSTILE 18, as Windows) */
+          /* over the limit: proto_error, did not execute (docs/limits.md case 18, as Windows) */
           return alter_fault(c, p->call_id, reason == DCE_NAK_LOCAL_LIMIT_EXCEEDED ? DCE_NCA_S_PROTO_ERROR
                                                  : DCE_NCA_S_FAULT_ACCESS_DENIED, why);
         }
@@ -752,7 +752,7 @@ static int do_request(dce_sconn *c, const dce_pdu *p) {
       } else if (total >= cfg->max_calls) {
         k->fault_status = DCE_NCA_S_SERVER_TOO_BUSY; k->fault_dne = 1;
       } else if (c->srv->ifaces[px->iface].min_level > k->pub.auth_level) {
-        k->fault_status = DCE_NCA_S_FAULT_ACCESS_DENIED; k->fault_dne = 1;   /* HOSTILE case 14 */
+        k->fault_status = DCE_NCA_S_FAULT_ACCESS_DENIED; k->fault_dne = 1;   /* limits.md case 14 */
       } else {
         k->pub.iface = c->srv->ifaces[px->iface].ud;
         k->pub.abstract = px->abstract;
@@ -855,7 +855,7 @@ int dce_sconn_feed(dce_sconn *c, const uint8_t *b, size_t n) {
       if (c->hdr_have < DCE_PDU_HDR_LEN) break;
       fl = dce_pdu_peek(c->hdr, DCE_PDU_HDR_LEN, &e);
       if (fl < 0) { char why[160]; snprintf(why, sizeof why, "bad PDU header: %s", e.msg); closing(c, why); return -1; }
-      limit = c->info.bound ? c->info.max_recv : c->srv->cfg.max_frag;   /* HOSTILE case 3 */
+      limit = c->info.bound ? c->info.max_recv : c->srv->cfg.max_frag;   /* limits.md case 3 */
       if ((size_t)fl > limit) {
         int le = (c->hdr[4] & DCE_DREP_LE) != 0;
         if (c->hdr[2] == DCE_PT_REQUEST && c->info.bound)

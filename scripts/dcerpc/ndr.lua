@@ -691,7 +691,7 @@ function Compiler:emit_B(t, a)
   if k == "ptr" then
     self:op(OP.PTRB, a); self:emit(PTR[t.ptype]); self:label_word(self:routine(t.target, "F"))
     -- a null pointer to an array sized from the wire (size_is naming a
-    -- field) with a nonzero size is refused (HOSTILE case 19); a constant
+    -- field) with a nonzero size is refused (docs/limits.md case 19); a constant
     -- size_is says nothing of the wire: null is fine there, as in
     -- [MS-SAMR] SAMPR_LOGON_HOURS ([size_is(1260)] unique *LogonHours)
     local tg = t.target

@@ -1,7 +1,7 @@
 /*
 ** test_pdu.c - the PDU codec: byte-exact encodings derived by hand from the
 ** C706 / [MS-RPCE] layouts, round trips, both byte orders, and the hostile
-** header cases of HOSTILE.md (1, 10 via the assoc tests, 12).
+** header cases of docs/limits.md (1, 10 via the assoc tests, 12).
 */
 #include <stdio.h>
 #include <string.h>
@@ -225,17 +225,17 @@ static void test_auth(void) {
     memcpy(bad, r, sizeof r);
     bad[34] = 9;                                   /* auth_pad_length 9 > 8 body bytes */
     rc = dce_pdu_decode(&q, bad, sizeof r, &e);
-    test_cond("auth_pad_length beyond the body rejected (HOSTILE 12)", rc == DCE_PDU_EAUTHLEN);
+    test_cond("auth_pad_length beyond the body rejected (limits.md case 12)", rc == DCE_PDU_EAUTHLEN);
     dce_pdu_free(&q);
     memcpy(bad, r, sizeof r);
     bad[10] = 7;                                   /* trailer offset 33: unaligned */
     rc = dce_pdu_decode(&q, bad, sizeof r, &e);
-    test_cond("unaligned sec_trailer rejected (HOSTILE 12)", rc == DCE_PDU_EAUTHLEN);
+    test_cond("unaligned sec_trailer rejected (limits.md case 12)", rc == DCE_PDU_EAUTHLEN);
     dce_pdu_free(&q);
     memcpy(bad, r, sizeof r);
     bad[10] = 40;                                  /* auth_length + 8 > frag - 16 */
     rc = dce_pdu_decode(&q, bad, sizeof r, &e);
-    test_cond("auth_length beyond the fragment rejected (HOSTILE 1)", rc == DCE_PDU_EAUTHLEN);
+    test_cond("auth_length beyond the fragment rejected (limits.md case 1)", rc == DCE_PDU_EAUTHLEN);
     dce_pdu_free(&q);
     bad[10] = 0xff; bad[11] = 0xff;
     rc = dce_pdu_decode(&q, bad, sizeof r, &e);

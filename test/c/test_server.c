@@ -119,7 +119,7 @@ static void test_negotiation(void) {
     dce_sconn *c = dce_sconn_new(s, "135");
     bind(c, cases[i][0], cases[i][1], 0, &q);
     test_cond("bind answered with bind_ack", q.n == 1 && q.p[0].ptype == DCE_PT_BIND_ACK);
-    test_cond("max frag negotiated as HOSTILE case 4",
+    test_cond("max frag negotiated as limits.md case 4",
               q.n == 1 && q.p[0].max_xmit == cases[i][2] && q.p[0].max_recv == cases[i][2]);
     test_cond("context accepted", q.n == 1 && q.p[0].n_results == 1 && q.p[0].results[0].result == 0);
     outq_free(&q);

@@ -179,7 +179,7 @@ int main(void) {
             setup(&x, DCE_AUTHN_SPNEGO, DCE_LEVEL_INTEGRITY, "mallory", "Alice-Pass1", 0) == DCE_RPC_S_SEC_PKG_ERROR);
   teardown(&x);
 
-  /* minimum level of the interface (HOSTILE case 14) */
+  /* minimum level of the interface (limits.md case 14) */
   test_cond("min integrity: connect-level bind ok", setup(&x, DCE_AUTHN_WINNT, DCE_LEVEL_CONNECT, "alice", "Alice-Pass1", DCE_LEVEL_INTEGRITY) == 0);
   test_cond("min integrity: connect-level call access denied", call(&x, 8, NULL) == DCE_NCA_S_FAULT_ACCESS_DENIED);
   test_cond("min integrity: the connection stays", !dce_sconn_should_close(x.sc));
@@ -205,7 +205,7 @@ int main(void) {
     teardown(&x);
   }
 
-  /* tampered and replayed requests (HOSTILE cases 15, 16) */
+  /* tampered and replayed requests (limits.md cases 15, 16) */
   setup(&x, DCE_AUTHN_WINNT, DCE_LEVEL_PRIVACY, "alice", "Alice-Pass1", 0);
   x.tamper = 30;
   test_cond("tampered sealed request: sec_pkg_error", call(&x, 64, NULL) == DCE_RPC_S_SEC_PKG_ERROR);
@@ -231,7 +231,7 @@ int main(void) {
 
   /* an unsigned request on a signed association runs anonymously, as in
   ** Samba: it names no security context ([MS-RPCE] 3.3.1.5.4); interfaces
-  ** that need a level refuse it (min_level, HOSTILE case 14) */
+  ** that need a level refuse it (min_level, limits.md case 14) */
   {
     dce_pdu p;
     dce_buf b;
@@ -292,7 +292,7 @@ int main(void) {
     teardown(&x);
   }
 
-  /* alter_context / auth3 changing the auth context (HOSTILE case 13) */
+  /* alter_context / auth3 changing the auth context (limits.md case 13) */
   {
     dce_pdu p;
     dce_buf b;
