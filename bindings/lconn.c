@@ -33,6 +33,7 @@
 **                   transport, bytes_sent, bytes_received, pending, ...}
 **   conn:getfd() -> fd, "r"|"rw"|"w"|"" ("": bytes are waiting, call step)
 **   conn:step() -> true ; conn:done(call_id) -> bool      (for an outside loop)
+**   conn:pollfd(), conn:events(), conn:timeout()   (cqueues' pollable protocol)
 **   conn:close()  (also __close)
 **   core.nt_hash(password) -> 32 hex digits
 */
@@ -663,14 +664,41 @@ static int conn_info(lua_State *L) {
   return 1;
 }
 
-/* conn:getfd() -> fd, events ("r", "rw") for an outside loop. */
+static const char *events_name(unsigned ev) {
+  return !ev ? "" : (ev & DCE_T_WRITE) ? ((ev & DCE_T_READ) ? "rw" : "w") : "r";
+}
+
+/* conn:getfd() -> fd, events ("r", "rw", "w"; "": bytes are already held,
+** call step without waiting) for an outside loop. */
 static int conn_getfd(lua_State *L) {
   lconn *c = conn_check(L, 1);
   unsigned ev;
   int fd = dce_conn_pollfd(c->a, c->t, &ev);
   lua_pushinteger(L, fd);
-  lua_pushstring(L, !ev ? "" : (ev & DCE_T_WRITE) ? ((ev & DCE_T_READ) ? "rw" : "w") : "r");
+  lua_pushstring(L, events_name(ev));
   return 2;
+}
+
+/* The same as cqueues' pollable protocol, so cqueues.poll(conn) works:
+** conn:pollfd() -> fd, conn:events() -> "r" | "rw" | "w" | "",
+** conn:timeout() -> 0 when bytes are held (step now), else nil. */
+static int conn_pollfd(lua_State *L) {
+  lconn *c = conn_check(L, 1);
+  unsigned ev;
+  lua_pushinteger(L, dce_conn_pollfd(c->a, c->t, &ev));
+  return 1;
+}
+static int conn_events(lua_State *L) {
+  lconn *c = conn_check(L, 1);
+  unsigned ev;
+  dce_conn_pollfd(c->a, c->t, &ev);
+  lua_pushstring(L, events_name(ev));
+  return 1;
+}
+static int conn_timeout(lua_State *L) {
+  lconn *c = conn_check(L, 1);
+  if (dce_transport_pending(c->t)) lua_pushinteger(L, 0); else lua_pushnil(L);
+  return 1;
 }
 
 /* conn:step() -> true | nil, err : move bytes both ways without blocking
@@ -698,6 +726,7 @@ void dcerpc_open_conn(lua_State *L) {
     { "bind", conn_bind }, { "alter_context", conn_alter_context },
     { "call", conn_call }, { "send", conn_send }, { "receive", conn_receive },
     { "info", conn_info }, { "getfd", conn_getfd }, { "step", conn_step },
+    { "pollfd", conn_pollfd }, { "events", conn_events }, { "timeout", conn_timeout },
     { "done", conn_done }, { "set_auth", conn_set_auth },
     { "add_auth", conn_add_auth }, { "close", conn_close },
     { "__tostring", conn_tostring }, { NULL, NULL }

@@ -193,6 +193,20 @@ describe("conn against rpcecho #interop", function()
     c:close()
   end)
 
+  eit("is pollable the way cqueues polls (pollfd, events, timeout)", function()
+    local c = echo_conn()
+    local id = assert(c:send(0, 0, u32(41)))
+    assert.are.equal((c:getfd()), c:pollfd())
+    assert.matches("^r", c:events())
+    assert.is_nil(c:timeout())          -- nothing held by the transport: wait on the fd
+    local deadline = os.clock() + 5
+    while not c:done(id) and os.clock() < deadline do assert(c:step()) end
+    assert.are.equal(42, string.unpack("<I4", (assert(c:receive(id)))))
+    assert.are.equal("r", c:events())   -- nothing left to send
+    c:close()
+    assert.has_error(function() c:pollfd() end, "attempt to use a closed connection")
+  end)
+
   eit("passes an object UUID", function()
     local c = echo_conn()
     local r = assert(c:call(0, 0, u32(1), { object = "12345678-1234-abcd-ef00-0123456789ab" }))

@@ -14,6 +14,7 @@
 ** Any PDU may end in an auth verifier: auth_pad_length bytes of padding, the
 ** 8-byte sec_trailer, then auth_length bytes of auth value.
 */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,10 +59,14 @@ void dce_pdu_free(dce_pdu *p) {
   p->results = NULL;
 }
 
-static int fail(dce_pdu_error *e, int code, const char *fmt, size_t off) {
+static int fail(dce_pdu_error *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(dce_pdu_error *e, int code, const char *fmt, ...) {
   if (e) {
+    va_list ap;
     e->code = code;
-    snprintf(e->msg, sizeof e->msg, fmt, (unsigned long)off);
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
   }
   return code;
 }
@@ -73,18 +78,18 @@ long dce_pdu_peek(const uint8_t *b, size_t len, dce_pdu_error *e) {
   uint16_t flen, alen;
   if (len < DCE_PDU_HDR_LEN) return 0;
   if (b[0] != 5 || b[1] != 0)
-    return fail(e, DCE_PDU_EVERSION, "PDU version is not 5.0 (offset %lu)", 0);
+    return fail(e, DCE_PDU_EVERSION, "PDU version is not 5.0 (offset %zu)", (size_t)0);
   if ((b[4] >> 4) > 1)
-    return fail(e, DCE_PDU_EDREP, "unknown integer representation in drep (offset %lu)", 4);
+    return fail(e, DCE_PDU_EDREP, "unknown integer representation in drep (offset %zu)", (size_t)4);
   le = (b[4] & DCE_DREP_LE) != 0;
   flen = dce_ld16(b + 8, le);
   alen = dce_ld16(b + 10, le);
   if (flen < DCE_PDU_HDR_LEN)
-    return fail(e, DCE_PDU_EFRAGLEN, "frag_length below 16 (offset %lu)", 8);
+    return fail(e, DCE_PDU_EFRAGLEN, "frag_length below 16 (offset %zu)", (size_t)8);
   if ((size_t)alen + DCE_AUTH_TRAILER_LEN > (size_t)flen - DCE_PDU_HDR_LEN && alen)
-    return fail(e, DCE_PDU_EAUTHLEN, "auth_length beyond the fragment (offset %lu)", 10);
+    return fail(e, DCE_PDU_EAUTHLEN, "auth_length beyond the fragment (offset %zu)", (size_t)10);
   if (!is_co_ptype(b[2]))
-    return fail(e, DCE_PDU_EPTYPE, "unknown ptype (offset %lu)", 2);
+    return fail(e, DCE_PDU_EPTYPE, "unknown ptype (offset %zu)", (size_t)2);
   return (long)flen;
 }
 
@@ -125,20 +130,20 @@ static int dec_cont_list(dce_pdu *p, dce_rd *r, int le, dce_pdu_error *e) {
   dce_syntax *tp;
   /* an empty list may end right after its count (Windows sends it so) */
   if (dce_rd_u8(r, &n) || (n && dce_rd_skip(r, 3)))
-    return fail(e, DCE_PDU_EBODY, "p_cont_list header truncated (offset %lu)", r->off);
+    return fail(e, DCE_PDU_EBODY, "p_cont_list header truncated (offset %zu)", (size_t)r->off);
   start = r->off;
   scan = *r;
   for (i = 0; i < n; i++) {
     if (dce_rd_skip(&scan, 2) || dce_rd_u8(&scan, &nt) || dce_rd_skip(&scan, 1 + 20)
         || dce_rd_skip(&scan, (size_t)nt * 20))
-      return fail(e, DCE_PDU_EBODY, "p_cont_elem count beyond the PDU (offset %lu)", scan.off);
+      return fail(e, DCE_PDU_EBODY, "p_cont_elem count beyond the PDU (offset %zu)", (size_t)scan.off);
     total_t += nt;
   }
   (void)start;
   p->n_ctx = n;
   if (n == 0) return 0;
   mem = malloc(n * sizeof(dce_ctx_elem) + total_t * sizeof(dce_syntax) + 1);
-  if (!mem) return fail(e, DCE_PDU_ENOMEM, "out of memory (offset %lu)", r->off);
+  if (!mem) return fail(e, DCE_PDU_ENOMEM, "out of memory (offset %zu)", (size_t)r->off);
   p->mem = mem;
   p->ctx = (dce_ctx_elem *)(void *)mem;
   tp = (dce_syntax *)(void *)(mem + n * sizeof(dce_ctx_elem));
@@ -160,13 +165,13 @@ static int dec_result_list(dce_pdu *p, dce_rd *r, int le, dce_pdu_error *e) {
   uint8_t n;
   size_t i;
   if (dce_rd_u8(r, &n) || dce_rd_skip(r, 3))
-    return fail(e, DCE_PDU_EBODY, "p_result_list header truncated (offset %lu)", r->off);
+    return fail(e, DCE_PDU_EBODY, "p_result_list header truncated (offset %zu)", (size_t)r->off);
   if (!dce_rd_has(r, (size_t)n * 24))
-    return fail(e, DCE_PDU_EBODY, "p_result count beyond the PDU (offset %lu)", r->off);
+    return fail(e, DCE_PDU_EBODY, "p_result count beyond the PDU (offset %zu)", (size_t)r->off);
   p->n_results = n;
   if (n == 0) return 0;
   p->results = malloc(n * sizeof(dce_result));
-  if (!p->results) return fail(e, DCE_PDU_ENOMEM, "out of memory (offset %lu)", r->off);
+  if (!p->results) return fail(e, DCE_PDU_ENOMEM, "out of memory (offset %zu)", (size_t)r->off);
   p->mem = p->results;
   for (i = 0; i < n; i++) {
     dce_rd_u16(r, &p->results[i].result, le);
@@ -185,12 +190,12 @@ int dce_pdu_decode(dce_pdu *p, const uint8_t *b, size_t len, dce_pdu_error *e) {
   memset(p, 0, sizeof *p);
   if (e) { e->code = 0; e->msg[0] = '\0'; }
   fl = dce_pdu_peek(b, len, e);
-  if (fl == 0) return fail(e, DCE_PDU_ESHORT, "fewer than 16 bytes (%lu)", len);
+  if (fl == 0) return fail(e, DCE_PDU_ESHORT, "fewer than 16 bytes (%zu)", (size_t)len);
   if (fl < 0) return (int)fl;
   if ((size_t)fl > len)
-    return fail(e, DCE_PDU_EFRAGLEN, "frag_length beyond the data (%lu bytes there)", len);
+    return fail(e, DCE_PDU_EFRAGLEN, "frag_length beyond the data (%zu bytes there)", (size_t)len);
   if ((size_t)fl < len)
-    return fail(e, DCE_PDU_EFRAGLEN, "bytes after frag_length (%lu bytes there)", len);
+    return fail(e, DCE_PDU_EFRAGLEN, "bytes after frag_length (%zu bytes there)", (size_t)len);
 
   p->vers = b[0]; p->vers_minor = b[1]; p->ptype = b[2]; p->flags = b[3];
   memcpy(p->drep, b + 4, 4);
@@ -206,7 +211,7 @@ int dce_pdu_decode(dce_pdu *p, const uint8_t *b, size_t len, dce_pdu_error *e) {
     size_t toff = (size_t)p->frag_length - p->auth_length - DCE_AUTH_TRAILER_LEN;
     const uint8_t *t = b + toff;
     if (toff & 3)
-      return fail(e, DCE_PDU_EAUTHLEN, "sec_trailer not 4-byte aligned (offset %lu)", toff);
+      return fail(e, DCE_PDU_EAUTHLEN, "sec_trailer not 4-byte aligned (offset %zu)", (size_t)toff);
     p->has_auth = 1;
     p->auth.type = t[0];
     p->auth.level = t[1];
@@ -216,18 +221,18 @@ int dce_pdu_decode(dce_pdu *p, const uint8_t *b, size_t len, dce_pdu_error *e) {
     p->auth.value = t + DCE_AUTH_TRAILER_LEN;
     p->auth.value_len = p->auth_length;
     if (p->auth.pad_len > toff - DCE_PDU_HDR_LEN)
-      return fail(e, DCE_PDU_EAUTHLEN, "auth_pad_length larger than the body (offset %lu)", toff + 2);
+      return fail(e, DCE_PDU_EAUTHLEN, "auth_pad_length larger than the body (offset %zu)", (size_t)(toff + 2));
     if (p->ptype == DCE_PT_BIND || p->ptype == DCE_PT_ALTER || p->ptype == DCE_PT_AUTH3) {
       /* no stub to cut: the body is read by its own counts and the pad
       ** value is not used (Windows ignores it), but it may not reach past
       ** the body's fixed fields */
       size_t fixed = DCE_PDU_HDR_LEN + (p->ptype == DCE_PT_AUTH3 ? 0u : 8u);
       if (toff < fixed || p->auth.pad_len > toff - fixed)
-        return fail(e, DCE_PDU_EAUTHLEN, "auth_pad_length larger than the body (offset %lu)", toff + 2);
+        return fail(e, DCE_PDU_EAUTHLEN, "auth_pad_length larger than the body (offset %zu)", (size_t)(toff + 2));
     } else {
       body_end = toff - p->auth.pad_len;
       if (body_end < fixed_len(p->ptype, p->flags))
-        return fail(e, DCE_PDU_EAUTHLEN, "auth_pad_length reaches into the PDU header (offset %lu)", toff + 2);
+        return fail(e, DCE_PDU_EAUTHLEN, "auth_pad_length reaches into the PDU header (offset %zu)", (size_t)(toff + 2));
     }
     if (body_end > toff) body_end = toff;       /* bind, alter_context, auth3 */
   }
@@ -239,7 +244,7 @@ int dce_pdu_decode(dce_pdu *p, const uint8_t *b, size_t len, dce_pdu_error *e) {
   case DCE_PT_ALTER:
     if (dce_rd_u16(&r, &p->max_xmit, le) || dce_rd_u16(&r, &p->max_recv, le)
         || dce_rd_u32(&r, &p->assoc_group, le))
-      return fail(e, DCE_PDU_EBODY, "bind body truncated (offset %lu)", r.off);
+      return fail(e, DCE_PDU_EBODY, "bind body truncated (offset %zu)", (size_t)r.off);
     if ((rc = dec_cont_list(p, &r, le, e))) return rc;
     break;
   case DCE_PT_BIND_ACK:
@@ -247,20 +252,20 @@ int dce_pdu_decode(dce_pdu *p, const uint8_t *b, size_t len, dce_pdu_error *e) {
     if (dce_rd_u16(&r, &p->max_xmit, le) || dce_rd_u16(&r, &p->max_recv, le)
         || dce_rd_u32(&r, &p->assoc_group, le) || dce_rd_u16(&r, &p->sec_addr_len, le)
         || dce_rd_bytes(&r, &p->sec_addr, p->sec_addr_len))
-      return fail(e, DCE_PDU_EBODY, "bind_ack secondary address truncated (offset %lu)", r.off);
+      return fail(e, DCE_PDU_EBODY, "bind_ack secondary address truncated (offset %zu)", (size_t)r.off);
     if (dce_rd_align(&r, 4, 0))
-      return fail(e, DCE_PDU_EBODY, "bind_ack padding truncated (offset %lu)", r.off);
+      return fail(e, DCE_PDU_EBODY, "bind_ack padding truncated (offset %zu)", (size_t)r.off);
     if ((rc = dec_result_list(p, &r, le, e))) return rc;
     break;
   case DCE_PT_BIND_NAK:
     if (dce_rd_u16(&r, &p->reject_reason, le))
-      return fail(e, DCE_PDU_EBODY, "bind_nak body truncated (offset %lu)", r.off);
+      return fail(e, DCE_PDU_EBODY, "bind_nak body truncated (offset %zu)", (size_t)r.off);
     /* Old peers send only the reason; when a versions list is there it
     ** must fit. */
     if (dce_rd_left(&r) > 0) {
       if (dce_rd_u8(&r, &p->n_versions)
           || dce_rd_bytes(&r, &p->versions, (size_t)p->n_versions * 2))
-        return fail(e, DCE_PDU_EBODY, "bind_nak versions beyond the PDU (offset %lu)", r.off);
+        return fail(e, DCE_PDU_EBODY, "bind_nak versions beyond the PDU (offset %zu)", (size_t)r.off);
     }
     p->stub = b + r.off;
     p->stub_len = dce_rd_left(&r);
@@ -268,11 +273,11 @@ int dce_pdu_decode(dce_pdu *p, const uint8_t *b, size_t len, dce_pdu_error *e) {
   case DCE_PT_REQUEST:
     if (dce_rd_u32(&r, &p->alloc_hint, le) || dce_rd_u16(&r, &p->ctx_id, le)
         || dce_rd_u16(&r, &p->opnum, le))
-      return fail(e, DCE_PDU_EBODY, "request header truncated (offset %lu)", r.off);
+      return fail(e, DCE_PDU_EBODY, "request header truncated (offset %zu)", (size_t)r.off);
     if (p->flags & DCE_PFC_OBJECT_UUID) {
       const uint8_t *u;
       if (dce_rd_bytes(&r, &u, 16))
-        return fail(e, DCE_PDU_EBODY, "request object UUID truncated (offset %lu)", r.off);
+        return fail(e, DCE_PDU_EBODY, "request object UUID truncated (offset %zu)", (size_t)r.off);
       memcpy(p->object.b, u, 16);
       if (!le) dce_uuid_swap(&p->object);
       p->has_object = 1;
@@ -284,11 +289,11 @@ int dce_pdu_decode(dce_pdu *p, const uint8_t *b, size_t len, dce_pdu_error *e) {
   case DCE_PT_FAULT:
     if (dce_rd_u32(&r, &p->alloc_hint, le) || dce_rd_u16(&r, &p->ctx_id, le)
         || dce_rd_u8(&r, &p->cancel_count) || dce_rd_u8(&r, &p->reserved))
-      return fail(e, DCE_PDU_EBODY, "response header truncated (offset %lu)", r.off);
+      return fail(e, DCE_PDU_EBODY, "response header truncated (offset %zu)", (size_t)r.off);
     if (p->ptype == DCE_PT_FAULT) {
       uint32_t rsv2;
       if (dce_rd_u32(&r, &p->status, le))
-        return fail(e, DCE_PDU_EBODY, "fault status truncated (offset %lu)", r.off);
+        return fail(e, DCE_PDU_EBODY, "fault status truncated (offset %zu)", (size_t)r.off);
       /* reserved2 is 4 bytes; tolerate peers that stop right after status */
       if (dce_rd_left(&r) >= 4) dce_rd_u32(&r, &rsv2, le);
     }
@@ -307,7 +312,7 @@ int dce_pdu_decode(dce_pdu *p, const uint8_t *b, size_t len, dce_pdu_error *e) {
   case DCE_PT_ORPHANED:
     break;
   default:
-    return fail(e, DCE_PDU_EPTYPE, "unknown ptype (offset %lu)", 2);
+    return fail(e, DCE_PDU_EPTYPE, "unknown ptype (offset %zu)", (size_t)2);
   }
   return 0;
 }
@@ -327,7 +332,7 @@ int dce_pdu_encode(dce_pdu *p, dce_buf *o, dce_pdu_error *e) {
 
   if (e) { e->code = 0; e->msg[0] = '\0'; }
   if (!is_co_ptype(p->ptype))
-    return fail(e, DCE_PDU_EPTYPE, "unknown ptype %lu", p->ptype);
+    return fail(e, DCE_PDU_EPTYPE, "unknown ptype %zu", (size_t)p->ptype);
   dce_buf_u8(o, p->vers);
   dce_buf_u8(o, p->vers_minor);
   dce_buf_u8(o, p->ptype);
@@ -409,12 +414,12 @@ int dce_pdu_encode(dce_pdu *p, dce_buf *o, dce_pdu_error *e) {
   if (p->has_auth) {
     size_t at;
     if (p->auth.value_len > 0xffffu)
-      return fail(e, DCE_PDU_EENCODE, "auth value too long (%lu)", p->auth.value_len);
+      return fail(e, DCE_PDU_EENCODE, "auth value too long (%zu)", (size_t)p->auth.value_len);
     /* never produce what the decoder refuses: the trailer is 4-aligned */
     at = o->len - start + p->auth.pad_len;
     if (at & 3) {
       o->len = start;
-      return fail(e, DCE_PDU_EENCODE, "sec_trailer would be unaligned (offset %lu)", at);
+      return fail(e, DCE_PDU_EENCODE, "sec_trailer would be unaligned (offset %zu)", (size_t)at);
     }
     dce_buf_zero(o, p->auth.pad_len);
     dce_buf_u8(o, p->auth.type);
@@ -427,11 +432,11 @@ int dce_pdu_encode(dce_pdu *p, dce_buf *o, dce_pdu_error *e) {
   } else {
     p->auth_length = 0;
   }
-  if (o->err) return fail(e, DCE_PDU_ENOMEM, "out of memory or buffer limit (%lu)", o->len);
+  if (o->err) return fail(e, DCE_PDU_ENOMEM, "out of memory or buffer limit (%zu)", (size_t)o->len);
   flen = o->len - start;
   if (flen > 0xffffu) {
     o->len = start;
-    return fail(e, DCE_PDU_EENCODE, "PDU longer than 65535 bytes (%lu)", flen);
+    return fail(e, DCE_PDU_EENCODE, "PDU longer than 65535 bytes (%zu)", (size_t)flen);
   }
   p->frag_length = (uint16_t)flen;
   dce_st16(o->p + start + 8, p->frag_length, le);
