@@ -18,6 +18,7 @@ struct dce_rconn {
   dce_transport *t;
   int fd;                          /* the socket under t */
   dce_sconn *sc;                   /* NULL once closed */
+  dce_timer *kick;                 /* read again: the transport holds bytes */
   int64_t last_pdu_ms;
   uint64_t pdus_seen;
   int lis;                         /* index of the listener that accepted it */

@@ -39,6 +39,8 @@ void run_conn_close(dce_rconn *c, const char *why) {
   c->group = dce_sconn_get_info(c->sc)->assoc_group;
   if (c->counted && r->load) atomic_fetch_sub(&r->load[r->worker], 1);
   c->counted = 0;
+  if (c->kick) dce_loop_cancel(r->loop, c->kick);
+  c->kick = NULL;
   dce_loop_del(r->loop, c->fd);
   c->t->ops->close(c->t);
   c->t = NULL;
@@ -90,11 +92,13 @@ void run_conn_after_input(dce_rconn *c) {
   if (c->sc) conn_flush(c);
 }
 
+static void conn_kick(dce_loop *l, void *ud);
+
 static void conn_io(dce_loop *l, int fd, unsigned ev, void *ud) {
   dce_rconn *c = (dce_rconn *)ud;
   uint8_t buf[65536];
   int rounds;
-  (void)l; (void)fd;
+  (void)fd;
   if (!c->sc) return;
   if (ev & DCE_EV_WRITE) { conn_flush(c); if (!c->sc) return; }
   if (ev & DCE_EV_READ) {
@@ -105,10 +109,21 @@ static void conn_io(dce_loop *l, int fd, unsigned ev, void *ud) {
       if (k == 0) { run_conn_close(c, NULL); return; }
       if (k < 0) { run_conn_close(c, c->t->errmsg); return; }
       if (dce_sconn_feed(c->sc, buf, (size_t)k)) break;
-      if ((size_t)k < sizeof buf) break;   /* drained (level-triggered: more wakes us again) */
+      /* drained (level-triggered: more wakes us again), unless the
+      ** transport holds bytes the fd will not announce */
+      if ((size_t)k < sizeof buf && !dce_transport_pending(c->t)) break;
     }
+    /* bytes held by a layered transport: come back at once, after others */
+    if (c->sc && !c->kick && dce_transport_pending(c->t) && !dce_sconn_should_close(c->sc))
+      c->kick = dce_loop_timer(l, 0, conn_kick, c);
   }
   run_conn_after_input(c);
+}
+
+static void conn_kick(dce_loop *l, void *ud) {
+  dce_rconn *c = (dce_rconn *)ud;
+  c->kick = NULL;
+  conn_io(l, c->fd, DCE_EV_READ, c);
 }
 
 /* A connection on fd (accepted from listener lis, or handed over by another
@@ -183,6 +198,7 @@ void run_conn_drop_all(dce_runner *r) {
   dce_rconn *c, *n;
   for (c = r->conns; c; c = n) {
     n = c->next;
+    if (c->kick) dce_loop_cancel(r->loop, c->kick);
     dce_loop_del(r->loop, c->fd);
     c->t->ops->close(c->t);
     dce_sconn_free(c->sc);
