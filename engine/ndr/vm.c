@@ -383,10 +383,6 @@ static void ctxh_swap(uint8_t *b) {
 #else
 #define NDR_THREADED 0
 #endif
-_Static_assert(NDR_OP_RET == 0 && NDR_OP_PDROP == 9 && NDR_OP_U8 == 10 && NDR_OP_U64 == 16 &&
-               NDR_OP_U64A4 == 17 && NDR_OP_BOOL == 20 && NDR_OP_ENUM16 == 21 && NDR_OP_GUID == 23 &&
-               NDR_OP_SID == 25 && NDR_OP_PTRS == 26 && NDR_OP_CONF == 31 && NDR_OP_RUSB == 35 &&
-               NDR_OP__COUNT == 36, "dispatch table order (ndr_vm.c)");
 #define NDR_VM_LOOP 1
 #define VM_RUN vm_run_dec
 #define VM_ENC 0
@@ -431,26 +427,26 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
   } while (0)
 
 #if NDR_THREADED
-  /* computed-goto dispatch (GNU C), by opcode in enum order (see ndr.h);
-  ** each op ends in its own indirect jump (NEXT), which predicts better */
+  /* computed-goto dispatch (GNU C): each op ends in its own indirect jump
+  ** (NEXT), which predicts better. The table comes from ndr/ndr_ops.h: an
+  ** opcode without its label L_NAME (OPCASE below) does not compile, and
+  ** the rest of the 6-bit opcode field goes to L_BAD. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpedantic"
-  static const void *const optab[NDR_OPMASK + 1] = {
-    &&L_RET, &&L_JMP, &&L_CALL, &&L_ALIGN, &&L_OPEN, &&L_OPENB,
-    &&L_CLOSE, &&L_PMARK, &&L_PCUR, &&L_PDROP, &&L_INT, &&L_INT,
-    &&L_INT, &&L_INT, &&L_INT, &&L_INT, &&L_INT, &&L_U64A4,
-    &&L_FLT, &&L_FLT, &&L_BOOL, &&L_INT, &&L_INT, &&L_GUID,
-    &&L_GUID, &&L_SID, &&L_PTRS, &&L_PTRB, &&L_ARR, &&L_ARRB,
-    &&L_ANEXT, &&L_CONF, &&L_UNION, &&L_UNIONB, &&L_RUSS, &&L_RUSB,
-    &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD,
-    &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD,
-    &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD,
-    &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD,
-    &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD,
+#define NDR_OPTAB_(name, len, isint) [NDR_OP_##name] = &&L_##name,
+  static const void *const optab[] = {
+    NDR_OPS(NDR_OPTAB_)                     /* one label per opcode: L_NAME below */
+    [NDR_OP__COUNT ... NDR_OPMASK] = &&L_BAD,
   };
+#undef NDR_OPTAB_
+  _Static_assert(sizeof optab / sizeof optab[0] == NDR_OPMASK + 1, "the dispatch table covers every opcode");
 #define NEXT do { w = code[pc]; op = OPC(w); a = OPA(w); goto *optab[op]; } while (0)
+#define OPCASE(name) case NDR_OP_##name: L_##name
+#define OPDEFAULT default: L_BAD
 #else
 #define NEXT continue
+#define OPCASE(name) case NDR_OP_##name
+#define OPDEFAULT default
 #endif
   for (;;) {
     uint32_t w = code[pc];
@@ -461,7 +457,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
 #endif
     switch (op) {
 
-    case NDR_OP_RET: L_RET: {
+    OPCASE(RET): {
       if (F->fullid && vm->pending_full == F->fullid) {
         /* full pointer to a value that is not a table: register it now */
         vm->pending_full = 0;
@@ -473,19 +469,19 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       F--;
       NEXT;
     }
-    case NDR_OP_JMP: L_JMP: pc = code[pc + 1]; NEXT;
-    case NDR_OP_CALL: L_CALL: {
+    OPCASE(JMP): pc = code[pc + 1]; NEXT;
+    OPCASE(CALL): {
       /* a loop body's call returns straight to the loop's ANEXT */
       uint32_t ret = pc + 2 < p->ncodeops && OPC(code[pc + 2]) == NDR_OP_JMP ? code[pc + 3] : pc + 2;
       CALLF(ret, F->cont, LOCKEY, code[pc + 1]);
       NEXT;
     }
-    case NDR_OP_ALIGN: L_ALIGN:
+    OPCASE(ALIGN):
       if (enc) out_claim(&vm->out, a, 0);
       else if (dce_rd_align(&vm->in, a, 0)) SHORT(a);
       pc += 1; NEXT;
 
-    case NDR_OP_OPEN: L_OPEN: {
+    OPCASE(OPEN): {
       int slot;
       if (enc) {
         int t = h->get(ud, F->cont, LOCKEY, &slot);
@@ -496,24 +492,23 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       F->tslot = F->cont = F->scope = slot;
       pc += 2; NEXT;
     }
-    case NDR_OP_OPENB: L_OPENB: {
+    OPCASE(OPENB): {
       int slot;
       h->get(ud, F->cont, LOCKEY, &slot);
       F->tslot = F->cont = F->scope = slot;
       pc += 1; NEXT;
     }
-    case NDR_OP_CLOSE: L_CLOSE:
+    OPCASE(CLOSE):
       if (F->tslot) h->pop(ud, F->tslot);
       F->tslot = 0;
       pc += 1; NEXT;
 
-    case NDR_OP_PMARK: L_PMARK: F->mark = vm->npq; F->savedcur = vm->pcur; pc += 1; NEXT;
-    case NDR_OP_PCUR: L_PCUR: vm->pcur = F->mark; pc += 1; NEXT;
-    case NDR_OP_PDROP: L_PDROP: vm->npq = F->mark; vm->pcur = F->savedcur; pc += 1; NEXT;
+    OPCASE(PMARK): F->mark = vm->npq; F->savedcur = vm->pcur; pc += 1; NEXT;
+    OPCASE(PCUR): vm->pcur = F->mark; pc += 1; NEXT;
+    OPCASE(PDROP): vm->npq = F->mark; vm->pcur = F->savedcur; pc += 1; NEXT;
 
-    case NDR_OP_U8: case NDR_OP_I8: case NDR_OP_U16: case NDR_OP_I16:
-    case NDR_OP_U32: case NDR_OP_I32: case NDR_OP_U64:
-    case NDR_OP_ENUM16: case NDR_OP_ENUM32: L_INT: {
+    OPCASE(U8): OPCASE(I8): OPCASE(U16): OPCASE(I16): OPCASE(U32): OPCASE(I32): OPCASE(U64):
+    OPCASE(ENUM16): OPCASE(ENUM32): {
       int sz = prim_size(op);
       int sign = (op == NDR_OP_I8 || op == NDR_OP_I16 || op == NDR_OP_I32);
       uint32_t np = pc + 1 + (op == NDR_OP_ENUM16 || op == NDR_OP_ENUM32);
@@ -594,7 +589,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       NEXT;
     }
 
-    case NDR_OP_U64A4: L_U64A4: {  /* FILETIME */
+    OPCASE(U64A4): {  /* FILETIME */
       int64_t v;
       if (enc) {
         int t = h->geti(ud, F->cont, LOCKEY, &v);
@@ -610,7 +605,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       pc += 1; NEXT;
     }
 
-    case NDR_OP_F32: case NDR_OP_F64: L_FLT: {
+    OPCASE(F32): OPCASE(F64): {
       int sz = op == NDR_OP_F32 ? 4 : 8;
       if (enc) {
         double d;
@@ -629,7 +624,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       pc += 1; NEXT;
     }
 
-    case NDR_OP_BOOL: L_BOOL: {
+    OPCASE(BOOL): {
       if (enc) {
         int v = 0;
         int t = h->getb(ud, F->cont, LOCKEY, &v);
@@ -643,7 +638,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       pc += 1; NEXT;
     }
 
-    case NDR_OP_GUID: case NDR_OP_CTXH: L_GUID: {
+    OPCASE(GUID): OPCASE(CTXH): {
       size_t n = op == NDR_OP_GUID ? 16 : 20;
       if (enc) {
         const char *s; size_t len;
@@ -684,7 +679,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       pc += 1; NEXT;
     }
 
-    case NDR_OP_SID: L_SID: {
+    OPCASE(SID): {
       if (enc) {
         const char *s; size_t len;
         uint8_t body[8 + 4 * 15];
@@ -709,7 +704,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       pc += 1; NEXT;
     }
 
-    case NDR_OP_PTRS: L_PTRS: {
+    OPCASE(PTRS): {
       uint32_t kind = code[pc + 1], id = 0, aux = 0;
       if (enc) {
         int64_t dummy;
@@ -749,7 +744,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       if (vm_pq_push(vm, id, aux)) FAIL(NDR_ERR_NOMEM, "out of memory");
       pc += 2; NEXT;
     }
-    case NDR_OP_PTRB: L_PTRB: {
+    OPCASE(PTRB): {
       uint32_t kind = code[pc + 1];
       ndr_pent e;
       if (vm->pcur >= vm->npq) FAIL(NDR_ERR_POINTER, "internal: pointer queue underflow");
@@ -788,7 +783,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       NEXT;
     }
 
-    case NDR_OP_CONF: L_CONF: {  /* hoisted max_count of a conformant struct */
+    OPCASE(CONF): {  /* hoisted max_count of a conformant struct */
       uint32_t fl = code[pc + 2], path = code[pc + 4];
       if (enc) {
         int64_t n;
@@ -816,7 +811,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       pc += 5; NEXT;
     }
 
-    case NDR_OP_ARR: L_ARR: {
+    OPCASE(ARR): {
       const uint32_t *d = code + pc;
       uint32_t fl = d[1], ek = (fl >> 8) & 0xFF, N = d[2];
       uint32_t ealign = d[6] & 0xFF, emin = d[6] >> 8;
@@ -1069,7 +1064,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       if ((fl & NDR_A_NEEDB) && vm_pq_push(vm, act, 0)) FAIL(NDR_ERR_NOMEM, "out of memory");
       pc += 7; NEXT;
     }
-    case NDR_OP_ARRB: L_ARRB: {
+    OPCASE(ARRB): {
       int slot;
       if (vm->pcur >= vm->npq) FAIL(NDR_ERR_POINTER, "internal: pointer queue underflow");
       F->n = vm->pq[vm->pcur++].id;
@@ -1078,12 +1073,12 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       F->tslot = F->cont = slot;
       pc += 1; NEXT;
     }
-    case NDR_OP_ANEXT: L_ANEXT:
+    OPCASE(ANEXT):
       if (F->i >= F->n) { pc = code[pc + 1]; NEXT; }
       F->key = ++F->i;
       pc += 2; NEXT;
 
-    case NDR_OP_UNION: L_UNION: {
+    OPCASE(UNION): {
       uint32_t fl = code[pc + 1], sx_ = code[pc + 2], at = code[pc + 3], swk = code[pc + 4];
       uint32_t narms = code[at], dflt = code[at + 1];
       int st = (int)((fl >> 8) & 0xFF), ssz = elem_size(st), sign = st == NDR_E_I16 || st == NDR_E_I32 || st == NDR_E_I8;
@@ -1151,7 +1146,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       }
       pc += 5; NEXT;
     }
-    case NDR_OP_UNIONB: L_UNIONB: {
+    OPCASE(UNIONB): {
       uint32_t at = code[pc + 1], arm;
       int slot;
       if (vm->pcur >= vm->npq) FAIL(NDR_ERR_POINTER, "internal: pointer queue underflow");
@@ -1165,7 +1160,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       pc += 2; NEXT;
     }
 
-    case NDR_OP_RUSS: L_RUSS: {
+    OPCASE(RUSS): {
       uint32_t id = 0, aux = 0;
       if (enc) {
         const char *s; size_t len;
@@ -1192,7 +1187,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       if (vm_pq_push(vm, id, aux)) FAIL(NDR_ERR_NOMEM, "out of memory");
       pc += 1; NEXT;
     }
-    case NDR_OP_RUSB: L_RUSB: {
+    OPCASE(RUSB): {
       ndr_pent e;
       if (vm->pcur >= vm->npq) FAIL(NDR_ERR_POINTER, "internal: pointer queue underflow");
       e = vm->pq[vm->pcur++];
@@ -1225,7 +1220,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       pc += 1; NEXT;
     }
 
-    default: L_BAD:
+    OPDEFAULT:
       FAIL(NDR_ERR_VALUE, "internal: bad opcode %u at %u", op, pc);
     }
   }
@@ -1242,6 +1237,8 @@ fail:
   return vm->err;
 }
 #undef NEXT
+#undef OPCASE
+#undef OPDEFAULT
 #undef LOCKEY
 #undef CALLF
 #if NDR_THREADED
