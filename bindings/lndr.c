@@ -8,6 +8,11 @@
 **   core.ndr_decode(program, entry, bytes, drep0, drep1, partial, max_depth, isfunc)
 **        -> value | nil, err
 **   core.ndr_disasm(program) -> string
+**   core.ndr_ops    the opcode table (engine/ndr/ndr_ops.h), by name:
+**                   { RET = { code = 0, len = 1, int = false }, ... }; len is
+**                   the instruction's words without the optional integer
+**                   operands (int: NDR_F_RANGE / NDR_F_AUTO allowed). The Lua
+**                   compiler takes its opcode numbers from here.
 **
 ** Memory: the interpreter's scratch (frames, pointer queue, output buffer)
 ** lives in a "dcerpc.ndr.vm" userdata (freed by __gc), marked to-be-closed
@@ -511,6 +516,21 @@ static int lndr_decode(lua_State *L) {
   return 3;
 }
 
+/* core.ndr_ops (see the top of this file) */
+static void lndr_push_ops(lua_State *L) {
+  lua_createtable(L, 0, NDR_OP__COUNT);
+  for (uint32_t op = 0; op < NDR_OP__COUNT; op++) {
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, (lua_Integer)op);
+    lua_setfield(L, -2, "code");
+    lua_pushinteger(L, (lua_Integer)ndr_op_base_len(op));
+    lua_setfield(L, -2, "len");
+    lua_pushboolean(L, ndr_op_is_int(op));
+    lua_setfield(L, -2, "int");
+    lua_setfield(L, -2, ndr_op_name(op));
+  }
+}
+
 void dcerpc_open_ndr(lua_State *L) {
   static const luaL_Reg pm[] = { { "__gc", lndr_prog_gc }, { NULL, NULL } };
   static const luaL_Reg vm[] = { { "__gc", lndr_vm_gc }, { "__close", lndr_vm_close }, { NULL, NULL } };
@@ -527,6 +547,8 @@ void dcerpc_open_ndr(lua_State *L) {
   luaL_setfuncs(L, vm, 0);
   lua_pop(L, 1);
   luaL_setfuncs(L, f, 0);
+  lndr_push_ops(L);
+  lua_setfield(L, -2, "ndr_ops");
   lndr_newvm(L);                /* shared by encode and decode as upvalue 1 */
   luaL_setfuncs(L, fv, 1);
 }

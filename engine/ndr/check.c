@@ -12,30 +12,34 @@
 #include <string.h>
 #include "ndr/ndr.h"
 
-static const char *const opname[NDR_OP__COUNT] = {
-  "RET", "JMP", "CALL", "ALIGN", "OPEN", "OPENB", "CLOSE", "PMARK", "PCUR", "PDROP",
-  "U8", "I8", "U16", "I16", "U32", "I32", "U64", "U64A4", "F32", "F64", "BOOL",
-  "ENUM16", "ENUM32", "GUID", "CTXH", "SID", "PTRS", "PTRB", "ARR", "ARRB", "ANEXT",
-  "CONF", "UNION", "UNIONB", "RUSS", "RUSB",
-};
+/* The opcode table, from ndr/ndr_ops.h. */
+typedef struct ndr_opinfo {
+  const char *name;
+  uint8_t len;    /* words without the optional integer operands */
+  uint8_t isint;  /* NDR_F_RANGE / NDR_F_AUTO allowed */
+} ndr_opinfo;
 
-const char *ndr_op_name(uint32_t op) { return op < NDR_OP__COUNT ? opname[op] : "?"; }
+#define NDR_OPINFO_(name, len, isint) [NDR_OP_##name] = { #name, len, isint },
+static const ndr_opinfo opinfo[NDR_OP__COUNT] = { NDR_OPS(NDR_OPINFO_) };
+#undef NDR_OPINFO_
 
-uint32_t ndr_op_base_len(uint32_t op) {
-  switch (op) {
-    case NDR_OP_JMP: case NDR_OP_CALL: case NDR_OP_OPEN: case NDR_OP_ENUM16: case NDR_OP_ENUM32:
-    case NDR_OP_PTRS: case NDR_OP_ANEXT: case NDR_OP_UNIONB: return 2;
-    case NDR_OP_PTRB: return 4;
-    case NDR_OP_CONF: return 5;
-    case NDR_OP_UNION: return 5;
-    case NDR_OP_ARR: return 7;
-    default: return op < NDR_OP__COUNT ? 1 : 0;
-  }
-}
+/* Opcode numbers are part of every compiled program (and of the fuzzer's
+** corpus): a list edited anywhere but at its end must fail to build. */
+_Static_assert(NDR_OP_RET == 0 && NDR_OP_JMP == 1 && NDR_OP_CALL == 2 && NDR_OP_ALIGN == 3 &&
+               NDR_OP_OPEN == 4 && NDR_OP_OPENB == 5 && NDR_OP_CLOSE == 6 && NDR_OP_PMARK == 7 &&
+               NDR_OP_PCUR == 8 && NDR_OP_PDROP == 9 && NDR_OP_U8 == 10 && NDR_OP_I8 == 11 &&
+               NDR_OP_U16 == 12 && NDR_OP_I16 == 13 && NDR_OP_U32 == 14 && NDR_OP_I32 == 15 &&
+               NDR_OP_U64 == 16 && NDR_OP_U64A4 == 17 && NDR_OP_F32 == 18 && NDR_OP_F64 == 19 &&
+               NDR_OP_BOOL == 20 && NDR_OP_ENUM16 == 21 && NDR_OP_ENUM32 == 22 &&
+               NDR_OP_GUID == 23 && NDR_OP_CTXH == 24 && NDR_OP_SID == 25 && NDR_OP_PTRS == 26 &&
+               NDR_OP_PTRB == 27 && NDR_OP_ARR == 28 && NDR_OP_ARRB == 29 && NDR_OP_ANEXT == 30 &&
+               NDR_OP_CONF == 31 && NDR_OP_UNION == 32 && NDR_OP_UNIONB == 33 &&
+               NDR_OP_RUSS == 34 && NDR_OP_RUSB == 35,
+               "NDR opcode numbers changed (ndr_ops.h: append, never insert)");
 
-int ndr_op_is_int(uint32_t op) {
-  return (op >= NDR_OP_U8 && op <= NDR_OP_U64) || op == NDR_OP_ENUM16 || op == NDR_OP_ENUM32;
-}
+const char *ndr_op_name(uint32_t op) { return op < NDR_OP__COUNT ? opinfo[op].name : "?"; }
+uint32_t ndr_op_base_len(uint32_t op) { return op < NDR_OP__COUNT ? opinfo[op].len : 0; }
+int ndr_op_is_int(uint32_t op) { return op < NDR_OP__COUNT && opinfo[op].isint; }
 
 uint32_t ndr_op_len(const uint32_t *code, uint32_t pc) {
   uint32_t w = code[pc], op = w & NDR_OPMASK, n = ndr_op_base_len(op);

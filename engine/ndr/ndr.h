@@ -26,45 +26,19 @@
 #include <stdint.h>
 #include "base/buf.h"
 #include "base/utf16.h"
+#include "ndr/ndr_ops.h"
 
 /* ------------------------------------------------------------ opcodes */
+/* The opcodes and their operands are listed once, in ndr/ndr_ops.h. */
+#define NDR_OP_ENUM_(name, len, isint) NDR_OP_##name,
 enum ndr_opcode {
-  NDR_OP_RET = 0,  /* return from routine */
-  NDR_OP_JMP,      /* w1: target */
-  NDR_OP_CALL,     /* a: field (callee location) ; w1: routine */
-  NDR_OP_ALIGN,    /* a: 1,2,4,8 */
-  NDR_OP_OPEN,     /* a: field ; w1: record-size hint. Enter the table (encode: get; decode: create) */
-  NDR_OP_OPENB,    /* a: field. Enter an existing table (buffers pass) */
-  NDR_OP_CLOSE,    /* leave the table entered by OPEN/OPENB/ARR/UNION */
-  NDR_OP_PMARK,    /* start a pointer-queue segment (F routines) */
-  NDR_OP_PCUR,     /* buffers pass: read the segment from its start */
-  NDR_OP_PDROP,    /* end the segment */
-  /* primitives: a = field */
-  NDR_OP_U8, NDR_OP_I8, NDR_OP_U16, NDR_OP_I16, NDR_OP_U32, NDR_OP_I32,
-  NDR_OP_U64,      /* also int64 / hyper (two's complement in a Lua integer) */
-  NDR_OP_U64A4,    /* FILETIME: 8 bytes, aligned 4, as two 32-bit halves */
-  NDR_OP_F32, NDR_OP_F64, NDR_OP_BOOL,
-  NDR_OP_ENUM16,   /* w1: name map (k of a names table, 0 none) */
-  NDR_OP_ENUM32,   /* same, 4 bytes */
-  NDR_OP_GUID,     /* 16 bytes aligned 4 <-> "xxxxxxxx-...." */
-  NDR_OP_CTXH,     /* 20 bytes aligned 4 <-> 20-byte string */
-  NDR_OP_SID,      /* RPC_SID with its conformance <-> "S-1-..." */
-  NDR_OP_PTRS,     /* a: field ; w1: kind. Pointer, scalars: referent id */
-  NDR_OP_PTRB,     /* a: field ; w1: kind ; w2: F routine of the referent ;
-                      w3: size expr that must be 0 when the pointer is null (0: none) */
-  NDR_OP_ARR,      /* a: field ; w1..w6: array descriptor (see below) */
-  NDR_OP_ARRB,     /* enter an array's table for its buffers pass */
-  NDR_OP_ANEXT,    /* w1: loop end. Next element, or jump */
-  NDR_OP_CONF,     /* w1: size expr ; w2: flags ; w3: tail field ; w4: path (data: n, fields)
-                      to the nested struct holding the array, 0: this one. Hoisted max_count */
-  NDR_OP_UNION,    /* a: field ; w1: flags ; w2: switch expr ; w3: arm table ; w4: switch field */
-  NDR_OP_UNIONB,   /* w1: arm table. Buffers pass of a union (arm from the queue) */
-  NDR_OP_RUSS,     /* RPC_UNICODE_STRING scalars */
-  NDR_OP_RUSB,     /* RPC_UNICODE_STRING referent */
+  NDR_OPS(NDR_OP_ENUM_)
   NDR_OP__COUNT
 };
+#undef NDR_OP_ENUM_
 
 #define NDR_OPMASK   0x3f
+_Static_assert(NDR_OP__COUNT <= NDR_OPMASK + 1, "opcodes fit in NDR_OPMASK");
 #define NDR_F_RANGE  0x80  /* integer op: w: lo_lo lo_hi hi_lo hi_hi follow */
 #define NDR_F_AUTO   0x40  /* integer op: w: sibling field (bits 0-23) whose length fills a
                               nil value; bits 24-30 its element kind, bit 31 [string].

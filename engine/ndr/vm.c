@@ -6,8 +6,10 @@
 ** buffers pass in NDR order.
 **
 ** Both directions share the loop's source; it is compiled twice (this file
-** includes itself, see NDR_VM_LOOP) with `enc` a constant, so each
-** direction's code holds only its own branches. Decoding checks every count
+** includes itself, see NDR_VM_LOOP) with `enc` and the array count width
+** VM_CW constants, so each direction's code holds only its own branches.
+** The big ops (integers, arrays) are small always-inline helpers above the
+** loop that take those constants as arguments. Decoding checks every count
 ** against the bytes left before it loops or asks the host for a table.
 */
 #ifndef NDR_VM_LOOP
@@ -129,6 +131,8 @@ static int vm_fail(ndr_vm *vm, const ndr_prog *p, uint32_t a, int err, const cha
 }
 
 #define FAIL(err, ...) do { vm_fail(vm, p, a, err, __VA_ARGS__); goto fail; } while (0)
+/* the same in the loop's helpers: they return -1, and the loop goes to fail */
+#define HFAIL(err, ...) return (vm_fail(vm, p, a, err, __VA_ARGS__), -1)
 #define SHORT(n) FAIL(NDR_ERR_BUFSIZE, "need %zu bytes, %zu left", (size_t)(n), dce_rd_left(&vm->in))
 
 /* ------------------------------------------------------------ helpers */
@@ -226,43 +230,6 @@ static inline uint8_t *out_claim(dce_buf *b, size_t al, size_t n) {
   b->len += pad + n;
   while (pad--) *q++ = 0;
   return q;
-}
-
-/* Decode fast path for a plain [string] char/wchar_t array (conformant
-** varying, no size expressions): all three counts in one read, then the
-** text. Returns 1 when done; 0 when anything is unusual, bad or out of
-** memory, having consumed nothing, so that the general path runs from the
-** same offset with the same checks and messages. */
-static inline int str_fast(ndr_vm *vm, const uint32_t *d, int cont, int64_t key, int le) {
-  uint32_t fl = d[1], ek = (fl >> 8) & 0xFF, emin = d[6] >> 8, maxc, off, act;
-  dce_rd *r = &vm->in;
-  const uint8_t *q;
-  size_t n, es, left;
-  if ((fl & ~0xFF00u) != (NDR_A_CONF | NDR_A_VARY | NDR_A_STRING) ||
-      (ek != NDR_E_WCHAR && ek != NDR_E_BYTE) || d[3] || d[4] || d[5]) return 0;
-  es = ek == NDR_E_WCHAR ? 2 : 1;
-  {
-    size_t pad = (0 - r->off) & 3;
-    if (!dce_rd_has(r, pad + 12)) return 0;
-    q = r->p + r->off + pad;
-    left = r->len - r->off - pad - 12;  /* the header ends 4-aligned: no padding before the text */
-  }
-  maxc = ld32(q, le); off = ld32(q + 4, le); act = ld32(q + 8, le);
-  if (off != 0 || act == 0 || act > maxc || (uint64_t)act * es > left ||
-      (emin ? (uint64_t)act * emin > left : act > (1u << 20))) return 0;
-  n = act - 1;
-  q += 12;
-  if (es == 1 ? q[n] != 0 : (q[2 * n] != 0 || q[2 * n + 1] != 0)) return 0;
-  if (es == 1) {
-    r->off = (size_t)(q - r->p) + act;
-    vm->h->sets(vm->h->ud, cont, key, (const char *)q, n);
-  } else {
-    char *o = vm_scratch(vm, 3 * n + 1);
-    if (!o) return 0;
-    r->off = (size_t)(q - r->p) + 2 * (size_t)act;
-    vm->h->sets(vm->h->ud, cont, key, o, dce_utf16_to_utf8(q, n, le, o));
-  }
-  return 1;
 }
 
 static int vm_newt(ndr_vm *vm, int cont, int64_t key, uint32_t narr, uint32_t nrec) {
@@ -372,32 +339,535 @@ static void ctxh_swap(uint8_t *b) {
   memcpy(b + 4, u.b, 16);
 }
 
+/* ------------------------------------------------------------ integers */
+
+/* A 64-bit operand: two words, low first (ranges, union cases, constants). */
+NDR_INLINE int64_t w64(const uint32_t *w) { return (int64_t)((uint64_t)w[0] | ((uint64_t)w[1] << 32)); }
+
+/* An integer of sz bytes (1, 2, 4, 8) at q, sign-extended when sign. */
+NDR_INLINE int64_t ld_int(const uint8_t *q, int sz, int sign, int le) {
+  switch (sz) {
+    case 1: return sign ? (int8_t)q[0] : q[0];
+    case 2: return sx(dce_ld16(q, le), 2, sign);
+    case 4: return sx(dce_ld32(q, le), 4, sign);
+    default: return (int64_t)dce_ld64(q, le);
+  }
+}
+
+NDR_INLINE void st_int(uint8_t *q, int sz, int64_t v, int le) {
+  switch (sz) {
+    case 1: q[0] = (uint8_t)v; break;
+    case 2: dce_st16(q, (uint16_t)v, le); break;
+    case 4: st32(q, (uint32_t)v, le); break;
+    default: dce_st64(q, (uint64_t)v, le); break;
+  }
+}
+
+/* The pc after an integer op whose optional operands (NDR_F_RANGE's four
+** words, NDR_F_AUTO's one or two) start at np. */
+NDR_INLINE uint32_t int_next(const uint32_t *code, uint32_t np, uint32_t w) {
+  uint32_t nx = np + ((w & NDR_F_RANGE) ? 4 : 0);
+  if (w & NDR_F_AUTO) nx += (((code[nx] >> 24) & 0x7F) == NDR_AUTO_UNION) ? 2 : 1;
+  return nx;
+}
+
+/* NDR_F_RANGE: 0 when v is inside the range at rw (lo, hi), else -1. */
+static int vm_range_fail(ndr_vm *vm, const ndr_prog *p, uint32_t a, int64_t v, const uint32_t *rw) {
+  HFAIL(NDR_ERR_RANGE, "value %lld outside range [%lld, %lld]", (long long)v, (long long)w64(rw),
+        (long long)w64(rw + 2));
+}
+NDR_INLINE int int_range(ndr_vm *vm, const ndr_prog *p, uint32_t a, int64_t v, const uint32_t *rw) {
+  return v >= w64(rw) && v <= w64(rw + 2) ? 0 : vm_range_fail(vm, p, a, v, rw);
+}
+
+/* Decode: the integer op at pc (sz bytes, aligned sz) into *v, range
+** checked (its operands start at np). 0, or -1 with the error set. */
+NDR_INLINE int int_dec(ndr_vm *vm, const ndr_prog *p, uint32_t a, const uint32_t *code, uint32_t np, uint32_t w,
+                       int sz, int sign, int le, int64_t *v) {
+  const uint8_t *q = in_take(&vm->in, (size_t)sz, (size_t)sz);
+  if (!q) {
+    size_t need = ((0 - vm->in.off) & (size_t)(sz - 1)) + (size_t)sz;
+    HFAIL(NDR_ERR_BUFSIZE, "need %zu bytes, %zu left", need, dce_rd_left(&vm->in));
+  }
+  *v = ld_int(q, sz, sign, le);
+  return (w & NDR_F_RANGE) ? int_range(vm, p, a, *v, code + np) : 0;
+}
+
+/* Encode: the value at (cont,key) of an integer op that the host does not
+** hold as an integer (type t): an enum given by name, or a nil that
+** NDR_F_AUTO fills from a sibling (the length of an array, the arm a union
+** holds). 0 with *v, or -1 with the error set. */
+static int vm_int_other(ndr_vm *vm, const ndr_prog *p, uint32_t a, int cont, int64_t key,
+                        const uint32_t *code, uint32_t pc, uint32_t np, uint32_t w, int t, int64_t *v) {
+  const ndr_host *h = vm->h;
+  void *ud = h->ud;
+  int names = np > pc + 1 && code[pc + 1];  /* an enum with a name map */
+  if (t == NDR_T_STR && names && h->lookup(ud, cont, key, code[pc + 1], v)) return 0;
+  if (t == NDR_T_NIL && (w & NDR_F_AUTO)) {
+    uint32_t aw = np + ((w & NDR_F_RANGE) ? 4 : 0);
+    uint32_t ak = code[aw] & 0xFFFFFF, ek = code[aw] >> 24;
+    if ((ek & 0x7F) == NDR_AUTO_UNION) {
+      /* the discriminant of a sibling union: the arm its value holds */
+      uint32_t at = code[aw + 1], narms = code[at], dflt = code[at + 1], i;
+      int slot, t2 = h->get(ud, cont, -(int64_t)ak, &slot);
+      for (i = 0; t2 == NDR_T_TABLE && i < narms; i++) {
+        const uint32_t *e = code + at + 2 + 5 * i;
+        int64_t dd;
+        if (i + 1 == dflt || !e[2]) continue;
+        if (h->geti(ud, slot, -(int64_t)e[2], &dd) != NDR_T_NIL) { *v = w64(e); break; }
+      }
+      h->pop(ud, slot);
+      if (t2 != NDR_T_TABLE || i >= narms)
+        HFAIL(NDR_ERR_TYPE, "integer expected, got nil (and %s names no known arm)", p->names[ak]);
+    } else {
+      int64_t n = vm_vlen(vm, cont, -(int64_t)ak, (int)(ek & 0x7F), (int)(ek >> 7));
+      if (n < 0) HFAIL(NDR_ERR_TYPE, "integer expected, got nil (and %s is not an array)", p->names[ak]);
+      *v = n;
+    }
+    return 0;
+  }
+  if (t == NDR_T_STR && names) {
+    const char *s; size_t n;
+    h->gets(ud, cont, key, &s, &n);
+    HFAIL(NDR_ERR_VALUE, "unknown name '%.60s'", s);
+  }
+  HFAIL(NDR_ERR_TYPE, "integer expected, got %s", ndr_tname[t]);
+}
+
+/* Encode: the integer op at pc (sz bytes, aligned sz) from (cont,key),
+** filled in, size and range checked. 0, or -1 with the error set. */
+NDR_INLINE int int_enc(ndr_vm *vm, const ndr_prog *p, uint32_t a, int cont, int64_t key, const uint32_t *code,
+                       uint32_t pc, uint32_t np, uint32_t w, int sz, int le) {
+  int64_t v;
+  uint8_t *q;
+  int t = vm->h->geti(vm->h->ud, cont, key, &v);
+  if (t != NDR_T_INT) {
+    int e = vm_int_other(vm, p, a, cont, key, code, pc, np, w, t, &v);
+    if (e) return e;
+  }
+  if (!fits(v, sz)) HFAIL(NDR_ERR_VALUE, "value %lld out of range for a %d-byte integer", (long long)v, sz);
+  if ((w & NDR_F_RANGE) && int_range(vm, p, a, v, code + np)) return -1;
+  q = out_claim(&vm->out, (size_t)sz, (size_t)sz);
+  if (q) st_int(q, sz, v, le);
+  return 0;
+}
+
+/* ------------------------------------------------------------ array counts
+** Conformance (max_count) and variance (offset, actual_count) are counts of
+** cw bytes aligned to cw: 4 in NDR20. The loop passes its instance's VM_CW,
+** a constant, so that NDR64 (8-byte counts, aligned 8) can be one more
+** instance. Counts are 32-bit here; an 8-byte count above that is refused
+** where it is read. */
+
+/* A count of cw bytes at q into *v; 0 when it does not fit (never for 4). */
+NDR_INLINE int ld_count(const uint8_t *q, int le, size_t cw, uint32_t *v) {
+  uint64_t x;
+  if (cw == 4) { *v = ld32(q, le); return 1; }
+  x = dce_ld64(q, le);
+  *v = (uint32_t)x;
+  return x <= UINT32_MAX;
+}
+
+NDR_INLINE void st_count(uint8_t *q, uint32_t v, int le, size_t cw) {
+  if (cw == 4) st32(q, v, le);
+  else dce_st64(q, v, le);
+}
+
+/* Decode: n counts in a row (aligned cw) into c; 0, or -1 with the error
+** set. Short input is consumed as reading the counts one at a time would
+** (the padding, the whole counts there are), for the same offset in the
+** message. */
+static void in_counts_short(ndr_vm *vm, const ndr_prog *p, uint32_t a, size_t cw, size_t n) {
+  dce_rd *r = &vm->in;
+  if (!dce_rd_align(r, cw, 0)) while (dce_rd_has(r, cw)) r->off += cw;  /* fewer than n are there */
+  vm_fail(vm, p, a, NDR_ERR_BUFSIZE, "need %zu bytes, %zu left", n * cw, dce_rd_left(r));
+}
+NDR_INLINE int in_counts(ndr_vm *vm, const ndr_prog *p, uint32_t a, int le, size_t cw, size_t n, uint32_t *c) {
+  const uint8_t *q = in_take(&vm->in, cw, n * cw);
+  int ok = 1;
+  if (!q) { in_counts_short(vm, p, a, cw, n); return -1; }
+  for (size_t i = 0; i < n; i++) ok &= ld_count(q + i * cw, le, cw, &c[i]);
+  if (!ok) HFAIL(NDR_ERR_ARRAY, "array count above 4294967295");
+  return 0;
+}
+
+/* Encode: n counts in a row, aligned cw. */
+NDR_INLINE void out_counts(dce_buf *b, int le, size_t cw, size_t n, const uint32_t *c) {
+  uint8_t *q = out_claim(b, cw, n * cw);
+  if (q) for (size_t i = 0; i < n; i++) st_count(q + i * cw, c[i], le, cw);
+}
+
+/* Encode: an array's own counts, aligned cw: max_count when cf, then
+** offset and actual_count when vy. */
+NDR_INLINE void out_arr_counts(dce_buf *b, int le, size_t cw, int cf, int vy, uint32_t maxc, uint32_t off,
+                               uint32_t act) {
+  if (cf | vy) {
+    uint8_t *q = out_claim(b, cw, cw * ((size_t)cf + 2 * (size_t)vy));
+    if (q) {
+      if (cf) { st_count(q, maxc, le, cw); q += cw; }
+      if (vy) { st_count(q, off, le, cw); st_count(q + cw, act, le, cw); }
+    }
+  }
+}
+
+/* ------------------------------------------------------------ arrays
+** The ARR op (descriptor d, see ndr.h) in parts, each inlined into its
+** direction's loop with the count width cw. Decode: str_fast, or
+** arr_counts_dec then arr_elems_dec (all but complex elements, whose loop is
+** in the program). Encode: arr_value_enc, arr_counts_enc, out_arr_counts,
+** arr_elems_enc. The multi-dimensional parts are rare: out of line. */
+
+/* Decode fast path for a plain [string] char/wchar_t array (conformant
+** varying, no size expressions): all three counts in one read, then the
+** text. Returns 1 when done; 0 when anything is unusual, bad or out of
+** memory, having consumed nothing, so that the general path runs from the
+** same offset with the same checks and messages. */
+NDR_INLINE int str_fast(ndr_vm *vm, const uint32_t *d, int cont, int64_t key, int le, size_t cw) {
+  uint32_t fl = d[1], ek = (fl >> 8) & 0xFF, emin = d[6] >> 8, maxc, off, act;
+  dce_rd *r = &vm->in;
+  const uint8_t *q;
+  size_t n, es, left;
+  if ((fl & ~0xFF00u) != (NDR_A_CONF | NDR_A_VARY | NDR_A_STRING) ||
+      (ek != NDR_E_WCHAR && ek != NDR_E_BYTE) || d[3] || d[4] || d[5]) return 0;
+  es = ek == NDR_E_WCHAR ? 2 : 1;
+  {
+    size_t pad = (0 - r->off) & (cw - 1);
+    if (!dce_rd_has(r, pad + 3 * cw)) return 0;
+    q = r->p + r->off + pad;
+    left = r->len - r->off - pad - 3 * cw;  /* the counts end aligned: no padding before the text */
+  }
+  if (!ld_count(q, le, cw, &maxc) || !ld_count(q + cw, le, cw, &off) || !ld_count(q + 2 * cw, le, cw, &act)) return 0;
+  if (off != 0 || act == 0 || act > maxc || (uint64_t)act * es > left ||
+      (emin ? (uint64_t)act * emin > left : act > (1u << 20))) return 0;
+  n = act - 1;
+  q += 3 * cw;
+  if (es == 1 ? q[n] != 0 : (q[2 * n] != 0 || q[2 * n + 1] != 0)) return 0;
+  if (es == 1) {
+    r->off = (size_t)(q - r->p) + act;
+    vm->h->sets(vm->h->ud, cont, key, (const char *)q, n);
+  } else {
+    char *o = vm_scratch(vm, 3 * n + 1);
+    if (!o) return 0;
+    r->off = (size_t)(q - r->p) + 2 * (size_t)act;
+    vm->h->sets(vm->h->ud, cont, key, o, dce_utf16_to_utf8(q, n, le, o));
+  }
+  return 1;
+}
+
+/* Decode the counts of a multi-dimensional array (outermost dimension):
+** Z1..Zn, then (offset, actual) for each dimension when varying, into
+** vm->mdmax/mdoff/mdact, checked against the expressions of the data block
+** and bounded by the bytes left. 0, or -1 with the error set. */
+static int arr_md_dec(ndr_vm *vm, const ndr_prog *p, uint32_t a, const uint32_t *d, int scope, int le, size_t cw) {
+  const uint32_t *code = p->code;
+  uint32_t fl = d[1], emin = d[6] >> 8, nd = (fl >> 16) & 0xFF, blk = d[3];
+  dce_rd *r = &vm->in;
+  uint64_t cells = 1;
+  int64_t ex;
+  if (dce_rd_align(r, cw, 0))
+    HFAIL(NDR_ERR_BUFSIZE, "need %zu bytes, %zu left", cw, dce_rd_left(r));
+  for (uint32_t i = 0; i < nd; i++) {
+    if (in_counts(vm, p, a, le, cw, 1, &vm->mdmax[i])) return -1;
+    if (code[blk + 1 + i] && vm_eval(vm, p, code[blk + 1 + i], scope, &ex) && ex != (int64_t)vm->mdmax[i])
+      HFAIL(NDR_ERR_ARRAY, "bad array size in dimension %u: got %u, expected %lld", i + 1,
+                     vm->mdmax[i], (long long)ex);
+    vm->mdoff[i] = 0; vm->mdact[i] = vm->mdmax[i];
+  }
+  if (fl & NDR_A_VARY) for (uint32_t i = 0; i < nd; i++) {
+    uint32_t c[2];
+    if (in_counts(vm, p, a, le, cw, 2, c)) return -1;
+    vm->mdoff[i] = c[0]; vm->mdact[i] = c[1];
+    if ((uint64_t)vm->mdoff[i] + vm->mdact[i] > vm->mdmax[i])
+      HFAIL(NDR_ERR_ARRAY, "offset %u + actual count %u exceed the maximum %u in dimension %u",
+                     vm->mdoff[i], vm->mdact[i], vm->mdmax[i], i + 1);
+    if (code[blk + 1 + nd + i] && vm_eval(vm, p, code[blk + 1 + nd + i], scope, &ex) && ex != (int64_t)vm->mdact[i])
+      HFAIL(NDR_ERR_ARRAY, "bad array length in dimension %u: got %u, expected %lld", i + 1,
+                     vm->mdact[i], (long long)ex);
+  }
+  /* every cell takes emin bytes, every row a table: bound the product */
+  for (uint32_t i = 0; i < nd; i++) {
+    cells *= vm->mdact[i] ? vm->mdact[i] : 1;
+    if (cells > dce_rd_left(r) / (emin ? emin : 1) + 1)
+      HFAIL(NDR_ERR_BUFSIZE, "array counts exceed the %zu bytes left", dce_rd_left(r));
+  }
+  return 0;
+}
+
+/* Decode: the counts of the array at d (fixed arrays keep their length),
+** from the wire, a hoisted conformance or an outer dimension; checked
+** against the size expressions, the [string] rules and the bytes left. */
+NDR_INLINE int arr_counts_dec(ndr_vm *vm, const ndr_prog *p, uint32_t a, const uint32_t *d, int scope, int le,
+                              size_t cw, uint32_t *pmaxc, uint32_t *poff, uint32_t *pact) {
+  uint32_t fl = d[1], emin = d[6] >> 8, maxc = *pmaxc, off = 0, act = *pact;
+  dce_rd *r = &vm->in;
+  int64_t ex;
+  if (fl & NDR_A_MDIN) {
+    uint32_t di = (fl >> 16) & 0xFF;
+    maxc = vm->mdmax[di]; off = vm->mdoff[di]; act = vm->mdact[di];
+  } else if (fl & NDR_A_MD) {
+    if (arr_md_dec(vm, p, a, d, scope, le, cw)) return -1;
+    maxc = vm->mdmax[0]; off = vm->mdoff[0]; act = vm->mdact[0];
+  } else if (fl & NDR_A_CONF) {
+    if (fl & NDR_A_HOIST) maxc = vm->hoist;
+    else if (in_counts(vm, p, a, le, cw, 1, &maxc)) return -1;
+    if (d[3] && vm_eval(vm, p, d[3], scope, &ex)) {
+      if (fl & NDR_A_MAXIS) ex += 1;
+      if (ex != (int64_t)maxc) HFAIL(NDR_ERR_ARRAY, "bad array size: got %u, expected %lld", maxc, (long long)ex);
+    }
+    act = maxc;
+  }
+  if ((fl & NDR_A_VARY) && !(fl & (NDR_A_MD | NDR_A_MDIN))) {
+    uint32_t c[2];
+    if (in_counts(vm, p, a, le, cw, 2, c)) return -1;
+    off = c[0]; act = c[1];
+    if ((uint64_t)off + act > maxc)
+      HFAIL(NDR_ERR_ARRAY, "offset %u + actual count %u exceed the maximum %u", off, act, maxc);
+    if (d[4] && vm_eval(vm, p, d[4], scope, &ex) && ex != (int64_t)act)
+      HFAIL(NDR_ERR_ARRAY, "bad array length: got %u, expected %lld", act, (long long)ex);
+    if (d[5] && vm_eval(vm, p, d[5], scope, &ex) && ex != (int64_t)off)
+      HFAIL(NDR_ERR_ARRAY, "bad array offset: got %u, expected %lld", off, (long long)ex);
+  }
+  if ((fl & NDR_A_STRING) && act == 0) HFAIL(NDR_ERR_STRING, "string without terminator (actual count 0)");
+  if ((fl & NDR_A_STRING) && off != 0) HFAIL(NDR_ERR_STRING, "string with non-zero offset %u", off);
+  /* every element takes at least emin bytes: refuse counts the input cannot
+  ** hold (multi-dimensional: bounded by arr_md_dec) */
+  if (!(fl & NDR_A_MD) &&  /* act < 2^32, emin < 2^24: no overflow */
+      (emin ? (uint64_t)act * emin > dce_rd_left(r) : act > (1u << 20)))
+    HFAIL(NDR_ERR_BUFSIZE, "array count %u exceeds the %zu bytes left", act, dce_rd_left(r));
+  *pmaxc = maxc; *poff = off; *pact = act;
+  return 0;
+}
+
+/* Decode: act elements of kind ek (not complex) into the value at
+** (cont,key): a string (bytes, or UTF-16 as UTF-8) or a table of integers. */
+NDR_INLINE int arr_elems_dec(ndr_vm *vm, const ndr_prog *p, uint32_t a, uint32_t fl, uint32_t ek, uint32_t act,
+                             int cont, int64_t key, int le) {
+  const ndr_host *h = vm->h;
+  size_t es = (size_t)elem_size((int)ek);
+  dce_rd *r = &vm->in;
+  const uint8_t *q;
+  if (act && dce_rd_align(r, es, 0))
+    HFAIL(NDR_ERR_BUFSIZE, "need %zu bytes, %zu left", es, dce_rd_left(r));
+  if (dce_rd_bytes(r, &q, (size_t)act * es))
+    HFAIL(NDR_ERR_BUFSIZE, "need %zu bytes, %zu left", (size_t)act * es, dce_rd_left(r));
+  if (ek == NDR_E_BYTE) {
+    size_t n = act;
+    if (fl & NDR_A_STRING) {
+      if (q[n - 1] != 0) HFAIL(NDR_ERR_STRING, "string not terminated");
+      n--;
+    }
+    h->sets(h->ud, cont, key, (const char *)q, n);
+  } else if (ek == NDR_E_WCHAR) {
+    size_t n = act;
+    char *o;
+    if (fl & NDR_A_STRING) {
+      if (q[2 * n - 1] != 0 || q[2 * n - 2] != 0) HFAIL(NDR_ERR_STRING, "string not terminated");
+      n--;
+    }
+    if (!(o = vm_scratch(vm, 3 * n + 1))) HFAIL(NDR_ERR_NOMEM, "out of memory");
+    h->sets(h->ud, cont, key, o, dce_utf16_to_utf8(q, n, le, o));
+  } else {
+    int slot = vm_newt(vm, cont, key, act, 0);
+    int sign = ek == NDR_E_I8 || ek == NDR_E_I16 || ek == NDR_E_I32;
+    for (uint32_t i = 0; i < act; i++, q += es) h->seti(h->ud, slot, (int64_t)i + 1, ld_int(q, (int)es, sign, le));
+    h->pop(h->ud, slot);
+  }
+  return 0;
+}
+
+/* Encode: the value of the array at d, at (cont,key), and its element count
+** *m ([string]: with the terminator). Text (byte, wchar_t) gives *s, *slen;
+** wchar_t text is converted at once where its units will go, after the
+** counts (*upos, SIZE_MAX when not). Other arrays are a table: *slot. */
+NDR_INLINE int arr_value_enc(ndr_vm *vm, const ndr_prog *p, uint32_t a, const uint32_t *d, int cont, int64_t key,
+                             int le, size_t cw, int *slot, const char **s, size_t *slen, size_t *upos, int64_t *m) {
+  const ndr_host *h = vm->h;
+  uint32_t fl = d[1], ek = (fl >> 8) & 0xFF;
+  dce_buf *b = &vm->out;
+  int t;
+  if (ek == NDR_E_BYTE || ek == NDR_E_WCHAR) {
+    t = h->gets(h->ud, cont, key, s, slen);
+    if (t != NDR_T_STR) HFAIL(NDR_ERR_TYPE, "string expected, got %s", ndr_tname[t]);
+    if (ek == NDR_E_WCHAR) {
+      size_t u;
+      if (!(fl & (NDR_A_MD | NDR_A_MDIN)) && !b->err && !b->limit && *slen < SIZE_MAX / 4) {
+        /* one pass: convert straight to where the units will go (after
+        ** the counts out_counts writes) and learn their number; 2*slen
+        ** bytes always hold them */
+        size_t pos = b->len;
+        if ((fl & NDR_A_CONF) && !(fl & NDR_A_HOIST)) pos = ((pos + cw - 1) & ~(cw - 1)) + cw;
+        if (fl & NDR_A_VARY) pos = ((pos + cw - 1) & ~(cw - 1)) + 2 * cw;
+        pos = (pos + 1) & ~(size_t)1;
+        if (dce_buf_reserve(b, pos - b->len + 2 * *slen + 2)) HFAIL(NDR_ERR_NOMEM, "out of memory");
+        u = dce_utf8_to_utf16(*s, *slen, le, b->p + pos);
+        *upos = pos;
+      } else u = dce_utf8_units(*s, *slen);
+      if (u == (size_t)-1) HFAIL(NDR_ERR_VALUE, "invalid UTF-8 text");
+      *m = (int64_t)u;
+    } else *m = (int64_t)*slen;
+    if (fl & NDR_A_STRING) *m += 1;
+  } else {
+    t = h->get(h->ud, cont, key, slot);
+    if (t != NDR_T_TABLE) { h->pop(h->ud, *slot); HFAIL(NDR_ERR_TYPE, "table expected, got %s", ndr_tname[t]); }
+    *m = (int64_t)h->len(h->ud, *slot);
+  }
+  if (*m > 0xFFFFFFFFLL) HFAIL(NDR_ERR_VALUE, "array too long");
+  return 0;
+}
+
+/* Encode: the counts of all dimensions of a multi-dimensional array
+** (outermost), from the expressions or the shape of the value (m elements
+** in slot), into vm->mdmax/mdoff/mdact, and written: Z1..Zn, then (offset,
+** actual) per dimension when varying. 0, or -1 with the error set. */
+static int arr_md_enc(ndr_vm *vm, const ndr_prog *p, uint32_t a, const uint32_t *d, int scope, int slot, int64_t m,
+                      int le, size_t cw) {
+  const ndr_host *h = vm->h;
+  void *ud = h->ud;
+  const uint32_t *code = p->code;
+  uint32_t fl = d[1], nd = (fl >> 16) & 0xFF, blk = d[3];
+  int cur = slot, base = 0;
+  int64_t n;
+  for (uint32_t i = 0; i < nd; i++) {
+    int64_t len = 0, sz;
+    if (i == 0) len = m;
+    else if (cur) {
+      int s2, t2 = h->get(ud, cur, 1, &s2);
+      if (!base) base = s2;
+      if (t2 == NDR_T_TABLE) { len = (int64_t)h->len(ud, s2); cur = s2; }
+      else if (t2 == NDR_T_STR) { const char *ss; size_t sl; h->gets(ud, cur, 1, &ss, &sl); len = (int64_t)sl; cur = 0; }
+      else cur = 0;
+    }
+    sz = len;
+    if (code[blk + 1 + i] && vm_eval(vm, p, code[blk + 1 + i], scope, &n)) sz = n;
+    vm->mdmax[i] = (uint32_t)sz; vm->mdoff[i] = 0; vm->mdact[i] = (uint32_t)sz;
+    if ((fl & NDR_A_VARY) && !(code[blk + 1 + nd + i] && vm_eval(vm, p, code[blk + 1 + nd + i], scope, &n))) n = len;
+    if (fl & NDR_A_VARY) vm->mdact[i] = (uint32_t)n;
+    if (sz < 0 || sz > 0xFFFFFFFFLL || vm->mdact[i] > vm->mdmax[i]) {
+      if (base) h->pop(ud, base);
+      HFAIL(NDR_ERR_VALUE, "bad array size in dimension %u", i + 1);
+    }
+  }
+  if (base) h->pop(ud, base);
+  out_counts(&vm->out, le, cw, nd, vm->mdmax);
+  if (fl & NDR_A_VARY) for (uint32_t i = 0; i < nd; i++) {
+    uint32_t c[2] = { 0, vm->mdact[i] };
+    out_counts(&vm->out, le, cw, 2, c);
+  }
+  return 0;
+}
+
+/* Encode: the counts of the array at d for a value of m elements (slot: its
+** table, 0 for text), from the expressions, a hoisted conformance, an outer
+** dimension or the value; they must agree with m. */
+NDR_INLINE int arr_counts_enc(ndr_vm *vm, const ndr_prog *p, uint32_t a, const uint32_t *d, int scope, int slot,
+                              int64_t m, int le, size_t cw, uint32_t *pmaxc, uint32_t *poff, uint32_t *pact) {
+  uint32_t fl = d[1], maxc = *pmaxc, off = 0, act = *pact;
+  uint32_t str = (fl & NDR_A_STRING) != 0;
+  int64_t n;
+  if (fl & NDR_A_MDIN) {
+    uint32_t di = (fl >> 16) & 0xFF;
+    maxc = vm->mdmax[di]; off = vm->mdoff[di]; act = vm->mdact[di];
+  } else if (fl & NDR_A_MD) {
+    if (arr_md_enc(vm, p, a, d, scope, slot, m, le, cw)) return -1;
+    maxc = vm->mdmax[0]; act = vm->mdact[0];
+  } else if (fl & NDR_A_CONF) {
+    if (fl & NDR_A_HOIST) n = vm->hoist;
+    else if (d[3] && vm_eval(vm, p, d[3], scope, &n)) { if (fl & NDR_A_MAXIS) n += 1; }
+    else n = m;
+    maxc = (uint32_t)n;
+    if (n < 0 || n > 0xFFFFFFFFLL) HFAIL(NDR_ERR_VALUE, "array size %lld out of range", (long long)n);
+    act = maxc;
+  }
+  if ((fl & NDR_A_VARY) && !(fl & (NDR_A_MD | NDR_A_MDIN))) {
+    if (d[4] && vm_eval(vm, p, d[4], scope, &n)) act = (uint32_t)n; else act = (uint32_t)m;
+    if (d[5] && vm_eval(vm, p, d[5], scope, &n)) off = (uint32_t)n;
+    if ((uint64_t)off + act > maxc)
+      HFAIL(NDR_ERR_VALUE, "%u elements (offset %u) do not fit in %u", act, off, maxc);
+  }
+  if ((int64_t)act != m) {
+    if (slot) vm->h->pop(vm->h->ud, slot);
+    HFAIL(NDR_ERR_VALUE, "array has %lld elements, %u expected", (long long)(m - str), act - str);
+  }
+  *pmaxc = maxc; *poff = off; *pact = act;
+  return 0;
+}
+
+/* Encode: the elements of a non-complex array of kind ek: the text s (wchar_t:
+** already converted at upos when that is where they go now), or act
+** integers from the table in slot (popped). */
+NDR_INLINE int arr_elems_enc(ndr_vm *vm, const ndr_prog *p, uint32_t a, uint32_t fl, uint32_t ek, uint32_t act,
+                             int slot, const char *s, size_t slen, size_t upos, int le) {
+  const ndr_host *h = vm->h;
+  dce_buf *b = &vm->out;
+  uint32_t str = (fl & NDR_A_STRING) != 0;
+  if (ek == NDR_E_BYTE) {
+    dce_buf_put(b, s, slen);
+    if (str) dce_buf_u8(b, 0);
+  } else if (ek == NDR_E_WCHAR) {
+    size_t nb = 2 * (size_t)(act - str);
+    if (act) dce_buf_align(b, 2, 0);
+    if (upos == b->len && !b->err && nb + 2 <= b->cap - b->len) {
+      /* converted in place by arr_value_enc (2*slen + 2 bytes were reserved there) */
+      uint8_t *q = b->p + b->len;
+      b->len += nb;
+      if (str) { q[nb] = 0; q[nb + 1] = 0; b->len += 2; }
+    } else {
+      if (dce_buf_reserve(b, 2 * slen + 2) == 0) {
+        if (dce_utf8_to_utf16(s, slen, le, b->p + b->len) * 2 != nb) HFAIL(NDR_ERR_VALUE, "invalid UTF-8 text");
+        b->len += nb;
+      }
+      if (str) dce_buf_u16(b, 0, le);
+    }
+  } else {
+    int es = elem_size((int)ek);
+    if (act) dce_buf_align(b, (size_t)es, 0);
+    for (uint32_t i = 0; i < act; i++) {
+      int64_t v;
+      int tt = h->geti(h->ud, slot, (int64_t)i + 1, &v);
+      if (tt != NDR_T_INT) {
+        h->pop(h->ud, slot);
+        HFAIL(NDR_ERR_TYPE, "[%u]: integer expected, got %s", i + 1, ndr_tname[tt]);
+      }
+      switch (es) {
+        case 1: dce_buf_u8(b, (uint8_t)v); break;
+        case 2: dce_buf_u16(b, (uint16_t)v, le); break;
+        case 4: dce_buf_u32(b, (uint32_t)v, le); break;
+        default: dce_buf_u64(b, (uint64_t)v, le); break;
+      }
+    }
+    h->pop(h->ud, slot);
+  }
+  return 0;
+}
+
 /* ------------------------------------------------------------ the loop */
 
 /* The loop is compiled twice, once per direction, with `enc` a constant in
 ** each (the other direction's branches go away): this file includes itself
-** with NDR_VM_LOOP set to get just the loop (below the #else). GNU C gets
-** computed-goto dispatch; others the switch. */
+** with NDR_VM_LOOP set to get just the loop (below the #else). An instance
+** is VM_RUN (its name), VM_ENC and VM_CW (bytes of an array count: 4 in
+** NDR20; NDR64's 8 would be one more instance). GNU C gets computed-goto
+** dispatch; others the switch. */
 #if defined(__GNUC__) && !defined(NDR_NO_THREADED)
 #define NDR_THREADED 1
 #else
 #define NDR_THREADED 0
 #endif
-_Static_assert(NDR_OP_RET == 0 && NDR_OP_PDROP == 9 && NDR_OP_U8 == 10 && NDR_OP_U64 == 16 &&
-               NDR_OP_U64A4 == 17 && NDR_OP_BOOL == 20 && NDR_OP_ENUM16 == 21 && NDR_OP_GUID == 23 &&
-               NDR_OP_SID == 25 && NDR_OP_PTRS == 26 && NDR_OP_CONF == 31 && NDR_OP_RUSB == 35 &&
-               NDR_OP__COUNT == 36, "dispatch table order (ndr_vm.c)");
 #define NDR_VM_LOOP 1
 #define VM_RUN vm_run_dec
 #define VM_ENC 0
+#define VM_CW  4      /* bytes of an array count (NDR20) */
 #include "vm.c"
 #undef VM_RUN
 #undef VM_ENC
+#undef VM_CW
 #define VM_RUN vm_run_enc
 #define VM_ENC 1
+#define VM_CW  4
 #include "vm.c"
 #undef VM_RUN
 #undef VM_ENC
+#undef VM_CW
 
 int ndr_run(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64_t rootkey) {
   return vm->encode ? vm_run_enc(vm, p, entry, root, rootkey) : vm_run_dec(vm, p, entry, root, rootkey);
@@ -431,26 +901,26 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
   } while (0)
 
 #if NDR_THREADED
-  /* computed-goto dispatch (GNU C), by opcode in enum order (see ndr.h);
-  ** each op ends in its own indirect jump (NEXT), which predicts better */
+  /* computed-goto dispatch (GNU C): each op ends in its own indirect jump
+  ** (NEXT), which predicts better. The table comes from ndr/ndr_ops.h: an
+  ** opcode without its label L_NAME (OPCASE below) does not compile, and
+  ** the rest of the 6-bit opcode field goes to L_BAD. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpedantic"
-  static const void *const optab[NDR_OPMASK + 1] = {
-    &&L_RET, &&L_JMP, &&L_CALL, &&L_ALIGN, &&L_OPEN, &&L_OPENB,
-    &&L_CLOSE, &&L_PMARK, &&L_PCUR, &&L_PDROP, &&L_INT, &&L_INT,
-    &&L_INT, &&L_INT, &&L_INT, &&L_INT, &&L_INT, &&L_U64A4,
-    &&L_FLT, &&L_FLT, &&L_BOOL, &&L_INT, &&L_INT, &&L_GUID,
-    &&L_GUID, &&L_SID, &&L_PTRS, &&L_PTRB, &&L_ARR, &&L_ARRB,
-    &&L_ANEXT, &&L_CONF, &&L_UNION, &&L_UNIONB, &&L_RUSS, &&L_RUSB,
-    &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD,
-    &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD,
-    &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD,
-    &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD,
-    &&L_BAD, &&L_BAD, &&L_BAD, &&L_BAD,
+#define NDR_OPTAB_(name, len, isint) [NDR_OP_##name] = &&L_##name,
+  static const void *const optab[] = {
+    NDR_OPS(NDR_OPTAB_)                     /* one label per opcode: L_NAME below */
+    [NDR_OP__COUNT ... NDR_OPMASK] = &&L_BAD,
   };
+#undef NDR_OPTAB_
+  _Static_assert(sizeof optab / sizeof optab[0] == NDR_OPMASK + 1, "the dispatch table covers every opcode");
 #define NEXT do { w = code[pc]; op = OPC(w); a = OPA(w); goto *optab[op]; } while (0)
+#define OPCASE(name) case NDR_OP_##name: L_##name
+#define OPDEFAULT default: L_BAD
 #else
 #define NEXT continue
+#define OPCASE(name) case NDR_OP_##name
+#define OPDEFAULT default
 #endif
   for (;;) {
     uint32_t w = code[pc];
@@ -461,7 +931,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
 #endif
     switch (op) {
 
-    case NDR_OP_RET: L_RET: {
+    OPCASE(RET): {
       if (F->fullid && vm->pending_full == F->fullid) {
         /* full pointer to a value that is not a table: register it now */
         vm->pending_full = 0;
@@ -473,19 +943,19 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       F--;
       NEXT;
     }
-    case NDR_OP_JMP: L_JMP: pc = code[pc + 1]; NEXT;
-    case NDR_OP_CALL: L_CALL: {
+    OPCASE(JMP): pc = code[pc + 1]; NEXT;
+    OPCASE(CALL): {
       /* a loop body's call returns straight to the loop's ANEXT */
       uint32_t ret = pc + 2 < p->ncodeops && OPC(code[pc + 2]) == NDR_OP_JMP ? code[pc + 3] : pc + 2;
       CALLF(ret, F->cont, LOCKEY, code[pc + 1]);
       NEXT;
     }
-    case NDR_OP_ALIGN: L_ALIGN:
+    OPCASE(ALIGN):
       if (enc) out_claim(&vm->out, a, 0);
       else if (dce_rd_align(&vm->in, a, 0)) SHORT(a);
       pc += 1; NEXT;
 
-    case NDR_OP_OPEN: L_OPEN: {
+    OPCASE(OPEN): {
       int slot;
       if (enc) {
         int t = h->get(ud, F->cont, LOCKEY, &slot);
@@ -496,105 +966,38 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       F->tslot = F->cont = F->scope = slot;
       pc += 2; NEXT;
     }
-    case NDR_OP_OPENB: L_OPENB: {
+    OPCASE(OPENB): {
       int slot;
       h->get(ud, F->cont, LOCKEY, &slot);
       F->tslot = F->cont = F->scope = slot;
       pc += 1; NEXT;
     }
-    case NDR_OP_CLOSE: L_CLOSE:
+    OPCASE(CLOSE):
       if (F->tslot) h->pop(ud, F->tslot);
       F->tslot = 0;
       pc += 1; NEXT;
 
-    case NDR_OP_PMARK: L_PMARK: F->mark = vm->npq; F->savedcur = vm->pcur; pc += 1; NEXT;
-    case NDR_OP_PCUR: L_PCUR: vm->pcur = F->mark; pc += 1; NEXT;
-    case NDR_OP_PDROP: L_PDROP: vm->npq = F->mark; vm->pcur = F->savedcur; pc += 1; NEXT;
+    OPCASE(PMARK): F->mark = vm->npq; F->savedcur = vm->pcur; pc += 1; NEXT;
+    OPCASE(PCUR): vm->pcur = F->mark; pc += 1; NEXT;
+    OPCASE(PDROP): vm->npq = F->mark; vm->pcur = F->savedcur; pc += 1; NEXT;
 
-    case NDR_OP_U8: case NDR_OP_I8: case NDR_OP_U16: case NDR_OP_I16:
-    case NDR_OP_U32: case NDR_OP_I32: case NDR_OP_U64:
-    case NDR_OP_ENUM16: case NDR_OP_ENUM32: L_INT: {
+    OPCASE(U8): OPCASE(I8): OPCASE(U16): OPCASE(I16): OPCASE(U32): OPCASE(I32): OPCASE(U64):
+    OPCASE(ENUM16): OPCASE(ENUM32): {
       int sz = prim_size(op);
-      int sign = (op == NDR_OP_I8 || op == NDR_OP_I16 || op == NDR_OP_I32);
-      uint32_t np = pc + 1 + (op == NDR_OP_ENUM16 || op == NDR_OP_ENUM32);
-      int64_t v;
+      uint32_t np = pc + 1 + (op == NDR_OP_ENUM16 || op == NDR_OP_ENUM32);  /* optional operands */
       if (enc) {
-        int t = h->geti(ud, F->cont, LOCKEY, &v);
-        if (t != NDR_T_INT) {
-          if (t == NDR_T_STR && np > pc + 1 && code[pc + 1] &&
-              h->lookup(ud, F->cont, LOCKEY, code[pc + 1], &v)) {
-            /* enum given by name */
-          } else if (t == NDR_T_NIL && (w & NDR_F_AUTO)) {
-            uint32_t aw = np + ((w & NDR_F_RANGE) ? 4 : 0);
-            uint32_t ak = code[aw] & 0xFFFFFF, ek = code[aw] >> 24;
-            if ((ek & 0x7F) == NDR_AUTO_UNION) {
-              /* the discriminant of a sibling union: the arm its value holds */
-              uint32_t at = code[aw + 1], narms = code[at], dflt = code[at + 1], i;
-              int slot, t2 = h->get(ud, F->cont, -(int64_t)ak, &slot);
-              for (i = 0; t2 == NDR_T_TABLE && i < narms; i++) {
-                const uint32_t *e = code + at + 2 + 5 * i;
-                int64_t dd;
-                if (i + 1 == dflt || !e[2]) continue;
-                if (h->geti(ud, slot, -(int64_t)e[2], &dd) != NDR_T_NIL) {
-                  v = (int64_t)((uint64_t)e[0] | ((uint64_t)e[1] << 32));
-                  break;
-                }
-              }
-              h->pop(ud, slot);
-              if (t2 != NDR_T_TABLE || i >= narms)
-                FAIL(NDR_ERR_TYPE, "integer expected, got nil (and %s names no known arm)", p->names[ak]);
-            } else {
-              int64_t n = vm_vlen(vm, F->cont, -(int64_t)ak, (int)(ek & 0x7F), (int)(ek >> 7));
-              if (n < 0) FAIL(NDR_ERR_TYPE, "integer expected, got nil (and %s is not an array)", p->names[ak]);
-              v = n;
-            }
-          } else if (t == NDR_T_STR && np > pc + 1 && code[pc + 1]) {
-            const char *s; size_t n;
-            h->gets(ud, F->cont, LOCKEY, &s, &n);
-            FAIL(NDR_ERR_VALUE, "unknown name '%.60s'", s);
-          } else FAIL(NDR_ERR_TYPE, "integer expected, got %s", ndr_tname[t]);
-        }
-        if (!fits(v, sz)) FAIL(NDR_ERR_VALUE, "value %lld out of range for a %d-byte integer", (long long)v, sz);
-        if (w & NDR_F_RANGE) {
-          int64_t lo = (int64_t)((uint64_t)code[np] | ((uint64_t)code[np + 1] << 32));
-          int64_t hi = (int64_t)((uint64_t)code[np + 2] | ((uint64_t)code[np + 3] << 32));
-          if (v < lo || v > hi) FAIL(NDR_ERR_RANGE, "value %lld outside range [%lld, %lld]", (long long)v, (long long)lo, (long long)hi);
-        }
-        uint8_t *q = out_claim(&vm->out, (size_t)sz, (size_t)sz);
-        if (q) switch (sz) {
-          case 1: q[0] = (uint8_t)v; break;
-          case 2: dce_st16(q, (uint16_t)v, le); break;
-          case 4: st32(q, (uint32_t)v, le); break;
-          default: dce_st64(q, (uint64_t)v, le); break;
-        }
+        if (int_enc(vm, p, a, F->cont, LOCKEY, code, pc, np, w, sz, le)) goto fail;
       } else {
-        dce_rd *r = &vm->in;
-        size_t pad = (0 - r->off) & (size_t)(sz - 1);
-        if (!dce_rd_has(r, pad + (size_t)sz)) SHORT(pad + (size_t)sz);
-        const uint8_t *q = r->p + r->off + pad;
-        r->off += pad + (size_t)sz;
-        switch (sz) {
-          case 1: v = sign ? (int8_t)q[0] : q[0]; break;
-          case 2: v = sx(dce_ld16(q, le), 2, sign); break;
-          case 4: v = sx(dce_ld32(q, le), 4, sign); break;
-          default: v = (int64_t)dce_ld64(q, le); break;
-        }
-        if (w & NDR_F_RANGE) {
-          int64_t lo = (int64_t)((uint64_t)code[np] | ((uint64_t)code[np + 1] << 32));
-          int64_t hi = (int64_t)((uint64_t)code[np + 2] | ((uint64_t)code[np + 3] << 32));
-          if (v < lo || v > hi) FAIL(NDR_ERR_RANGE, "value %lld outside range [%lld, %lld]", (long long)v, (long long)lo, (long long)hi);
-        }
+        int64_t v;
+        int sign = (op == NDR_OP_I8 || op == NDR_OP_I16 || op == NDR_OP_I32);
+        if (int_dec(vm, p, a, code, np, w, sz, sign, le, &v)) goto fail;
         h->seti(ud, F->cont, LOCKEY, v);
       }
-      {
-        uint32_t nx = np + ((w & NDR_F_RANGE) ? 4 : 0);
-        if (w & NDR_F_AUTO) nx += (((code[nx] >> 24) & 0x7F) == NDR_AUTO_UNION) ? 2 : 1;
-        pc = nx;
-      }
+      pc = int_next(code, np, w);
       NEXT;
     }
 
-    case NDR_OP_U64A4: L_U64A4: {  /* FILETIME */
+    OPCASE(U64A4): {  /* FILETIME */
       int64_t v;
       if (enc) {
         int t = h->geti(ud, F->cont, LOCKEY, &v);
@@ -610,7 +1013,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       pc += 1; NEXT;
     }
 
-    case NDR_OP_F32: case NDR_OP_F64: L_FLT: {
+    OPCASE(F32): OPCASE(F64): {
       int sz = op == NDR_OP_F32 ? 4 : 8;
       if (enc) {
         double d;
@@ -629,7 +1032,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       pc += 1; NEXT;
     }
 
-    case NDR_OP_BOOL: L_BOOL: {
+    OPCASE(BOOL): {
       if (enc) {
         int v = 0;
         int t = h->getb(ud, F->cont, LOCKEY, &v);
@@ -643,7 +1046,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       pc += 1; NEXT;
     }
 
-    case NDR_OP_GUID: case NDR_OP_CTXH: L_GUID: {
+    OPCASE(GUID): OPCASE(CTXH): {
       size_t n = op == NDR_OP_GUID ? 16 : 20;
       if (enc) {
         const char *s; size_t len;
@@ -684,7 +1087,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       pc += 1; NEXT;
     }
 
-    case NDR_OP_SID: L_SID: {
+    OPCASE(SID): {
       if (enc) {
         const char *s; size_t len;
         uint8_t body[8 + 4 * 15];
@@ -709,7 +1112,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       pc += 1; NEXT;
     }
 
-    case NDR_OP_PTRS: L_PTRS: {
+    OPCASE(PTRS): {
       uint32_t kind = code[pc + 1], id = 0, aux = 0;
       if (enc) {
         int64_t dummy;
@@ -749,7 +1152,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       if (vm_pq_push(vm, id, aux)) FAIL(NDR_ERR_NOMEM, "out of memory");
       pc += 2; NEXT;
     }
-    case NDR_OP_PTRB: L_PTRB: {
+    OPCASE(PTRB): {
       uint32_t kind = code[pc + 1];
       ndr_pent e;
       if (vm->pcur >= vm->npq) FAIL(NDR_ERR_POINTER, "internal: pointer queue underflow");
@@ -781,14 +1184,14 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
           /* a referent that is just a [string]: no frame for it */
           uint32_t t = code[pc + 2];
           if (t + 7 < p->ncodeops && OPC(code[t]) == NDR_OP_ARR && OPA(code[t]) == 0 &&
-              OPC(code[t + 7]) == NDR_OP_RET && str_fast(vm, code + t, F->cont, k, le)) { pc += 4; NEXT; }
+              OPC(code[t + 7]) == NDR_OP_RET && str_fast(vm, code + t, F->cont, k, le, VM_CW)) { pc += 4; NEXT; }
           CALLF(pc + 4, F->cont, k, code[pc + 2]);
         }
       }
       NEXT;
     }
 
-    case NDR_OP_CONF: L_CONF: {  /* hoisted max_count of a conformant struct */
+    OPCASE(CONF): {  /* hoisted max_count of a conformant struct */
       uint32_t fl = code[pc + 2], path = code[pc + 4];
       if (enc) {
         int64_t n;
@@ -808,268 +1211,47 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
         if (base) h->pop(ud, base);
         if (n < 0 || n > 0xFFFFFFFFLL) FAIL(NDR_ERR_VALUE, "array size %lld out of range", (long long)n);
         vm->hoist = (uint32_t)n;
-        dce_buf_align(&vm->out, 4, 0);
-        dce_buf_u32(&vm->out, (uint32_t)n, le);
+        out_counts(&vm->out, le, VM_CW, 1, &vm->hoist);
       } else {
-        if (dce_rd_align(&vm->in, 4, 0) || dce_rd_u32(&vm->in, &vm->hoist, le)) SHORT(4);
+        if (in_counts(vm, p, a, le, VM_CW, 1, &vm->hoist)) goto fail;
       }
       pc += 5; NEXT;
     }
 
-    case NDR_OP_ARR: L_ARR: {
+    OPCASE(ARR): {
       const uint32_t *d = code + pc;
-      uint32_t fl = d[1], ek = (fl >> 8) & 0xFF, N = d[2];
-      uint32_t ealign = d[6] & 0xFF, emin = d[6] >> 8;
-      int64_t key = LOCKEY, ex;
-      uint32_t maxc = N, off = 0, act = N;
-      if (!enc && str_fast(vm, d, F->cont, key, le)) { pc += 7; NEXT; }
+      uint32_t fl = d[1], ek = (fl >> 8) & 0xFF;
+      uint32_t maxc = d[2], off = 0, act = d[2];  /* fixed arrays: their length */
+      int64_t key = LOCKEY;
       if (!enc) {
-        dce_rd *r = &vm->in;
-        if (fl & NDR_A_MDIN) {
-          uint32_t di = (fl >> 16) & 0xFF;
-          maxc = vm->mdmax[di]; off = vm->mdoff[di]; act = vm->mdact[di];
-        } else if (fl & NDR_A_MD) {
-          /* Z1..Zn, then (offset, actual) for each dimension when varying */
-          uint32_t nd = (fl >> 16) & 0xFF, blk = d[3];
-          uint64_t cells = 1;
-          if (dce_rd_align(r, 4, 0)) SHORT(4);
-          for (uint32_t i = 0; i < nd; i++) {
-            if (dce_rd_u32(r, &vm->mdmax[i], le)) SHORT(4);
-            if (code[blk + 1 + i] && vm_eval(vm, p, code[blk + 1 + i], F->scope, &ex) && ex != (int64_t)vm->mdmax[i])
-              FAIL(NDR_ERR_ARRAY, "bad array size in dimension %u: got %u, expected %lld", i + 1, vm->mdmax[i], (long long)ex);
-            vm->mdoff[i] = 0; vm->mdact[i] = vm->mdmax[i];
-          }
-          if (fl & NDR_A_VARY) for (uint32_t i = 0; i < nd; i++) {
-            if (dce_rd_u32(r, &vm->mdoff[i], le) || dce_rd_u32(r, &vm->mdact[i], le)) SHORT(8);
-            if ((uint64_t)vm->mdoff[i] + vm->mdact[i] > vm->mdmax[i])
-              FAIL(NDR_ERR_ARRAY, "offset %u + actual count %u exceed the maximum %u in dimension %u",
-                   vm->mdoff[i], vm->mdact[i], vm->mdmax[i], i + 1);
-            if (code[blk + 1 + nd + i] && vm_eval(vm, p, code[blk + 1 + nd + i], F->scope, &ex) && ex != (int64_t)vm->mdact[i])
-              FAIL(NDR_ERR_ARRAY, "bad array length in dimension %u: got %u, expected %lld", i + 1, vm->mdact[i], (long long)ex);
-          }
-          /* every cell takes emin bytes, every row a table: bound the product */
-          for (uint32_t i = 0; i < nd; i++) {
-            cells *= vm->mdact[i] ? vm->mdact[i] : 1;
-            if (cells > dce_rd_left(r) / (emin ? emin : 1) + 1)
-              FAIL(NDR_ERR_BUFSIZE, "array counts exceed the %zu bytes left", dce_rd_left(r));
-          }
-          maxc = vm->mdmax[0]; off = vm->mdoff[0]; act = vm->mdact[0];
-          emin = 0;  /* checked above */
-        } else if (fl & NDR_A_CONF) {
-          if (fl & NDR_A_HOIST) maxc = vm->hoist;
-          else {
-            const uint8_t *q = in_take(r, 4, 4);
-            if (q) maxc = ld32(q, le);
-            else if (dce_rd_align(r, 4, 0) || dce_rd_u32(r, &maxc, le)) SHORT(4);
-          }
-          if (d[3] && vm_eval(vm, p, d[3], F->scope, &ex)) {
-            if (fl & NDR_A_MAXIS) ex += 1;
-            if (ex != (int64_t)maxc) FAIL(NDR_ERR_ARRAY, "bad array size: got %u, expected %lld", maxc, (long long)ex);
-          }
-          act = maxc;
-        }
-        if ((fl & NDR_A_VARY) && !(fl & (NDR_A_MD | NDR_A_MDIN))) {
-          const uint8_t *q = in_take(r, 4, 8);
-          if (q) { off = ld32(q, le); act = ld32(q + 4, le); }
-          else if (dce_rd_align(r, 4, 0) || dce_rd_u32(r, &off, le) || dce_rd_u32(r, &act, le)) SHORT(8);
-          if ((uint64_t)off + act > maxc)
-            FAIL(NDR_ERR_ARRAY, "offset %u + actual count %u exceed the maximum %u", off, act, maxc);
-          if (d[4] && vm_eval(vm, p, d[4], F->scope, &ex) && ex != (int64_t)act)
-            FAIL(NDR_ERR_ARRAY, "bad array length: got %u, expected %lld", act, (long long)ex);
-          if (d[5] && vm_eval(vm, p, d[5], F->scope, &ex) && ex != (int64_t)off)
-            FAIL(NDR_ERR_ARRAY, "bad array offset: got %u, expected %lld", off, (long long)ex);
-        }
-        if ((fl & NDR_A_STRING) && act == 0) FAIL(NDR_ERR_STRING, "string without terminator (actual count 0)");
-        if ((fl & NDR_A_STRING) && off != 0) FAIL(NDR_ERR_STRING, "string with non-zero offset %u", off);
-        /* every element takes at least emin bytes: refuse counts the input cannot hold */
-        if (fl & NDR_A_MD) { /* bounded above */ }
-        else if (emin ? (uint64_t)act * emin > dce_rd_left(r) : act > (1u << 20))  /* act < 2^32, emin < 2^24 */
-          FAIL(NDR_ERR_BUFSIZE, "array count %u exceeds the %zu bytes left", act, dce_rd_left(r));
+        if (str_fast(vm, d, F->cont, key, le, VM_CW)) { pc += 7; NEXT; }
+        if (arr_counts_dec(vm, p, a, d, F->scope, le, VM_CW, &maxc, &off, &act)) goto fail;
         if (ek != NDR_E_COMPLEX) {
-          size_t es = (size_t)elem_size((int)ek);
-          const uint8_t *q;
-          if (act && dce_rd_align(r, es, 0)) SHORT(es);
-          if (dce_rd_bytes(r, &q, (size_t)act * es)) SHORT((size_t)act * es);
-          if (ek == NDR_E_BYTE) {
-            size_t n = act;
-            if (fl & NDR_A_STRING) {
-              if (q[n - 1] != 0) FAIL(NDR_ERR_STRING, "string not terminated");
-              n--;
-            }
-            h->sets(ud, F->cont, key, (const char *)q, n);
-          } else if (ek == NDR_E_WCHAR) {
-            size_t n = act;
-            char *o;
-            if (fl & NDR_A_STRING) {
-              if (q[2 * n - 1] != 0 || q[2 * n - 2] != 0) FAIL(NDR_ERR_STRING, "string not terminated");
-              n--;
-            }
-            if (!(o = vm_scratch(vm, 3 * n + 1))) FAIL(NDR_ERR_NOMEM, "out of memory");
-            h->sets(ud, F->cont, key, o, dce_utf16_to_utf8(q, n, le, o));
-          } else {
-            int slot = vm_newt(vm, F->cont, key, act, 0);
-            int sign = ek == NDR_E_I8 || ek == NDR_E_I16 || ek == NDR_E_I32;
-            for (uint32_t i = 0; i < act; i++, q += es) {
-              int64_t v;
-              switch (es) {
-                case 1: v = sign ? (int8_t)q[0] : q[0]; break;
-                case 2: v = sx(dce_ld16(q, le), 2, sign); break;
-                case 4: v = sx(dce_ld32(q, le), 4, sign); break;
-                default: v = (int64_t)dce_ld64(q, le); break;
-              }
-              h->seti(ud, slot, (int64_t)i + 1, v);
-            }
-            h->pop(ud, slot);
-          }
+          if (arr_elems_dec(vm, p, a, fl, ek, act, F->cont, key, le)) goto fail;
           pc += 7; NEXT;
         }
-        {
-          int slot = vm_newt(vm, F->cont, key, act, 0);
-          F->tslot = F->cont = slot;
-        }
+        F->tslot = F->cont = vm_newt(vm, F->cont, key, act, 0);
       } else {
-        /* encode */
-        dce_buf *b = &vm->out;
-        int64_t m, n;
-        const char *s = NULL; size_t slen = 0;
-        int slot = 0, t;
-        int str = (fl & NDR_A_STRING) != 0;
-        size_t upos = SIZE_MAX;  /* wchar: where the text was converted to, in b's spare room */
-        if (ek == NDR_E_BYTE || ek == NDR_E_WCHAR) {
-          t = h->gets(ud, F->cont, key, &s, &slen);
-          if (t != NDR_T_STR) FAIL(NDR_ERR_TYPE, "string expected, got %s", ndr_tname[t]);
-          if (ek == NDR_E_WCHAR) {
-            size_t u;
-            if (!(fl & (NDR_A_MD | NDR_A_MDIN)) && !b->err && !b->limit && slen < SIZE_MAX / 4) {
-              /* one pass: convert straight to where the units will go (after
-              ** the counts written below) and learn their number; 2*slen bytes
-              ** always hold them */
-              size_t pos = b->len;
-              if ((fl & NDR_A_CONF) && !(fl & NDR_A_HOIST)) pos = ((pos + 3) & ~(size_t)3) + 4;
-              if (fl & NDR_A_VARY) pos = ((pos + 3) & ~(size_t)3) + 8;
-              pos = (pos + 1) & ~(size_t)1;
-              if (dce_buf_reserve(b, pos - b->len + 2 * slen + 2)) FAIL(NDR_ERR_NOMEM, "out of memory");
-              u = dce_utf8_to_utf16(s, slen, le, b->p + pos);
-              upos = pos;
-            } else u = dce_utf8_units(s, slen);
-            if (u == (size_t)-1) FAIL(NDR_ERR_VALUE, "invalid UTF-8 text");
-            m = (int64_t)u;
-          } else m = (int64_t)slen;
-          if (str) m += 1;
-        } else {
-          t = h->get(ud, F->cont, key, &slot);
-          if (t != NDR_T_TABLE) { h->pop(ud, slot); FAIL(NDR_ERR_TYPE, "table expected, got %s", ndr_tname[t]); }
-          m = (int64_t)h->len(ud, slot);
-        }
-        if (m > 0xFFFFFFFFLL) FAIL(NDR_ERR_VALUE, "array too long");
-        if (fl & NDR_A_MDIN) {
-          uint32_t di = (fl >> 16) & 0xFF;
-          maxc = vm->mdmax[di]; off = vm->mdoff[di]; act = vm->mdact[di];
-        } else if (fl & NDR_A_MD) {
-          /* sizes from the expressions, or from the shape of the value */
-          uint32_t nd = (fl >> 16) & 0xFF, blk = d[3];
-          int cur = slot, base = 0;
-          for (uint32_t i = 0; i < nd; i++) {
-            int64_t len = 0, sz;
-            if (i == 0) len = m;
-            else if (cur) {
-              int s2, t2 = h->get(ud, cur, 1, &s2);
-              if (!base) base = s2;
-              if (t2 == NDR_T_TABLE) { len = (int64_t)h->len(ud, s2); cur = s2; }
-              else if (t2 == NDR_T_STR) { const char *ss; size_t sl; h->gets(ud, cur, 1, &ss, &sl); len = (int64_t)sl; cur = 0; }
-              else cur = 0;
-            }
-            sz = len;
-            if (code[blk + 1 + i] && vm_eval(vm, p, code[blk + 1 + i], F->scope, &n)) sz = n;
-            vm->mdmax[i] = (uint32_t)sz; vm->mdoff[i] = 0; vm->mdact[i] = (uint32_t)sz;
-            if ((fl & NDR_A_VARY) && !(code[blk + 1 + nd + i] && vm_eval(vm, p, code[blk + 1 + nd + i], F->scope, &n))) n = len;
-            if (fl & NDR_A_VARY) vm->mdact[i] = (uint32_t)n;
-            if (sz < 0 || sz > 0xFFFFFFFFLL || vm->mdact[i] > vm->mdmax[i]) {
-              if (base) h->pop(ud, base);
-              FAIL(NDR_ERR_VALUE, "bad array size in dimension %u", i + 1);
-            }
-          }
-          if (base) h->pop(ud, base);
-          dce_buf_align(b, 4, 0);
-          for (uint32_t i = 0; i < nd; i++) dce_buf_u32(b, vm->mdmax[i], le);
-          if (fl & NDR_A_VARY) for (uint32_t i = 0; i < nd; i++) { dce_buf_u32(b, 0, le); dce_buf_u32(b, vm->mdact[i], le); }
-          maxc = vm->mdmax[0]; act = vm->mdact[0];
-        } else if (fl & NDR_A_CONF) {
-          if (fl & NDR_A_HOIST) n = vm->hoist;
-          else if (d[3] && vm_eval(vm, p, d[3], F->scope, &n)) { if (fl & NDR_A_MAXIS) n += 1; }
-          else n = m;
-          maxc = (uint32_t)n;
-          if (n < 0 || n > 0xFFFFFFFFLL) FAIL(NDR_ERR_VALUE, "array size %lld out of range", (long long)n);
-          act = maxc;
-        }
-        if ((fl & NDR_A_VARY) && !(fl & (NDR_A_MD | NDR_A_MDIN))) {
-          if (d[4] && vm_eval(vm, p, d[4], F->scope, &n)) act = (uint32_t)n; else act = (uint32_t)m;
-          if (d[5] && vm_eval(vm, p, d[5], F->scope, &n)) off = (uint32_t)n;
-          if ((uint64_t)off + act > maxc)
-            FAIL(NDR_ERR_VALUE, "%u elements (offset %u) do not fit in %u", act, off, maxc);
-        }
-        if ((int64_t)act != m) {
-          if (slot) h->pop(ud, slot);
-          FAIL(NDR_ERR_VALUE, "array has %lld elements, %u expected", (long long)(m - str), act - (uint32_t)str);
-        }
-        if (fl & (NDR_A_MD | NDR_A_MDIN)) { /* counts written by the outermost dimension */ }
-        else {
-          int cw = (fl & NDR_A_CONF) && !(fl & NDR_A_HOIST), vw = (fl & NDR_A_VARY) != 0;
-          if (cw | vw) {
-            uint8_t *q = out_claim(b, 4, 4 * (size_t)cw + 8 * (size_t)vw);
-            if (q) {
-              if (cw) { st32(q, maxc, le); q += 4; }
-              if (vw) { st32(q, off, le); st32(q + 4, act, le); }
-            }
-          }
-        }
-        if (ek == NDR_E_BYTE) {
-          dce_buf_put(b, s, slen);
-          if (str) dce_buf_u8(b, 0);
-          pc += 7; NEXT;
-        }
-        if (ek == NDR_E_WCHAR) {
-          size_t nb = 2 * (size_t)(act - (uint32_t)str);
-          if (act) dce_buf_align(b, 2, 0);
-          if (upos == b->len && !b->err && nb + 2 <= b->cap - b->len) {
-            /* converted in place above (2*slen + 2 bytes were reserved there) */
-            uint8_t *q = b->p + b->len;
-            b->len += nb;
-            if (str) { q[nb] = 0; q[nb + 1] = 0; b->len += 2; }
-          } else {
-            if (dce_buf_reserve(b, 2 * slen + 2) == 0) {
-              if (dce_utf8_to_utf16(s, slen, le, b->p + b->len) * 2 != nb) FAIL(NDR_ERR_VALUE, "invalid UTF-8 text");
-              b->len += nb;
-            }
-            if (str) dce_buf_u16(b, 0, le);
-          }
-          pc += 7; NEXT;
-        }
+        const char *s = NULL;
+        size_t slen = 0, upos = SIZE_MAX;
+        int slot = 0;
+        int64_t m;
+        if (arr_value_enc(vm, p, a, d, F->cont, key, le, VM_CW, &slot, &s, &slen, &upos, &m) ||
+            arr_counts_enc(vm, p, a, d, F->scope, slot, m, le, VM_CW, &maxc, &off, &act)) goto fail;
+        if (!(fl & (NDR_A_MD | NDR_A_MDIN)))  /* (multi-dimensional: all written by the outermost) */
+          out_arr_counts(&vm->out, le, VM_CW, (fl & NDR_A_CONF) && !(fl & NDR_A_HOIST), (fl & NDR_A_VARY) != 0,
+                         maxc, off, act);
         if (ek != NDR_E_COMPLEX) {
-          int es = elem_size((int)ek);
-          if (act) dce_buf_align(b, (size_t)es, 0);
-          for (uint32_t i = 0; i < act; i++) {
-            int64_t v;
-            int tt = h->geti(ud, slot, (int64_t)i + 1, &v);
-            if (tt != NDR_T_INT) { h->pop(ud, slot); FAIL(NDR_ERR_TYPE, "[%u]: integer expected, got %s", i + 1, ndr_tname[tt]); }
-            switch (es) {
-              case 1: dce_buf_u8(b, (uint8_t)v); break;
-              case 2: dce_buf_u16(b, (uint16_t)v, le); break;
-              case 4: dce_buf_u32(b, (uint32_t)v, le); break;
-              default: dce_buf_u64(b, (uint64_t)v, le); break;
-            }
-          }
-          h->pop(ud, slot);
+          if (arr_elems_enc(vm, p, a, fl, ek, act, slot, s, slen, upos, le)) goto fail;
           pc += 7; NEXT;
         }
         F->tslot = F->cont = slot;
       }
-      (void)ealign;
       F->i = 0; F->n = act;
       if ((fl & NDR_A_NEEDB) && vm_pq_push(vm, act, 0)) FAIL(NDR_ERR_NOMEM, "out of memory");
       pc += 7; NEXT;
     }
-    case NDR_OP_ARRB: L_ARRB: {
+    OPCASE(ARRB): {
       int slot;
       if (vm->pcur >= vm->npq) FAIL(NDR_ERR_POINTER, "internal: pointer queue underflow");
       F->n = vm->pq[vm->pcur++].id;
@@ -1078,12 +1260,12 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       F->tslot = F->cont = slot;
       pc += 1; NEXT;
     }
-    case NDR_OP_ANEXT: L_ANEXT:
+    OPCASE(ANEXT):
       if (F->i >= F->n) { pc = code[pc + 1]; NEXT; }
       F->key = ++F->i;
       pc += 2; NEXT;
 
-    case NDR_OP_UNION: L_UNION: {
+    OPCASE(UNION): {
       uint32_t fl = code[pc + 1], sx_ = code[pc + 2], at = code[pc + 3], swk = code[pc + 4];
       uint32_t narms = code[at], dflt = code[at + 1];
       int st = (int)((fl >> 8) & 0xFF), ssz = elem_size(st), sign = st == NDR_E_I16 || st == NDR_E_I32 || st == NDR_E_I8;
@@ -1151,7 +1333,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       }
       pc += 5; NEXT;
     }
-    case NDR_OP_UNIONB: L_UNIONB: {
+    OPCASE(UNIONB): {
       uint32_t at = code[pc + 1], arm;
       int slot;
       if (vm->pcur >= vm->npq) FAIL(NDR_ERR_POINTER, "internal: pointer queue underflow");
@@ -1165,7 +1347,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       pc += 2; NEXT;
     }
 
-    case NDR_OP_RUSS: L_RUSS: {
+    OPCASE(RUSS): {
       uint32_t id = 0, aux = 0;
       if (enc) {
         const char *s; size_t len;
@@ -1192,7 +1374,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       if (vm_pq_push(vm, id, aux)) FAIL(NDR_ERR_NOMEM, "out of memory");
       pc += 1; NEXT;
     }
-    case NDR_OP_RUSB: L_RUSB: {
+    OPCASE(RUSB): {
       ndr_pent e;
       if (vm->pcur >= vm->npq) FAIL(NDR_ERR_POINTER, "internal: pointer queue underflow");
       e = vm->pq[vm->pcur++];
@@ -1225,7 +1407,7 @@ static int VM_RUN(ndr_vm *vm, const ndr_prog *p, uint32_t entry, int root, int64
       pc += 1; NEXT;
     }
 
-    default: L_BAD:
+    OPDEFAULT:
       FAIL(NDR_ERR_VALUE, "internal: bad opcode %u at %u", op, pc);
     }
   }
@@ -1242,6 +1424,8 @@ fail:
   return vm->err;
 }
 #undef NEXT
+#undef OPCASE
+#undef OPDEFAULT
 #undef LOCKEY
 #undef CALLF
 #if NDR_THREADED

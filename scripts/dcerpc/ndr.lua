@@ -21,13 +21,15 @@ M.max_depth = 128           -- description nesting limit, and default data nesti
 local sfmt, type, pairs, ipairs, error, tostring, setmetatable, getmetatable =
   string.format, type, pairs, ipairs, error, tostring, setmetatable, getmetatable
 
--- ------------------------------------------------------------ opcodes (ndr.h)
-local OP = {
-  RET = 0, JMP = 1, CALL = 2, ALIGN = 3, OPEN = 4, OPENB = 5, CLOSE = 6, PMARK = 7, PCUR = 8, PDROP = 9,
-  U8 = 10, I8 = 11, U16 = 12, I16 = 13, U32 = 14, I32 = 15, U64 = 16, U64A4 = 17, F32 = 18, F64 = 19,
-  BOOL = 20, ENUM16 = 21, ENUM32 = 22, GUID = 23, CTXH = 24, SID = 25, PTRS = 26, PTRB = 27,
-  ARR = 28, ARRB = 29, ANEXT = 30, CONF = 31, UNION = 32, UNIONB = 33, RUSS = 34, RUSB = 35,
-}
+-- ------------------------------------------------------------ opcodes
+-- The opcode list is the C core's (engine/ndr/ndr_ops.h, exported as
+-- core.ndr_ops): numbers are never written here. OP[name] is the number;
+-- OPINT[n] says whether opcode n may carry F_RANGE / F_AUTO operands. A name
+-- the core does not know raises (spec/ndr_ops_spec.lua checks every OP use
+-- below against the core).
+local OP, OPINT = {}, {}
+for name, o in pairs(core.ndr_ops) do OP[name] = o.code; OPINT[o.code] = o.int end
+setmetatable(OP, { __index = function(_, k) error("ndr: no opcode " .. tostring(k) .. " in dcerpc.core", 2) end })
 local F_RANGE, F_AUTO = 0x80, 0x40
 local PTR = { ref = 1, unique = 2, full = 3 }
 local A_CONF, A_VARY, A_HOIST, A_STRING, A_NEEDB, A_MAXIS = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
@@ -588,7 +590,7 @@ Compiler.__index = Compiler
 
 local function new_compiler(title)
   return setmetatable({ code = {}, data = {}, names = {}, nameidx = {}, labels = {}, work = {},
-                        fix = {}, title = title }, Compiler)
+                        fix = {}, starts = {}, title = title }, Compiler)
 end
 
 function Compiler:name(s)
@@ -602,7 +604,13 @@ function Compiler:name(s)
 end
 
 function Compiler:emit(w) local c = self.code; c[#c + 1] = w; return #c end
-function Compiler:op(op, a, flags) return self:emit(op | (flags or 0) | ((a or 0) << 8)) end
+-- an instruction: its opcode word (operand words follow with emit); starts
+-- keeps where each begins (0-based), for program_words
+function Compiler:op(op, a, flags)
+  local s = self.starts
+  s[#s + 1] = #self.code
+  return self:emit(op | (flags or 0) | ((a or 0) << 8))
+end
 -- a word holding a routine address, patched later
 function Compiler:label_word(lab, where)
   where = where or self.code
@@ -655,7 +663,7 @@ function Compiler:emit_S(t, a, auto)
   if k == "prim" then
     local flags = 0
     if t.range then flags = flags | F_RANGE end
-    local isint = t.op >= OP.U8 and t.op <= OP.U64 or t.op == OP.ENUM16 or t.op == OP.ENUM32
+    local isint = OPINT[t.op]
     if auto and isint then flags = flags | F_AUTO end
     self:op(t.op, a, flags)
     if t.op == OP.ENUM16 or t.op == OP.ENUM32 then
@@ -937,7 +945,7 @@ function Compiler:finish(entries, raw)
   for _, w in ipairs(self.data) do code[#code + 1] = w end
   local ent = {}
   for i, e in ipairs(entries) do ent[i] = e.addr end
-  if raw then return code, ncodeops, self.names, ent, self.title end
+  if raw then return code, ncodeops, self.names, ent, self.title, self.starts end
   return core.ndr_load(code, ncodeops, self.names, ent, self.title)
 end
 
@@ -985,8 +993,9 @@ local function compile_func(fn, raw)
   return c:finish(entries, raw)
 end
 
--- The raw program (code words, code size, name table, entries, title), for
--- tools such as the fuzz harness's embedded programs.
+-- The raw program (code words, code size, name table, entries, title, and
+-- the pc of every instruction as the compiler emitted them), for tools such
+-- as tools/gen-fuzz-programs.lua and for spec/ndr_ops_spec.lua.
 function M.program_words(x)
   if x.kind == "func" then return compile_func(x, true) end
   return compile_type(x, true)
