@@ -6,6 +6,7 @@
 #                                =c only (c) servers under load (bench/server.sh)
 #                                =d only (d) authenticated round trips
 #   BENCH_CALLGRIND=0 ...        skip the instruction counts
+#   BENCH_B_ROUNDS=N ...         rounds per placement in (b) (default 4)
 #   BENCH_RESULTS=FILE ...       where the raw result lines are kept
 #                                (default /tmp/dcerpc-bench-results.txt)
 #
@@ -16,6 +17,9 @@
 # (b) NetrServerGetInfo level 101 round trips per second on one connection
 #     to the Samba peer: Samba's C client, ours, and a raw TCP ping-pong with
 #     the same PDU sizes, with client and server on one CPU and on two.
+#     Then the same call against a C server (echo_epoll.c --preset srvsvc101,
+#     pre-built replies) from Samba's C client, ours and Impacket: the clients'
+#     own cost, not capped by Samba's server.
 # (c) servers under a C load generator (bench/server.sh, its own table):
 #     calls/s and calls per server CPU-second with 1/4/16 connections, ours
 #     next to the asyncio rpcecho server and samba-dcerpcd, an epoll ceiling,
@@ -174,13 +178,14 @@ find_peer() {
   fi
   e=${DCERPC_PEER_DIR:-/tmp/lua-dcerpc-peers}/samba-member/env.sh
   if ! { [ -f "$e" ] && bash "$PEER_SCRIPT" status >/dev/null 2>&1; }; then
-    say "-- starting the Samba peer ($PEER_SCRIPT; stopped again at exit)"
+    say "-- starting the Samba peer ($PEER_SCRIPT)"
     # recorded before it can fail half-way (a partial start is cleaned up
     # too), unless the script finds it running after all: then it is not ours
     PEER_STARTED=1
     bash "$PEER_SCRIPT" start 2>&1 | tee "$WORK/peer-start.log" >&2
     local rc=${PIPESTATUS[0]}
     grep -q "already running" "$WORK/peer-start.log" && PEER_STARTED=0
+    [ "$PEER_STARTED" = 1 ] && say "-- this run started the Samba peer: it is stopped at exit"
     [ "$rc" = 0 ] || return 1
   fi
   # shellcheck disable=SC1090
@@ -256,7 +261,7 @@ part_b() {
     # runs the three clients against the C server, starting with a
     # different one each round.
     "$WORK/pingpong" "$req" "$resp" $secs $windows $ccpu $scpu | sed "s/^RTT pingpong/RTT pingpong $placement/" | emit
-    for round in 1 2 3 4; do
+    for ((round = 1; round <= ${BENCH_B_ROUNDS:-4}; round++)); do
       taskset -c $ccpu $PY "$HERE/rtt_samba.py" "$port" $secs $windows "$conf" 2>&1 |
         sed "s/^RTT samba/RTT samba $placement/" | emit
       taskset -c $ccpu $LUA "$HERE/rtt_lua.lua" "$port" $secs $windows 2>&1 |

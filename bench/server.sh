@@ -212,11 +212,12 @@ for e in "${DCERPC_PEER_DIR:-/tmp/lua-dcerpc-peers}/samba-member/env.sh" "${PEER
   [ -n "$p" ] && [ -n "$(listener_pid "$p")" ] && { samba_port=$p; break; }
 done
 if [ -z "$samba_port" ] && [ -f "$PEER_SCRIPT" ]; then
-  say "-- (c) starting the Samba peer ($PEER_SCRIPT; stopped again at exit)"
+  say "-- (c) starting the Samba peer ($PEER_SCRIPT)"
   PEER_STARTED=1
   bash "$PEER_SCRIPT" start 2>&1 | tee "$C/peer-start.log" >&2
   rc=${PIPESTATUS[0]}
   grep -q "already running" "$C/peer-start.log" && PEER_STARTED=0
+  [ "$PEER_STARTED" = 1 ] && say "-- (c) this script started the Samba peer: it is stopped at exit"
   [ "$rc" = 0 ] &&
     samba_port=$(bash -c ". '${DCERPC_PEER_DIR:-/tmp/lua-dcerpc-peers}/samba-member/env.sh'; echo \$SAMBA_SRVSVC_PORT")
 fi
