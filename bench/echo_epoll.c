@@ -47,8 +47,12 @@ typedef struct ee_conn {
 } ee_conn;
 
 static int ee_ep;
-static uint8_t ee_ack[64];
-static size_t ee_ack_len;
+static uint8_t ee_ack[256];
+static size_t ee_ack_pos;             /* where the result list starts */
+static const uint8_t ee_ndr20[20] = { 0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11, 0x9f, 0xe8,
+                                      0x08, 0x00, 0x2b, 0x10, 0x48, 0x60, 2, 0, 0, 0 };
+/* bind time feature negotiation: 6cb71c2c-9812-4540-xxxx-..., first 8 bytes on the wire */
+static const uint8_t ee_btfn[8] = { 0x2c, 0x1c, 0xb7, 0x6c, 0x12, 0x98, 0x40, 0x45 };
 static uint8_t *ee_resp;
 static size_t ee_resp_len;
 static int ee_addone;
@@ -94,10 +98,8 @@ static void ee_build(const char *stub_hex, int port) {
   ee_header(ee_resp, 2, ee_resp_len);
   ee_put32(ee_resp + 16, (uint32_t)n);                  /* alloc_hint; ctx 0, cancel 0 */
 
-  /* bind_ack: max frags, assoc group, secondary address "PORT", one result:
-   * acceptance of NDR 2.0 */
-  static const uint8_t ndr20[20] = { 0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11, 0x9f, 0xe8,
-                                     0x08, 0x00, 0x2b, 0x10, 0x48, 0x60, 2, 0, 0, 0 };
+  /* bind_ack prefix: max frags, assoc group, secondary address "PORT"; the
+   * result list is written per bind (ee_bind_ack) */
   uint8_t *a = ee_ack;
   memset(a, 0, sizeof ee_ack);
   ee_put16(a + 16, EE_MAX_FRAG);
@@ -107,11 +109,42 @@ static void ee_build(const char *stub_hex, int port) {
   int sl = snprintf(sec, sizeof sec, "%d", port) + 1;
   ee_put16(a + 24, (uint32_t)sl);
   memcpy(a + 26, sec, (size_t)sl);
-  size_t pos = (26 + (size_t)sl + 3) & ~(size_t)3;
-  a[pos] = 1;                                           /* n_results */
-  memcpy(a + pos + 8, ndr20, sizeof ndr20);             /* result 0, reason 0 at pos+4 */
-  ee_ack_len = pos + 28;
-  ee_header(a, 12, ee_ack_len);
+  ee_ack_pos = (26 + (size_t)sl + 3) & ~(size_t)3;
+}
+
+/* The bind_ack for the bind p (flen bytes): one result per presentation
+ * context, as a real server gives: acceptance of NDR 2.0 where it is offered,
+ * negotiate_ack (3) of the features asked for (security context multiplexing
+ * and keep-connection-on-orphan, bits 1 and 2) for a bind time feature
+ * negotiation context, provider rejection (2, reason 2: transfer syntaxes not
+ * supported) for anything else, NDR64 included. A one-context NDR 2.0 bind
+ * (loadgen's) gets the same bytes as before. Sets *len. */
+static const uint8_t *ee_bind_ack(const uint8_t *p, size_t flen, uint32_t call_id, size_t *len) {
+  uint8_t *a = ee_ack;
+  size_t max = (sizeof ee_ack - ee_ack_pos - 4) / 24, n = flen > 24 ? p[24] : 0, off = 28, nres = 0;
+  uint8_t *r = a + ee_ack_pos + 4;
+  for (size_t i = 0; i < n && i < max; i++, nres++, r += 24) {
+    if (off + 24 > flen) break;
+    size_t nts = p[off + 2], ts = off + 24;
+    int res = 2, reason = 2, ndr = 0, btfn = 0;
+    for (size_t j = 0; j < nts && ts + 20 <= flen; j++, ts += 20) {
+      if (!memcmp(p + ts, ee_ndr20, 20)) ndr = 1;
+      else if (!memcmp(p + ts, ee_btfn, 8)) btfn = 1, reason = p[ts + 8] & 3;
+    }
+    if (ndr) res = 0, reason = 0;
+    else if (btfn) res = 3;
+    memset(r, 0, 24);
+    ee_put16(r, (uint32_t)res);
+    ee_put16(r + 2, (uint32_t)reason);
+    if (ndr) memcpy(r + 4, ee_ndr20, 20);
+    off += 24 + 20 * nts;
+  }
+  memset(a + ee_ack_pos, 0, 4);
+  a[ee_ack_pos] = (uint8_t)nres;
+  *len = ee_ack_pos + 4 + 24 * nres;
+  ee_header(a, 12, *len);
+  ee_put32(a + 12, call_id);
+  return a;
 }
 
 static void ee_close(ee_conn *c) {
@@ -174,8 +207,9 @@ static int ee_readable(ee_conn *c) {
     if (c->rx_len - off < flen) break;
     uint32_t call_id = ee_get32(p + 12);
     if (p[2] == 11) {                                   /* bind */
-      ee_put32(ee_ack + 12, call_id);
-      if (ee_send(c, ee_ack, ee_ack_len)) return -1;
+      size_t alen;
+      const uint8_t *ack = ee_bind_ack(p, flen, call_id, &alen);
+      if (ee_send(c, ack, alen)) return -1;
     } else if (p[2] == 0) {                             /* request */
       ee_put32(ee_resp + 12, call_id);
       if (ee_addone && flen >= 28 && ee_resp_len >= 28) ee_put32(ee_resp + 24, ee_get32(p + 24) + 1u);

@@ -4,7 +4,7 @@
 # rtt_samba.py / rtt_lua.lua).
 #
 #   rtt_impacket.py PORT SECONDS WINDOWS   (BENCH_AUTH as in rtt_samba.py)
-#       -> RTT impacket <best rt/s> <median rt/s> <windows>
+#       -> RTT impacket <best rt/s> <median rt/s> <windows> <client CPU us/call>
 import os
 import sys
 import time
@@ -46,6 +46,7 @@ def main():
     while time.perf_counter() < t_end:
         call()
     rates = []
+    calls, c0 = 0, time.process_time()          # client CPU (user + system) over the windows
     for _ in range(windows):
         n = 0
         t0 = t = time.perf_counter()
@@ -54,10 +55,12 @@ def main():
             n += 1
             t = time.perf_counter()
         rates.append(n / (t - t0))
+        calls += n
+    cpu_us = (time.process_time() - c0) / calls * 1e6
     rates.sort()
     med = rates[len(rates) // 2] if len(rates) % 2 else \
         (rates[len(rates) // 2 - 1] + rates[len(rates) // 2]) / 2
-    print("RTT impacket %.0f %.0f %d" % (rates[-1], med, windows))
+    print("RTT impacket %.0f %.0f %d %.1f" % (rates[-1], med, windows, cpu_us))
 
 
 if __name__ == "__main__":

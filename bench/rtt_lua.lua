@@ -2,7 +2,7 @@
 -- our client: the same call, server and measurement as rtt_samba.py.
 --
 --   lua5.4 rtt_lua.lua PORT SECONDS WINDOWS
---       -> RTT ours <best rt/s> <median rt/s> <windows>
+--       -> RTT ours <best rt/s> <median rt/s> <windows> <client CPU us/call>
 --       or "ours: not available yet" plus a NOTE line with the reason
 --   lua5.4 rtt_lua.lua PORT --calls K
 --       connect, one call, then K calls, untimed (callgrind, as rtt_samba.py)
@@ -61,7 +61,7 @@ if calls then
   os.exit(0)
 end
 
-local rates = {}
+local rates, calls, c0 = {}, 0, os.clock()   -- os.clock: this process's CPU time (user + system)
 local ok3, err3 = pcall(function()
   local t_end = now() + 0.3                -- warm-up
   while now() < t_end do call() end
@@ -74,12 +74,14 @@ local ok3, err3 = pcall(function()
       t = now()
     end
     rates[w] = n / (t - t0)
+    calls = calls + n
   end
 end)
 if not ok3 then unavailable("call failed while measuring: " ..
   tostring(type(err3) == "table" and (err3.message or err3.name) or err3)) end
+local cpu_us = (os.clock() - c0) / calls * 1e6
 table.sort(rates)
 local m = #rates
 local med = m % 2 == 1 and rates[(m + 1) // 2] or (rates[m // 2] + rates[m // 2 + 1]) / 2
-print(("RTT ours %.0f %.0f %d"):format(rates[m], med, m))
+print(("RTT ours %.0f %.0f %d %.1f"):format(rates[m], med, m, cpu_us))
 if c.close then c:close() end

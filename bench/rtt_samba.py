@@ -4,7 +4,7 @@
 # stack; Python only makes the call and gets a NetSrvInfo101 wrapper back).
 #
 #   rtt_samba.py PORT SECONDS WINDOWS [CLIENT_CONF]
-#       -> RTT samba <best rt/s> <median rt/s> <windows>
+#       -> RTT samba <best rt/s> <median rt/s> <windows> <client CPU us/call>
 #   rtt_samba.py --sizes PORT [CLIENT_CONF]
 #       -> SIZES <request PDU bytes> <response PDU bytes>
 #   rtt_samba.py --calls K PORT [CLIENT_CONF]
@@ -81,6 +81,7 @@ def main():
     while time.perf_counter() < t_end:
         call(SERVER, 101)
     rates = []
+    calls, c0 = 0, time.process_time()          # client CPU (user + system) over the windows
     for _ in range(windows):
         n = 0
         t0 = t = time.perf_counter()
@@ -89,10 +90,12 @@ def main():
             n += 1
             t = time.perf_counter()
         rates.append(n / (t - t0))
+        calls += n
+    cpu_us = (time.process_time() - c0) / calls * 1e6
     rates.sort()
     med = rates[len(rates) // 2] if len(rates) % 2 else \
         (rates[len(rates) // 2 - 1] + rates[len(rates) // 2]) / 2
-    print("RTT samba %.0f %.0f %d" % (rates[-1], med, windows))
+    print("RTT samba %.0f %.0f %d %.1f" % (rates[-1], med, windows, cpu_us))
 
 
 if __name__ == "__main__":

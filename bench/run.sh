@@ -6,6 +6,7 @@
 #                                =c only (c) servers under load (bench/server.sh)
 #                                =d only (d) authenticated round trips
 #   BENCH_CALLGRIND=0 ...        skip the instruction counts
+#   BENCH_B_ROUNDS=N ...         rounds per placement in (b) (default 4)
 #   BENCH_RESULTS=FILE ...       where the raw result lines are kept
 #                                (default /tmp/dcerpc-bench-results.txt)
 #
@@ -16,6 +17,9 @@
 # (b) NetrServerGetInfo level 101 round trips per second on one connection
 #     to the Samba peer: Samba's C client, ours, and a raw TCP ping-pong with
 #     the same PDU sizes, with client and server on one CPU and on two.
+#     Then the same call against a C server (echo_epoll.c --preset srvsvc101,
+#     pre-built replies) from Samba's C client, ours and Impacket: the clients'
+#     own cost, not capped by Samba's server.
 # (c) servers under a C load generator (bench/server.sh, its own table):
 #     calls/s and calls per server CPU-second with 1/4/16 connections, ours
 #     next to the asyncio rpcecho server and samba-dcerpcd, an epoll ceiling,
@@ -43,18 +47,30 @@ export WORK
 RES=$WORK/results.txt
 : >"$RES"
 PINNED=()                     # "pid mask" of processes whose affinity we changed
-
-cleanup() {
-  local entry
-  for entry in "${PINNED[@]}"; do        # give the peer its CPUs back
-    taskset -a -p "${entry#* }" "${entry%% *}" >/dev/null 2>&1
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+EE_PIDS=()                    # echo_epoll servers this run started (always stopped)
+PEER_STARTED=0                # 1: this run started test/peers/samba-member.sh (stopped at exit)
+PEER_SCRIPT=${BENCH_PEER_SCRIPT:-$ROOT/test/peers/samba-member.sh}
 
 say() { printf '[%3ds] %s\n' "$SECONDS" "$*" >&2; }
 emit() { tee -a "$RES" >&2; }
+
+cleanup() {
+  local entry pid
+  for pid in "${EE_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for entry in "${PINNED[@]}"; do        # give the peer its CPUs back
+    taskset -a -p "${entry#* }" "${entry%% *}" >/dev/null 2>&1
+  done
+  # a peer that was already running is left alone; one this run started is stopped
+  if [ "$PEER_STARTED" = 1 ]; then
+    say "stopping the Samba peer this run started ($PEER_SCRIPT stop)"
+    bash "$PEER_SCRIPT" stop >&2 || say "could not stop the Samba peer"
+  fi
+  for pid in "${EE_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
 
 # ------------------------------------------------------------ build helpers
 export LUA_PATH="$ROOT/scripts/?.lua;$ROOT/scripts/?/init.lua;;"
@@ -63,6 +79,7 @@ LUA_CFLAGS=$(pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.
 CFLAGS_B="-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -pedantic -Wmissing-prototypes"
 gcc $CFLAGS_B -fPIC -shared $LUA_CFLAGS -o "$WORK/floor.so" "$HERE/floor.c" || exit 1
 gcc $CFLAGS_B -o "$WORK/pingpong" "$HERE/pingpong.c" || exit 1
+gcc $CFLAGS_B -o "$WORK/echo_epoll" "$HERE/echo_epoll.c" || exit 1
 [ -f "$ROOT/build/dcerpc/core.so" ] || say "note: build/dcerpc/core.so missing (run make); ours will be unavailable"
 
 say "== lua-dcerpc bench  $(date -u +%FT%TZ)  $(nproc) CPUs  $(uname -r)"
@@ -160,14 +177,55 @@ find_peer() {
       port_open "$port" && return 0
   fi
   e=${DCERPC_PEER_DIR:-/tmp/lua-dcerpc-peers}/samba-member/env.sh
-  if ! { [ -f "$e" ] && bash "$ROOT/test/peers/samba-member.sh" status >/dev/null 2>&1; }; then
-    say "-- (b) starting the Samba peer (test/peers/samba-member.sh)"
-    bash "$ROOT/test/peers/samba-member.sh" start >&2 || return 1
+  if ! { [ -f "$e" ] && bash "$PEER_SCRIPT" status >/dev/null 2>&1; }; then
+    say "-- starting the Samba peer ($PEER_SCRIPT)"
+    # recorded before it can fail half-way (a partial start is cleaned up
+    # too), unless the script finds it running after all: then it is not ours
+    PEER_STARTED=1
+    bash "$PEER_SCRIPT" start 2>&1 | tee "$WORK/peer-start.log" >&2
+    local rc=${PIPESTATUS[0]}
+    grep -q "already running" "$WORK/peer-start.log" && PEER_STARTED=0
+    [ "$PEER_STARTED" = 1 ] && say "-- this run started the Samba peer: it is stopped at exit"
+    [ "$rc" = 0 ] || return 1
   fi
   # shellcheck disable=SC1090
   . "$e"
   port=${SAMBA_SRVSVC_PORT:-} conf=${SAMBA_CLIENT_CONF:-} PEER_SMB_CONF=${SAMBA_CONF:-}
   [ -n "$port" ] && port_open "$port"
+}
+
+# start_echo: bench/echo_epoll.c --preset srvsvc101 on a free loopback port;
+# sets EE_PID and EE_PORT (stopped by stop_echo, or at exit)
+start_echo() {
+  local i
+  "$WORK/echo_epoll" --preset srvsvc101 0 >"$WORK/ee.log" 2>&1 </dev/null &
+  EE_PID=$!
+  EE_PIDS+=("$EE_PID")
+  for ((i = 0; i < 50; i++)); do
+    EE_PORT=$(sed -n 's/^listening on \([0-9][0-9]*\)$/\1/p' "$WORK/ee.log")
+    [ -n "$EE_PORT" ] && return 0
+    kill -0 "$EE_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  return 1
+}
+stop_echo() {
+  local pid
+  for pid in "${EE_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+  EE_PIDS=()
+}
+
+# rtt_echo WHO PLACEMENT CPU SECS WINDOWS CONF: one client process against the
+# C server; its RTT line becomes "RTT WHO-echo PLACEMENT ..."
+rtt_echo() {
+  local who=$1 pl=$2 cpu=$3 secs=$4 windows=$5 conf=$6 cmd
+  case $who in
+    samba) cmd=("$PY" "$HERE/rtt_samba.py" "$EE_PORT" "$secs" "$windows" "$conf") ;;
+    ours) cmd=("$LUA" "$HERE/rtt_lua.lua" "$EE_PORT" "$secs" "$windows") ;;
+    impacket) cmd=("$PY" "$HERE/rtt_impacket.py" "$EE_PORT" "$secs" "$windows") ;;
+  esac
+  taskset -c "$cpu" "${cmd[@]}" 2>&1 |
+    sed "s/^RTT $who /RTT $who-echo $pl /; s/^NOTE ours-rtt /NOTE ours-rtt-echo /; s/^ours: not available yet/ours (C server): not available yet/" | emit
 }
 
 part_b() {
@@ -179,22 +237,44 @@ part_b() {
   read -r _ req resp <<<"$sizes"
   say "-- (b) round trips: srvsvc on 127.0.0.1[$port] ($PEER_SMB_CONF), request $req B, response $resp B"
   echo "META peer $PEER_SMB_CONF port $port" >>"$RES"
-  local secs=0.5 windows=2 placement ccpu scpu round
+  # The C server: echo_epoll answers the bind with a pre-built bind_ack and
+  # every NetrServerGetInfo with the reply stub rpcd_classic gave (same
+  # sizes, call_id patched): the clients' own cost shows, not Samba's server's.
+  local ee=""
+  if start_echo; then
+    ee=$EE_PORT
+    say "-- (b) C server: echo_epoll --preset srvsvc101 on 127.0.0.1[$ee] (pid $EE_PID)"
+  else
+    echo "NOTE rtt-echo echo_epoll did not start: $(tr '\n' ' ' <"$WORK/ee.log" 2>/dev/null)" | emit
+  fi
+  local secs=0.5 windows=2 placement ccpu scpu round i who
+  local trio=(samba ours impacket)
   for placement in 1cpu 2cpu; do
     if [ $placement = 1cpu ]; then ccpu=0 scpu=0; else ccpu=0 scpu=1; fi
     pin_peer $scpu || echo "NOTE rtt $placement: the server was not pinned" | emit
+    if [ -n "$ee" ] && ! taskset -p -c $scpu "$EE_PID" >/dev/null 2>&1; then
+      echo "NOTE rtt-echo $placement: echo_epoll was not pinned" | emit
+    fi
     # alternate Samba and ours four times so drift hits both alike (the
     # 2-CPU case moves by 1.5x within a minute here); the report gives the
-    # best window and the median of the rounds' medians
+    # best window and the median of the rounds' medians. Each round then
+    # runs the three clients against the C server, starting with a
+    # different one each round.
     "$WORK/pingpong" "$req" "$resp" $secs $windows $ccpu $scpu | sed "s/^RTT pingpong/RTT pingpong $placement/" | emit
-    for round in 1 2 3 4; do
+    for ((round = 1; round <= ${BENCH_B_ROUNDS:-4}; round++)); do
       taskset -c $ccpu $PY "$HERE/rtt_samba.py" "$port" $secs $windows "$conf" 2>&1 |
         sed "s/^RTT samba/RTT samba $placement/" | emit
       taskset -c $ccpu $LUA "$HERE/rtt_lua.lua" "$port" $secs $windows 2>&1 |
         sed "s/^RTT ours/RTT ours $placement/" | emit
       pin_peer $scpu >/dev/null 2>&1   # a worker spawned meanwhile gets pinned too
+      [ -n "$ee" ] || continue
+      for i in 0 1 2; do
+        who=${trio[$(((round + i) % 3))]}
+        rtt_echo "$who" $placement $ccpu $secs $windows "$conf"
+      done
     done
   done
+  stop_echo
 
   [ "$CALLGRIND" = 1 ] && command -v valgrind >/dev/null || return 0
   # Client-side instructions per call: connect + 1 call + K calls, minus the
@@ -298,7 +378,14 @@ part_d() {
 
 case $PARTS in *a*) part_a ;; esac
 case $PARTS in *b*) part_b ;; esac
-case $PARTS in *c*) bash "$HERE/server.sh" "$RES" ;; esac
+# (c) is bench/server.sh; a Samba peer it needs is found (or started) here
+# first, so that this run knows whether it started it and stops it at exit
+part_c() {
+  local port conf
+  find_peer >/dev/null || say "-- (c) no Samba peer: server.sh will say so"
+  bash "$HERE/server.sh" "$RES"
+}
+case $PARTS in *c*) part_c ;; esac
 case $PARTS in *d*) part_d ;; esac
 
 say ""

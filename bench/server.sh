@@ -53,6 +53,8 @@ RES=$C/results.txt
 : >"$RES"
 PINNED=()        # "pid mask": peer processes whose affinity we changed (roots)
 STARTED=()       # process groups of the servers we started
+PEER_STARTED=0   # 1: this script started test/peers/samba-member.sh (stopped at exit)
+PEER_SCRIPT=${BENCH_PEER_SCRIPT:-$ROOT/test/peers/samba-member.sh}
 
 say() { printf '[%3ds] %s\n' "$SECONDS" "$*" >&2; }
 emit() { tee -a "$RES" >&2; }
@@ -65,6 +67,12 @@ cleanup() {
   for entry in "${PINNED[@]}"; do
     for pid in $(descendants "${entry%% *}"); do taskset -a -p "${entry#* }" "$pid" >/dev/null 2>&1; done
   done
+  # a Samba peer that was already running is left alone (run.sh finds or
+  # starts it before calling this script, and stops what it started)
+  if [ "$PEER_STARTED" = 1 ]; then
+    say "stopping the Samba peer this script started ($PEER_SCRIPT stop)"
+    bash "$PEER_SCRIPT" stop >&2 || say "could not stop the Samba peer"
+  fi
   [ "$OWN_WORK" = 1 ] && rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -203,9 +211,14 @@ for e in "${DCERPC_PEER_DIR:-/tmp/lua-dcerpc-peers}/samba-member/env.sh" "${PEER
   p=$(bash -c ". '$e'; echo \${SAMBA_SRVSVC_PORT:-\${SAMBA_MEMBER_SRVSVC_PORT:-}}")
   [ -n "$p" ] && [ -n "$(listener_pid "$p")" ] && { samba_port=$p; break; }
 done
-if [ -z "$samba_port" ] && [ -f "$ROOT/test/peers/samba-member.sh" ]; then
-  say "-- (c) starting the Samba peer (test/peers/samba-member.sh)"
-  bash "$ROOT/test/peers/samba-member.sh" start >&2 &&
+if [ -z "$samba_port" ] && [ -f "$PEER_SCRIPT" ]; then
+  say "-- (c) starting the Samba peer ($PEER_SCRIPT)"
+  PEER_STARTED=1
+  bash "$PEER_SCRIPT" start 2>&1 | tee "$C/peer-start.log" >&2
+  rc=${PIPESTATUS[0]}
+  grep -q "already running" "$C/peer-start.log" && PEER_STARTED=0
+  [ "$PEER_STARTED" = 1 ] && say "-- (c) this script started the Samba peer: it is stopped at exit"
+  [ "$rc" = 0 ] &&
     samba_port=$(bash -c ". '${DCERPC_PEER_DIR:-/tmp/lua-dcerpc-peers}/samba-member/env.sh'; echo \$SAMBA_SRVSVC_PORT")
 fi
 if [ -n "$samba_port" ] && pid=$(listener_pid "$samba_port") && [ -n "$pid" ]; then
