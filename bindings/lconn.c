@@ -602,7 +602,7 @@ static int conn_receive(lua_State *L) {
   return conn_await(L, (uint32_t)id, timeout, AWAIT_COLLECT);
 }
 
-/* conn:set_auth{type = "ntlm"|"spnego", level = "connect"|"call"|"packet"|
+/* conn:set_auth{type = "ntlm"|"spnego" (core.mechs), level = "connect"|"call"|"packet"|
 **   "integrity"|"privacy", user=, domain=, password= | nt_hash = 16 bytes
 **   or 32 hex digits, workstation=, context_id=, ntlmv1=}  (before bind) */
 static int conn_set_auth(lua_State *L) {
@@ -633,7 +633,7 @@ static int conn_add_auth(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   ctx = check_contexts(L, 3, &n);
   if (lua_istable(L, 4)) timeout = opt_timeout(L, 4, timeout);
-  sec = dcerpc_check_sec(L, 2, &id);                      /* last: nothing raises after it */
+  sec = dcerpc_check_sec(L, 2, &id);               /* last: nothing raises after it */
   if (dce_assoc_add_auth(c->a, sec, id, ctx, n, &call_id, err, sizeof err)) {
     const dce_assoc_info *in = dce_assoc_get_info(c->a);
     dce_sec_free(sec);
