@@ -31,7 +31,7 @@ CORE_SO := $(BUILD)/dcerpc/core.so
 # association, no server binding (lserver.c); see bindings/lcore.c.
 CLIENT_BUILD  ?= build-client
 CLIENT_ENGINE := $(filter-out engine/run/server.c engine/run/workers.c engine/net/loop.c engine/rpc/co_server.c,$(ENGINE_SRC))
-CLIENT_BIND   := $(filter-out bindings/lserver.c bindings/lauth.c,$(BIND_SRC))
+CLIENT_BIND   := $(filter-out bindings/lserver.c,$(BIND_SRC))
 CLIENT_OBJ    := $(CLIENT_ENGINE:%.c=$(CLIENT_BUILD)/%.o) $(CLIENT_BIND:%.c=$(CLIENT_BUILD)/%.o)
 
 .PHONY: all install demo test check ctest spec asan-test bench fuzz clean setup setup-test peers-stop check-layers client-only

@@ -1,12 +1,17 @@
 /*
-** lauth.c - server authentication for dcerpc.core: the credential lookup
-** of engine/server.c answered by a Lua function.
+** lauth.c - authentication for dcerpc.core, both sides:
 **
-**   dcerpc_auth_attach(L, srv, &s->L, cfg_idx)   (from lserver.c)
+**   core.nt_hash(password) -> 32 hex digits (MD4 of the UTF-16LE password)
+**   core.mechs             -> { "ntlm", "spnego", ... }: the mechanisms built
+**                             in (engine/auth/mech.c), SPNEGO's order
+**   dcerpc_check_sec(L, idx, &context_id)        (from lconn.c)
+**     a client security context from an auth table; `type` names a mechanism
+**   dcerpc_auth_attach(L, &s->L, cfg_idx, &acc)  (from lserver.c)
 **     cfg = { lookup = function(user, domain, workstation) -> password string
 **             | { nt_hash = 32 hex digits or 16 bytes } | nil (unknown user),
 **             domain = NetBIOS domain, computer = NetBIOS name,
 **             dns_domain =, dns_computer = }
+**     fills the acceptor the server makes its contexts from.
 **
 ** The lookup runs inside the server's step, on the thread that steps it
 ** (*Lp), under pcall: an error counts as an unknown user and is reported
@@ -15,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "laux.h"
+#include "lcore.h"
 #include "lauth.h"
 #include "auth/ntlm.h"
 
@@ -26,15 +32,10 @@ struct dcerpc_auth_hook {
   char last_error[200];
 };
 
-static int hex16(const char *h, size_t n, uint8_t out[16]) {
-  int i;
-  if (n != 32) return -1;
-  for (i = 0; i < 16; i++) {
-    unsigned v;
-    if (sscanf(h + 2 * i, "%2x", &v) != 1) return -1;
-    out[i] = (uint8_t)v;
-  }
-  return 0;
+/* An NT hash given as 16 bytes or 32 hex digits; 0 or -1. */
+static int nt_hash_arg(const char *h, size_t n, uint8_t out[16]) {
+  if (n == 16) { memcpy(out, h, 16); return 0; }
+  return n == 32 ? dcerpc_hex_decode(h, n, out) : -1;
 }
 
 static int hook_lookup(void *ud, const char *user, const char *domain, const char *ws, uint8_t hash[16]) {
@@ -57,8 +58,7 @@ static int hook_lookup(void *ud, const char *user, const char *domain, const cha
     const char *v;
     lua_getfield(L, -1, "nt_hash");
     v = lua_tolstring(L, -1, &n);
-    if (v && n == 16) { memcpy(hash, v, 16); rc = 0; }
-    else if (v && hex16(v, n, hash) == 0) rc = 0;
+    if (v && nt_hash_arg(v, n, hash) == 0) rc = 0;
     else snprintf(h->last_error, sizeof h->last_error, "auth lookup: nt_hash must be 32 hex digits or 16 bytes");
   }
   lua_settop(L, top);
@@ -73,9 +73,8 @@ static const char *opt_str(lua_State *L, int t, const char *k, const char *def) 
   return v;
 }
 
-dcerpc_auth_hook *dcerpc_auth_attach(lua_State *L, dce_server *srv, lua_State **Lp, int cfg) {
+dcerpc_auth_hook *dcerpc_auth_attach(lua_State *L, lua_State **Lp, int cfg, dce_acceptor *a) {
   dcerpc_auth_hook *h;
-  dce_server_auth a;
   cfg = lua_absindex(L, cfg);
   luaL_checktype(L, cfg, LUA_TTABLE);
   lua_getfield(L, cfg, "lookup");
@@ -87,14 +86,13 @@ dcerpc_auth_hook *dcerpc_auth_attach(lua_State *L, dce_server *srv, lua_State **
   h->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   h->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);      /* pops the userdata */
   lua_pop(L, 1);                                      /* the function */
-  memset(&a, 0, sizeof a);
-  a.nb_domain = opt_str(L, cfg, "domain", "WORKGROUP");
-  a.nb_computer = opt_str(L, cfg, "computer", "LUA-DCERPC");
-  a.dns_domain = opt_str(L, cfg, "dns_domain", NULL);
-  a.dns_computer = opt_str(L, cfg, "dns_computer", NULL);
-  a.lookup = hook_lookup;
-  a.ud = h;
-  if (dce_server_set_auth(srv, &a)) luaL_error(L, "cannot set up server authentication");
+  memset(a, 0, sizeof *a);
+  a->nb_domain = opt_str(L, cfg, "domain", "WORKGROUP");
+  a->nb_computer = opt_str(L, cfg, "computer", "LUA-DCERPC");
+  a->dns_domain = opt_str(L, cfg, "dns_domain", NULL);
+  a->dns_computer = opt_str(L, cfg, "dns_computer", NULL);
+  a->lookup = hook_lookup;
+  a->ud = h;
   return h;
 }
 
@@ -113,8 +111,93 @@ void dcerpc_auth_clear_error(dcerpc_auth_hook *h) {
   if (h) h->last_error[0] = '\0';
 }
 
+/* ------------------------------------------------------------ both sides */
+
 /* the level names of sec.h, for options */
 int dcerpc_auth_level_of(lua_State *L, int idx) {
   static const char *const names[] = { "none", "connect", "call", "packet", "integrity", "privacy", NULL };
   return 1 + luaL_checkoption(L, idx, "none", names);
+}
+
+/* ------------------------------------------------------------ client */
+
+static const char *const level_names[] = { "connect", "call", "packet", "integrity", "privacy", NULL };
+
+/* The names in core.mechs joined with ", " into buf (for messages). */
+static const char *mech_list(char *buf, size_t n) {
+  const dce_mech *m;
+  size_t i, off = 0;
+  buf[0] = '\0';
+  for (i = 0; (m = dce_mech_at(i)) != NULL && off < n; i++) {
+    int w = snprintf(buf + off, n - off, "%s%s", i ? ", " : "", m->name);
+    if (w < 0) break;
+    off += (size_t)w;
+  }
+  return buf;
+}
+
+dce_sec *dcerpc_check_sec(lua_State *L, int t, uint32_t *context_id) {
+  dce_cred cred;
+  const dce_mech *m;
+  const char *tname;
+  uint8_t hash[16];
+  char err[192];
+  int level;
+  dce_sec *sec;
+  t = lua_absindex(L, t);
+  luaL_checktype(L, t, LUA_TTABLE);
+  *context_id = (uint32_t)dcerpc_field_int(L, t, "context_id", 0, 0, 0xfffffffe);
+  memset(&cred, 0, sizeof cred);
+  lua_getfield(L, t, "type");
+  tname = luaL_optstring(L, -1, "ntlm");
+  m = dce_mech_by_name(tname);
+  if (!m || !m->client_new)
+    luaL_error(L, "auth: type '%s' is not one of the mechanisms (%s)", tname, mech_list(err, sizeof err));
+  lua_getfield(L, t, "level");
+  level = DCE_LEVEL_CONNECT + luaL_checkoption(L, -1, "privacy", level_names);
+  lua_getfield(L, t, "user");
+  cred.user = luaL_optstring(L, -1, "");
+  lua_getfield(L, t, "domain");
+  cred.domain = luaL_optstring(L, -1, "");
+  lua_getfield(L, t, "workstation");
+  cred.workstation = luaL_optstring(L, -1, "");
+  lua_getfield(L, t, "password");
+  cred.password = luaL_optstring(L, -1, NULL);
+  lua_getfield(L, t, "nt_hash");
+  if (!lua_isnil(L, -1)) {
+    size_t n;
+    const char *h = luaL_checklstring(L, -1, &n);
+    if (nt_hash_arg(h, n, hash)) luaL_error(L, "nt_hash: 32 hex digits or 16 bytes expected");
+    cred.nt_hash = hash;
+  }
+  cred.ntlmv1 = dcerpc_field_bool(L, t, "ntlmv1", 0);
+  if (!cred.password && !cred.nt_hash && cred.user[0]) luaL_error(L, "auth: a password or nt_hash is needed");
+  sec = dce_sec_client_new(m->auth_type, (uint8_t)level, &cred, err, sizeof err);
+  memset(hash, 0, sizeof hash);
+  if (!sec) luaL_error(L, "auth: %s", err);
+  return sec;
+}
+
+/* core.nt_hash(password) -> 32 hex digits (MD4 of the UTF-16LE password) */
+static int lauth_nt_hash(lua_State *L) {
+  uint8_t h[16];
+  char hex[33];
+  int i;
+  if (dce_ntlm_nt_hash(luaL_checkstring(L, 1), h)) return luaL_error(L, "nt_hash: not UTF-8, or MD4 unavailable");
+  for (i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", h[i]);
+  lua_pushstring(L, hex);
+  return 1;
+}
+
+void dcerpc_open_auth(lua_State *L) {
+  const dce_mech *m;
+  int i;
+  lua_pushcfunction(L, lauth_nt_hash);
+  lua_setfield(L, -2, "nt_hash");
+  lua_newtable(L);
+  for (i = 0; (m = dce_mech_at((size_t)i)) != NULL; i++) {
+    lua_pushstring(L, m->name);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "mechs");
 }

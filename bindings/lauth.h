@@ -1,19 +1,31 @@
 /*
-** lauth.h - server authentication glue (lauth.c): a Lua function answers
-** engine/server.c's credential lookups.
+** lauth.h - authentication glue of dcerpc.core (lauth.c): client security
+** contexts from Lua auth tables, the module's auth functions, and the
+** server's credential lookup answered by a Lua function. No server header
+** here: a client-only build links lauth.c as it is.
 */
 #ifndef DCERPC_LAUTH_H
 #define DCERPC_LAUTH_H
 
 #include "laux.h"
-#include "rpc/co_server.h"
+#include "auth/mech.h"
+#include "rpc/sec.h"
+
+/* A client security context from the auth table at idx {type = a mechanism
+** name (core.mechs; "ntlm" when absent), level = "connect".."privacy"
+** ("privacy"), user, domain, workstation, password | nt_hash (16 bytes or 32
+** hex digits), ntlmv1, context_id}; its context_id into *context_id.
+** Raises on bad fields; leaves values on the stack. */
+DCERPC_HIDDEN dce_sec *dcerpc_check_sec(lua_State *L, int idx, uint32_t *context_id);
 
 typedef struct dcerpc_auth_hook dcerpc_auth_hook;
 
-/* Enable authenticated binds on srv from the table at cfg (see lauth.c).
-** Lp: where the thread stepping the server is kept while it steps. The hook
-** lives until dcerpc_auth_detach. Raises on bad options. */
-DCERPC_HIDDEN dcerpc_auth_hook *dcerpc_auth_attach(lua_State *L, dce_server *srv, lua_State **Lp, int cfg);
+/* The server's side from the table at cfg (see lauth.c): fills *acc (its
+** strings point into the table: hand it to dce_server_set_auth, which
+** copies them, before the table may go) and returns the hook that answers
+** its lookups. Lp: where the thread stepping the server is kept while it
+** steps. The hook lives until dcerpc_auth_detach. Raises on bad options. */
+DCERPC_HIDDEN dcerpc_auth_hook *dcerpc_auth_attach(lua_State *L, lua_State **Lp, int cfg, dce_acceptor *acc);
 DCERPC_HIDDEN void dcerpc_auth_detach(lua_State *L, dcerpc_auth_hook *h);
 /* The last lookup failure (a raising lookup function), or NULL. */
 DCERPC_HIDDEN const char *dcerpc_auth_last_error(dcerpc_auth_hook *h);

@@ -22,7 +22,7 @@
 **     ack = {max_xmit, max_recv, assoc_group, secondary_address, flags,
 **            results={{result, reason, transfer}}, features=bitmask|nil}
 **   conn:set_auth(auth) (before bind) ; conn:add_auth(auth, contexts [, {timeout}]) -> ack
-**     auth = {type="ntlm"|"spnego", level=, user=, domain=, password=|nt_hash=,
+**     auth = {type=a core.mechs name ("ntlm", "spnego"), level=, user=, domain=, password=|nt_hash=,
 **             workstation=, context_id= (the auth_context_id)}
 **   conn:call(ctx_id, opnum, stub [, {object=uuid, timeout=s, auth_context_id=n|false}])
 **     -> stub, drep0  (auth_context_id: the security context; false: none)
@@ -54,6 +54,7 @@
 #include "rpc/pdu.h"
 #include "rpc/sec.h"
 #include "run/client.h"
+#include "lauth.h"
 
 #define CONN_MT "dcerpc.conn"
 
@@ -482,62 +483,13 @@ static int conn_receive(lua_State *L) {
   return conn_await(L, (uint32_t)id, timeout, AWAIT_COLLECT);
 }
 
-static const char *const level_names[] = { "connect", "call", "packet", "integrity", "privacy", NULL };
-static const char *const authn_names[] = { "ntlm", "spnego", NULL };
-
-/* A client security context from an auth table at index t (the fields of
-** set_auth). Raises on bad fields; leaves values on the stack. */
-static dce_sec *check_sec(lua_State *L, int t, uint32_t *context_id) {
-  dce_ntlm_cred cred;
-  uint8_t hash[16];
-  char err[192];
-  int type, level;
-  dce_sec *sec;
-  luaL_checktype(L, t, LUA_TTABLE);
-  *context_id = (uint32_t)dcerpc_field_int(L, t, "context_id", 0, 0, 0xfffffffe);
-  memset(&cred, 0, sizeof cred);
-  lua_getfield(L, t, "type");
-  type = luaL_checkoption(L, -1, "ntlm", authn_names) == 0 ? DCE_AUTHN_WINNT : DCE_AUTHN_SPNEGO;
-  lua_getfield(L, t, "level");
-  level = DCE_LEVEL_CONNECT + luaL_checkoption(L, -1, "privacy", level_names);
-  lua_getfield(L, t, "user");
-  cred.user = luaL_optstring(L, -1, "");
-  lua_getfield(L, t, "domain");
-  cred.domain = luaL_optstring(L, -1, "");
-  lua_getfield(L, t, "workstation");
-  cred.workstation = luaL_optstring(L, -1, "");
-  lua_getfield(L, t, "password");
-  cred.password = luaL_optstring(L, -1, NULL);
-  lua_getfield(L, t, "nt_hash");
-  if (!lua_isnil(L, -1)) {
-    size_t n;
-    const char *h = luaL_checklstring(L, -1, &n);
-    if (n == 16) memcpy(hash, h, 16);
-    else if (n == 32) {
-      int i;
-      for (i = 0; i < 16; i++) {
-        unsigned v;
-        if (sscanf(h + 2 * i, "%2x", &v) != 1) luaL_error(L, "nt_hash: 32 hex digits or 16 bytes expected");
-        hash[i] = (uint8_t)v;
-      }
-    } else luaL_error(L, "nt_hash: 32 hex digits or 16 bytes expected");
-    cred.nt_hash = hash;
-  }
-  cred.ntlmv1 = dcerpc_field_bool(L, t, "ntlmv1", 0);
-  if (!cred.password && !cred.nt_hash && cred.user[0]) luaL_error(L, "auth: a password or nt_hash is needed");
-  sec = dce_sec_client_new((uint8_t)type, (uint8_t)level, &cred, err, sizeof err);
-  memset(hash, 0, sizeof hash);
-  if (!sec) luaL_error(L, "auth: %s", err);
-  return sec;
-}
-
-/* conn:set_auth{type = "ntlm"|"spnego", level = "connect"|"call"|"packet"|
+/* conn:set_auth{type = "ntlm"|"spnego" (core.mechs), level = "connect"|"call"|"packet"|
 **   "integrity"|"privacy", user=, domain=, password= | nt_hash = 16 bytes
 **   or 32 hex digits, workstation=, context_id=, ntlmv1=}  (before bind) */
 static int conn_set_auth(lua_State *L) {
   lconn *c = conn_check(L, 1);
   uint32_t id;
-  dce_sec *sec = check_sec(L, 2, &id);
+  dce_sec *sec = dcerpc_check_sec(L, 2, &id);
   if (dce_assoc_set_auth(c->a, sec, id)) {
     dce_sec_free(sec);
     return luaL_error(L, "auth must be set once, before bind");
@@ -562,23 +514,12 @@ static int conn_add_auth(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   ctx = dcerpc_check_contexts(L, 3, &n);
   if (lua_istable(L, 4)) timeout = opt_timeout(L, 4, timeout);
-  sec = check_sec(L, 2, &id);                      /* last: nothing raises after it */
+  sec = dcerpc_check_sec(L, 2, &id);               /* last: nothing raises after it */
   if (dce_assoc_add_auth(c->a, sec, id, ctx, n, &call_id, &e)) {
     dce_sec_free(sec);
     return engine_fail(L, &e);
   }
   return conn_await(L, call_id, timeout, AWAIT_BIND);
-}
-
-/* core.nt_hash(password) -> 32 hex digits (MD4 of the UTF-16LE password) */
-static int lconn_nt_hash(lua_State *L) {
-  uint8_t h[16];
-  char hex[33];
-  int i;
-  if (dce_ntlm_nt_hash(luaL_checkstring(L, 1), h)) return luaL_error(L, "nt_hash: not UTF-8, or MD4 unavailable");
-  for (i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", h[i]);
-  lua_pushstring(L, hex);
-  return 1;
 }
 
 /* auth_type, auth_level and user ("DOMAIN\\user") of sec into the table on top */
@@ -733,7 +674,7 @@ void dcerpc_open_conn(lua_State *L) {
   };
   static const luaL_Reg f[] = {
     { "connect_tcp", lconn_connect_tcp }, { "connect_unix", lconn_connect_unix },
-    { "nt_hash", lconn_nt_hash }, { NULL, NULL }
+    { NULL, NULL }
   };
   dcerpc_new_class(L, CONN_MT, conn_m, conn_close);
   luaL_getmetatable(L, CONN_MT);                 /* __gc frees even with waiters */

@@ -41,6 +41,7 @@ int luaopen_dcerpc_core(lua_State *L) {
   dcerpc_open_pdu(L);
   dcerpc_open_testsock(L);
   dcerpc_open_loop(L);
+  dcerpc_open_auth(L);
   dcerpc_open_conn(L);
 #if !defined(DCERPC_CLIENT_ONLY)
   dcerpc_open_server(L);

@@ -14,6 +14,7 @@ DCERPC_HIDDEN void dcerpc_open_binding(lua_State *L);   /* lbinding.c */
 DCERPC_HIDDEN void dcerpc_open_pdu(lua_State *L);       /* lpdu.c */
 DCERPC_HIDDEN void dcerpc_open_testsock(lua_State *L);  /* ltestsock.c */
 DCERPC_HIDDEN void dcerpc_open_loop(lua_State *L);      /* lloop.c */
+DCERPC_HIDDEN void dcerpc_open_auth(lua_State *L);      /* lauth.c: nt_hash, mechs */
 DCERPC_HIDDEN void dcerpc_open_conn(lua_State *L);      /* lconn.c */
 #if !defined(DCERPC_CLIENT_ONLY)
 DCERPC_HIDDEN void dcerpc_open_server(lua_State *L);    /* lserver.c */

@@ -590,8 +590,10 @@ static int lsrv_listen_unix(lua_State *L) {
 ** accept NTLM and SPNEGO binds (once) */
 static int lsrv_set_auth(lua_State *L) {
   lsrv *s = srv_check(L);
+  dce_acceptor acc;
   if (s->auth) return luaL_error(L, "authentication is already set up");
-  s->auth = dcerpc_auth_attach(L, dce_runner_server(s->run), &s->L, 2);
+  s->auth = dcerpc_auth_attach(L, &s->L, 2, &acc);
+  if (dce_server_set_auth(dce_runner_server(s->run), &acc)) return luaL_error(L, "cannot set up server authentication");
   return 0;
 }
 

@@ -477,7 +477,7 @@ static int sp_fail(dce_spnego *s, int code, const char *fmt, ...) {
   return DCE_SPNEGO_ERROR;
 }
 
-int dce_spnego_init(dce_spnego *s, int role, const dce_gss_mech *const *mechs,
+int dce_spnego_init(dce_spnego *s, int role, const dce_mech *const *mechs,
                     void *const *mctx, size_t n, unsigned flags) {
   size_t i;
   memset(s, 0, sizeof *s);
@@ -512,14 +512,15 @@ void dce_spnego_free(dce_spnego *s) {
   dce_buf_free(&s->mic);
 }
 
-const dce_gss_mech *dce_spnego_mech(const dce_spnego *s) { return s->sel >= 0 ? s->mechs[s->sel] : NULL; }
+const dce_mech *dce_spnego_mech(const dce_spnego *s) { return s->sel >= 0 ? s->mechs[s->sel] : NULL; }
 void *dce_spnego_mech_ctx(const dce_spnego *s) { return s->sel >= 0 ? s->mctx[s->sel] : NULL; }
 int dce_spnego_complete(const dce_spnego *s) { return s->state == ST_DONE; }
 int dce_spnego_errcode(const dce_spnego *s) { return s->code; }
 const char *dce_spnego_errmsg(const dce_spnego *s) { return s->code ? s->err : ""; }
+uint32_t dce_spnego_mech_status(const dce_spnego *s) { return s->code == DCE_SPNEGO_E_MECH ? s->mech_status : 0; }
 
 static const char *mech_name(const dce_spnego *s) {
-  const dce_gss_mech *m = dce_spnego_mech(s);
+  const dce_mech *m = dce_spnego_mech(s);
   return m && m->name ? m->name : "mechanism";
 }
 
@@ -531,38 +532,42 @@ static void oid_text(const uint8_t *p, size_t len, char *out, size_t outlen) {
 
 /* Run the selected mech for one leg; its token lands in s->tok. */
 static int run_mech(dce_spnego *s, const uint8_t *in, size_t in_len) {
-  const dce_gss_mech *m = s->mechs[s->sel];
+  const dce_mech *m = s->mechs[s->sel];
   char merr[200];
-  int complete = 0;
+  uint32_t st = 0;
+  int r;
   merr[0] = 0;
   dce_buf_reset(&s->tok);
-  if (m->step(s->mctx[s->sel], in, in_len, &s->tok, &complete, merr, sizeof merr) != 0)
+  r = m->step(s->mctx[s->sel], in, in_len, &s->tok, &st, merr, sizeof merr);
+  if (r < 0) {
+    s->mech_status = st;
     return sp_fail(s, DCE_SPNEGO_E_MECH, "%s: %s", mech_name(s), merr[0] ? merr : "failed");
+  }
   if (s->tok.err)
     return sp_fail(s, s->tok.err == DCE_BUF_ENOMEM ? DCE_SPNEGO_E_NOMEM : DCE_SPNEGO_E_LIMIT,
                    "%s: token too large or out of memory", mech_name(s));
-  if (complete) s->mech_done = 1;
+  if (r == 0) s->mech_done = 1;
   return 0;
 }
 
 static int mic_policy(const dce_spnego *s) {
-  const dce_gss_mech *m = s->mechs[s->sel];
+  const dce_mech *m = s->mechs[s->sel];
   int p;
-  if (!m->get_mic || !m->verify_mic) return DCE_GSS_MIC_NONE;
-  if (!m->mic_policy) return DCE_GSS_MIC_OPTIONAL;
+  if (!m->get_mic || !m->verify_mic) return DCE_MECH_MIC_NONE;
+  if (!m->mic_policy) return DCE_MECH_MIC_OPTIONAL;
   p = m->mic_policy(s->mctx[s->sel]);
-  return p < DCE_GSS_MIC_NONE || p > DCE_GSS_MIC_REQUIRED ? DCE_GSS_MIC_REQUIRED : p;
+  return p < DCE_MECH_MIC_NONE || p > DCE_MECH_MIC_REQUIRED ? DCE_MECH_MIC_REQUIRED : p;
 }
 
 /* After the mech completed: decide need_mic, verify the peer's MIC if any,
 ** make ours if needed and not made yet. */
 static int handle_mic(dce_spnego *s, const dce_spnego_tok *t, int may_send) {
-  const dce_gss_mech *m = s->mechs[s->sel];
+  const dce_mech *m = s->mechs[s->sel];
   int pol = mic_policy(s);
-  if (t->mic && pol == DCE_GSS_MIC_NONE)
+  if (t->mic && pol == DCE_MECH_MIC_NONE)
     return sp_fail(s, DCE_SPNEGO_E_PROTO, "peer sent a mechListMIC but %s offers no integrity", mech_name(s));
-  if (pol != DCE_GSS_MIC_NONE &&
-      (pol == DCE_GSS_MIC_REQUIRED || s->mic_wanted || t->mic || (s->flags & DCE_SPNEGO_REQUIRE_MIC)))
+  if (pol != DCE_MECH_MIC_NONE &&
+      (pol == DCE_MECH_MIC_REQUIRED || s->mic_wanted || t->mic || (s->flags & DCE_SPNEGO_REQUIRE_MIC)))
     s->need_mic = 1;
   if (t->mic) {
     if (s->mic_ok) return sp_fail(s, DCE_SPNEGO_E_PROTO, "peer sent a second mechListMIC");
@@ -582,7 +587,7 @@ static int handle_mic(dce_spnego *s, const dce_spnego_tok *t, int may_send) {
 
 /* At completion, after any mechListMIC work: let the mech restore its state. */
 static void maybe_after_mic(dce_spnego *s) {
-  const dce_gss_mech *m = s->mechs[s->sel];
+  const dce_mech *m = s->mechs[s->sel];
   if ((s->mic_sent || s->mic_ok) && !s->reset_done) {
     s->reset_done = 1;
     if (m->after_mic) m->after_mic(s->mctx[s->sel]);

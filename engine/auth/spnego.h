@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "base/buf.h"
+#include "auth/mech.h"
 
 #if !defined(DCE_SPNEGO_MAX_TOKEN)
 #define DCE_SPNEGO_MAX_TOKEN 65536   /* cap on a whole token, in and out */
@@ -99,43 +100,12 @@ int dce_spnego_encode(const dce_spnego_tok *t, dce_buf *out, char *err, size_t e
 /* Append the MechTypeList (SEQUENCE OF OID) DER for mechs to out. */
 int dce_spnego_mech_list(dce_buf *out, const dce_oid *mechs, size_t n);
 
-/* ---------------------------------------------------------------- mechanism */
-
-/* What mechListMIC exchange a completed mechanism wants ([MS-SPNG] 3.1.5.1,
-** RFC 4178 section 5). */
-enum {
-  DCE_GSS_MIC_NONE = 0,      /* no integrity: never a MIC */
-  DCE_GSS_MIC_OPTIONAL = 1,  /* integrity; exchange when SPNEGO's rules say so */
-  DCE_GSS_MIC_REQUIRED = 2   /* the mech demands the exchange (NTLM with a MIC
-                                in AUTHENTICATE_MESSAGE; Windows then requires
-                                mechListMIC from both sides) */
-};
-
-/* One inner mechanism. All callbacks get the mctx given with the mech.
-**
-** step: one leg. `in` is NULL/0 for the initiator's first leg. Append the
-**   token for the peer to `out` (possibly nothing). Set *complete = 1 when the
-**   mechanism's context is established. Return 0, or -1 with a message in err.
-** get_mic: append a MIC over msg to mic (GSS_GetMIC). Only called after the
-**   mech completed. 0 or -1.
-** verify_mic: 0 when mic is a valid MIC over msg (GSS_VerifyMIC), else -1.
-** mic_policy: DCE_GSS_MIC_*, asked once the mech has completed. NULL means
-**   OPTIONAL when get_mic and verify_mic are set, NONE otherwise.
-** after_mic: called once, when the negotiation completes on this side after
-**   any mechListMIC was produced or verified here (for NTLM: after both);
-**   NTLM restores its RC4 handles here, keeping the sequence numbers
-**   ([MS-SPNG] 3.3.5.1; docs/spnego.md). May be NULL. */
-typedef struct dce_gss_mech {
-  const char *name;                  /* for messages: "NTLMSSP", "Kerberos" */
-  const uint8_t *oid; size_t oid_len;
-  int (*step)(void *mctx, const uint8_t *in, size_t in_len, dce_buf *out,
-              int *complete, char *err, size_t errlen);
-  int (*get_mic)(void *mctx, const uint8_t *msg, size_t len, dce_buf *mic);
-  int (*verify_mic)(void *mctx, const uint8_t *msg, size_t len,
-                    const uint8_t *mic, size_t mic_len);
-  int (*mic_policy)(void *mctx);
-  void (*after_mic)(void *mctx);
-} dce_gss_mech;
+/* ---------------------------------------------------------------- mechanism
+** The inner mechanisms are auth/mech.h's dce_mech: SPNEGO uses their step,
+** get_mic, verify_mic, mic_policy and after_mic (the MIC hooks are asked
+** only after the mechanism completed; see docs/spnego.md). SPNEGO as a
+** mechanism itself (auth type 9, every registered inner one it can use) is
+** dce_mech_spnego, in spnego_mech.c. */
 
 /* ---------------------------------------------------------------- negotiation */
 
@@ -172,7 +142,7 @@ typedef struct dce_spnego {
   int role, state;
   unsigned flags;
   size_t n;                                  /* mechanisms given to init */
-  const dce_gss_mech *mechs[DCE_SPNEGO_MAX_MECHS];
+  const dce_mech *mechs[DCE_SPNEGO_MAX_MECHS];
   void *mctx[DCE_SPNEGO_MAX_MECHS];
   int sel;                                   /* index in mechs[] or -1 */
   int mech_done;                             /* inner mech established */
@@ -184,6 +154,7 @@ typedef struct dce_spnego {
   dce_buf tok;                               /* scratch: inner mech output */
   dce_buf mic;                               /* scratch: our MIC */
   int code;                                  /* DCE_SPNEGO_E_* */
+  uint32_t mech_status;                      /* E_MECH: the status of the failed step */
   char err[256];
 } dce_spnego;
 
@@ -191,7 +162,7 @@ typedef struct dce_spnego {
 ** fresh contexts that s does not own. A client offers them in this order of
 ** preference and sends the first one's optimistic token; a server accepts the
 ** first mechanism of the client's list that appears here. Returns 0 or -1. */
-int dce_spnego_init(dce_spnego *s, int role, const dce_gss_mech *const *mechs,
+int dce_spnego_init(dce_spnego *s, int role, const dce_mech *const *mechs,
                     void *const *mctx, size_t n, unsigned flags);
 void dce_spnego_free(dce_spnego *s);
 
@@ -202,10 +173,13 @@ void dce_spnego_free(dce_spnego *s);
 int dce_spnego_step(dce_spnego *s, const uint8_t *in, size_t in_len, dce_buf *out);
 
 /* The negotiated mechanism and its context (NULL before the choice). */
-const dce_gss_mech *dce_spnego_mech(const dce_spnego *s);
+const dce_mech *dce_spnego_mech(const dce_spnego *s);
 void *dce_spnego_mech_ctx(const dce_spnego *s);
 int dce_spnego_complete(const dce_spnego *s);
 int dce_spnego_errcode(const dce_spnego *s);
 const char *dce_spnego_errmsg(const dce_spnego *s);
+/* DCE_SPNEGO_E_MECH: the status the inner mechanism's step failed with
+** (0 when it was a MIC that could not be made, or another error). */
+uint32_t dce_spnego_mech_status(const dce_spnego *s);
 
 #endif

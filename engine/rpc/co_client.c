@@ -624,6 +624,8 @@ static int auth_feed(dce_assoc *a, op *o, const dce_pdu *p) {
     auth_fail(a, o, DCE_RPC_S_PROTOCOL_ERROR, e);
     return -1;
   }
+  /* we always offer header signing; the server's echo settles it */
+  if (p->flags & DCE_PFC_SUPPORT_HEADER_SIGN) dce_sec_header_sign(x->sec);
   dce_buf_reset(&o->tok);
   r = dce_sec_step(x->sec, p->auth.value, p->auth.value_len, &o->tok, &st, e, sizeof e);
   if (r < 0) { auth_fail(a, o, st, e); return -1; }

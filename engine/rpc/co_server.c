@@ -41,7 +41,7 @@ struct dce_server {
   int n_groups;
   uint32_t next_group;
   int auth_on;                     /* dce_server_set_auth was called */
-  dce_server_auth auth;            /* its strings point into auth_names */
+  dce_acceptor auth;               /* its strings point into auth_names */
   char auth_names[4][256];
 };
 
@@ -142,7 +142,7 @@ int dce_server_add_iface(dce_server *s, const dce_syntax *abstract, void *ud) {
 
 int dce_server_groups(const dce_server *s) { return s->n_groups; }
 
-int dce_server_set_auth(dce_server *s, const dce_server_auth *a) {
+int dce_server_set_auth(dce_server *s, const dce_acceptor *a) {
   const char *src[4];
   int i;
   if (!a || !a->lookup) return -1;
@@ -404,11 +404,6 @@ static void one_context(dce_sconn *c, const dce_ctx_elem *e, dce_result *r) {
 
 /* ------------------------------------------------------------ auth legs */
 
-static int srv_lookup(void *ud, const char *user, const char *domain, const char *ws, uint8_t hash[16]) {
-  dce_server *s = (dce_server *)ud;
-  return s->auth.lookup(s->auth.ud, user, domain, ws, hash);
-}
-
 static sauth *auth_find(dce_sconn *c, uint32_t id) {
   int i;
   for (i = 0; i < c->n_auth; i++) if (c->auth[i].id == id) return &c->auth[i];
@@ -420,7 +415,6 @@ static sauth *auth_find(dce_sconn *c, uint32_t id) {
 ** bind_nak reason in *reason, when it cannot be made. */
 static sauth *auth_new(dce_sconn *c, const dce_pdu *p, uint16_t *reason, char *why, size_t n) {
   dce_server *s = c->srv;
-  dce_ntlm_server_cfg cfg;
   dce_sec *sec;
   /* the level is judged before the type (reason 0 before reason 8), as Windows */
   *reason = DCE_NAK_NOT_SPECIFIED;
@@ -430,7 +424,7 @@ static sauth *auth_new(dce_sconn *c, const dce_pdu *p, uint16_t *reason, char *w
   }
   *reason = DCE_NAK_AUTH_TYPE;
   if (!s->auth_on) { snprintf(why, n, "%s with auth: the server takes no authentication", dce_ptype_name(p->ptype)); return NULL; }
-  if (p->auth.type != DCE_AUTHN_WINNT && p->auth.type != DCE_AUTHN_SPNEGO) {
+  if (!dce_sec_type_supported(p->auth.type, 1)) {
     snprintf(why, n, "%s with auth type %u (%s): not supported", dce_ptype_name(p->ptype), p->auth.type,
              dce_sec_type_name(p->auth.type));
     return NULL;
@@ -447,14 +441,11 @@ static sauth *auth_new(dce_sconn *c, const dce_pdu *p, uint16_t *reason, char *w
     c->auth = na;
     c->cap_auth = nc;
   }
-  memset(&cfg, 0, sizeof cfg);
-  cfg.nb_domain = s->auth.nb_domain;
-  cfg.nb_computer = s->auth.nb_computer;
-  cfg.dns_domain = s->auth.dns_domain;
-  cfg.dns_computer = s->auth.dns_computer;
   *reason = DCE_NAK_NOT_SPECIFIED;
-  sec = dce_sec_server_new(p->auth.type, p->auth.level, &cfg, srv_lookup, s, why, n);
+  sec = dce_sec_server_new(p->auth.type, p->auth.level, &s->auth, why, n);
   if (!sec) return NULL;
+  /* header signing: we echo the client's offer (see the bind_ack) */
+  if (p->flags & DCE_PFC_SUPPORT_HEADER_SIGN) dce_sec_header_sign(sec);
   c->auth[c->n_auth].sec = sec;
   c->auth[c->n_auth].id = p->auth.context_id;
   c->auth[c->n_auth].failed = 0;
@@ -712,7 +703,7 @@ static int do_request(dce_sconn *c, const dce_pdu *p) {
       return req_fault(c, p, DCE_NCA_S_FAULT_ACCESS_DENIED, "a verifier on a later fragment of an anonymous call");
   }
   if (x && dce_sec_protects(x->sec)) {
-    uint32_t st = p->auth.value_len == dce_sec_sig_len(x->sec) ? 0 : DCE_NTLM_E_MESSAGE_ALTERED;
+    uint32_t st = p->auth.value_len == dce_sec_sig_len(x->sec) ? 0 : DCE_MECH_E_MESSAGE_ALTERED;
     if (!st) st = dce_sec_unwrap(x->sec, c->frag.p, c->frag.len, (size_t)(p->stub - c->frag.p), p->stub_len + p->auth.pad_len);
     if (st) {
       char why[96];

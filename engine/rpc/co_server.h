@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include "base/buf.h"
 #include "rpc/pdu.h"
+#include "auth/mech.h"
 
 #if !defined(DCE_SRV_MAX_FRAG)
 #define DCE_SRV_MAX_FRAG 5840u               /* [MS-RPCE] / Samba on TCP */
@@ -57,16 +58,6 @@
 
 typedef struct dce_server dce_server;
 typedef struct dce_sconn dce_sconn;
-
-/* Authentication a server accepts (sec.h): NTLMSSP and SPNEGO over it, the
-** names its CHALLENGE gives, and where user NT hashes come from. */
-typedef struct dce_server_auth {
-  const char *nb_domain, *nb_computer, *dns_domain, *dns_computer;
-  /* 0 with hash filled in, or -1: unknown user */
-  int (*lookup)(void *ud, const char *user, const char *domain, const char *workstation,
-                uint8_t hash[16]);
-  void *ud;
-} dce_server_auth;
 
 typedef struct dce_server_cfg {
   uint16_t max_frag;               /* upper bound of negotiated frag sizes (5840) */
@@ -126,8 +117,12 @@ void dce_server_free(dce_server *s);     /* every dce_sconn must be freed first 
 ** Returns 0, or -1 (already registered, out of memory). */
 int dce_server_add_iface(dce_server *s, const dce_syntax *abstract, void *ud);
 int dce_server_groups(const dce_server *s);   /* live association groups */
-/* Accept authenticated binds (the strings are copied). 0 or -1. */
-int dce_server_set_auth(dce_server *s, const dce_server_auth *auth);
+/* Accept authenticated binds: of every auth type whose mechanism
+** (auth/mech.h) can accept with `acc` (NTLMSSP, SPNEGO over it; the names
+** NTLM's CHALLENGE gives and the lookup of the users' NT hashes). The
+** strings are copied; lookup and ud must live as long as the server.
+** 0 or -1 (no lookup). */
+int dce_server_set_auth(dce_server *s, const dce_acceptor *acc);
 /* The lowest auth level (sec.h DCE_LEVEL_*) calls on the interface
 ** registered with `ud` need; lower ones fault with access denied. 0 or -1. */
 int dce_server_iface_min_level(dce_server *s, void *ud, uint8_t level);

@@ -304,10 +304,16 @@ end
 local LEVELS = { connect = true, call = true, packet = true, integrity = true, privacy = true }
 local VT_LEVELS = { integrity = true, privacy = true }      -- calls that carry a verification trailer
 local LEVEL_ALIASES = { sign = "integrity", seal = "privacy", pkt = "packet" }
+-- The mechanisms the core has (engine/auth/mech.c), in its order: the auth
+-- types a client may ask for by name, and binding flags naming one.
+local MECHS = {}
+for _, name in ipairs(core.mechs) do MECHS[name] = true end
+local MECH_LIST = table.concat(core.mechs, ", ")
 
--- The auth settings of dcerpc.connect: opts.auth ("ntlm" | "spnego" | a
--- table with the same fields as opts) or the binding's Samba-style flags
--- (sign, seal, connect, packet, ntlm, spnego) with opts.user and friends.
+-- The auth settings of dcerpc.connect: opts.auth (a mechanism's name,
+-- "ntlm" | "spnego", or a table with the same fields as opts) or the
+-- binding's Samba-style flags (sign, seal, connect, packet, ntlm, spnego:
+-- any name in core.mechs) with opts.user and friends.
 local function auth_of(opts, flags)
   local a = opts.auth
   if type(a) == "table" then
@@ -318,13 +324,13 @@ local function auth_of(opts, flags)
   end
   local level = opts.level
   for f in pairs(flags) do
-    if f == "ntlm" or f == "spnego" then a = a or f end
+    if MECHS[f] then a = a or f end
     if LEVELS[f] or LEVEL_ALIASES[f] then level = level or LEVEL_ALIASES[f] or f end
   end
   if not a and (opts.user or level) then a = "spnego" end     -- credentials alone: SPNEGO, as Windows
   if not a then return nil end
-  if a ~= "ntlm" and a ~= "spnego" then
-    return nil, err(1741, nil, "authentication " .. tostring(a) .. " is not supported (ntlm, spnego)", "no")
+  if not MECHS[a] then
+    return nil, err(1741, nil, "authentication " .. tostring(a) .. " is not supported (" .. MECH_LIST .. ")", "no")
   end
   level = LEVEL_ALIASES[level or ""] or level or "privacy"
   if not LEVELS[level] then

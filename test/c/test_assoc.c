@@ -8,6 +8,7 @@
 #include "testhelp.h"
 #include "rpc/co_client.h"
 #include "rpc/sec.h"
+#include "auth/ntlm.h"
 #include "base/status.h"
 
 static dce_err de;                 /* the last refusal of a dce_assoc_* function */
@@ -537,8 +538,8 @@ static int msrv_serve(dce_assoc *a, msrv *m) {
         uint32_t st;
         char err[160];
         if (!s) {
-          dce_ntlm_server_cfg cfg = { "D", "SRV", NULL, NULL, 0 };
-          s = dce_sec_server_new(q.auth.type, q.auth.level, &cfg, msrv_lookup, NULL, err, sizeof err);
+          dce_acceptor acc = { .nb_domain = "D", .nb_computer = "SRV", .lookup = msrv_lookup };
+          s = dce_sec_server_new(q.auth.type, q.auth.level, &acc, err, sizeof err);
           m->c[m->n].id = q.auth.context_id; m->c[m->n].s = s; m->n++;
         }
         dce_sec_step(s, q.auth.value, q.auth.value_len, &tok, &st, err, sizeof err);
@@ -591,7 +592,7 @@ static int msrv_serve(dce_assoc *a, msrv *m) {
 }
 
 static dce_sec *csec(uint8_t type, uint8_t level, const char *pw) {
-  dce_ntlm_cred cred;
+  dce_cred cred;
   char err[160];
   memset(&cred, 0, sizeof cred);
   cred.user = "alice"; cred.domain = "D"; cred.password = pw;

@@ -3,7 +3,8 @@
 ** NTLMv1 with ESS, NTLMv2: keys, responses, sealing), then client <-> server
 ** handshakes in process with signing and sealing in both directions, and the
 ** failure cases: wrong password, tampering, replay, truncated and malformed
-** messages, MIC tampering, anonymous logon.
+** messages, MIC tampering, anonymous logon. Last, NTLM and SPNEGO over it
+** through the mechanism interface (auth/mech.h) and its registry.
 **
 ** One printed value of the spec disagrees with its own algorithm and with
 ** what Windows and Samba send (the RandomPad of 4.2.2.4); the test says so.
@@ -16,6 +17,7 @@
 #include "testhelp.h"
 #include "base/crypto.h"
 #include "auth/ntlm.h"
+#include "auth/mech.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -754,6 +756,112 @@ static void test_threads(void) {
   test_cond("8 threads race the first crypto use", good);
 }
 
+/* ------------------------------------------------------------ as a mechanism
+** NTLM alone and SPNEGO over it through auth/mech.h, as rpc/sec.c and SMB2
+** use them: the registry, the legs, packet protection over (data, whole),
+** session keys, names. */
+
+static int mech_lookup(void *ud, const char *user, const char *domain, const char *ws, uint8_t hash[16]) {
+  (void)domain; (void)ws;
+  if (strcmp(user, "alice")) return -1;
+  return dce_ntlm_nt_hash((const char *)ud, hash) ? -1 : 0;
+}
+
+/* Run the legs between a fresh client and server of m; 0 when both are
+** established, else -1 with the failing side's status in *st. */
+static int mech_pair(const dce_mech *m, unsigned want, const char *client_pw, void **c, void **s,
+                     uint32_t *st, char *err, size_t errlen) {
+  dce_cred cred;
+  dce_acceptor acc;
+  dce_buf a, b;
+  int rc = -1, rcs = 1, rcc, legs;
+  memset(&cred, 0, sizeof cred);
+  cred.user = "alice"; cred.domain = "D"; cred.workstation = "WS"; cred.password = client_pw;
+  memset(&acc, 0, sizeof acc);
+  acc.nb_domain = "D"; acc.nb_computer = "SRV"; acc.lookup = mech_lookup; acc.ud = (void *)"Pass-1";
+  *st = 0;
+  *c = m->client_new(&cred, want, err, errlen);
+  *s = m->server_new(&acc, want, err, errlen);
+  if (!*c || !*s) return -1;
+  dce_buf_init(&a); dce_buf_init(&b);
+  rcc = m->step(*c, NULL, 0, &a, st, err, errlen);
+  for (legs = 0; legs < 8 && rcc >= 0 && a.len; legs++) {   /* until a side has nothing to say */
+    dce_buf_reset(&b);
+    if ((rcs = m->step(*s, a.p, a.len, &b, st, err, errlen)) < 0 || !b.len) break;
+    dce_buf_reset(&a);
+    rcc = m->step(*c, b.p, b.len, &a, st, err, errlen);
+  }
+  rc = rcc == 0 && rcs == 0 ? 0 : -1;
+  dce_buf_free(&a); dce_buf_free(&b);
+  return rc;
+}
+
+static void test_mech(void) {
+  static const uint8_t oid_ntlm[] = { 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x0a };
+  const dce_mech *ntlm = dce_mech_by_name("ntlm"), *spnego = dce_mech_by_name("spnego"), *m;
+  const dce_mech *both[2];
+  size_t i;
+  int k, ok = 1;
+  for (i = 0; (m = dce_mech_at(i)) != NULL; i++)
+    ok = ok && dce_mech_by_type(m->auth_type) == m && dce_mech_by_name(m->name) == m &&
+         (!m->oid || dce_mech_by_oid(m->oid, m->oid_len) == m);
+  test_cond("registry: every mechanism found by its type, name and OID", ok && i >= 2);
+  test_cond("registry: ntlm is type 10 and NTLMSSP's OID, spnego type 9 without one",
+            ntlm && ntlm->auth_type == 10 && dce_mech_by_oid(oid_ntlm, sizeof oid_ntlm) == ntlm &&
+            spnego && spnego->auth_type == 9 && !spnego->oid && dce_mech_by_type(9) == spnego);
+  test_cond("registry: unknown names and types", !dce_mech_by_name("nope") && !dce_mech_by_type(200) &&
+            !dce_mech_by_name(NULL));
+  if (!ntlm || !spnego) return;
+  both[0] = ntlm; both[1] = spnego;
+  for (k = 0; k < 2; k++) {
+    const dce_mech *x = both[k];
+    void *c = NULL, *s = NULL;
+    uint32_t st;
+    char err[200] = "", name[120];
+    uint8_t kc[32], ks[32], pdu[64], sig[16], copy[64];
+    size_t lc = 0, ls = 0;
+    const char *u, *d, *w;
+    int r = mech_pair(x, DCE_MECH_WANT_SIGN | DCE_MECH_WANT_SEAL | DCE_MECH_WANT_DCE_STYLE, "Pass-1",
+                      &c, &s, &st, err, sizeof err);
+    snprintf(name, sizeof name, "%s: handshake through the interface (%s)", x->name, err);
+    test_cond(name, r == 0);
+    if (r == 0) {
+      test_cond("... the same session key on both sides",
+                x->session_key(c, kc, sizeof kc, &lc) == 0 && x->session_key(s, ks, sizeof ks, &ls) == 0 &&
+                lc == 16 && ls == 16 && !memcmp(kc, ks, 16));
+      test_cond("... a short buffer for the key is refused", x->session_key(c, kc, 8, &lc) != 0 && lc == 0);
+      x->names(s, &u, &d, &w);
+      test_cond("... the server names the client", !strcmp(u, "alice") && !strcmp(d, "D") && !strcmp(w, "WS"));
+      test_cond("... 16-byte signatures", x->sig_len(c) == 16 && x->sig_len(s) == 16);
+      memset(pdu, 0x33, sizeof pdu);
+      test_cond("... sign (data inside whole) and check",
+                x->sign(c, pdu + 16, 32, pdu, 56, sig, 16) == 0 && x->check(s, pdu + 16, 32, pdu, 56, sig, 16) == 0);
+      x->sign(c, pdu + 16, 32, pdu, 56, sig, 16);
+      pdu[2] ^= 1;                 /* the header: covered with extended session security */
+      test_cond("... a changed header fails the check", x->check(s, pdu + 16, 32, pdu, 56, sig, 16) == DCE_MECH_E_MESSAGE_ALTERED);
+      memcpy(copy, pdu, sizeof pdu);
+      test_cond("... seal, then unseal restores the data",
+                x->seal(s, pdu + 16, 32, pdu, 56, sig, 16) == 0 && memcmp(pdu, copy, sizeof pdu) != 0 &&
+                x->unseal(c, pdu + 16, 32, pdu, 56, sig, 16) == 0 && !memcmp(pdu, copy, sizeof pdu));
+    }
+    x->free(c); x->free(s);
+    c = s = NULL;
+    r = mech_pair(x, DCE_MECH_WANT_SIGN, "wrong", &c, &s, &st, err, sizeof err);
+    snprintf(name, sizeof name, "%s: a wrong password fails with logon failure (%s)", x->name, err);
+    test_cond(name, r == -1 && st == DCE_MECH_E_LOGON_FAILURE);
+    x->free(c); x->free(s);
+    {
+      dce_cred cred;
+      memset(&cred, 0, sizeof cred);
+      cred.user = "alice";                                   /* no password, no hash */
+      err[0] = 0;
+      c = x->client_new(&cred, 0, err, sizeof err);
+      snprintf(name, sizeof name, "%s: a user without a password makes no client (%s)", x->name, err);
+      test_cond(name, !c && err[0]);
+    }
+  }
+}
+
 int main(void) {
   memset(RANDOM_SK, 0x55, sizeof RANDOM_SK);
   test_threads();
@@ -765,5 +873,6 @@ int main(void) {
   test_v1_no_ess_traffic();
   test_malformed();
   test_impacket();
+  test_mech();
   return test_report("test_ntlm");
 }

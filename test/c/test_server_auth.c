@@ -13,6 +13,7 @@
 #include "rpc/co_client.h"
 #include "rpc/co_server.h"
 #include "rpc/sec.h"
+#include "auth/ntlm.h"
 #include "base/status.h"
 
 static dce_err de;                 /* the last refusal of a dce_assoc_* function */
@@ -73,7 +74,8 @@ static void pump(pair *x) {
 }
 
 static dce_server *new_server(uint8_t min_level) {
-  dce_server_auth au = { "RPCSRV", "SRV1", "rpc.test", "srv1.rpc.test", lookup, NULL };
+  dce_acceptor au = { .nb_domain = "RPCSRV", .nb_computer = "SRV1", .dns_domain = "rpc.test",
+                      .dns_computer = "srv1.rpc.test", .lookup = lookup, .ud = NULL };
   dce_server *s = dce_server_new(NULL);
   dce_server_add_iface(s, &IFACE, &iface_key);
   dce_server_set_auth(s, &au);
@@ -83,7 +85,7 @@ static dce_server *new_server(uint8_t min_level) {
 
 /* Bind with the given credentials; returns the bind op's status. */
 static uint32_t setup(pair *x, uint8_t type, uint8_t level, const char *user, const char *pw, uint8_t min_level) {
-  dce_ntlm_cred cred;
+  dce_cred cred;
   dce_pctx ctx;
   uint32_t id;
   char err[160];
@@ -330,7 +332,7 @@ int main(void) {
   /* an authenticated bind naming an unknown association group: bind_nak,
   ** nothing kept (the sanitizer run checks for leaks) */
   {
-    dce_ntlm_cred cred;
+    dce_cred cred;
     dce_pctx ctx;
     dce_bind_opts bo;
     uint32_t id;

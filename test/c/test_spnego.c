@@ -486,7 +486,7 @@ typedef struct toy {
   uint32_t key;
   int leg, done;
   uint32_t nonce;
-  int policy;            /* DCE_GSS_MIC_* */
+  int policy;            /* DCE_MECH_MIC_* */
   int fail_leg;          /* step fails at this leg (1-based), 0 = never */
   int corrupt_mic;       /* flip a bit in our MIC */
   int fail_get_mic;
@@ -603,29 +603,38 @@ static const uint8_t T_KRB5[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02
 static const uint8_t T_MSKRB5[] = { 0x2a, 0x86, 0x48, 0x82, 0xf7, 0x12, 0x01, 0x02, 0x02 };
 static const uint8_t T_NEGOEX[] = { 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x1e };
 
-static const dce_gss_mech M_NTLM = { "toy-ntlm", T_NTLM, sizeof T_NTLM, toy_step, toy_get_mic,
-                                     toy_verify_mic, toy_policy, toy_after_mic };
-static const dce_gss_mech M_KRB5 = { "toy-krb5", T_KRB5, sizeof T_KRB5, toy_step, toy_get_mic,
-                                     toy_verify_mic, toy_policy, toy_after_mic };
-static const dce_gss_mech M_MSKRB5 = { "toy-mskrb5", T_MSKRB5, sizeof T_MSKRB5, toy_step, toy_get_mic,
-                                       toy_verify_mic, toy_policy, toy_after_mic };
-static const dce_gss_mech M_NEGOEX = { "toy-negoex", T_NEGOEX, sizeof T_NEGOEX, toy_step, toy_get_mic,
-                                       toy_verify_mic, toy_policy, NULL };
+/* The toy as an auth/mech.h mechanism: its legs report completion through
+** *complete; a mechanism's step says 0 (established), 1 (go on) or -1. */
+static int toy_mech_step(void *mctx, const uint8_t *in, size_t in_len, dce_buf *out,
+                         uint32_t *status, char *err, size_t errlen) {
+  int complete = 0;
+  if (toy_step(mctx, in, in_len, out, &complete, err, errlen) != 0) { *status = 0xC000006Du; return -1; }
+  return complete ? 0 : 1;
+}
+
+#define TOY_MECH(nm, o, mic, after)                                                     \
+  { .name = nm, .oid = o, .oid_len = sizeof o, .step = toy_mech_step,                  \
+    .get_mic = mic ? toy_get_mic : NULL, .verify_mic = mic ? toy_verify_mic : NULL,    \
+    .mic_policy = mic ? toy_policy : NULL, .after_mic = after }
+static const dce_mech M_NTLM = TOY_MECH("toy-ntlm", T_NTLM, 1, toy_after_mic);
+static const dce_mech M_KRB5 = TOY_MECH("toy-krb5", T_KRB5, 1, toy_after_mic);
+static const dce_mech M_MSKRB5 = TOY_MECH("toy-mskrb5", T_MSKRB5, 1, toy_after_mic);
+static const dce_mech M_NEGOEX = TOY_MECH("toy-negoex", T_NEGOEX, 1, NULL);
 /* no integrity at all */
-static const dce_gss_mech M_PLAIN = { "toy-plain", T_TOY, sizeof T_TOY, toy_step, NULL, NULL, NULL, NULL };
+static const dce_mech M_PLAIN = TOY_MECH("toy-plain", T_TOY, 0, NULL);
 
 /* ------------------------------------------------------------ exchange driver */
 
 typedef struct side {
   dce_spnego sp;
   toy t[4];
-  const dce_gss_mech *m[4];
+  const dce_mech *m[4];
   void *c[4];
   size_t n;
   int rc;          /* last dce_spnego_step result */
 } side;
 
-static void side_add(side *s, const dce_gss_mech *m, int server, int policy) {
+static void side_add(side *s, const dce_mech *m, int server, int policy) {
   toy *t = &s->t[s->n];
   memset(t, 0, sizeof *t);
   t->shape = (m == &M_KRB5 || m == &M_MSKRB5) ? TOY_TWO : TOY_THREE;
@@ -730,8 +739,8 @@ static void test_exchanges(void) {
   { /* 1: one NTLM-like mech, MIC optional and not asked for */
     side c, s; edit e = NO_EDIT; int legs;
     memset(&c, 0, sizeof c); memset(&s, 0, sizeof s);
-    side_add(&c, &M_NTLM, 0, DCE_GSS_MIC_OPTIONAL); side_start(&c, DCE_SPNEGO_CLIENT, 0);
-    side_add(&s, &M_NTLM, 1, DCE_GSS_MIC_OPTIONAL); side_start(&s, DCE_SPNEGO_SERVER, 0);
+    side_add(&c, &M_NTLM, 0, DCE_MECH_MIC_OPTIONAL); side_start(&c, DCE_SPNEGO_CLIENT, 0);
+    side_add(&s, &M_NTLM, 1, DCE_MECH_MIC_OPTIONAL); side_start(&s, DCE_SPNEGO_SERVER, 0);
     legs = exchange(&c, &s, tamper, &e);
     test_cond("ntlm optional: both done in 4 messages", c.rc == DCE_SPNEGO_DONE && s.rc == DCE_SPNEGO_DONE && legs == 4);
     test_cond("ntlm optional: no MIC exchanged", !e.seen_mic[2] && !e.seen_mic[3] &&
@@ -746,8 +755,8 @@ static void test_exchanges(void) {
   { /* 2: NTLM with a MIC in AUTHENTICATE: mechListMIC both ways */
     side c, s; edit e = NO_EDIT; int legs;
     memset(&c, 0, sizeof c); memset(&s, 0, sizeof s);
-    side_add(&c, &M_NTLM, 0, DCE_GSS_MIC_REQUIRED); side_start(&c, DCE_SPNEGO_CLIENT, 0);
-    side_add(&s, &M_NTLM, 1, DCE_GSS_MIC_REQUIRED); side_start(&s, DCE_SPNEGO_SERVER, 0);
+    side_add(&c, &M_NTLM, 0, DCE_MECH_MIC_REQUIRED); side_start(&c, DCE_SPNEGO_CLIENT, 0);
+    side_add(&s, &M_NTLM, 1, DCE_MECH_MIC_REQUIRED); side_start(&s, DCE_SPNEGO_SERVER, 0);
     legs = exchange(&c, &s, tamper, &e);
     test_cond("ntlm required: both done in 4 messages", c.rc == DCE_SPNEGO_DONE && s.rc == DCE_SPNEGO_DONE && legs == 4);
     test_cond("ntlm required: client MIC rides with AUTHENTICATE, server's with accept-completed",
@@ -760,9 +769,9 @@ static void test_exchanges(void) {
   { /* 3: client prefers krb5, server only has NTLM: fallback + request-mic */
     side c, s; edit e = NO_EDIT; int legs;
     memset(&c, 0, sizeof c); memset(&s, 0, sizeof s);
-    side_add(&c, &M_KRB5, 0, DCE_GSS_MIC_OPTIONAL); side_add(&c, &M_NTLM, 0, DCE_GSS_MIC_OPTIONAL);
+    side_add(&c, &M_KRB5, 0, DCE_MECH_MIC_OPTIONAL); side_add(&c, &M_NTLM, 0, DCE_MECH_MIC_OPTIONAL);
     side_start(&c, DCE_SPNEGO_CLIENT, 0);
-    side_add(&s, &M_NTLM, 1, DCE_GSS_MIC_OPTIONAL); side_start(&s, DCE_SPNEGO_SERVER, 0);
+    side_add(&s, &M_NTLM, 1, DCE_MECH_MIC_OPTIONAL); side_start(&s, DCE_SPNEGO_SERVER, 0);
     legs = exchange(&c, &s, tamper, &e);
     test_cond("fallback: both done", c.rc == DCE_SPNEGO_DONE && s.rc == DCE_SPNEGO_DONE);
     test_cond("fallback: 6 messages (restart NTLM from its first leg)", legs == 6);
@@ -776,9 +785,9 @@ static void test_exchanges(void) {
   { /* 4: krb5-like chosen optimistically, server completes with a token */
     side c, s; edit e = NO_EDIT; int legs;
     memset(&c, 0, sizeof c); memset(&s, 0, sizeof s);
-    side_add(&c, &M_KRB5, 0, DCE_GSS_MIC_OPTIONAL); side_add(&c, &M_NTLM, 0, DCE_GSS_MIC_OPTIONAL);
+    side_add(&c, &M_KRB5, 0, DCE_MECH_MIC_OPTIONAL); side_add(&c, &M_NTLM, 0, DCE_MECH_MIC_OPTIONAL);
     side_start(&c, DCE_SPNEGO_CLIENT, 0);
-    side_add(&s, &M_NTLM, 1, DCE_GSS_MIC_OPTIONAL); side_add(&s, &M_KRB5, 1, DCE_GSS_MIC_OPTIONAL);
+    side_add(&s, &M_NTLM, 1, DCE_MECH_MIC_OPTIONAL); side_add(&s, &M_KRB5, 1, DCE_MECH_MIC_OPTIONAL);
     side_start(&s, DCE_SPNEGO_SERVER, 0);
     legs = exchange(&c, &s, tamper, &e);
     test_cond("krb5 optimistic: done in 2 messages", c.rc == DCE_SPNEGO_DONE && s.rc == DCE_SPNEGO_DONE && legs == 2);
@@ -789,8 +798,8 @@ static void test_exchanges(void) {
   { /* 5: krb5-like with MIC required: server MIC first, then the client's */
     side c, s; edit e = NO_EDIT; int legs;
     memset(&c, 0, sizeof c); memset(&s, 0, sizeof s);
-    side_add(&c, &M_KRB5, 0, DCE_GSS_MIC_REQUIRED); side_start(&c, DCE_SPNEGO_CLIENT, 0);
-    side_add(&s, &M_KRB5, 1, DCE_GSS_MIC_REQUIRED); side_start(&s, DCE_SPNEGO_SERVER, 0);
+    side_add(&c, &M_KRB5, 0, DCE_MECH_MIC_REQUIRED); side_start(&c, DCE_SPNEGO_CLIENT, 0);
+    side_add(&s, &M_KRB5, 1, DCE_MECH_MIC_REQUIRED); side_start(&s, DCE_SPNEGO_SERVER, 0);
     legs = exchange(&c, &s, tamper, &e);
     test_cond("krb5 mic: done in 4 messages", c.rc == DCE_SPNEGO_DONE && s.rc == DCE_SPNEGO_DONE && legs == 4);
     test_cond("krb5 mic: server MIC with its last token, incomplete", e.seen_mic[1] &&
@@ -804,7 +813,7 @@ static void test_exchanges(void) {
       side c; toy srv; dce_buf a, b, ml, mic; dce_spnego_tok r; char err[128];
       dce_oid o = { T_KRB5, sizeof T_KRB5 };
       memset(&c, 0, sizeof c); memset(&srv, 0, sizeof srv);
-      side_add(&c, &M_KRB5, 0, DCE_GSS_MIC_OPTIONAL); side_start(&c, DCE_SPNEGO_CLIENT, 0);
+      side_add(&c, &M_KRB5, 0, DCE_MECH_MIC_OPTIONAL); side_start(&c, DCE_SPNEGO_CLIENT, 0);
       dce_buf_init(&a); dce_buf_init(&b); dce_buf_init(&ml); dce_buf_init(&mic);
       dce_spnego_step(&c.sp, NULL, 0, &a);
       srv.server = 1; srv.key = bad ? 0xBAD : 0xC0FFEE;
@@ -835,8 +844,8 @@ static void test_exchanges(void) {
   { /* 6: server insists on the MIC, client does not send one */
     side c, s; edit e = NO_EDIT;
     memset(&c, 0, sizeof c); memset(&s, 0, sizeof s);
-    side_add(&c, &M_NTLM, 0, DCE_GSS_MIC_OPTIONAL); side_start(&c, DCE_SPNEGO_CLIENT, 0);
-    side_add(&s, &M_NTLM, 1, DCE_GSS_MIC_OPTIONAL); side_start(&s, DCE_SPNEGO_SERVER, DCE_SPNEGO_REQUIRE_MIC);
+    side_add(&c, &M_NTLM, 0, DCE_MECH_MIC_OPTIONAL); side_start(&c, DCE_SPNEGO_CLIENT, 0);
+    side_add(&s, &M_NTLM, 1, DCE_MECH_MIC_OPTIONAL); side_start(&s, DCE_SPNEGO_SERVER, DCE_SPNEGO_REQUIRE_MIC);
     exchange(&c, &s, tamper, &e);
     snprintf(name, sizeof name, "server require-mic: missing MIC refused (%s)", dce_spnego_errmsg(&s.sp));
     test_cond(name, s.rc == DCE_SPNEGO_ERROR && dce_spnego_errcode(&s.sp) == DCE_SPNEGO_E_MIC_MISSING);
@@ -848,8 +857,8 @@ static void test_exchanges(void) {
   { /* 6b: both sides require-mic by flag */
     side c, s; edit e = NO_EDIT;
     memset(&c, 0, sizeof c); memset(&s, 0, sizeof s);
-    side_add(&c, &M_NTLM, 0, DCE_GSS_MIC_OPTIONAL); side_start(&c, DCE_SPNEGO_CLIENT, DCE_SPNEGO_REQUIRE_MIC);
-    side_add(&s, &M_NTLM, 1, DCE_GSS_MIC_OPTIONAL); side_start(&s, DCE_SPNEGO_SERVER, DCE_SPNEGO_REQUIRE_MIC);
+    side_add(&c, &M_NTLM, 0, DCE_MECH_MIC_OPTIONAL); side_start(&c, DCE_SPNEGO_CLIENT, DCE_SPNEGO_REQUIRE_MIC);
+    side_add(&s, &M_NTLM, 1, DCE_MECH_MIC_OPTIONAL); side_start(&s, DCE_SPNEGO_SERVER, DCE_SPNEGO_REQUIRE_MIC);
     exchange(&c, &s, tamper, &e);
     test_cond("require-mic flag both sides: done with MICs", c.rc == DCE_SPNEGO_DONE && s.rc == DCE_SPNEGO_DONE &&
               e.seen_mic[2] && e.seen_mic[3]);
@@ -858,8 +867,8 @@ static void test_exchanges(void) {
   { /* 6c: client sends a MIC the server did not need: server verifies it and answers with its own */
     side c, s; edit e = NO_EDIT;
     memset(&c, 0, sizeof c); memset(&s, 0, sizeof s);
-    side_add(&c, &M_NTLM, 0, DCE_GSS_MIC_OPTIONAL); side_start(&c, DCE_SPNEGO_CLIENT, DCE_SPNEGO_REQUIRE_MIC);
-    side_add(&s, &M_NTLM, 1, DCE_GSS_MIC_OPTIONAL); side_start(&s, DCE_SPNEGO_SERVER, 0);
+    side_add(&c, &M_NTLM, 0, DCE_MECH_MIC_OPTIONAL); side_start(&c, DCE_SPNEGO_CLIENT, DCE_SPNEGO_REQUIRE_MIC);
+    side_add(&s, &M_NTLM, 1, DCE_MECH_MIC_OPTIONAL); side_start(&s, DCE_SPNEGO_SERVER, 0);
     exchange(&c, &s, tamper, &e);
     test_cond("unrequested client MIC: verified and answered", c.rc == DCE_SPNEGO_DONE && s.rc == DCE_SPNEGO_DONE &&
               e.seen_mic[3] && s.t[0].verify_calls == 1);
@@ -881,8 +890,8 @@ static void test_exchanges(void) {
       side c, s; edit e = NO_EDIT;
       side *bad;
       memset(&c, 0, sizeof c); memset(&s, 0, sizeof s);
-      side_add(&c, &M_NTLM, 0, DCE_GSS_MIC_REQUIRED); side_start(&c, DCE_SPNEGO_CLIENT, 0);
-      side_add(&s, &M_NTLM, 1, DCE_GSS_MIC_REQUIRED); side_start(&s, DCE_SPNEGO_SERVER, 0);
+      side_add(&c, &M_NTLM, 0, DCE_MECH_MIC_REQUIRED); side_start(&c, DCE_SPNEGO_CLIENT, 0);
+      side_add(&s, &M_NTLM, 1, DCE_MECH_MIC_REQUIRED); side_start(&s, DCE_SPNEGO_SERVER, 0);
       c.t[0].corrupt_mic = cases[i].corrupt_c;
       s.t[0].corrupt_mic = cases[i].corrupt_s;
       e.leg = cases[i].leg; e.drop_mic = cases[i].drop; e.add_mic = cases[i].add;
@@ -902,9 +911,9 @@ static void test_exchanges(void) {
   { /* 10: downgrade: a man in the middle strips krb5 from the offer */
     side c, s; edit e = NO_EDIT;
     memset(&c, 0, sizeof c); memset(&s, 0, sizeof s);
-    side_add(&c, &M_KRB5, 0, DCE_GSS_MIC_OPTIONAL); side_add(&c, &M_NTLM, 0, DCE_GSS_MIC_OPTIONAL);
+    side_add(&c, &M_KRB5, 0, DCE_MECH_MIC_OPTIONAL); side_add(&c, &M_NTLM, 0, DCE_MECH_MIC_OPTIONAL);
     side_start(&c, DCE_SPNEGO_CLIENT, 0);
-    side_add(&s, &M_KRB5, 1, DCE_GSS_MIC_OPTIONAL); side_add(&s, &M_NTLM, 1, DCE_GSS_MIC_OPTIONAL);
+    side_add(&s, &M_KRB5, 1, DCE_MECH_MIC_OPTIONAL); side_add(&s, &M_NTLM, 1, DCE_MECH_MIC_OPTIONAL);
     side_start(&s, DCE_SPNEGO_SERVER, 0);
     e.leg = 0; e.keep_mechs = 1;
     exchange(&c, &s, tamper, &e);
@@ -928,8 +937,8 @@ static void test_exchanges(void) {
       side c, s; edit e = NO_EDIT;
       side *bad;
       memset(&c, 0, sizeof c); memset(&s, 0, sizeof s);
-      side_add(&c, &M_NTLM, 0, DCE_GSS_MIC_REQUIRED); side_start(&c, DCE_SPNEGO_CLIENT, 0);
-      side_add(&s, &M_NTLM, 1, DCE_GSS_MIC_REQUIRED); side_start(&s, DCE_SPNEGO_SERVER, 0);
+      side_add(&c, &M_NTLM, 0, DCE_MECH_MIC_REQUIRED); side_start(&c, DCE_SPNEGO_CLIENT, 0);
+      side_add(&s, &M_NTLM, 1, DCE_MECH_MIC_REQUIRED); side_start(&s, DCE_SPNEGO_SERVER, 0);
       e.leg = cases[i].leg; e.drop_token = cases[i].drop_token; e.add_token = cases[i].add_token;
       e.set_state = cases[i].state;
       if (cases[i].mech) { e.mech = cases[i].mech; e.mech_len = sizeof T_KRB5; }
@@ -959,10 +968,10 @@ static void test_exchanges(void) {
     side c, s; edit e = NO_EDIT;
     dce_spnego_tok t; char err[128];
     memset(&c, 0, sizeof c); memset(&s, 0, sizeof s);
-    side_add(&c, &M_NEGOEX, 0, 0); side_add(&c, &M_MSKRB5, 0, DCE_GSS_MIC_OPTIONAL);
+    side_add(&c, &M_NEGOEX, 0, 0); side_add(&c, &M_MSKRB5, 0, DCE_MECH_MIC_OPTIONAL);
     c.t[0].shape = TOY_TWO;
     side_start(&c, DCE_SPNEGO_CLIENT, 0);
-    side_add(&s, &M_NEGOEX, 1, 0); side_add(&s, &M_KRB5, 1, DCE_GSS_MIC_OPTIONAL); side_start(&s, DCE_SPNEGO_SERVER, 0);
+    side_add(&s, &M_NEGOEX, 1, 0); side_add(&s, &M_KRB5, 1, DCE_MECH_MIC_OPTIONAL); side_start(&s, DCE_SPNEGO_SERVER, 0);
     exchange(&c, &s, tamper, &e);
     test_cond("negoex skipped, ms-krb5 accepted by krb5 (request-mic, MIC exchanged)",
               c.rc == DCE_SPNEGO_DONE && s.rc == DCE_SPNEGO_DONE && dce_spnego_mech(&s.sp) == &M_KRB5 &&
@@ -1010,8 +1019,8 @@ static void test_exchanges(void) {
     dce_buf_free(&b);
     side_free(&c);
     memset(&c, 0, sizeof c);
-    side_add(&c, &M_NTLM, 0, DCE_GSS_MIC_REQUIRED); side_start(&c, DCE_SPNEGO_CLIENT, 0);
-    side_add(&s, &M_NTLM, 1, DCE_GSS_MIC_REQUIRED); side_start(&s, DCE_SPNEGO_SERVER, 0);
+    side_add(&c, &M_NTLM, 0, DCE_MECH_MIC_REQUIRED); side_start(&c, DCE_SPNEGO_CLIENT, 0);
+    side_add(&s, &M_NTLM, 1, DCE_MECH_MIC_REQUIRED); side_start(&s, DCE_SPNEGO_SERVER, 0);
     c.t[0].fail_get_mic = 1;
     exchange(&c, &s, NULL, NULL);
     test_cond("get_mic failure is an error", c.rc == DCE_SPNEGO_ERROR && dce_spnego_errcode(&c.sp) == DCE_SPNEGO_E_MECH);
@@ -1053,8 +1062,8 @@ static void test_exchanges(void) {
         side *victim;
         int code;
         memset(&c, 0, sizeof c); memset(&s, 0, sizeof s);
-        side_add(&c, &M_NTLM, 0, DCE_GSS_MIC_REQUIRED); side_start(&c, DCE_SPNEGO_CLIENT, 0);
-        side_add(&s, &M_NTLM, 1, DCE_GSS_MIC_REQUIRED); side_start(&s, DCE_SPNEGO_SERVER, 0);
+        side_add(&c, &M_NTLM, 0, DCE_MECH_MIC_REQUIRED); side_start(&c, DCE_SPNEGO_CLIENT, 0);
+        side_add(&s, &M_NTLM, 1, DCE_MECH_MIC_REQUIRED); side_start(&s, DCE_SPNEGO_SERVER, 0);
         e.leg = leg; e.garbage = g[i].p; e.garbage_len = g[i].n;
         exchange(&c, &s, tamper, &e);
         victim = (leg % 2 == 0) ? &s : &c;
@@ -1072,8 +1081,8 @@ static void test_exchanges(void) {
   { /* 16: replay of the final client message; wrong-kind first tokens */
     side c, s; dce_buf a, b, last;
     memset(&c, 0, sizeof c); memset(&s, 0, sizeof s);
-    side_add(&c, &M_NTLM, 0, DCE_GSS_MIC_REQUIRED); side_start(&c, DCE_SPNEGO_CLIENT, 0);
-    side_add(&s, &M_NTLM, 1, DCE_GSS_MIC_REQUIRED); side_start(&s, DCE_SPNEGO_SERVER, 0);
+    side_add(&c, &M_NTLM, 0, DCE_MECH_MIC_REQUIRED); side_start(&c, DCE_SPNEGO_CLIENT, 0);
+    side_add(&s, &M_NTLM, 1, DCE_MECH_MIC_REQUIRED); side_start(&s, DCE_SPNEGO_SERVER, 0);
     dce_buf_init(&a); dce_buf_init(&b); dce_buf_init(&last);
     dce_spnego_step(&c.sp, NULL, 0, &a);
     dce_spnego_step(&s.sp, a.p, a.len, &b);

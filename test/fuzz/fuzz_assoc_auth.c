@@ -7,7 +7,7 @@
 **   even: an NTLM or SPNEGO association has sent its bind; the rest of the
 **         input is fed as the server's byte stream (bind_ack with any token,
 **         faults, garbage).
-**   odd:  a real handshake with an in-process server context (engine/sec.c,
+**   odd:  a real handshake with an in-process server context (rpc/sec.c,
 **         server side) completes first, a request is sent, then the rest of
 **         the input is fed as the server's answer (responses with any auth
 **         trailer layout, pad length, signature), at the level taken from the
@@ -24,6 +24,7 @@
 #include "rpc/co_client.h"
 #include "rpc/pdu.h"
 #include "rpc/sec.h"
+#include "auth/ntlm.h"
 
 static dce_err de;                 /* the last refusal of a dce_assoc_* function */
 
@@ -48,7 +49,7 @@ static void drain(dce_assoc *a, dce_buf *sink) {
 }
 
 static dce_sec *client_sec(uint8_t type, uint8_t level) {
-  dce_ntlm_cred cred;
+  dce_cred cred;
   char err[160];
   dce_sec *s;
   memset(&cred, 0, sizeof cred);
@@ -59,7 +60,7 @@ static dce_sec *client_sec(uint8_t type, uint8_t level) {
 }
 
 static dce_assoc *new_client(uint8_t type, uint8_t level, uint32_t *bind_id) {
-  dce_ntlm_cred cred;
+  dce_cred cred;
   char err[160];
   dce_assoc *a = dce_assoc_new(NULL);
   dce_sec *s;
@@ -135,13 +136,13 @@ static void handshake_then_fuzz(const uint8_t *data, size_t size) {
   static const uint8_t levels[] = { DCE_LEVEL_PKT, DCE_LEVEL_INTEGRITY, DCE_LEVEL_PRIVACY, DCE_LEVEL_CONNECT };
   uint8_t level = levels[(size ? data[0] : 0) % 4];
   uint8_t type = (size && (data[0] & 4)) ? DCE_AUTHN_SPNEGO : DCE_AUTHN_WINNT;
-  dce_ntlm_server_cfg cfg = { "D", "SRV", NULL, NULL, 0 };
+  dce_acceptor acc = { .nb_domain = "D", .nb_computer = "SRV", .lookup = lookup };
   char err[160];
   uint32_t bind_id, call_id;
   dce_buf c2s, s2c;
   int round;
   int added = size && (data[0] & 8);
-  dce_sec *srv = dce_sec_server_new(type, level, &cfg, lookup, NULL, err, sizeof err);
+  dce_sec *srv = dce_sec_server_new(type, level, &acc, err, sizeof err);
   dce_assoc *a = new_client(added ? 0 : type, level, &bind_id);
   static const uint8_t stub[40];
   int pass;

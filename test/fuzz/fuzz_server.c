@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!s) return 0;
   dce_server_add_iface(s, &echo, (void *)&echo);
   if (size > 0 && (data[size - 1] & 2)) {
-    dce_server_auth au = { "D", "S", NULL, NULL, lookup, NULL };
+    dce_acceptor au = { .nb_domain = "D", .nb_computer = "S", .lookup = lookup };
     dce_server_set_auth(s, &au);
     if (data[size - 1] & 4) dce_server_iface_min_level(s, (void *)&echo, 5);
   }
