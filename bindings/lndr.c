@@ -416,9 +416,9 @@ static lndr_vm *lndr_acquire(lua_State *L) {
   return V;
 }
 
-/* Common setup: stack [.. args.., vm, ktab, refs, root]; returns root slot. */
-static int lndr_setup(lua_State *L, lndr_prog *P, lhost *H, ndr_host *hops) {
-  (void)P;
+/* Common setup: pushes the program's name table and the full-pointer
+** table slot (stack [.. args.., vm, ktab, refs]) and fills the host. */
+static void lndr_setup(lua_State *L, lhost *H, ndr_host *hops) {
   lua_getiuservalue(L, 1, 1);
   H->L = L;
   H->raw = 0;
@@ -429,7 +429,6 @@ static int lndr_setup(lua_State *L, lndr_prog *P, lhost *H, ndr_host *hops) {
   H->refs = lua_gettop(L);
   *hops = lhost_ops_proto;
   hops->ud = H;
-  return 0;
 }
 
 static int lndr_encode(lua_State *L) {
@@ -451,7 +450,7 @@ static int lndr_encode(lua_State *L) {
   if (isfunc) luaL_checktype(L, 3, LUA_TTABLE);
   lua_settop(L, 7);
   V = lndr_acquire(L);
-  lndr_setup(L, P, &H, &hops);
+  lndr_setup(L, &H, &hops);
   lua_pushvalue(L, 3);
   root = lua_gettop(L);
   ndr_vm_reset(&V->vm, &hops, 1, (uint8_t)(drep0 & 0xF0), 0);
@@ -488,7 +487,7 @@ static int lndr_decode(lua_State *L) {
   luaL_argcheck(L, maxd > 0 && maxd < (1 << 20), 7, "bad max_depth");
   lua_settop(L, 8);
   V = lndr_acquire(L);
-  lndr_setup(L, P, &H, &hops);
+  lndr_setup(L, &H, &hops);
   if (isfunc) lua_createtable(L, 0, 4); else lua_pushnil(L);
   root = lua_gettop(L);
   H.raw = 1;

@@ -257,7 +257,7 @@ static int vm_eval(ndr_vm *vm, const ndr_prog *p, uint32_t x, int scope, int64_t
         st[sp++] = v; break;
       }
       case NDR_X_CONST:
-        st[sp++] = (int64_t)((uint64_t)c[pc] | ((uint64_t)c[pc + 1] << 32)); pc += 2; t += 0; break;
+        st[sp++] = (int64_t)((uint64_t)c[pc] | ((uint64_t)c[pc + 1] << 32)); pc += 2; break;
       default: {
         int64_t r = st[--sp], l = st[--sp];
         switch (w & 0xFF) {
@@ -1418,8 +1418,8 @@ done:
   }
   return vm->err;
 fail:
-  /* drop host slots still held by frames (the host's stack is restored by
-  ** the caller anyway; this keeps C hosts balanced) */
+  /* forget the frames; slots a host still holds for them are the host's to
+  ** drop (the Lua binding restores its stack top after every run) */
   vm->nfr = 0;
   return vm->err;
 }
