@@ -122,7 +122,7 @@ describe("client-only build #unit", function()
   end)
 
   local samba = peers.samba()
-  it("calls Samba's srvsvc over TCP #interop", function()
+  it("calls Samba's srvsvc over TCP, anonymous and sealed #interop", function()
     if not samba then pending("Samba peer not available on this machine"); return end
     local out, rc = run_client(string.format([[
       local dcerpc = require "dcerpc"
@@ -130,8 +130,17 @@ describe("client-only build #unit", function()
       local r = assert(c:NetrServerGetInfo { ServerName = "\\\\%s", Level = 101 })
       print(r.InfoStruct.ServerInfo101.sv101_platform_id, r.InfoStruct.ServerInfo101.sv101_name)
       c:close()
-    ]], samba.SAMBA_HOST, samba.SAMBA_SRVSVC_PORT, samba.SAMBA_HOST))
+      -- and sealed, with SPNEGO/NTLM: authentication is part of the client
+      c = assert(dcerpc.connect("ncacn_ip_tcp:%s[%s]", "srvsvc",
+        { user = %q, password = %q, domain = %q, level = "privacy" }))
+      r = assert(c:NetrServerGetInfo { ServerName = "\\\\%s", Level = 101 })
+      print(c:info().auth_type, c:info().auth_level, r.InfoStruct.ServerInfo101.sv101_platform_id)
+      c:close()
+    ]], samba.SAMBA_HOST, samba.SAMBA_SRVSVC_PORT, samba.SAMBA_HOST,
+        samba.SAMBA_HOST, samba.SAMBA_SRVSVC_PORT, samba.SAMBA_USER, samba.SAMBA_PASSWORD,
+        samba.SAMBA_DOMAIN or "", samba.SAMBA_HOST))
     assert.are.equal(0, rc, out)
     assert.matches("^500\t%S+", out)
+    assert.matches("\nspnego\tprivacy\t500\n", out)
   end)
 end)

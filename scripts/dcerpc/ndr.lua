@@ -3,7 +3,7 @@
 -- Descriptions are plain Lua tables built by the constructors below and
 -- validated when built (errors name the type and the field). The first
 -- encode/decode of a type or function compiles it, once, into a flat program
--- (see engine/ndr.h) that dcerpc.core loads into a userdata and the C
+-- (see engine/ndr/ndr.h) that dcerpc.core loads into a userdata and the C
 -- interpreter runs directly against Lua values. The program is cached on the
 -- description.
 --

@@ -13,7 +13,7 @@ kind is "fault" | "ntstatus" | "werror" | "hresult". Codes are unsigned 32-bit;
 negative numbers (an NTSTATUS read as a signed int32) are taken modulo 2^32.
 
 Naming, one rule per family:
-  fault     the table in engine/status.c (core.status_name): names for what a
+  fault     the table in engine/base/status.c (core.status_name): names for what a
             fault or reject PDU carries. DCE values (0x1c00xxxx, 0x1c01xxxx) use
             C706's lower-case names, always with the nca_s_ prefix
             (nca_s_op_rng_error, nca_s_unk_if, nca_s_proto_error); DCE runtime
