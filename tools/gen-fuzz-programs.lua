@@ -14,9 +14,14 @@
 -- seed corpus depends on that order): append, do not reorder.
 
 -- the checkout this file lives in (run as a script or loaded by the spec)
+-- Run as a script, it finds the checkout's modules; loaded by the spec it
+-- uses what is loaded already and leaves the search paths alone (the spec
+-- may run against another build, the sanitizer one say).
 local root = debug.getinfo(1, "S").source:match("^@(.*)/tools/[^/]*$") or "."
-package.path = root .. "/scripts/?.lua;" .. root .. "/scripts/?/init.lua;" .. package.path
-package.cpath = root .. "/build/?.so;" .. package.cpath
+if not package.loaded["dcerpc.ndr"] then
+  package.path = root .. "/scripts/?.lua;" .. root .. "/scripts/?/init.lua;" .. package.path
+  package.cpath = root .. "/build/?.so;" .. package.cpath
+end
 
 local ndr = require "dcerpc.ndr"
 
