@@ -185,7 +185,7 @@ try_ours() {    # try_ours LABEL SCRIPT PRESET [EXTRA ARGS...]
   port=$(free_port) || { echo "SRVNA $label no free port" | emit; return 1; }
   SPORT=$port
   # shellcheck disable=SC2086
-  if ! start_server "$label" "$C/$label.log" $LUA "$ROOT/$script" "ncacn_ip_tcp:127.0.0.1[$port]" $OURS_ARGS "$@"; then
+  if ! start_server "$label" "$C/$label.log" $LUA "$ROOT/$script" "ncacn_ip_tcp:127.0.0.1[$port]" --per-address 20000 $OURS_ARGS "$@"; then
     echo "SRVNA $label $NA_REASON" | emit
     return 1
   fi

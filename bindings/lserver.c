@@ -6,8 +6,10 @@
 ** timers (lloop.h), the hooks, and the Lua API.
 **
 ** Lua API (the Lua package wraps it; see scripts/dcerpc/server.lua):
-**   core.server_new{max_frag=, max_request=, max_calls=, max_auth_contexts=, max_connections=,
-**                   idle_timeout=s, partial_timeout=s, call_timeout=s,
+**   core.server_new{max_frag=, max_request=, max_calls_per_connection=, max_calls=,
+**                   max_buffered=, max_auth_contexts=, max_connections=,
+**                   max_connections_per_address=, idle_timeout=s, partial_timeout=s,
+**                   request_timeout=s, reply_timeout=s, call_timeout=s,
 **                   workers=N} -> srv
 **   srv:listen(host, port) -> bound port | nil, msg
 **   srv:listen_unix(path [, name]) -> true | nil, msg   (ncalrpc)
@@ -20,7 +22,8 @@
 **                         in which a connection closed (under pcall)
 **   srv:step([timeout s]) -> callbacks run   (timeout < 0 or nil: wait)
 **   srv:stats() -> {connections, calls (tasks included), groups, listeners,
-**                   worker, workers, handed_in, handed_out}   (this process)
+**                   worker, workers, handed_in, handed_out, evicted, refused,
+**                   rpc_calls (reassembling or executing), buffered (bytes)}   (this process)
 **   srv:start_workers() -> worker index   (workers > 1: fork; engine/run/workers.c)
 **   srv:worker_pids() -> {pid of worker 0, ...};  srv:is_open() -> open, worker
 **   srv:spawn(fn, ...) -> true   fn(...) as a coroutine on the loop (a task)
@@ -497,10 +500,13 @@ static int lsrv_close(lua_State *L) {
 
 static double opt_num(lua_State *L, int t, const char *k, double def) {
   double v = def;
-  if (lua_getfield(L, t, k) != LUA_TNIL) {
+  int ty = lua_getfield(L, t, k);
+  if (ty == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+    v = 0;                         /* false: off (timeouts and caps) */
+  } else if (ty != LUA_TNIL) {
     int ok;
     v = lua_tonumberx(L, -1, &ok);
-    if (!ok || v < 0) luaL_error(L, "server option '%s' must be a non-negative number", k);
+    if (!ok || v < 0) luaL_error(L, "server option '%s' must be a non-negative number (or false: off)", k);
   }
   lua_pop(L, 1);
   return v;
@@ -511,16 +517,20 @@ static int lsrv_new(lua_State *L) {
   lsrv *s;
   dce_runner_cfg cfg;
   dce_runner_hooks hooks;
-  double mf, mr, mc, nw, ma;
+  double mf, mr, mc, nw, ma, mt, mb;
   char err[160];
   if (lua_isnoneornil(L, 1)) lua_newtable(L);
   luaL_checktype(L, 1, LUA_TTABLE);
   mf = opt_num(L, 1, "max_frag", DCE_SRV_MAX_FRAG);
   mr = opt_num(L, 1, "max_request", DCE_SRV_MAX_REQUEST);
-  mc = opt_num(L, 1, "max_calls", DCE_SRV_MAX_CALLS);
+  mc = opt_num(L, 1, "max_calls_per_connection", DCE_SRV_MAX_CALLS);
   luaL_argcheck(L, mf >= DCE_SRV_MIN_FRAG && mf <= 65528, 1, "max_frag: 2048 to 65528");
   luaL_argcheck(L, mr >= 1 && mr <= 1073741824.0, 1, "max_request: 1 to 1 GiB");
-  luaL_argcheck(L, mc >= 1 && mc <= 65536, 1, "max_calls: 1 to 65536");
+  luaL_argcheck(L, mc >= 1 && mc <= 65536, 1, "max_calls_per_connection: 1 to 65536");
+  mt = opt_num(L, 1, "max_calls", DCE_SRV_MAX_CALLS_TOTAL);
+  luaL_argcheck(L, mt >= 1 && mt <= 1048576, 1, "max_calls: 1 to 1048576");
+  mb = opt_num(L, 1, "max_buffered", DCE_SRV_MAX_BUFFERED);
+  luaL_argcheck(L, mb >= 65536 && mb <= 1099511627776.0, 1, "max_buffered: 64 KiB to 1 TiB");
   ma = opt_num(L, 1, "max_auth_contexts", DCE_SRV_MAX_AUTH);
   luaL_argcheck(L, ma >= 1 && ma <= 65536, 1, "max_auth_contexts: 1 to 65536");
   nw = opt_num(L, 1, "workers", 1);
@@ -530,10 +540,17 @@ static int lsrv_new(lua_State *L) {
   cfg.server.max_request = (size_t)mr;
   cfg.server.max_calls = (int)mc;
   cfg.server.max_auth = (int)ma;
+  cfg.server.max_calls_total = (int)mt;
+  cfg.server.max_buffered = (size_t)mb;
   cfg.workers = (int)nw;
   cfg.max_conns = (int)opt_num(L, 1, "max_connections", 1024);
-  cfg.idle_timeout = opt_num(L, 1, "idle_timeout", 0);
+  luaL_argcheck(L, cfg.max_conns >= 1, 1, "max_connections: at least 1");
+  /* defaults: docs/limits.md */
+  cfg.max_per_addr = (int)opt_num(L, 1, "max_connections_per_address", cfg.max_conns / 4 > 0 ? cfg.max_conns / 4 : 1);
+  cfg.idle_timeout = opt_num(L, 1, "idle_timeout", 300);
   cfg.partial_timeout = opt_num(L, 1, "partial_timeout", 40);
+  cfg.request_timeout = opt_num(L, 1, "request_timeout", 30);
+  cfg.reply_timeout = opt_num(L, 1, "reply_timeout", 30);
   s = (lsrv *)lua_newuserdatauv(L, sizeof *s, 0);   /* closed until the runner is up */
   memset(s, 0, sizeof *s);
   s->dispatch_ref = s->log_ref = s->close_ref = LUA_NOREF;
@@ -702,7 +719,7 @@ static int lsrv_stats(lua_State *L) {
   lsrv *s = srv_check(L);
   dce_runner_stats st;
   dce_runner_get_stats(s->run, &st);
-  lua_createtable(L, 0, 8);
+  lua_createtable(L, 0, 12);
   lua_pushinteger(L, st.worker);
   lua_setfield(L, -2, "worker");
   lua_pushinteger(L, st.workers);
@@ -711,6 +728,14 @@ static int lsrv_stats(lua_State *L) {
   lua_setfield(L, -2, "handed_in");
   lua_pushinteger(L, (lua_Integer)st.handed_out);
   lua_setfield(L, -2, "handed_out");
+  lua_pushinteger(L, (lua_Integer)st.evicted);
+  lua_setfield(L, -2, "evicted");
+  lua_pushinteger(L, (lua_Integer)st.refused);
+  lua_setfield(L, -2, "refused");
+  lua_pushinteger(L, st.calls);
+  lua_setfield(L, -2, "rpc_calls");
+  lua_pushinteger(L, (lua_Integer)st.buffered);
+  lua_setfield(L, -2, "buffered");
   lua_pushinteger(L, st.connections);
   lua_setfield(L, -2, "connections");
   lua_pushinteger(L, s->n_calls);

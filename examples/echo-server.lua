@@ -1,8 +1,10 @@
 #!/usr/bin/env lua5.4
--- echo-server.lua [--epm] [--workers N] [--user NAME:PASSWORD]... [BINDING...]:
+-- echo-server.lua [--epm] [--workers N] [--per-address N] [--user NAME:PASSWORD]... [BINDING...]:
 -- Samba's rpcecho test interface served by Lua handlers (the interface
 -- smbtorture's rpc.echo drives).
 -- --workers N: serve from N processes (the server's `workers` option).
+-- --per-address N: connections one address may hold (the server's
+--   `max_connections_per_address`; default a quarter of max_connections).
 -- --user NAME:PASSWORD: accept NTLM / SPNEGO binds from that user (several
 --   --user flags for several users); anonymous calls are still served.
 --   lua5.4 examples/echo-server.lua                       -- ncacn_ip_tcp:127.0.0.1[31135]
@@ -18,12 +20,15 @@ end
 
 local dcerpc = require "dcerpc"
 
-local bindings, epm, workers, users = {}, false, 1, nil
+local bindings, epm, workers, users, per_address = {}, false, 1, nil, nil
 local argv = { ... }
 local i = 1
 while i <= #argv do
   local a = argv[i]
   if a == "--epm" then epm = true
+  elseif a == "--per-address" then
+    i = i + 1
+    per_address = assert(math.tointeger(tonumber(argv[i])), "--per-address: a number expected")
   elseif a == "--workers" then
     i = i + 1
     workers = assert(math.tointeger(tonumber(argv[i])), "--workers: a number expected")
@@ -41,6 +46,7 @@ if #bindings == 0 then bindings = { "ncacn_ip_tcp:127.0.0.1[31135]" } end
 -- room for the 10,000-idle-connection hold test of bench/ (the default is 1024)
 -- --epm: also serve the endpoint mapper (on the same endpoints), which maps rpcecho
 local srv = assert(dcerpc.server { listen = bindings, max_connections = 20000, epmapper = epm,
+                                   max_connections_per_address = per_address,
                                    workers = workers,
                                    auth = users and { users = users, domain = "RPCSRV", computer = "LUAECHO" } })
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env lua5.4
--- srvsvc-server.lua [--workers N] [BINDING...]: a small Server Service ([MS-SRVS]) served by
+-- srvsvc-server.lua [--workers N] [--per-address N] [BINDING...]: a small Server Service ([MS-SRVS]) served by
 -- Lua handlers: a fixed share table answered by NetrShareEnum (levels 0, 1, 2,
 -- 501, 502), NetrShareGetInfo (0, 1, 2, 501, 502, 1004, 1005, 1006) and
 -- NetrServerGetInfo (100, 101, 102). Anonymous; `rpcclient -U% BINDING -c
@@ -7,6 +7,7 @@
 --   lua5.4 examples/srvsvc-server.lua                     -- ncacn_ip_tcp:127.0.0.1[31136]
 --   lua5.4 examples/srvsvc-server.lua 'ncacn_ip_tcp:127.0.0.1[0]' 'ncacn_ip_tcp:[::1][0]'
 -- --workers N: serve from N processes (the server's `workers` option).
+-- --per-address N: connections one address may hold (`max_connections_per_address`).
 -- --user NAME:PASSWORD: accept NTLM / SPNEGO binds from that user (repeatable).
 -- Prints "listening on <binding>" for each endpoint once it accepts calls.
 -- From a checkout after `make` the lines below find the module there, unless
@@ -27,11 +28,14 @@ local ERROR_MORE_DATA = 234
 local ERROR_INVALID_LEVEL = 124
 local NERR_NetNameNotFound = 2310
 
-local bindings, workers, users = {}, 1, nil
+local bindings, workers, users, per_address = {}, 1, nil, nil
 do
   local argv, i = { ... }, 1
   while i <= #argv do
-    if argv[i] == "--workers" then
+    if argv[i] == "--per-address" then
+      i = i + 1
+      per_address = assert(math.tointeger(tonumber(argv[i])), "--per-address: a number expected")
+    elseif argv[i] == "--workers" then
       i = i + 1
       workers = assert(math.tointeger(tonumber(argv[i])), "--workers: a number expected")
     elseif argv[i] == "--user" then
@@ -216,7 +220,7 @@ end
 -- server a 135 endpoint too (`ncacn_ip_tcp:127.0.0.2[135]`, root).
 -- max_connections: room for the 10,000-idle-connection hold test of bench/
 local srv = assert(dcerpc.server { listen = bindings, epmapper = true, workers = workers,
-                                   max_connections = 20000,
+                                   max_connections = 20000, max_connections_per_address = per_address,
                                    auth = users and { users = users, domain = "RPCSRV", computer = "LUASRVSVC" } })
 srv:register(srvsvc, handlers)
 

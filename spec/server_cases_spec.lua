@@ -490,15 +490,15 @@ describe("floods #unit", function()
     srv:close()
   end)
 
-  it("closes binds beyond max_connections and keeps serving those it holds", function()
-    local srv = new_server { max_connections = 50 }
+  it("beyond max_connections closes the idlest connections and serves the newest", function()
+    local srv = new_server { max_connections = 50, max_connections_per_address = false }
     logs = {}
     local socks = {}
     for i = 1, 80 do socks[i] = R.connect(srv) end
     for i, s in ipairs(socks) do s:send(R.bind_pdu { call_id = i }) end
     local pdus, closed = collect(srv, socks)
     for i = 1, 80 do
-      if i <= 50 then
+      if i > 30 then
         assert.are.equal("bind_ack", pdus[i] and pdus[i].ptype, "connection " .. i)
       else
         assert.is_nil(pdus[i], "connection " .. i)
@@ -506,13 +506,15 @@ describe("floods #unit", function()
       end
     end
     assert.are.equal(50, srv:stats().connections)
-    assert.matches("too many connections", table.concat(logs, "\n"))
+    assert.are.equal(30, srv:stats().evicted)
+    assert.matches("evicted: the idlest connection", table.concat(logs, "\n"))
     -- the held ones are served; one leaves and a newcomer gets its place
     assert.are.equal(2, addone_out(addone(srv, socks[50], 2, 1)))
-    socks[1]:close()
+    socks[80]:close()
     assert.is_true(wait_conns(srv, 49))
     assert.is_true(still_serves(srv))
-    for i = 2, 80 do socks[i]:close() end
+    assert.are.equal(30, srv:stats().evicted)
+    for i = 1, 79 do socks[i]:close() end
     assert.is_true(wait_conns(srv, 0))
     assert.are.equal(0, srv:stats().groups)
     assert.is_true(still_serves(srv))

@@ -101,18 +101,25 @@ static void fmt_peer(const struct sockaddr *sa, char *out, size_t n) {
   }
 }
 
-dce_transport *dce_sock_wrap(int fd) {
+dce_transport *dce_sock_wrap(int fd) { return dce_sock_wrap_addr(fd, NULL, 0); }
+
+dce_transport *dce_sock_wrap_addr(int fd, const void *sa, size_t salen) {
   sock_t *s = calloc(1, sizeof *s);
   struct sockaddr_storage ss;
   socklen_t sl = sizeof ss;
-  int one = 1;
+  int one = 1, have;
   if (!s) return NULL;
   memset(&ss, 0, sizeof ss);
   s->base.ops = &tcp_ops;
   s->fd = fd;
   dce_sock_nonblock(fd);
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) fmt_peer((struct sockaddr *)&ss, s->base.peer, sizeof s->base.peer);
+  /* the address accept gave is kept: a peer that reset at once has none
+  ** left for getpeername (issue 14: "closing connection from : ...") */
+  if (sa && salen > 0 && salen <= sizeof ss) { memcpy(&ss, sa, salen); have = 1; }
+  else have = getpeername(fd, (struct sockaddr *)&ss, &sl) == 0;
+  if (have) fmt_peer((struct sockaddr *)&ss, s->base.peer, sizeof s->base.peer);
+  else snprintf(s->base.peer, sizeof s->base.peer, "?");
   if (ss.ss_family == AF_UNIX) {                 /* ncalrpc: who is calling */
     struct ucred cr;
     socklen_t cl = sizeof cr;

@@ -72,6 +72,9 @@ static inline size_t dce_transport_pending(const dce_transport *t) {
 ** is read with getpeername, SO_PEERCRED on Unix sockets). NULL on out of
 ** memory (fd left open). */
 dce_transport *dce_sock_wrap(int fd);
+/* The same with the peer's address as accept() gave it (sa, salen: a
+** struct sockaddr), so that it is known even when the peer has gone. */
+dce_transport *dce_sock_wrap_addr(int fd, const void *sa, size_t salen);
 
 /* Connecting without blocking: a dialer tries each address of host (or the
 ** Unix socket path) in turn. Wait until dce_dial_fd() is writable (or a

@@ -41,6 +41,8 @@ struct dce_server {
   int n_groups;
   uint32_t next_group;
   int auth_on;                     /* dce_server_set_auth was called */
+  int calls;                       /* calls being reassembled or executing, every connection */
+  size_t buffered;                 /* bytes of multi-fragment requests and unsent output */
   dce_acceptor auth;               /* its strings point into auth_names */
   char auth_names[4][256];
 };
@@ -57,6 +59,7 @@ typedef struct scall {
   int fault_dne;
   uint64_t ready_seq;
   size_t wire;                     /* fragment bytes received for this call */
+  size_t charged;                  /* stub bytes counted in the server's buffered budget */
   dce_buf stub;
 } scall;
 
@@ -81,8 +84,8 @@ struct dce_sconn {
   size_t frag_need;                /* its frag_length, 0 while reading a header */
   dce_buf out;
   size_t out_off;
-  pctx ctx[DCE_SRV_MAX_CTX];
-  int n_ctx;
+  pctx *ctx;                       /* grown as binds add contexts (most bind one) */
+  int n_ctx, cap_ctx;
   scall *calls;
   uint64_t ready_seq;
   sauth *auth;                     /* security contexts, in the order they were made */
@@ -99,7 +102,11 @@ dce_server *dce_server_new(const dce_server_cfg *cfg) {
   s->cfg.max_request = DCE_SRV_MAX_REQUEST;
   s->cfg.max_calls = DCE_SRV_MAX_CALLS;
   s->cfg.max_auth = DCE_SRV_MAX_AUTH;
+  s->cfg.max_calls_total = DCE_SRV_MAX_CALLS_TOTAL;
+  s->cfg.max_buffered = DCE_SRV_MAX_BUFFERED;
   if (cfg) {
+    if (cfg->max_calls_total > 0) s->cfg.max_calls_total = cfg->max_calls_total;
+    if (cfg->max_buffered) s->cfg.max_buffered = cfg->max_buffered;
     if (cfg->max_frag) s->cfg.max_frag = cfg->max_frag;
     if (cfg->max_request) s->cfg.max_request = cfg->max_request;
     if (cfg->max_calls > 0) s->cfg.max_calls = cfg->max_calls;
@@ -141,6 +148,10 @@ int dce_server_add_iface(dce_server *s, const dce_syntax *abstract, void *ud) {
 }
 
 int dce_server_groups(const dce_server *s) { return s->n_groups; }
+void dce_server_load(const dce_server *s, int *calls, size_t *buffered) {
+  if (calls) *calls = s->calls;
+  if (buffered) *buffered = s->buffered;
+}
 
 int dce_server_set_auth(dce_server *s, const dce_acceptor *a) {
   const char *src[4];
@@ -212,6 +223,7 @@ dce_sconn *dce_sconn_new(dce_server *s, const char *port) {
   dce_sconn *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->srv = s;
+  c->info.user = c->info.domain = "";
   snprintf(c->port, sizeof c->port, "%s", port ? port : "");
   dce_buf_init(&c->frag);
   c->frag.limit = 0xffff;
@@ -219,7 +231,9 @@ dce_sconn *dce_sconn_new(dce_server *s, const char *port) {
   return c;
 }
 
-static void call_free(scall *k) {
+static void call_free(dce_server *s, scall *k) {
+  s->calls--;
+  s->buffered -= k->charged;
   dce_buf_free(&k->stub);
   free(k);
 }
@@ -230,10 +244,12 @@ void dce_sconn_free(dce_sconn *c) {
   if (!c) return;
   for (i = 0; i < c->n_auth; i++) dce_sec_free(c->auth[i].sec);
   free(c->auth);
-  for (k = c->calls; k; k = n) { n = k->next; call_free(k); }
+  for (k = c->calls; k; k = n) { n = k->next; call_free(c->srv, k); }
+  c->srv->buffered -= c->out.len - c->out_off;
   group_unref(c->srv, c->grp);
   dce_buf_free(&c->frag);
   dce_buf_free(&c->out);
+  free(c->ctx);
   free(c);
 }
 
@@ -249,7 +265,8 @@ static void call_remove(dce_sconn *c, scall *k) {
     if (*pp == k) {
       *pp = k->next;
       if (k->state == C_EXECUTING) c->info.executing--;
-      call_free(k);
+      if (k->state == C_REASSEMBLING) c->info.reassembling--;
+      call_free(c->srv, k);
       return;
     }
 }
@@ -264,7 +281,9 @@ static void closing(dce_sconn *c, const char *why) {
 
 static void emit(dce_sconn *c, dce_pdu *p) {
   dce_pdu_error e;
+  size_t before = c->out.len;
   if (dce_pdu_encode(p, &c->out, &e)) closing(c, e.msg);
+  if (c->out.len > before) c->srv->buffered += c->out.len - before;   /* output is counted until sent */
 }
 
 static void emit_fault(dce_sconn *c, uint32_t call_id, uint16_t ctx_id, uint32_t status, int dne) {
@@ -324,9 +343,12 @@ size_t dce_sconn_out(dce_sconn *c, const uint8_t **p) {
 void dce_sconn_sent(dce_sconn *c, size_t n) {
   if (n > c->out.len - c->out_off) n = c->out.len - c->out_off;
   c->out_off += n;
+  c->srv->buffered -= n;
   if (c->out_off == c->out.len) {
+    /* drained: an idle connection keeps no buffer (docs/limits.md, memory per
+    ** connection); the next answer allocates one */
     c->out_off = 0;
-    dce_buf_reset(&c->out);
+    dce_buf_free(&c->out);
   } else if (c->out_off > 65536 && c->out_off > c->out.len / 2) {
     memmove(c->out.p, c->out.p + c->out_off, c->out.len - c->out_off);
     c->out.len -= c->out_off;
@@ -390,6 +412,13 @@ static void one_context(dce_sconn *c, const dce_ctx_elem *e, dce_result *r) {
       if (!syntax_eq(&x->abstract, &e->abstract)) { r->reason = DCE_PROV_LOCAL_LIMIT_EXCEEDED; return; }
     } else {
       if (c->n_ctx >= DCE_SRV_MAX_CTX) { r->reason = DCE_PROV_LOCAL_LIMIT_EXCEEDED; return; }
+      if (c->n_ctx == c->cap_ctx) {
+        int cap = c->cap_ctx ? 2 * c->cap_ctx : 2;
+        pctx *nx = realloc(c->ctx, (size_t)cap * sizeof *nx);
+        if (!nx) { r->reason = DCE_PROV_LOCAL_LIMIT_EXCEEDED; return; }
+        c->ctx = nx;
+        c->cap_ctx = cap;
+      }
       x = &c->ctx[c->n_ctx++];
       x->id = e->id;
       x->iface = ifx;
@@ -474,8 +503,8 @@ static int auth_leg(dce_sconn *c, sauth *x, const dce_pdu *p, dce_buf *tok, char
     c->info.auth_type = dce_sec_type(x->sec);
     c->info.auth_level = dce_sec_level(x->sec);
     dce_sec_peer_user(x->sec, &u, &d, NULL);
-    snprintf(c->info.user, sizeof c->info.user, "%s", u);
-    snprintf(c->info.domain, sizeof c->info.domain, "%s", d);
+    c->info.user = u ? u : "";          /* owned by x->sec, which lives as long as c */
+    c->info.domain = d ? d : "";
   }
   return r;
 }
@@ -718,6 +747,8 @@ static int do_request(dce_sconn *c, const dce_pdu *p) {
       return req_fault(c, p, DCE_NCA_S_FAULT_ACCESS_DENIED, "alloc_hint beyond the request limit");
     k = calloc(1, sizeof *k);
     if (!k) return req_fault(c, p, DCE_NCA_S_FAULT_REMOTE_NO_MEMORY, "out of memory");
+    c->srv->calls++;
+    c->info.reassembling++;
     dce_buf_init(&k->stub);
     k->stub.limit = cfg->max_request;
     k->pub.call_id = p->call_id;
@@ -740,8 +771,8 @@ static int do_request(dce_sconn *c, const dce_pdu *p) {
         k->fault_status = DCE_NCA_S_NO_CALL_ACTIVE; k->fault_dne = 1;
       } else if (!px) {
         k->fault_status = DCE_NCA_S_UNK_IF; k->fault_dne = 1;
-      } else if (total >= cfg->max_calls) {
-        k->fault_status = DCE_NCA_S_SERVER_TOO_BUSY; k->fault_dne = 1;
+      } else if (total >= cfg->max_calls || c->srv->calls > cfg->max_calls_total) {
+        k->fault_status = DCE_NCA_S_SERVER_TOO_BUSY; k->fault_dne = 1;   /* limits.md case 26 */
       } else if (c->srv->ifaces[px->iface].min_level > k->pub.auth_level) {
         k->fault_status = DCE_NCA_S_FAULT_ACCESS_DENIED; k->fault_dne = 1;   /* limits.md case 14 */
       } else {
@@ -759,6 +790,21 @@ static int do_request(dce_sconn *c, const dce_pdu *p) {
     call_remove(c, k);
     return req_fault(c, p, DCE_NCA_S_FAULT_ACCESS_DENIED, "request larger than the limit");
   }
+  /* a request in more than one fragment is held in the server-wide budget;
+  ** over it the call is refused as too busy (did not execute) and the rest
+  ** of its fragments are read and dropped (limits.md case 27) */
+  if (!k->fault_status && !(first && last)) {
+    if (p->stub_len > cfg->max_buffered - (c->srv->buffered < cfg->max_buffered ? c->srv->buffered : cfg->max_buffered)) {
+      k->fault_status = DCE_NCA_S_SERVER_TOO_BUSY;
+      k->fault_dne = 1;
+      c->srv->buffered -= k->charged;
+      k->charged = 0;
+      dce_buf_free(&k->stub);
+    } else {
+      c->srv->buffered += p->stub_len;
+      k->charged += p->stub_len;
+    }
+  }
   if (!k->fault_status && dce_buf_put(&k->stub, p->stub, p->stub_len)) {
     call_remove(c, k);
     return req_fault(c, p, DCE_NCA_S_FAULT_REMOTE_NO_MEMORY, "out of memory");
@@ -768,6 +814,7 @@ static int do_request(dce_sconn *c, const dce_pdu *p) {
       emit_fault(c, k->pub.call_id, k->fault_status == DCE_NCA_S_UNK_IF ? 0 : k->pub.ctx_id, k->fault_status, k->fault_dne);
       call_remove(c, k);
     } else {
+      c->info.reassembling--;
       k->state = C_READY;
       k->ready_seq = ++c->ready_seq;
       k->pub.stub = k->stub.p ? k->stub.p : (const uint8_t *)"";
@@ -867,7 +914,10 @@ int dce_sconn_feed(dce_sconn *c, const uint8_t *b, size_t n) {
     if (c->frag.len == c->frag_need) {
       c->frag_need = 0;
       if (handle_fragment(c)) return -1;
-      dce_buf_reset(&c->frag);
+      /* more input in hand: keep the buffer for the next fragment; else an
+      ** idle connection holds none */
+      if (n > 0) dce_buf_reset(&c->frag);
+      else { dce_buf_free(&c->frag); c->frag.limit = 0xffff; }
     }
   }
   return c->info.closing ? -1 : 0;
@@ -904,6 +954,14 @@ int dce_sconn_reply(dce_sconn *c, uint32_t call_id, const uint8_t *stub, size_t 
   dce_sec *sec;
   if (!k) return -1;
   if (k->orphaned || c->info.closing) { call_remove(c, k); return 0; }
+  /* a reply longer than one fragment must fit the server-wide budget: over
+  ** it the call faults (it ran: executed "maybe" to the client) rather than
+  ** the server holding more than it may (limits.md case 27) */
+  if (len > c->info.max_xmit && len > c->srv->cfg.max_buffered - (c->srv->buffered < c->srv->cfg.max_buffered ? c->srv->buffered : c->srv->cfg.max_buffered)) {
+    emit_fault(c, call_id, k->pub.ctx_id, DCE_NCA_S_FAULT_REMOTE_NO_MEMORY, 0);
+    call_remove(c, k);
+    return 0;
+  }
   /* stub bytes per fragment: what max_xmit leaves after the header,
   ** a multiple of 8 so every fragment but the last keeps NDR alignment */
   sec = k->auth >= 0 ? c->auth[k->auth].sec : NULL;       /* replies go under the request's context */

@@ -40,6 +40,12 @@
 #if !defined(DCE_SRV_MAX_CALLS)
 #define DCE_SRV_MAX_CALLS 64                 /* executing calls per connection */
 #endif
+#if !defined(DCE_SRV_MAX_CALLS_TOTAL)
+#define DCE_SRV_MAX_CALLS_TOTAL 1234         /* calls in flight, all connections (per worker) */
+#endif
+#if !defined(DCE_SRV_MAX_BUFFERED)
+#define DCE_SRV_MAX_BUFFERED (256u * 1024u * 1024u)  /* multi-fragment requests + unsent output */
+#endif
 #define DCE_SRV_MAX_CTX 256                  /* presentation contexts per connection */
 #if !defined(DCE_SRV_MAX_AUTH)
 #define DCE_SRV_MAX_AUTH 2049                /* security contexts per connection (Samba) */
@@ -64,6 +70,11 @@ typedef struct dce_server_cfg {
   size_t max_request;              /* reassembled request stub cap (4 MiB) */
   int max_calls;                   /* executing + reassembling calls per connection */
   int max_auth;                    /* security contexts per connection (2049) */
+  int max_calls_total;             /* calls reassembling or executing on all connections (1234) */
+  size_t max_buffered;             /* bytes of multi-fragment requests being reassembled or
+                                   ** executing, and of output not yet sent (256 MiB); over it
+                                   ** requests fault nca_s_server_too_busy, replies longer than
+                                   ** a fragment nca_s_fault_remote_no_memory */
   int tag_groups;                  /* nonzero: association group ids carry the worker
                                    ** index in their top 8 bits (DCE_GROUP_WORKER) */
   unsigned worker;                 /* this process's worker index, 0..255 */
@@ -99,8 +110,10 @@ typedef struct dce_sconn_info {
   uint16_t features;               /* acknowledged bind-time features */
   int n_ctx;                       /* accepted presentation contexts */
   int executing;                   /* calls handed out and not yet answered */
+  int reassembling;                /* calls whose last fragment has not come */
   uint8_t auth_type, auth_level;   /* the first security context established (0: none) */
-  char user[256], domain[256];     /* who authenticated in it (UTF-8) */
+  const char *user, *domain;       /* who authenticated in it (UTF-8; "" before),
+                                   ** valid while the connection is */
   int n_auth;                      /* security contexts made on the connection */
   uint64_t pdus_in;                /* complete fragments processed */
   int closing;                     /* stop reading, close after output drains */
@@ -117,6 +130,8 @@ void dce_server_free(dce_server *s);     /* every dce_sconn must be freed first 
 ** Returns 0, or -1 (already registered, out of memory). */
 int dce_server_add_iface(dce_server *s, const dce_syntax *abstract, void *ud);
 int dce_server_groups(const dce_server *s);   /* live association groups */
+/* What every connection holds now: calls in flight, bytes in the buffered budget. */
+void dce_server_load(const dce_server *s, int *calls, size_t *buffered);
 /* Accept authenticated binds: of every auth type whose mechanism
 ** (auth/mech.h) can accept with `acc` (NTLMSSP, SPNEGO over it; the names
 ** NTLM's CHALLENGE gives and the lookup of the users' NT hashes). The

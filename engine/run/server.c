@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include "base/clock.h"
 #include "run/runner.h"
 
@@ -26,15 +27,139 @@ void run_log(dce_runner *r, const char *fmt, ...) {
   else fprintf(stderr, "dcerpc server: %s\n", msg);
 }
 
+/* ------------------------------------------------------------ addresses */
+
+/* The key a connection's address counts under for max_per_addr: an IPv4
+** address, the /64 of an IPv6 one (one host or site usually holds a whole
+** /64), all of loopback as one, all local (Unix) sockets as one. */
+static void addr_key(const struct sockaddr *sa, unsigned salen, uint8_t key[9]) {
+  memset(key, 0, 9);
+  if (sa && salen >= sizeof(struct sockaddr_in) && sa->sa_family == AF_INET) {
+    const uint8_t *a = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    if (a[0] == 127) { key[0] = 'L'; return; }
+    key[0] = '4';
+    memcpy(key + 1, a, 4);
+  } else if (sa && salen >= sizeof(struct sockaddr_in6) && sa->sa_family == AF_INET6) {
+    const uint8_t *a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+    static const uint8_t v4map[12] = { 0,0,0,0, 0,0,0,0, 0,0,0xff,0xff }, lo[16] = { [15] = 1 };
+    if (!memcmp(a, lo, 16)) { key[0] = 'L'; return; }
+    if (!memcmp(a, v4map, 12)) {
+      if (a[12] == 127) { key[0] = 'L'; return; }
+      key[0] = '4';
+      memcpy(key + 1, a + 12, 4);
+      return;
+    }
+    key[0] = '6';
+    memcpy(key + 1, a, 8);
+  } else {
+    key[0] = 'U';
+  }
+}
+
+static unsigned addr_hash(const uint8_t key[9]) {
+  uint32_t h = 2166136261u;
+  int i;
+  for (i = 0; i < 9; i++) h = (h ^ key[i]) * 16777619u;
+  return h % RUN_ADDR_BUCKETS;
+}
+
+static run_addr *addr_get(dce_runner *r, const uint8_t key[9], int make) {
+  unsigned b = addr_hash(key);
+  run_addr *a;
+  for (a = r->addrs[b]; a; a = a->hnext)
+    if (!memcmp(a->key, key, 9)) return a;
+  if (!make || !(a = calloc(1, sizeof *a))) return NULL;
+  memcpy(a->key, key, 9);
+  a->hnext = r->addrs[b];
+  r->addrs[b] = a;
+  return a;
+}
+
+static void addr_put(dce_runner *r, run_addr *a) {
+  run_addr **pp;
+  if (!a || a->n > 0) return;
+  for (pp = &r->addrs[addr_hash(a->key)]; *pp; pp = &(*pp)->hnext)
+    if (*pp == a) { *pp = a->hnext; free(a); return; }
+}
+
+/* ------------------------------------------------------------ activity order */
+
+/* Open connections are kept in the order of their last activity, the idlest
+** first, in r->conns and in their address's list: the one to close for room
+** is found from the front. */
+static void order_unlink(dce_rconn *c) {
+  dce_runner *r = c->r;
+  if (c->prev) c->prev->next = c->next; else r->conns = c->next;
+  if (c->next) c->next->prev = c->prev; else r->newest = c->prev;
+  c->next = c->prev = NULL;
+  if (c->addr) {
+    run_addr *a = c->addr;
+    if (c->aprev) c->aprev->anext = c->anext; else a->idlest = c->anext;
+    if (c->anext) c->anext->aprev = c->aprev; else a->newest = c->aprev;
+    c->anext = c->aprev = NULL;
+  }
+}
+
+static void order_append(dce_rconn *c) {
+  dce_runner *r = c->r;
+  c->prev = r->newest;
+  c->next = NULL;
+  if (r->newest) r->newest->next = c; else r->conns = c;
+  r->newest = c;
+  if (c->addr) {
+    run_addr *a = c->addr;
+    c->aprev = a->newest;
+    c->anext = NULL;
+    if (a->newest) a->newest->anext = c; else a->idlest = c;
+    a->newest = c;
+  }
+}
+
+static void order_touch(dce_rconn *c) {
+  if (c->r->newest == c) return;
+  order_unlink(c);
+  order_append(c);
+}
+
+/* ------------------------------------------------------------ logging */
+
+static const char *const ev_names[RUN_EV_N] = { "closed on errors", "idle timeout", "timed out", "evicted", "refused" };
+
+/* A connection event: logged as it is while few come, counted under a
+** flood and summarised by the sweep once a second. */
+static void conn_event(dce_runner *r, int ev, const char *peer, const char *why) {
+  if (r->log_left > 0) {
+    r->log_left--;
+    run_log(r, "closing connection from %s: %s", peer && peer[0] ? peer : "?", why);
+  } else {
+    r->suppressed[ev]++;
+  }
+}
+
+static void log_summary(dce_runner *r) {
+  char line[400];
+  size_t n = 0;
+  unsigned long total = 0;
+  int i;
+  for (i = 0; i < RUN_EV_N; i++) total += r->suppressed[i];
+  r->log_left = RUN_LOG_BURST;
+  if (!total) return;
+  n += (size_t)snprintf(line, sizeof line, "%lu more connection events in the last second, not logged one by one:", total);
+  for (i = 0; i < RUN_EV_N && n < sizeof line; i++)
+    if (r->suppressed[i])
+      n += (size_t)snprintf(line + n, sizeof line - n, " %s %lu;", ev_names[i], r->suppressed[i]);
+  memset(r->suppressed, 0, sizeof r->suppressed);
+  run_log(r, "%s", line);
+}
+
 /* ------------------------------------------------------------ connections */
 
 static void conn_io(dce_loop *l, int fd, unsigned ev, void *ud);
 
-void run_conn_close(dce_rconn *c, const char *why) {
+void run_conn_close_ev(dce_rconn *c, int ev, const char *why) {
   dce_runner *r = c->r;
-  dce_rconn **pp;
   if (!c->sc) return;
-  if (why) run_log(r, "closing connection from %s: %s", c->t->peer, why);
+  if (why) conn_event(r, ev, c->t->peer, why);
   if (r->h.closing) r->h.closing(r->h.ud, c);
   c->group = dce_sconn_get_info(c->sc)->assoc_group;
   if (c->counted && r->load) atomic_fetch_sub(&r->load[r->worker], 1);
@@ -47,12 +172,14 @@ void run_conn_close(dce_rconn *c, const char *why) {
   dce_sconn_free(c->sc);
   c->sc = NULL;
   c->group_ended = c->group != 0 && !dce_server_has_group(r->srv, c->group);
-  for (pp = &r->conns; *pp; pp = &(*pp)->next)
-    if (*pp == c) { *pp = c->next; break; }
+  order_unlink(c);
+  if (c->addr) { c->addr->n--; addr_put(r, c->addr); c->addr = NULL; }
   r->n_conns--;
   c->next = r->closed;
   r->closed = c;
 }
+
+void run_conn_close(dce_rconn *c, const char *why) { run_conn_close_ev(c, RUN_EV_ERROR, why); }
 
 /* Send what is queued, then set the poll interest; close when the
 ** association asked for it and its last answer is out. */
@@ -60,14 +187,19 @@ static void conn_flush(dce_rconn *c) {
   const uint8_t *p;
   size_t n;
   unsigned ev = 0;
+  int moved = 0;
   if (!c->sc) return;
   while ((n = dce_sconn_out(c->sc, &p)) > 0) {
     long k = c->t->ops->send(c->t, p, n);
     if (k == DCE_T_AGAIN) break;
     if (k < 0) { run_conn_close(c, c->t->errmsg); return; }
     dce_sconn_sent(c->sc, (size_t)k);
+    moved = 1;
   }
   n = dce_sconn_out(c->sc, &p);
+  /* reply_timeout counts from when output last moved or was queued */
+  if (n == 0) c->out_ms = 0;
+  else if (moved || c->out_ms == 0) c->out_ms = dce_now_ms();
   if (dce_sconn_should_close(c->sc)) {
     if (n == 0) { run_conn_close(c, dce_sconn_get_info(c->sc)->why); return; }
   } else if (n < OUT_HIGH_WATER) {
@@ -81,13 +213,18 @@ static void conn_flush(dce_rconn *c) {
 void run_conn_after_input(dce_rconn *c) {
   dce_runner *r = c->r;
   const dce_scall *k;
+  const dce_sconn_info *in;
   if (!c->sc) return;
   if (r->h.after_input) r->h.after_input(r->h.ud, c);
   if (!c->sc) return;
-  if (dce_sconn_get_info(c->sc)->pdus_in != c->pdus_seen) {
-    c->pdus_seen = dce_sconn_get_info(c->sc)->pdus_in;
+  in = dce_sconn_get_info(c->sc);
+  if (in->pdus_in != c->pdus_seen) {
+    c->pdus_seen = in->pdus_in;
     c->last_pdu_ms = dce_now_ms();
+    order_touch(c);
   }
+  if (in->reassembling == 0) c->reasm_ms = 0;
+  else if (c->reasm_ms == 0) c->reasm_ms = c->last_pdu_ms;
   while (c->sc && (k = dce_sconn_next_call(c->sc)) != NULL) r->h.call(r->h.ud, c, k);
   if (c->sc) conn_flush(c);
 }
@@ -127,14 +264,25 @@ static void conn_kick(dce_loop *l, void *ud) {
 }
 
 /* A connection on fd (accepted from listener lis, or handed over by another
-** worker); NULL (fd closed) when it cannot be set up. */
-dce_rconn *run_conn_new(dce_runner *r, int fd, int lis) {
+** worker; sa: the peer's address from accept, or NULL); NULL (fd closed)
+** when it cannot be set up. */
+dce_rconn *run_conn_new(dce_runner *r, int fd, int lis, const struct sockaddr *sa, unsigned salen) {
   dce_rconn *c = calloc(1, sizeof *c);
-  if (c) c->t = dce_sock_wrap(fd);
+  struct sockaddr_storage ss;
+  uint8_t key[9];
+  if (!sa) {
+    socklen_t sl = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) { sa = (struct sockaddr *)&ss; salen = sl; }
+  }
+  addr_key(sa, salen, key);
+  if (c) c->t = dce_sock_wrap_addr(fd, sa, sa ? salen : 0);
   if (c && c->t) c->sc = dce_sconn_new(r->srv, r->lis[lis].portstr);
-  if (!c || !c->t || !c->sc || dce_loop_add(r->loop, fd, DCE_EV_READ, conn_io, c)) {
+  if (c && c->sc) c->addr = addr_get(r, key, 1);
+  if (!c || !c->t || !c->sc || !c->addr || dce_loop_add(r->loop, fd, DCE_EV_READ, conn_io, c)) {
     if (c && c->sc) dce_sconn_free(c->sc);
     if (c && c->t) c->t->ops->close(c->t); else close(fd);
+    if (c && c->addr) addr_put(r, c->addr);
     free(c);
     return NULL;
   }
@@ -144,10 +292,49 @@ dce_rconn *run_conn_new(dce_runner *r, int fd, int lis) {
   c->lis = lis;
   c->notify = 1;
   c->last_pdu_ms = dce_now_ms();
-  c->next = r->conns;
-  r->conns = c;
+  c->addr->n++;
+  order_append(c);
   r->n_conns++;
   return c;
+}
+
+/* The idlest connection from the front of a list (next: r->conns order, or
+** an address's) that is not running a call: the one to close for room. */
+static dce_rconn *idlest(dce_rconn *c, int by_addr) {
+  int looked;
+  for (looked = 0; c && looked < 64; looked++, c = by_addr ? c->anext : c->next) {
+    const dce_sconn_info *in = dce_sconn_get_info(c->sc);
+    if (in->executing == 0) return c;
+  }
+  return NULL;
+}
+
+/* Room for a connection from sa: at max_connections, or at the address's
+** cap, the idlest connection (of all, or of that address) that runs no call
+** is closed; a flood evicts its own connections first, since a client that
+** calls moves to the back. 0: admitted, -1: refused (every candidate busy). */
+int run_admit(dce_runner *r, const struct sockaddr *sa, unsigned salen) {
+  uint8_t key[9];
+  run_addr *a;
+  dce_rconn *v;
+  if (r->max_per_addr > 0) {
+    addr_key(sa, salen, key);
+    a = addr_get(r, key, 0);
+    if (a && a->n >= r->max_per_addr) {
+      if (!(v = idlest(a->idlest, 1))) goto refuse;
+      r->evicted++;
+      run_conn_close_ev(v, RUN_EV_EVICTED, "evicted: its address is at max_connections_per_address");
+    }
+  }
+  if (r->n_conns >= r->max_conns) {
+    if (!(v = idlest(r->conns, 0))) goto refuse;
+    r->evicted++;
+    run_conn_close_ev(v, RUN_EV_EVICTED, "evicted: the idlest connection, to admit a new one at max_connections");
+  }
+  return 0;
+refuse:
+  r->refused++;
+  return -1;
 }
 
 void run_lis_io(dce_loop *l, int fd, unsigned ev, void *ud) {
@@ -156,11 +343,20 @@ void run_lis_io(dce_loop *l, int fd, unsigned ev, void *ud) {
   int i;
   (void)ev; (void)l;
   for (i = 0; i < 64; i++) {
-    int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
     dce_rconn *c;
     if (cfd < 0) break;
-    if (r->n_conns >= r->max_conns) { close(cfd); run_log(r, "connection refused: too many connections"); continue; }
-    c = run_conn_new(r, cfd, (int)(li - r->lis));
+    if (run_admit(r, (struct sockaddr *)&ss, sl)) {
+      char peer[96];
+      dce_transport *t = dce_sock_wrap_addr(cfd, &ss, sl);    /* for its address in the log */
+      snprintf(peer, sizeof peer, "%s", t ? t->peer : "?");
+      if (t) t->ops->close(t); else close(cfd);
+      conn_event(r, RUN_EV_REFUSED, peer, "refused: every connection slot runs a call");
+      continue;
+    }
+    c = run_conn_new(r, cfd, (int)(li - r->lis), (struct sockaddr *)&ss, sl);
     if (c && r->pool) {
       c->sniff = 1;
       c->counted = 1;
@@ -169,8 +365,9 @@ void run_lis_io(dce_loop *l, int fd, unsigned ev, void *ud) {
   }
 }
 
-/* Once a second: idle connections, stalled partial PDUs, and closing
-** connections whose peer does not take their last answer. */
+/* Once a second: closing connections whose peer does not take their last
+** answer, stalled partial PDUs, unfinished calls, unread replies, idle
+** associations; and the summary of connection events not logged. */
 static void sweep(dce_loop *l, void *ud) {
   dce_runner *r = (dce_runner *)ud;
   int64_t now = dce_now_ms();
@@ -182,13 +379,18 @@ static void sweep(dce_loop *l, void *ud) {
     double idle = (double)(now - c->last_pdu_ms) / 1000.0;
     n = c->next;
     if (dce_sconn_should_close(c->sc) && now - c->last_pdu_ms > CLOSING_GRACE_MS)
-      run_conn_close(c, "peer does not read the last answer");
+      run_conn_close_ev(c, RUN_EV_TIMEOUT, "peer does not read the last answer");
     else if (r->partial_timeout > 0 && (dce_sconn_partial(c->sc) > 0 || c->npre > 0) && idle > r->partial_timeout)
-      run_conn_close(c, "partial PDU timed out");
-    else if (r->idle_timeout > 0 && idle > r->idle_timeout && in->executing == 0
+      run_conn_close_ev(c, RUN_EV_TIMEOUT, "partial PDU timed out (partial_timeout)");
+    else if (r->request_timeout > 0 && c->reasm_ms && (double)(now - c->reasm_ms) / 1000.0 > r->request_timeout)
+      run_conn_close_ev(c, RUN_EV_TIMEOUT, "a request's last fragment did not come in time (request_timeout)");
+    else if (r->reply_timeout > 0 && c->out_ms && (double)(now - c->out_ms) / 1000.0 > r->reply_timeout)
+      run_conn_close_ev(c, RUN_EV_TIMEOUT, "peer does not read its replies (reply_timeout)");
+    else if (r->idle_timeout > 0 && idle > r->idle_timeout && in->executing == 0 && in->reassembling == 0
              && dce_sconn_out(c->sc, &p) == 0)
-      run_conn_close(c, "idle timeout");
+      run_conn_close_ev(c, RUN_EV_IDLE, "idle timeout");
   }
+  log_summary(r);
   r->sweep = dce_loop_timer(l, SWEEP_MS, sweep, r);
 }
 
@@ -202,9 +404,10 @@ void run_conn_drop_all(dce_runner *r) {
     dce_loop_del(r->loop, c->fd);
     c->t->ops->close(c->t);
     dce_sconn_free(c->sc);
+    if (c->addr) { c->addr->n--; addr_put(r, c->addr); }
     free(c);
   }
-  r->conns = NULL;
+  r->conns = r->newest = NULL;
   r->n_conns = 0;
   dce_runner_sweep_closed(r);
 }
@@ -219,8 +422,12 @@ dce_runner *dce_runner_new(const dce_runner_cfg *cfg, const dce_runner_hooks *ho
   r->h = *hooks;
   r->nworkers = cfg->workers > 1 ? cfg->workers : 1;
   r->max_conns = cfg->max_conns > 0 ? cfg->max_conns : 1024;
+  r->max_per_addr = cfg->max_per_addr;
   r->idle_timeout = cfg->idle_timeout;
   r->partial_timeout = cfg->partial_timeout;
+  r->request_timeout = cfg->request_timeout;
+  r->reply_timeout = cfg->reply_timeout;
+  r->log_left = RUN_LOG_BURST;
   r->sigfd = -1;
   scfg.tag_groups = r->nworkers > 1;           /* ids name their worker */
   /* each connection is a descriptor: make room for them (listeners, the
@@ -338,6 +545,9 @@ void dce_runner_get_stats(const dce_runner *r, dce_runner_stats *st) {
   st->pooled = r->pool;
   st->handed_in = r->handed_in;
   st->handed_out = r->handed_out;
+  st->evicted = r->evicted;
+  st->refused = r->refused;
+  dce_server_load(r->srv, &st->calls, &st->buffered);
 }
 
 /* ------------------------------------------------------------ connections */

@@ -37,9 +37,13 @@ typedef struct dce_rconn dce_rconn;
 
 typedef struct dce_runner_cfg {
   dce_server_cfg server;           /* for dce_server_new (tag_groups is set from workers) */
-  int max_conns;                   /* connections at once (0: 1024) */
+  int max_conns;                   /* connections at once (0: 1024); at it the idlest
+                                   ** connection running no call is closed for a new one */
+  int max_per_addr;                /* connections from one address (0: no cap); the same */
   double idle_timeout;             /* s without a PDU and no call running (0: off) */
   double partial_timeout;          /* s a partial PDU may stall (0: off) */
+  double request_timeout;          /* s from a request's first fragment to its last (0: off) */
+  double reply_timeout;            /* s output may wait without the peer taking any (0: off) */
   int workers;                     /* processes (1: no forking) */
 } dce_runner_cfg;
 
@@ -103,6 +107,9 @@ typedef struct dce_runner_stats {
   int connections, groups, listeners;
   int worker, workers, pooled;     /* pooled: the workers were started */
   uint64_t handed_in, handed_out;  /* connections handed between workers */
+  uint64_t evicted, refused;       /* connections closed for room, refused for none */
+  int calls;                       /* calls reassembling or executing */
+  size_t buffered;                 /* bytes in the server's buffered budget */
 } dce_runner_stats;
 void dce_runner_get_stats(const dce_runner *r, dce_runner_stats *st);
 /* This process's worker index once the workers were started, else -1. */

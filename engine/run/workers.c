@@ -158,12 +158,23 @@ static void hand_io(dce_loop *l, int fd, unsigned ev, void *ud) {
         memcpy(&cfd, CMSG_DATA(cm), sizeof cfd);
     if (cfd < 0) continue;
     if ((size_t)k < offsetof(hand_msg, b) || m.magic != HAND_MAGIC || m.lis >= r->n_lis
-        || m.n > RUN_SNIFF_LEN || (size_t)k != offsetof(hand_msg, b) + m.n || r->n_conns >= r->max_conns) {
+        || m.n > RUN_SNIFF_LEN || (size_t)k != offsetof(hand_msg, b) + m.n) {
       close(cfd);
       atomic_fetch_sub(&r->load[r->worker], 1);
       continue;
     }
-    c = run_conn_new(r, cfd, m.lis);
+    {
+      struct sockaddr_storage ss;
+      socklen_t sl = sizeof ss;
+      memset(&ss, 0, sizeof ss);
+      if (getpeername(cfd, (struct sockaddr *)&ss, &sl)) sl = 0;
+      if (run_admit(r, sl ? (struct sockaddr *)&ss : NULL, sl)) {
+        close(cfd);
+        atomic_fetch_sub(&r->load[r->worker], 1);
+        continue;
+      }
+      c = run_conn_new(r, cfd, m.lis, sl ? (struct sockaddr *)&ss : NULL, sl);
+    }
     if (!c) { atomic_fetch_sub(&r->load[r->worker], 1); continue; }
     c->counted = 1;
     r->handed_in++;

@@ -345,9 +345,12 @@ function M.server(opts)
   end
   local c = core.server_new {
     max_frag = opts.max_frag, max_request = opts.max_request,
-    max_calls = opts.max_calls_per_connection, max_connections = opts.max_connections,
+    max_calls_per_connection = opts.max_calls_per_connection, max_calls = opts.max_calls,
+    max_buffered = opts.max_buffered, max_connections = opts.max_connections,
+    max_connections_per_address = opts.max_connections_per_address,
     max_auth_contexts = opts.max_auth_contexts,
     idle_timeout = opts.idle_timeout, partial_timeout = opts.partial_timeout,
+    request_timeout = opts.request_timeout, reply_timeout = opts.reply_timeout,
     call_timeout = opts.call_timeout, workers = opts.workers,
   }
   local self = setmetatable({ core = c, endpoints = {}, ifaces = {}, log = opts.log or default_log,
