@@ -51,6 +51,7 @@
 #include "lloop.h"
 #include "lauth.h"
 #include "base/status.h"
+#include "base/clock.h"
 #include "net/loop.h"
 #include "rpc/sec.h"
 #include "run/server.h"
@@ -98,6 +99,9 @@ struct lsrv {
   int dispatch_ref, log_ref, close_ref;
   double call_timeout;
   int in_step, close_pending, open;
+  int gc_base_kb;                  /* Lua heap after the last idle collection */
+  int gc_calls;                    /* calls and tasks running then */
+  int64_t gc_checked_ms;
   dcerpc_auth_hook *auth;          /* credential lookup (set_auth), or NULL */
   /* Coroutines of calls that returned normally, stack empty, kept anchored
   ** (registry refs) and resumed again with the next call's dispatcher: a
@@ -653,6 +657,31 @@ static int step_inner(lua_State *L) {
 }
 
 /* srv:step([timeout]) -> number of callbacks run */
+/* Lua collects as it allocates: after a burst of big calls (a 4 MiB
+** request, its reply) a server that goes quiet would keep their garbage
+** until the next burst. At most once a second, when the heap has doubled
+** and grown by 1 MiB since the last full collection, or when half the calls
+** running then (64 or more) have ended, do one, so memory returns after an
+** attack (docs/limits.md). */
+static void idle_gc(lsrv *s, lua_State *L) {
+  int64_t now;
+  int kb;
+  if (!s->open) return;
+  now = dce_now_ms();
+  if (now - s->gc_checked_ms < 1000) return;
+  s->gc_checked_ms = now;
+  kb = lua_gc(L, LUA_GCCOUNT);
+  if ((kb > 2 * s->gc_base_kb && kb > s->gc_base_kb + 1024)
+      || (s->gc_calls >= 64 && s->n_calls <= s->gc_calls / 2)) {
+    lua_gc(L, LUA_GCCOLLECT);
+    s->gc_base_kb = lua_gc(L, LUA_GCCOUNT);
+    s->gc_calls = s->n_calls;
+    dce_runner_memory_freed(s->run);
+  } else if (kb < s->gc_base_kb) {
+    s->gc_base_kb = kb;
+  }
+}
+
 static int lsrv_step(lua_State *L) {
   lsrv *s = srv_check(L);
   double to = luaL_optnumber(L, 2, -1);
@@ -672,6 +701,7 @@ static int lsrv_step(lua_State *L) {
   if (s->close_pending || dce_runner_stop_requested(s->run)) { s->close_pending = 0; srv_shutdown(s, L); }
   else { dce_runner_restart_due(s->run); s->L = NULL; }   /* a new worker returns from here */
   if (rc != LUA_OK) return lua_error(L);
+  idle_gc(s, L);
   return 1;
 }
 

@@ -771,8 +771,11 @@ static int do_request(dce_sconn *c, const dce_pdu *p) {
         k->fault_status = DCE_NCA_S_NO_CALL_ACTIVE; k->fault_dne = 1;
       } else if (!px) {
         k->fault_status = DCE_NCA_S_UNK_IF; k->fault_dne = 1;
-      } else if (total >= cfg->max_calls || c->srv->calls > cfg->max_calls_total) {
-        k->fault_status = DCE_NCA_S_SERVER_TOO_BUSY; k->fault_dne = 1;   /* limits.md case 26 */
+      } else if (total >= cfg->max_calls || (c->srv->calls > cfg->max_calls_total && total > 0)) {
+        /* over the server-wide budget a connection with nothing in flight
+        ** still gets its one call: a client calling one at a time is never
+        ** starved by another holding the budget (limits.md case 26) */
+        k->fault_status = DCE_NCA_S_SERVER_TOO_BUSY; k->fault_dne = 1;
       } else if (c->srv->ifaces[px->iface].min_level > k->pub.auth_level) {
         k->fault_status = DCE_NCA_S_FAULT_ACCESS_DENIED; k->fault_dne = 1;   /* limits.md case 14 */
       } else {

@@ -70,7 +70,8 @@ typedef struct dce_server_cfg {
   size_t max_request;              /* reassembled request stub cap (4 MiB) */
   int max_calls;                   /* executing + reassembling calls per connection */
   int max_auth;                    /* security contexts per connection (2049) */
-  int max_calls_total;             /* calls reassembling or executing on all connections (1234) */
+  int max_calls_total;             /* calls reassembling or executing on all connections (1234);
+                                   ** beyond it only a connection's first call is taken */
   size_t max_buffered;             /* bytes of multi-fragment requests being reassembled or
                                    ** executing, and of output not yet sent (256 MiB); over it
                                    ** requests fault nca_s_server_too_busy, replies longer than

@@ -81,6 +81,7 @@ struct dce_runner {
   int log_left;                    /* connection events that may still be logged this second */
   unsigned long suppressed[RUN_EV_N];
   uint64_t evicted, refused;
+  int freed_since_trim;            /* a connection closed or a big call ended since the last sweep */
   uint64_t next_id;
   double idle_timeout, partial_timeout, request_timeout, reply_timeout;
   dce_timer *sweep;

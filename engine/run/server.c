@@ -6,6 +6,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -175,6 +178,7 @@ void run_conn_close_ev(dce_rconn *c, int ev, const char *why) {
   order_unlink(c);
   if (c->addr) { c->addr->n--; addr_put(r, c->addr); c->addr = NULL; }
   r->n_conns--;
+  r->freed_since_trim = 1;
   c->next = r->closed;
   r->closed = c;
 }
@@ -391,6 +395,12 @@ static void sweep(dce_loop *l, void *ud) {
       run_conn_close_ev(c, RUN_EV_IDLE, "idle timeout");
   }
   log_summary(r);
+#if defined(__GLIBC__)
+  /* what closed connections and finished calls freed goes back to the
+  ** system, not only to malloc's free lists (a flood's memory is returned) */
+  if (r->freed_since_trim) malloc_trim(0);
+#endif
+  r->freed_since_trim = 0;
   r->sweep = dce_loop_timer(l, SWEEP_MS, sweep, r);
 }
 
@@ -533,6 +543,7 @@ void dce_runner_sweep_closed(dce_runner *r) {
 }
 
 int dce_runner_stop_requested(const dce_runner *r) { return r->stop; }
+void dce_runner_memory_freed(dce_runner *r) { r->freed_since_trim = 1; }
 int dce_runner_worker(const dce_runner *r) { return r->pool ? r->worker : -1; }
 
 void dce_runner_get_stats(const dce_runner *r, dce_runner_stats *st) {
@@ -568,6 +579,7 @@ int dce_rconn_reply(dce_rconn *c, uint32_t call_id, const uint8_t *stub, size_t 
   int rc;
   if (!c->sc) return 0;
   rc = dce_sconn_reply(c->sc, call_id, stub, len);
+  if (len > 65536) c->r->freed_since_trim = 1;   /* its request and reply buffers go soon */
   conn_flush(c);
   return rc;
 }

@@ -90,6 +90,9 @@ int dce_runner_step(dce_runner *r, int timeout_ms);
 ** 0 when none is left. Connections closed by dce_runner_free or handed to
 ** another worker are not reported. */
 int dce_runner_next_closed(dce_runner *r, uint64_t *id, uint32_t *group, int *group_ended);
+/* Memory was freed outside the runner (a garbage collection): give it back
+** to the system at the next sweep, as after connections close. */
+void dce_runner_memory_freed(dce_runner *r);
 /* Free the connections closed during the step (their dce_rconn pointers
 ** die here). */
 void dce_runner_sweep_closed(dce_runner *r);
