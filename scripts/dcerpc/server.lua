@@ -211,8 +211,9 @@ local function make_dispatch(self)
         end
         -- bytes that are no trailer, or a trailer that does not read (in
         -- either byte order), are ignored, as Windows and Samba do (Samba's
-        -- raw_protocol tests pad requests with 0xfe bytes); what the client
-        -- wrote there is under its signature anyway
+        -- raw_protocol tests pad requests with 0xfe bytes): the trailer is
+        -- the client's own, under its signature where there is one, and
+        -- removable on the way where there is none (docs/auth.md)
       end
     end
     if not args then
