@@ -4,8 +4,8 @@
 **
 **   core.pdu_encode(tbl) -> bytes          (raises on a bad table)
 **   core.pdu_decode(bytes) -> tbl | nil, err
-**   core.vt_check(stub, from, expect) -> found | nil, msg, found
-**   core.vt_trailer(stub_len, {abstract=, transfer=, bitmask=, drep=}) -> bytes
+**   core.vt_check(stub, from, expect) -> true | false | nil, msg, refuse
+**   core.vt_trailer(stub_len, {abstract=, transfer=, bitmask=}) -> bytes
 **
 ** tbl = { ptype = "bind"|n, call_id, flags, drep = "le"|"be"|4 bytes, ...
 **         the fields of each ptype as pdu_decode returns them (max_xmit,
@@ -22,9 +22,12 @@
 #include "base/status.h"
 
 /* core.vt_check(stub, from, {abstract=, transfer=, call_id=, ctx_id=, opnum=,
-**   drep = drep0 | drep1 << 8}) -> found | nil, msg, found
+**   drep = drep0 | drep1 << 8}) -> true | false | nil, msg, refuse
 ** The bytes of a request stub after its NDR data (from = 0-based offset where
-** the decoder stopped): padding or a verification trailer that must match. */
+** the decoder stopped): true, a verification trailer that matches the call;
+** false, nothing or zero padding; nil, msg, refuse: refuse = true for a
+** trailer that contradicts the call (the server refuses it), false for bytes
+** that are no trailer it can read (ignored; see engine/rpc/vt.h). */
 static int lpdu_vt_check(lua_State *L) {
   size_t len;
   const uint8_t *stub = (const uint8_t *)luaL_checklstring(L, 1, &len);
@@ -32,7 +35,7 @@ static int lpdu_vt_check(lua_State *L) {
   dce_vt_expect x;
   lua_Integer drep;
   char err[160];
-  int found;
+  int r;
   luaL_checktype(L, 3, LUA_TTABLE);
   memset(&x, 0, sizeof x);
   lua_getfield(L, 3, "abstract");
@@ -47,25 +50,26 @@ static int lpdu_vt_check(lua_State *L) {
   x.drep[0] = (uint8_t)drep;
   x.drep[1] = (uint8_t)(drep >> 8);
   luaL_argcheck(L, from >= 0 && (size_t)from <= len, 2, "offset out of range");
-  if (dce_vt_check(stub, len, (size_t)from, &x, &found, err, sizeof err)) {
+  r = dce_vt_check(stub, len, (size_t)from, &x, err, sizeof err);
+  if (r < 0) {
     lua_pushnil(L);
     lua_pushstring(L, err);
-    lua_pushboolean(L, found);     /* true: a trailer that does not check out */
+    lua_pushboolean(L, r == DCE_VT_MISMATCH);
     return 3;
   }
-  lua_pushboolean(L, found);
+  lua_pushboolean(L, r == DCE_VT_OK);
   return 1;
 }
 
-/* core.vt_trailer(stub_len, {abstract=, transfer=, bitmask=, drep = drep0})
+/* core.vt_trailer(stub_len, {abstract=, transfer=, bitmask=})
 **   -> bytes: the padding and verification trailer a client appends to an
-** authenticated request stub (see engine/vt.h). */
+** authenticated request stub, little-endian whatever the PDU's byte order
+** (see engine/rpc/vt.h). */
 static int lpdu_vt_trailer(lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 1);
   dce_syntax ab, tr;
   dce_buf *b;
   uint32_t bits;
-  uint8_t d0;
   luaL_argcheck(L, n >= 0, 1, "stub length out of range");
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_getfield(L, 2, "abstract");
@@ -74,9 +78,8 @@ static int lpdu_vt_trailer(lua_State *L) {
   dcerpc_check_syntax(L, -1, "transfer", &tr);
   lua_pop(L, 2);
   bits = (uint32_t)dcerpc_field_int(L, 2, "bitmask", 1, 0, 0xffffffff);
-  d0 = (uint8_t)dcerpc_field_int(L, 2, "drep", DCE_DREP_LE, 0, 0xff);
   b = dcerpc_scratch_new(L);
-  if (dce_vt_append(b, (size_t)n, bits, &ab, &tr, d0)) return luaL_error(L, "out of memory");
+  if (dce_vt_append(b, (size_t)n, bits, &ab, &tr)) return luaL_error(L, "out of memory");
   lua_pushlstring(L, (const char *)b->p, b->len);
   dce_buf_free(b);
   return 1;

@@ -63,11 +63,13 @@ describe("wire #interop #tshark", function()
     local mine = "tcp.stream in {" .. table.concat(streams, ",") .. "} && " ..
                  -- towards the server's ports only (our own ephemeral ports
                  -- can be >= 49152 too: replies to them are not ours)
-                 (opts.mine or string.format("tcp.dstport in {135 %s}", samba.SAMBA_SRVSVC_PORT))
-    local bad = sh(string.format(
+                 (opts.mine or string.format("tcp.dstport in {135, %s}", samba.SAMBA_SRVSVC_PORT))
+    -- (a filter tshark refuses prints nothing: the exit code tells)
+    local bad, code = sh(string.format(
       "tshark -n -r %q -Y '%s && (_ws.malformed || _ws.expert.severity >= \"warning\")' " ..
       "-T fields -e frame.number -e _ws.expert.message -e dcerpc.pkt_type -e dcerpc.opnum " ..
       "-e dcerpc.cn_flags -e dcerpc.auth_level -e dcerpc.cn_frag_len -e tcp.len", pcap, mine))
+    assert.are.equal(0, code, "tshark refused the filter: " .. mine)
     if bad ~= "" then
       -- keep the capture for a look: which frames, and what tshark says of them
       local keep = "/tmp/lua-dcerpc-wire-failure.pcap"
@@ -84,6 +86,8 @@ describe("wire #interop #tshark", function()
                                   pcap, table.concat(streams, ",")))
     local n = select(2, list:gsub("\n", ""))
     assert.is_true(n >= min_frames, "too few DCE/RPC frames captured:\n" .. list)
+    -- a closer look at our frames: inspect(pcap, filter for them)
+    if opts.inspect then opts.inspect(pcap, mine) end
     os.remove(pcap); os.remove(pidfile)
     return list
   end
@@ -145,6 +149,66 @@ describe("wire #interop #tshark", function()
     assert.matches("\n%d+\t14\t9\t", list)              -- alter_context, SPNEGO
     assert.matches("\n%d+\t0[,%d]*\t10[,%d]*\t5", list) -- request, NTLMSSP, integrity
     assert.matches("\n%d+\t0[,%d]*\t9[,%d]*\t6", list)  -- request, SPNEGO, privacy
+  end)
+
+  -- [MS-RPCE] 2.2.2.13: the verification trailer is little-endian even in a
+  -- big-endian PDU; Samba's server pulls it so (a big-endian one made it log
+  -- an NDR pull error on every call and drop the trailer), and Wireshark
+  -- decodes it so.
+  it("dissects our big-endian signed requests with their verification trailer; Samba logs no pull error", function()
+    -- samba-dcerpcd's helpers log to Samba's own log directory, whatever
+    -- "log file" says: note where each log.rpcd_* ends now
+    local logdir = sh("smbd -b"):match("LOGFILEBASE:%s*(%S+)") or "/var/log/samba"
+    local before = {}
+    for f in sh(string.format("ls %q/log.rpcd_* %q/log.samba-dcerpcd", logdir, logdir)):gmatch("[^\n]+") do
+      local h = io.open(f, "rb")
+      if h then before[f] = h:seek("end"); h:close() end
+    end
+    local srvsvc = dcerpc.interface "srvsvc"
+    local seen
+    capture(function()
+      local c = assert(dcerpc.connect("ncacn_ip_tcp:" .. host, srvsvc, { auth = "ntlm", level = "integrity",
+        user = samba.SAMBA_USER, domain = "RPCSRV", password = samba.SAMBA_PASSWORD, drep = "be" }))
+      assert(c:NetrServerGetInfo { ServerName = "\\\\" .. host, Level = 101 })
+      assert(c:NetrShareEnum {
+        InfoStruct = { Level = 1, ShareInfo = { Level1 = { EntriesRead = 0 } } },
+        PreferedMaximumLength = 0xffffffff,
+      })
+      c:close()
+    end, 6, { inspect = function(pcap, mine)
+      local code
+      seen, code = sh(string.format("tshark -n -r %q -Y '%s && dcerpc.pkt_type == 0 && dcerpc.auth_level' " ..
+        "-T fields -E separator=';' -e frame.number -e dcerpc.drep.byteorder -e dcerpc.auth_level " ..
+        "-e dcerpc.rpc_sec_vt.signature -e dcerpc.rpc_sec_vt.command.cmd " ..
+        "-e dcerpc.rpc_sec_vt.pcontext.interface.uuid", pcap, mine))
+      assert.are.equal(0, code)
+    end })
+    -- every request: big-endian (byte order 0), signed (level 5), a trailer
+    -- with BITMASK_1 and PCONTEXT naming srvsvc and NDR 2.0 (a frame may
+    -- also hold the auth3 before it: values repeat, comma-separated)
+    local n = 0
+    for line in seen:gmatch("[^\n]+") do
+      n = n + 1
+      local _, order, level, sig, cmds, uuids = line:match("^(%d+);([%d,]+);([%d,]+);(%x*);([^;]*);(.*)$")
+      assert.matches("^0[0,]*$", order or "", line)
+      assert.matches("^5[5,]*$", level or "", line)
+      assert.are.equal("8ae3137102f43671", sig, line)
+      assert.are.equal("0x0001,0x0002", cmds, line)
+      assert.are.equal(srvsvc.uuid .. "," .. dcerpc.NDR20.uuid, uuids, line)
+    end
+    assert.are.equal(2, n, "requests seen by tshark:\n" .. seen)
+    -- and Samba's server pulled them without an NDR error
+    local logged = {}
+    for f, off in pairs(before) do
+      local h = io.open(f, "rb")
+      if h then
+        h:seek("set", off)
+        local text = h:read("a") or ""
+        h:close()
+        for l in text:gmatch("[^\n]*ndr_pull_error[^\n]*") do logged[#logged + 1] = f .. ": " .. l end
+      end
+    end
+    assert.are.equal(0, #logged, table.concat(logged, "\n"))
   end)
 
   it("dissects our server's authenticated replies cleanly (rpcclient at seal, our client at sign)", function()

@@ -220,16 +220,16 @@ end
 -- Signed and sealed calls carry a verification trailer after the NDR data
 -- ([MS-RPCE] 2.2.2.13: BITMASK_1 "header signing supported" and PCONTEXT), as
 -- Samba's and Windows' clients send it, so the server can check the
--- presentation context was not swapped on the way. Four variants per client,
--- one per stub length modulo 4.
+-- presentation context was not swapped on the way. Little-endian even in a
+-- big-endian PDU, as the spec, Samba and Windows have it (engine/rpc/vt.h).
+-- Four variants per client, one per stub length modulo 4.
 local function with_vt(self, stub)
   local vt = self.vt
   if not vt then return stub end
   local k = #stub % 4
   local t = vt[k]
   if not t then
-    t = core.vt_trailer(k, { abstract = syntax_of(self.iface), transfer = M.NDR20,
-                             drep = self.encode_opts and self.encode_opts.drep == "be" and 0 or 0x10 })
+    t = core.vt_trailer(k, { abstract = syntax_of(self.iface), transfer = M.NDR20 })
     vt[k] = t
   end
   return stub .. t

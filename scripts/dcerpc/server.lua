@@ -202,15 +202,18 @@ local function make_dispatch(self)
       args, off, maxfull = ndr.decode_call(fn, "in", info.stub, partial_opts(info.drep))
       if args then
         local iface = ent.iface
-        local vok, verr, present = core.vt_check(info.stub, off, {
+        local vok, verr, refuse = core.vt_check(info.stub, off, {
           abstract = { uuid = iface.uuid, major = iface.major, minor = iface.minor }, transfer = NDR20,
           call_id = info.call_id, ctx_id = info.context_id, opnum = info.opnum, drep = info.drep })
-        if vok == nil and present then
+        if vok == nil and refuse then
           self.log(string.format("%s.%s from %s: %s", iface.name, fn.name, info.peer, verr))
           return nil, ACCESS_DENIED, true
         end
-        -- bytes that are no trailer are ignored, as Windows and Samba do
-        -- (Samba's raw_protocol tests pad requests with 0xfe bytes)
+        -- bytes that are no trailer, or a trailer that does not read (in
+        -- either byte order), are ignored, as Windows and Samba do (Samba's
+        -- raw_protocol tests pad requests with 0xfe bytes): the trailer is
+        -- the client's own, under its signature where there is one, and
+        -- removable on the way where there is none (docs/auth.md)
       end
     end
     if not args then
