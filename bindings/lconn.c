@@ -24,8 +24,10 @@
 **   conn:set_auth(auth) (before bind) ; conn:add_auth(auth, contexts [, {timeout}]) -> ack
 **     auth = {type=a core.mechs name ("ntlm", "spnego"), level=, user=, domain=, password=|nt_hash=,
 **             workstation=, context_id= (the auth_context_id)}
-**   conn:call(ctx_id, opnum, stub [, {object=uuid, timeout=s, auth_context_id=n|false}])
-**     -> stub, drep0  (auth_context_id: the security context; false: none)
+**   conn:call(ctx_id, opnum, stub [, {object=uuid, timeout=s, auth_context_id=n|false,
+**             max_response=n}])
+**     -> stub, drep0  (auth_context_id: the security context; false: none;
+**                      max_response: this reply's cap, the connection's otherwise)
 **   conn:send(ctx_id, opnum, stub [, opts]) -> call_id
 **   conn:receive(call_id [, timeout]) -> stub, drep0   (a timeout cancels the call)
 **   conn:info() -> {bound, dead, dead_reason, max_xmit, max_recv, assoc_group,
@@ -398,6 +400,7 @@ static int conn_start(lua_State *L, lconn *c, uint32_t *call_id) {
   dce_err e;
   int has_actx = 0;
   uint32_t actx = 0;
+  size_t limit = 0;                /* 0: the association's max_response */
   luaL_argcheck(L, ctx >= 0 && ctx <= 0xffff, 2, "context id out of range");
   luaL_argcheck(L, opnum >= 0 && opnum <= 0xffff, 3, "opnum out of range");
   if (lua_istable(L, 5)) {
@@ -413,12 +416,14 @@ static int conn_start(lua_State *L, lconn *c, uint32_t *call_id) {
       has_actx = 1;
     }
     lua_pop(L, 1);
+    limit = (size_t)dcerpc_field_int(L, 5, "max_response", 0, 1, (lua_Integer)1 << 40);
   }
   if (dce_assoc_request(c->a, (uint16_t)ctx, (uint16_t)opnum, objp, (const uint8_t *)stub, len, call_id, &e)) {
     engine_fail(L, &e);            /* raises on misuse */
     return 0;
   }
-  if (has_actx && dce_assoc_request_auth(c->a, *call_id, actx, &e)) {
+  if ((has_actx && dce_assoc_request_auth(c->a, *call_id, actx, &e)) ||
+      (limit && dce_assoc_request_limit(c->a, *call_id, limit, &e))) {
     dce_assoc_release(c->a, *call_id);
     engine_fail(L, &e);
     return 0;

@@ -435,6 +435,15 @@ int dce_assoc_request(dce_assoc *a, uint16_t ctx_id, uint16_t opnum, const dce_u
   return 0;
 }
 
+int dce_assoc_request_limit(dce_assoc *a, uint32_t call_id, size_t max_response, dce_err *e) {
+  op *o = op_find(a, call_id);
+  if (!o || o->kind != OP_REQUEST || o->state == DCE_OP_DONE || o->got_first)
+    return dce_misuse(e, "not a request still awaiting its reply");
+  if (max_response == 0) return dce_misuse(e, "max_response must be at least 1");
+  o->res.stub.limit = max_response;
+  return 0;
+}
+
 int dce_assoc_request_auth(dce_assoc *a, uint32_t call_id, uint32_t auth_context_id, dce_err *e) {
   op *o = op_find(a, call_id);
   int k;
@@ -852,11 +861,15 @@ static void handle_response(dce_assoc *a, op *o, const dce_pdu *p) {
   if (o->abandoned) return;                      /* swallowed */
   if (dce_buf_put(&o->res.stub, p->stub, p->stub_len)) {
     int toolarge = o->res.stub.err == DCE_BUF_ELIMIT;
+    size_t limit = o->res.stub.limit;            /* dce_buf_free resets it */
     dce_buf_free(&o->res.stub);
     o->abandoned = 1;                            /* swallow the rest */
-    op_finish(a, o, toolarge ? DCE_RPC_S_CALL_FAILED : DCE_RPC_S_OUT_OF_MEMORY, DCE_EXEC_MAYBE,
-              toolarge ? "response larger than the limit (%zu bytes)" : "out of memory (%zu)",
-              a->cfg.max_response);
+    if (toolarge)
+      op_finish(a, o, DCE_RPC_S_CALL_FAILED, DCE_EXEC_MAYBE,
+                "response larger than max_response (%zu bytes); raise max_response in the connect "
+                "or call options to accept it", limit);
+    else
+      op_finish(a, o, DCE_RPC_S_OUT_OF_MEMORY, DCE_EXEC_MAYBE, "out of memory reassembling the response");
     return;
   }
   if (p->flags & DCE_PFC_LAST_FRAG) op_finish(a, o, 0, DCE_EXEC_YES, NULL);

@@ -35,8 +35,14 @@
 #include "base/err.h"
 #include "rpc/pdu.h"
 
+/* The reassembled response stub a client accepts by default: what a server
+** sends is the server's choice, and each byte of it is memory here.
+** Samba's client takes 15 MiB per call (MAX_RPC_DATA_SIZE, source3/include/
+** local.h); [MS-RPCE] 3.3.3.5.2 bounds requests at 4 MB. 16 MiB keeps
+** everything Samba accepts; a caller expecting more raises it per
+** association (cfg.max_response) or per call (dce_assoc_request_limit). */
 #if !defined(DCE_MAX_RESPONSE)
-#define DCE_MAX_RESPONSE (240u * 1024u * 1024u)   /* reassembled response cap */
+#define DCE_MAX_RESPONSE (16u * 1024u * 1024u)
 #endif
 #define DCE_MAX_TRANSFER 16        /* transfer syntaxes offered per context */
 #define DCE_SECADDR_MAX 256
@@ -132,6 +138,12 @@ int dce_assoc_bind(dce_assoc *a, int alter, const dce_pctx *ctx, int n,
 /* Start a request. object may be NULL. The stub is borrowed (see above). */
 int dce_assoc_request(dce_assoc *a, uint16_t ctx_id, uint16_t opnum, const dce_uuid *object,
                       const uint8_t *stub, size_t len, uint32_t *call_id, dce_err *e);
+
+/* The response cap of a request just started (cfg.max_response otherwise):
+** a reply reassembling beyond max_response bytes fails the call with
+** DCE_RPC_S_CALL_FAILED (executed: maybe) and the rest of it is dropped.
+** The buffer grows with the bytes that arrive, never with alloc_hint. */
+int dce_assoc_request_limit(dce_assoc *a, uint32_t call_id, size_t max_response, dce_err *e);
 
 /* Bytes to send: a view of the pending output (fragments are produced on
 ** demand so a huge request never sits in memory twice). Returns its length.

@@ -12,6 +12,7 @@
 
 local core = require "dcerpc.core"
 local ndr = require "dcerpc.ndr"
+local options = require "dcerpc.opts"
 local okstatus, status = pcall(require, "dcerpc.status")
 if not okstatus then status = nil end
 
@@ -44,7 +45,9 @@ end
 function M.interface(name)
   if type(name) == "table" then return name end
   assert(type(name) == "string" and name:match("^[%w_]+$"), "interface name expected")
-  return require("dcerpc.iface." .. name)
+  -- one value: require's second (the file name) would land in the options
+  -- of dcerpc.connect(b, dcerpc.interface "srvsvc")
+  return (require("dcerpc.iface." .. name))
 end
 
 -- dcerpc.binding(str) -> parsed string binding | nil, err
@@ -123,6 +126,32 @@ local function ept_map(host, iface, opts, protseq)
                   " has no " .. protseq .. " endpoint for " .. iface.name, "no")
 end
 M.ept_map = ept_map
+
+---------------------------------------------------------------- options
+-- Every option an entry point reads; an unknown key raises (dcerpc.opts).
+-- A credential typo must not give an anonymous connection.
+
+-- the security settings: options of dcerpc.connect and c:authenticate, and
+-- fields of an opts.auth table (which adds `type`)
+local AUTH_FIELDS = { "auth", "user", "domain", "password", "nt_hash", "workstation", "level",
+                      "ntlmv1", "auth_context_id" }
+local AUTH_TABLE = options.keys(AUTH_FIELDS, { "type" })
+local AUTHENTICATE = options.keys(AUTH_FIELDS)
+-- per call: c:call, c:send and the methods (c:NetrShareEnum(args, opts))
+local CALL_FIELDS = { "timeout", "object", "auth_context_id", "max_response", "strict" }
+local CALL = options.keys(CALL_FIELDS)
+local CONNECT = options.keys(AUTH_FIELDS, CALL_FIELDS, {
+  "connect_timeout", "max_xmit", "max_recv", "conc_mpx", "drep", "assoc_group",
+  "feature_negotiation", "epm_port", "ncalrpc_dir",
+})
+M.option_keys = { connect = CONNECT, authenticate = AUTHENTICATE, auth = AUTH_TABLE, call = CALL }
+
+-- opts of dcerpc.connect or c:authenticate, and its auth table if any;
+-- level 3: the caller of the entry point that calls this.
+local function check_opts(opts, valid, what)
+  options.check(opts, valid, what, 3)
+  if opts and type(opts.auth) == "table" then options.check(opts.auth, AUTH_TABLE, what, 3, " (auth table)") end
+end
 
 ---------------------------------------------------------------- client
 
@@ -235,10 +264,29 @@ local function with_vt(self, stub)
   return stub .. t
 end
 
+-- The request stub of fn: the options and the args' top-level names checked
+-- (misuse raises at the line that made the call: level 3 seen from here,
+-- the methods c:Name(...) being tail calls of c:call), every nested key too
+-- in strict mode (ndr.strict, or strict in the connect or call options).
+local function request_stub(self, fn, args, opts)
+  if opts ~= nil then options.check(opts, CALL, "call ", 3, fn.name) end
+  if args == nil then args = {} end
+  if type(args) ~= "table" then
+    error(string.format("%s: arguments must be a table, got %s", fn.name, type(args)), 3)
+  end
+  local eopts = self.encode_opts
+  if ndr.strict or self.strict or (opts and opts.strict) then
+    ndr.check_call(fn, "in", args, 3)
+  else
+    ndr.check_args(fn, "in", args, 3)
+  end
+  return with_vt(self, ndr.encode_call(fn, "in", args, eopts))
+end
+
 function Client:call(f, args, opts)
   local fn = lookup(self, f)
   local conn = conn_of(self)
-  local stub = with_vt(self, ndr.encode_call(fn, "in", args or {}, self.encode_opts))
+  local stub = request_stub(self, fn, args, opts)
   local resp, drep = conn:call(self.context_id, fn.opnum, stub, opts_of(self, opts))
   if self.ntlm_unproven then
     -- NTLM's AUTHENTICATE goes in an auth3 nobody answers: bad credentials
@@ -257,7 +305,7 @@ end
 function Client:send(f, args, opts)
   local fn = lookup(self, f)
   local conn = conn_of(self)
-  local stub = with_vt(self, ndr.encode_call(fn, "in", args or {}, self.encode_opts))
+  local stub = request_stub(self, fn, args, opts)
   local id, e = conn:send(self.context_id, fn.opnum, stub, opts_of(self, opts))
   if not id then return nil, e end
   return { id = id, fn = fn }
@@ -360,8 +408,9 @@ end
 -- the connection as the server leaves it (Samba keeps it; with NTLM the
 -- refusal only shows on the first call, as after an NTLM bind).
 function Client:authenticate(opts)
+  if type(opts) ~= "table" then error("authenticate: options table expected", 2) end
+  check_opts(opts, AUTHENTICATE, "c:authenticate")
   local conn = conn_of(self)
-  assert(type(opts) == "table", "authenticate: options table expected")
   local auth, e = auth_of(opts, {})
   if e then return nil, e end
   if not auth then error("authenticate: auth or user expected", 2) end
@@ -381,7 +430,7 @@ function Client:authenticate(opts)
   call_opts.auth_context_id = auth.context_id
   return setmetatable({
     conn = conn, iface = self.iface, context_id = self.context_id, binding = self.binding,
-    call_opts = call_opts, encode_opts = self.encode_opts, ack = ack,
+    call_opts = call_opts, encode_opts = self.encode_opts, ack = ack, strict = self.strict,
     origin = self.origin or self, auth_context_id = auth.context_id,
     ntlm_unproven = auth.type == "ntlm" or nil,
     vt = VT_LEVELS[auth.level] and {} or nil,
@@ -392,17 +441,24 @@ end
 --   binding: "ncacn_ip_tcp:HOST[PORT]" (no port: ask the endpoint mapper)
 --   opts: timeout (per call, s; default 60), connect_timeout (s; default 60),
 --         object (uuid), max_xmit / max_recv, conc_mpx, drep = "be",
---         assoc_group, max_response (bytes a reply may reassemble to; 240 MB),
---         feature_negotiation (default true), epm_port (default 135),
---         ncalrpc_dir (where ncalrpc endpoint names live; M.ncalrpc_dir),
---         auth = "ntlm" | "spnego" (or a table of the fields below),
---         user ("DOMAIN\\user" or with domain =), password | nt_hash (32 hex
---         digits or 16 bytes), workstation, level = "connect" | "packet" |
---         "integrity" | "privacy" (default privacy). Binding flags work too:
---         "ncacn_ip_tcp:host[port,sign]" / "[seal,ntlm]".
+--         assoc_group, max_response (bytes a reply may reassemble to;
+--         16 MiB, docs/limits.md), feature_negotiation (default true),
+--         epm_port (default 135), ncalrpc_dir (where ncalrpc endpoint names
+--         live; M.ncalrpc_dir), strict (check every nested key of the
+--         arguments, as ndr.strict), auth = "ntlm" | "spnego" (or a table of
+--         the fields below and type =), user ("DOMAIN\\user" or with
+--         domain =), password | nt_hash (32 hex digits or 16 bytes),
+--         workstation, ntlmv1, auth_context_id, level = "connect" |
+--         "packet" | "integrity" | "privacy" (default privacy). Binding
+--         flags work too: "ncacn_ip_tcp:host[port,sign]" / "[seal,ntlm]".
+--   An unknown option raises before anything is sent (dcerpc.opts).
+--   Per call (c:call, c:send, c:Name(args, opts)): timeout, object,
+--   auth_context_id, max_response, strict; unknown ones raise too, and so
+--   does an args key that names no [in] parameter of the function.
 --   Inside a server handler or a task (srv:spawn, dcerpc.spawn) connecting
 --   and every call yield to the event loop instead of blocking it.
 function M.connect(binding, iface, opts)
+  check_opts(opts, CONNECT, "dcerpc.connect")      -- before anything: a typo connects nowhere
   opts = opts or {}
   iface = M.interface(iface)
   local b, e = M.binding(binding)
@@ -452,6 +508,7 @@ function M.connect(binding, iface, opts)
     binding = lrpc and string.format("ncalrpc:[%s]", port) or string.format("ncacn_ip_tcp:%s[%s]", b.host, port),
     call_opts = { timeout = opts.timeout, object = object },
     encode_opts = opts.drep and { drep = opts.drep } or nil,
+    strict = opts.strict or nil,
     ack = ack,
     ntlm_unproven = auth and auth.type == "ntlm" or nil,
     bind_auth_context_id = auth and (auth.context_id or 0) or nil,

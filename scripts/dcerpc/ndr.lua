@@ -14,9 +14,11 @@
 -- through the type graph.
 
 local core = require "dcerpc.core"
+local options = require "dcerpc.opts"
 
 local M = {}
 M.max_depth = 128           -- description nesting limit, and default data nesting limit
+M.strict = false            -- check every table key of encoded values (see M.check_value)
 
 local sfmt, type, pairs, ipairs, error, tostring, setmetatable, getmetatable =
   string.format, type, pairs, ipairs, error, tostring, setmetatable, getmetatable
@@ -1062,8 +1064,16 @@ function M.func(opnum, name)
       end
     end
     if spec.returns ~= nil then checktype(spec.returns, "function " .. name .. " returns", 2) end
+    -- the keys an args table may have, per direction (M.check_args)
+    local innames, outnames = {}, {}
+    for _, pd in ipairs(params) do
+      if pd["in"] then innames[#innames + 1] = pd.name end
+      if pd.out then outnames[#outnames + 1] = pd.name end
+    end
+    if spec.returns ~= nil then outnames[#outnames + 1] = "result" end
     return setmetatable({ kind = "func", opnum = opnum, name = name, params = params,
-                          byname = byname, returns = spec.returns }, FuncMT)
+                          byname = byname, returns = spec.returns,
+                          in_names = options.keys(innames), out_names = options.keys(outnames) }, FuncMT)
   end
 end
 
@@ -1105,6 +1115,157 @@ function M.interface(spec)
   return iface
 end
 
+-- ------------------------------------------------------------ checking values
+-- The encoder reads the fields and parameters a description names and never
+-- looks at other keys, so a misspelled one is silently dropped (and a
+-- pointer sent null). M.check_args checks the top-level names of a call's
+-- arguments: cheap (one walk of the args table, no allocation), done on
+-- every client call by dcerpc. M.check_value walks a whole value against its
+-- description and raises at the first unknown struct field or union arm: on
+-- with ndr.strict = true or opts.strict, off by default because its cost
+-- grows with the data (docs/ndr-dsl.md gives the measurement).
+
+local function qname(fn)
+  return fn.interface and (fn.interface .. "." .. fn.name) or fn.name
+end
+
+-- check_args(fn, dir, args, level): dir "in" (a request's args) or "out"
+-- (results); level as error()'s, seen from the caller of check_args.
+function M.check_args(fn, dir, args, level)
+  local out = dir == "out" or dir == "response"
+  local valid = out and fn.out_names or fn.in_names
+  for k in next, args do
+    if not valid[k] then
+      local p = type(k) == "string" and fn.byname[k]
+      local msg
+      if p then
+        msg = sfmt("parameter '%s' of %s is [%s] only: %s", k, qname(fn), out and "in" or "out",
+                   out and "results hold the [out] parameters" or "a call takes the [in] parameters")
+      else
+        msg = options.unknown_message("parameter", k, valid, qname(fn))
+      end
+      error(msg, (level or 1) + 1)
+    end
+  end
+end
+
+-- keys of struct and union values (options.keys sets), per type
+local key_sets = setmetatable({}, { __mode = "k" })
+local function key_set(t)
+  local set = key_sets[t]
+  if set then return set end
+  local names = {}
+  if t.kind == "struct" then
+    for i, f in ipairs(t.fields) do names[i] = f.name end
+  else
+    for _, a in ipairs(t.arms) do if a.name then names[#names + 1] = a.name end end
+    if t.encapsulated then names[#names + 1] = t.switch_name end
+  end
+  set = options.keys(names)
+  key_sets[t] = set
+  return set
+end
+
+-- does a value of type t hold keyed tables (structs, unions)? Arrays of
+-- scalars are then skipped whole.
+local keyed = setmetatable({}, { __mode = "k" })
+local function has_keyed(t)
+  local r = keyed[t]
+  if r ~= nil then return r end
+  keyed[t] = false                 -- while looking: a recursive type meets itself through a struct first
+  local k = t.kind
+  if k == "struct" or k == "union" then r = true
+  elseif k == "ptr" then r = has_keyed(t.target)
+  elseif k == "array" then r = has_keyed(t.elem)
+  else r = false end
+  keyed[t] = r
+  return r
+end
+
+-- One walk at a time (it calls no user code): the path of names and indexes
+-- down to the value being looked at, and the tables met (full pointers may
+-- alias and loop), both reused.
+local path, seen, seen_used = {}, {}, false
+
+local function path_string(n)
+  local b = {}
+  for i = 1, n do
+    local x = path[i]
+    if type(x) == "number" then b[#b + 1] = "[" .. x .. "]"
+    else b[#b + 1] = (i > 1 and "." or "") .. tostring(x) end
+  end
+  return table.concat(b)
+end
+
+local walk
+-- raised without a position: walk_root raises it again at the caller's line
+local function unknown_key(t, k, set, n)
+  local what = sfmt("%s (%s %s)", path_string(n), t.kind, tname(t))
+  error(options.unknown_message(t.kind == "struct" and "field" or "arm", k, set, what, "in"), 0)
+end
+
+-- walk(t, v, n, depth): v a value of type t found at path[1..n]
+function walk(t, v, n, depth)
+  local kind = t.kind
+  while kind == "ptr" do
+    if v == nil then return end
+    t = t.target; kind = t.kind
+  end
+  if type(v) ~= "table" or depth > M.max_depth or not has_keyed(t) then return end
+  if seen[v] then return end         -- the encoder judges wrong types and aliases
+  seen[v] = true; seen_used = true
+  if kind == "struct" then
+    local set = key_set(t)
+    for k in next, v do
+      if not set[k] then unknown_key(t, k, set, n) end
+    end
+    for _, f in ipairs(t.fields) do
+      local fv = v[f.name]
+      if fv ~= nil then path[n + 1] = f.name; walk(f.type, fv, n + 1, depth + 1) end
+    end
+  elseif kind == "union" then
+    local set = key_set(t)
+    for k in next, v do
+      if not set[k] then unknown_key(t, k, set, n) end
+    end
+    for _, a in ipairs(t.arms) do
+      local av = a.type and v[a.name]
+      if av ~= nil then path[n + 1] = a.name; walk(a.type, av, n + 1, depth + 1) end
+    end
+  elseif kind == "array" then
+    local e = t.elem
+    for i = 1, #v do path[n + 1] = i; walk(e, v[i], n + 1, depth + 1) end
+  end
+end
+
+local function walk_root(t, v, name, level)
+  path[1] = name
+  local ok, e = pcall(walk, t, v, 1, 1)
+  if seen_used then
+    for k in next, seen do seen[k] = nil end
+    seen_used = false
+  end
+  if not ok then error(e, level + 1) end
+end
+
+-- check_value(t, value [, level]): raises at the first struct field or
+-- union arm that t does not describe. check_call(fn, dir, args [, level]):
+-- the same for a call's arguments (or results), top-level names included.
+function M.check_value(t, value, level)
+  checktype(t, "check_value()", 2)
+  walk_root(t, value, "value", (level or 1) + 1)
+end
+
+function M.check_call(fn, dir, args, level)
+  level = (level or 1) + 1
+  M.check_args(fn, dir, args, level)
+  local key = (dir == "out" or dir == "response") and "out" or "in"
+  for _, p in ipairs(fn.params) do
+    local v = p[key] and args[p.name]
+    if v ~= nil then walk_root(p.type, v, p.name, level) end
+  end
+end
+
 -- ------------------------------------------------------------ encode / decode
 -- opts.drep: "le" / "be", the drep byte 0 as an integer (0x10, 0x00), or the
 -- PDU's raw drep bytes as a string.
@@ -1125,6 +1286,7 @@ end
 
 function M.encode(t, value, opts)
   checktype(t, "encode()", 2)
+  if M.strict or (opts and opts.strict) then walk_root(t, value, "value", 2) end
   local d0 = drep_of(opts)
   return core.ndr_encode(program(t), 0, value, d0, maxdepth(opts), false)
 end
@@ -1151,6 +1313,7 @@ function M.encode_call(fn, dir, args, opts)
   local e = dir_entry(dir)
   local d0 = drep_of(opts)
   args = args or {}
+  if M.strict or (opts and opts.strict) then M.check_call(fn, e == 0 and "in" or "out", args, 2) end
   local req = opts and opts.request
   if req ~= nil and e == 1 then
     if type(req) ~= "table" then error("ndr: encode_call(): opts.request must be a table", 2) end

@@ -18,12 +18,29 @@
 
 local core = require "dcerpc.core"
 local ndr = require "dcerpc.ndr"
+local options = require "dcerpc.opts"
 
 local NCA_S_OP_RNG_ERROR = 0x1c010002
 local RPC_X_BAD_STUB_DATA = 0x6f7
 local RPC_S_CALL_FAILED = 1726
 
 local M = {}
+
+-- The options each entry point reads; unknown keys raise (dcerpc.opts).
+-- The epmapper's (scripts/dcerpc/epmapper.lua, M.attach and M.enable) are
+-- part of dcerpc.server's and srv:enable_epmapper's.
+local EPM_OPTS = { "epm_max_handles", "epm_max_entries", "epm_remote_insert" }
+local SERVER_OPTS = options.keys({
+  "listen", "log", "workers", "auth", "ncalrpc_dir",
+  "max_connections", "max_connections_per_address", "max_calls_per_connection", "max_calls",
+  "max_auth_contexts", "max_request", "max_buffered", "max_frag",
+  "idle_timeout", "call_timeout", "partial_timeout", "request_timeout", "reply_timeout",
+  "epmapper", "mgmt",
+}, EPM_OPTS)
+local EPM_ENABLE_OPTS = options.keys(EPM_OPTS)
+local REGISTER_OPTS = options.keys { "min_level", "annotation" }
+local AUTH_OPTS = options.keys { "users", "lookup", "domain", "computer", "dns_domain", "dns_computer" }
+M.option_keys = { server = SERVER_OPTS, register = REGISTER_OPTS, auth = AUTH_OPTS, enable_epmapper = EPM_ENABLE_OPTS }
 
 local Server = {}
 Server.__index = Server
@@ -108,7 +125,8 @@ end
 -- password, { nt_hash = 32 hex digits or 16 bytes }, or nil for an unknown
 -- user; it runs inside the server's loop and must not yield (no RPC in it).
 function Server:set_auth(a)
-  assert(type(a) == "table", "auth: a table expected")
+  if type(a) ~= "table" then error("auth: a table expected", 2) end
+  options.check(a, AUTH_OPTS, "srv:set_auth", 2)
   local lookup = a.lookup
   if not lookup then
     local users = a.users
@@ -133,6 +151,7 @@ end
 --   iface: a description (ndr.interface) or a name shipped in dcerpc.iface
 --   handlers: { FunctionName = function(call, args) ... end, ... }
 function Server:register(iface, handlers, opts)
+  options.check(opts, REGISTER_OPTS, "srv:register", 2)
   if type(iface) == "string" then iface = require("dcerpc.iface." .. iface) end
   assert(type(iface) == "table" and iface.uuid and iface.functions, "interface description expected")
   assert(type(handlers) == "table", "table of handlers expected")
@@ -330,22 +349,30 @@ Server.__close = Server.close
 -- epm_max_handles = 1024, epm_max_entries = 4096 }, srv:enable_epmapper(),
 -- srv:epm_insert{...}, srv:epm_delete{...}, srv:epm_entries().
 function Server._epm_sync(self) return require("dcerpc.epmapper").sync(self) end
-function Server:enable_epmapper(opts) return require("dcerpc.epmapper").enable(self, opts) end
+function Server:enable_epmapper(opts)
+  options.check(opts, EPM_ENABLE_OPTS, "srv:enable_epmapper", 2)
+  return require("dcerpc.epmapper").enable(self, opts)
+end
 function Server:epm_insert(e) return require("dcerpc.epmapper").insert(self, e) end
 function Server:epm_delete(e) return require("dcerpc.epmapper").delete(self, e) end
 function Server:epm_entries() return require("dcerpc.epmapper").entries(self) end
 ----------------------------------------------------------------
 
--- dcerpc.server{ listen = {bindings...}, max_connections=, max_calls_per_connection=,
---                max_auth_contexts= (security contexts per connection, 2049), max_request=, idle_timeout=, call_timeout=, partial_timeout=,
---                max_frag=, log = fn, workers = 1 } -> srv | nil, err
+-- dcerpc.server{ listen = {bindings...}, max_connections=, max_connections_per_address=,
+--                max_calls_per_connection=, max_calls=, max_buffered=,
+--                max_auth_contexts= (security contexts per connection, 2049), max_request=,
+--                idle_timeout=, partial_timeout=, request_timeout=, reply_timeout=, call_timeout=,
+--                max_frag=, log = fn, workers = 1 } -> srv | nil, err  (docs/server.md)
 -- workers = N: srv:run() serves from N processes (see Server:run); the
 -- limits (max_connections ...) are per worker.
 function M.server(opts)
+  options.check(opts, SERVER_OPTS, "dcerpc.server", 2)       -- before a socket is opened
   opts = opts or {}
+  if type(opts.auth) == "table" then options.check(opts.auth, AUTH_OPTS, "dcerpc.server", 2, " (auth table)") end
   if not core.server_new then
     error("dcerpc.server: this dcerpc.core was built without the server (make client-only)", 2)
   end
+  -- every limit under its own name (the core reads the ones it knows)
   local c = core.server_new {
     max_frag = opts.max_frag, max_request = opts.max_request,
     max_calls_per_connection = opts.max_calls_per_connection, max_calls = opts.max_calls,

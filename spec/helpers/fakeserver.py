@@ -135,6 +135,23 @@ def run(s, c):
         c.sendall(fault(cid, 0x1c010002, flags=FIRST | LAST | DNE))
     elif s == 'fault':
         c.sendall(fault(cid, 0x00000005))
+    elif s == 'huge_response':
+        # alloc_hint announces ~4 GiB; fragments of 5800 bytes stream up to
+        # 64 MiB (never LAST) until the client hangs up
+        chunk = b'\xab' * 5800
+        b = struct.pack('<IHBB', 0xfffffff0, 0, 0, 0) + chunk
+        first = hdr(PT_RESPONSE, FIRST, cid, len(b)) + b
+        rest = hdr(PT_RESPONSE, 0, cid, len(b)) + b
+        sent = len(chunk)
+        c.sendall(first)
+        try:
+            while sent < 64 * 1024 * 1024:
+                c.sendall(rest)
+                sent += len(chunk)
+        except OSError:
+            pass
+        say('SENT', sent)
+        return
     elif s == 'big_endian':
         c.sendall(response(cid, b'\0\0\0\x2a', le=False))
     elif s == 'silent':

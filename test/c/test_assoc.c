@@ -336,7 +336,41 @@ static void test_failures(void) {
     feed_response(a, c1, big, sizeof big, 3000);
     r = dce_assoc_result(a, c1);
     test_cond("response over the cap fails, rest swallowed", r->status == DCE_RPC_S_CALL_FAILED
-              && strstr(r->msg, "limit") && !dce_assoc_is_dead(a));
+              && strstr(r->msg, "max_response (5000 bytes)") && !dce_assoc_is_dead(a));
+    dce_assoc_free(a);
+  }
+
+  /* a per-call cap, below and above the association's */
+  {
+    dce_assoc_cfg cfg;
+    static uint8_t big[10000];
+    dce_err e;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_response = 20000;
+    a = dce_assoc_new(&cfg);
+    dce_assoc_bind(a, 0, &c, 1, NULL, &id, NULL);
+    drain(a, &s);
+    feed_ack(a, id, 1, 5840, 0);
+    dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c1, NULL);
+    test_cond("per-call max_response set on a queued request",
+              dce_assoc_request_limit(a, c1, 4000, NULL) == 0);
+    drain(a, &s);
+    feed_response(a, c1, big, sizeof big, 3000);
+    r = dce_assoc_result(a, c1);
+    test_cond("reply over the per-call cap fails naming it", r->status == DCE_RPC_S_CALL_FAILED
+              && strstr(r->msg, "max_response (4000 bytes)") && !dce_assoc_is_dead(a));
+    dce_assoc_release(a, c1);
+    dce_assoc_request(a, 0, 1, NULL, NULL, 0, &c2, NULL);
+    dce_assoc_request_limit(a, c2, 5000, NULL);
+    test_cond("per-call max_response of 0 is misuse",
+              dce_assoc_request_limit(a, c2, 0, &e) == -1 && e.kind == DCE_E_MISUSE);
+    drain(a, &s);
+    feed_response(a, c2, big, 4000, 3000);
+    r = dce_assoc_result(a, c2);
+    test_cond("reply within the per-call cap is whole", r->status == 0 && r->stub.len == 4000);
+    dce_assoc_release(a, c2);
+    test_cond("per-call max_response of an unknown call is misuse",
+              dce_assoc_request_limit(a, 999, 100, NULL) == -1);
     dce_assoc_free(a);
   }
 
