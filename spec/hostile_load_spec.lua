@@ -153,7 +153,7 @@ describe("server under hostile load (docs/limits.md cases 25-29)", function()
 
   -- the legitimate client: a fresh connection and a few calls, all must succeed
   local function legit(n)
-    local c = assert(dcerpc.connect(binding, "rpcecho", { timeout = 5, call_timeout = 5 }))
+    local c = assert(dcerpc.connect(binding, "rpcecho", { timeout = 5, connect_timeout = 5 }))
     for i = 1, n or 3 do
       local r = assert(c:call("AddOne", { in_data = i }))
       assert.are.equal(i + 1, r.out_data)
