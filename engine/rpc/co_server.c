@@ -774,7 +774,7 @@ static int do_request(dce_sconn *c, const dce_pdu *p) {
       } else if (total >= cfg->max_calls || (c->srv->calls > cfg->max_calls_total && total > 0)) {
         /* over the server-wide budget a connection with nothing in flight
         ** still gets its one call: a client calling one at a time is never
-        ** starved by another holding the budget (limits.md case 26) */
+        ** starved by another holding the budget (limits.md case 27) */
         k->fault_status = DCE_NCA_S_SERVER_TOO_BUSY; k->fault_dne = 1;
       } else if (c->srv->ifaces[px->iface].min_level > k->pub.auth_level) {
         k->fault_status = DCE_NCA_S_FAULT_ACCESS_DENIED; k->fault_dne = 1;   /* limits.md case 14 */
@@ -795,7 +795,7 @@ static int do_request(dce_sconn *c, const dce_pdu *p) {
   }
   /* a request in more than one fragment is held in the server-wide budget;
   ** over it the call is refused as too busy (did not execute) and the rest
-  ** of its fragments are read and dropped (limits.md case 27) */
+  ** of its fragments are read and dropped (limits.md case 28) */
   if (!k->fault_status && !(first && last)) {
     if (p->stub_len > cfg->max_buffered - (c->srv->buffered < cfg->max_buffered ? c->srv->buffered : cfg->max_buffered)) {
       k->fault_status = DCE_NCA_S_SERVER_TOO_BUSY;
@@ -959,7 +959,7 @@ int dce_sconn_reply(dce_sconn *c, uint32_t call_id, const uint8_t *stub, size_t 
   if (k->orphaned || c->info.closing) { call_remove(c, k); return 0; }
   /* a reply longer than one fragment must fit the server-wide budget: over
   ** it the call faults (it ran: executed "maybe" to the client) rather than
-  ** the server holding more than it may (limits.md case 27) */
+  ** the server holding more than it may (limits.md case 28) */
   if (len > c->info.max_xmit && len > c->srv->cfg.max_buffered - (c->srv->buffered < c->srv->cfg.max_buffered ? c->srv->buffered : c->srv->cfg.max_buffered)) {
     emit_fault(c, call_id, k->pub.ctx_id, DCE_NCA_S_FAULT_REMOTE_NO_MEMORY, 0);
     call_remove(c, k);

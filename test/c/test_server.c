@@ -198,6 +198,75 @@ static void test_calls(void) {
   dce_server_free(s);
 }
 
+/* Server-wide budgets (limits.md cases 27, 28): calls in flight over
+** max_calls_total fault too busy, except a connection's first; multi-fragment
+** requests and long replies over max_buffered are refused, never held. */
+static void test_budgets(void) {
+  dce_server_cfg cfg;
+  dce_server *s;
+  dce_sconn *a, *b;
+  outq q = { 0 };
+  static uint8_t big[20000];
+  int calls = -1, i;
+  size_t buffered = 1;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.max_calls_total = 2;
+  cfg.max_buffered = 8192;
+  s = dce_server_new(&cfg);
+  dce_server_add_iface(s, &ECHO, &IFACE_TAG);
+  a = dce_sconn_new(s, "135");
+  b = dce_sconn_new(s, "135");
+  bind(a, 5840, 5840, 0, &q);
+  bind(b, 5840, 5840, 0, &q);
+  for (i = 1; i <= 3; i++) request(a, (uint32_t)i, DCE_PFC_FIRST_FRAG | DCE_PFC_LAST_FRAG, 0, 0, NULL, 0);
+  drain(a, &q);
+  test_cond("third call over the budget: too busy, did not execute", q.n == 1 && q.p[0].ptype == DCE_PT_FAULT
+            && q.p[0].call_id == 3 && q.p[0].status == DCE_NCA_S_SERVER_TOO_BUSY && (q.p[0].flags & DCE_PFC_DID_NOT_EXECUTE));
+  test_cond("two calls run on a", dce_sconn_next_call(a) && dce_sconn_next_call(a) && !dce_sconn_next_call(a));
+  request(b, 1, DCE_PFC_FIRST_FRAG | DCE_PFC_LAST_FRAG, 0, 0, NULL, 0);
+  request(b, 2, DCE_PFC_FIRST_FRAG | DCE_PFC_LAST_FRAG, 0, 0, NULL, 0);
+  drain(b, &q);
+  test_cond("a connection's first call admitted over the budget", dce_sconn_next_call(b) && !dce_sconn_next_call(b));
+  test_cond("its second is not", q.n == 1 && q.p[0].call_id == 2 && q.p[0].status == DCE_NCA_S_SERVER_TOO_BUSY);
+  dce_server_load(s, &calls, &buffered);
+  test_cond("load: 3 calls, nothing buffered", calls == 3 && buffered == 0);
+  /* a reply longer than a fragment and over the byte budget: remote_no_memory, executed */
+  test_cond("long reply over max_buffered", dce_sconn_reply(a, 1, big, sizeof big) == 0);
+  drain(a, &q);
+  test_cond("faults remote_no_memory (may have executed)", q.n == 1 && q.p[0].ptype == DCE_PT_FAULT
+            && q.p[0].status == DCE_NCA_S_FAULT_REMOTE_NO_MEMORY && !(q.p[0].flags & DCE_PFC_DID_NOT_EXECUTE));
+  test_cond("a reply that fits is sent", dce_sconn_reply(a, 2, big, 6000) == 0 && drain(a, &q) == 2
+            && q.p[0].ptype == DCE_PT_RESPONSE);
+  dce_sconn_free(b);
+  b = dce_sconn_new(s, "135");
+  bind(b, 5840, 5840, 0, &q);
+  /* reassembly: a holds 4000 of 8192; b's 5000 more are refused */
+  request(a, 10, DCE_PFC_FIRST_FRAG, 6000, 0, big, 4000);
+  dce_server_load(s, &calls, &buffered);
+  test_cond("first fragment charged", buffered == 4000);
+  request(b, 1, DCE_PFC_FIRST_FRAG, 10000, 0, big, 5000);
+  dce_server_load(s, &calls, &buffered);
+  test_cond("over the byte budget nothing is held", buffered == 4000 && calls == 2);
+  request(b, 1, DCE_PFC_LAST_FRAG, 5000, 0, big, 5000);
+  drain(b, &q);
+  test_cond("the refused call faults too busy at its last fragment", q.n == 1 && q.p[0].call_id == 1
+            && q.p[0].status == DCE_NCA_S_SERVER_TOO_BUSY && (q.p[0].flags & DCE_PFC_DID_NOT_EXECUTE));
+  request(a, 10, DCE_PFC_LAST_FRAG, 2000, 0, big, 2000);
+  test_cond("a's call completes", dce_sconn_next_call(a) != NULL);
+  dce_server_load(s, &calls, &buffered);
+  test_cond("its stub stays charged while it runs", buffered == 6000);
+  dce_sconn_reply(a, 10, big, 4);
+  drain(a, &q);
+  dce_server_load(s, &calls, &buffered);
+  test_cond("budget given back when it ends", buffered == 0);
+  outq_free(&q);
+  dce_sconn_free(a);
+  dce_sconn_free(b);
+  dce_server_load(s, &calls, &buffered);
+  test_cond("nothing left when the connections go", calls == 0 && buffered == 0);
+  dce_server_free(s);
+}
+
 static void test_hostile(void) {
   dce_server *s = server(8192);
   outq q = { 0 };
@@ -365,6 +434,7 @@ int main(void) {
   test_groups();
   test_tagged_groups();
   test_calls();
+  test_budgets();
   test_hostile();
   test_loop();
   return test_report("test_server");
