@@ -397,9 +397,9 @@ for n in conns:
 h = hold.get("ours")
 if h and h["bound"] < h["n"]:
     print("  %-66s  %6.2f  not met: only %d of %d connections accepted" % (
-        "ours bytes per idle connection (RSS) < 16 KiB  [value/16384]", h["rss"] / 16384.0, h["bound"], h["n"]))
+        "ours bytes per idle connection (RSS) <= 4 KiB  [value/4096]", h["rss"] / 4096.0, h["bound"], h["n"]))
 else:
-    goal("ours bytes per idle connection (RSS) < 16 KiB  [value/16384]", h["rss"] if h else None, 16384.0, 1, less=True)
+    goal("ours bytes per idle connection (RSS) <= 4 KiB  [value/4096]", h["rss"] if h else None, 4096.0, 1, less=True)
 print("  (reference: asyncio/ceiling %s; samba/ceiling %s at %d connections)" % (
     "%.2f" % (rate("asyncio", hi) / rate("ceiling", hi)) if rate("asyncio", hi) and rate("ceiling", hi) else "-",
     "%.2f" % (rate("samba", hi) / rate("ceiling-srvsvc", hi)) if rate("samba", hi) and rate("ceiling-srvsvc", hi) else "-", hi))
