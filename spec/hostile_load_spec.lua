@@ -162,8 +162,13 @@ describe("server under hostile load (docs/limits.md cases 25-29)", function()
     return true
   end
 
-  -- memory back within 10% of the baseline within `secs`
+  -- memory back within 10% of the baseline within `secs`. Under the
+  -- sanitizer pass (the child inherits its preload) freed memory sits in
+  -- ASan's quarantine and RSS says nothing about our heap: the deadlines,
+  -- refusals and service are still asserted, the RSS figures are not.
+  local SANITIZED = (os.getenv("LD_PRELOAD") or ""):find("asan") or os.getenv("ASAN_OPTIONS")
   local function memory_returns(secs, what)
+    if SANITIZED then return end
     local ok = wait_for(secs, function() return rss_kb(child.pid) <= base * 1.10 end)
     assert(ok, string.format("%s: RSS %d KiB, baseline %d KiB (more than 10%% above after %d s)",
                              what, rss_kb(child.pid), base, secs))
@@ -199,7 +204,7 @@ describe("server under hostile load (docs/limits.md cases 25-29)", function()
       assert(legit(1))
     end
     local peak = rss_kb(child.pid)
-    assert(peak - base < 48 * 1024 + 24 * 1024, "the budget holds: " .. (peak - base) .. " KiB above baseline")
+    assert(SANITIZED or peak - base < 48 * 1024 + 24 * 1024, "the budget holds: " .. (peak - base) .. " KiB above baseline")
     assert(legit(5))
     -- a budget-refused call learns it on its LAST fragment: too busy, did not execute
     local s = socks[16]
