@@ -98,14 +98,18 @@ static int request(dce_sconn *c, uint32_t call_id, uint8_t flags, uint32_t hint,
   return feed(c, &p, 0);
 }
 
-static dce_server *server(size_t max_request) {
-  dce_server_cfg cfg;
-  dce_server *s;
-  memset(&cfg, 0, sizeof cfg);
-  cfg.max_request = max_request;
-  s = dce_server_new(&cfg);
+/* A server with the echo interface; a zeroed cfg field takes its default. */
+static dce_server *server_with(const dce_server_cfg *cfg) {
+  dce_server *s = dce_server_new(cfg);
   dce_server_add_iface(s, &ECHO, &IFACE_TAG);
   return s;
+}
+
+static dce_server *server(size_t max_request) {
+  dce_server_cfg cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.max_request = max_request;
+  return server_with(&cfg);
 }
 
 /* ------------------------------------------------------------ tests */
@@ -212,8 +216,7 @@ static void test_budgets(void) {
   memset(&cfg, 0, sizeof cfg);
   cfg.max_calls_total = 2;
   cfg.max_buffered = 8192;
-  s = dce_server_new(&cfg);
-  dce_server_add_iface(s, &ECHO, &IFACE_TAG);
+  s = server_with(&cfg);
   a = dce_sconn_new(s, "135");
   b = dce_sconn_new(s, "135");
   bind(a, 5840, 5840, 0, &q);
@@ -362,8 +365,7 @@ static void test_tagged_groups(void) {
   memset(&cfg, 0, sizeof cfg);
   cfg.tag_groups = 1;
   cfg.worker = 3;
-  s = dce_server_new(&cfg);
-  dce_server_add_iface(s, &ECHO, &IFACE_TAG);
+  s = server_with(&cfg);
   a = dce_sconn_new(s, "135");
   bind(a, 5840, 5840, 0, &q);
   g = q.p[0].assoc_group;
