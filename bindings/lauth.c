@@ -136,10 +136,42 @@ static const char *mech_list(char *buf, size_t n) {
   return buf;
 }
 
+const dce_mech *dcerpc_check_cred(lua_State *L, int t, const char *def_type, dce_cred *cred,
+                                  uint8_t hash[16]) {
+  const dce_mech *m;
+  const char *tname;
+  char err[192];
+  t = lua_absindex(L, t);
+  luaL_checktype(L, t, LUA_TTABLE);
+  memset(cred, 0, sizeof *cred);
+  lua_getfield(L, t, "type");
+  tname = luaL_optstring(L, -1, def_type);
+  m = dce_mech_by_name(tname);
+  if (!m || !m->client_new)
+    luaL_error(L, "auth: type '%s' is not one of the mechanisms (%s)", tname, mech_list(err, sizeof err));
+  lua_getfield(L, t, "user");
+  cred->user = luaL_optstring(L, -1, "");
+  lua_getfield(L, t, "domain");
+  cred->domain = luaL_optstring(L, -1, "");
+  lua_getfield(L, t, "workstation");
+  cred->workstation = luaL_optstring(L, -1, "");
+  lua_getfield(L, t, "password");
+  cred->password = luaL_optstring(L, -1, NULL);
+  lua_getfield(L, t, "nt_hash");
+  if (!lua_isnil(L, -1)) {
+    size_t n;
+    const char *h = luaL_checklstring(L, -1, &n);
+    if (nt_hash_arg(h, n, hash)) luaL_error(L, "nt_hash: 32 hex digits or 16 bytes expected");
+    cred->nt_hash = hash;
+  }
+  cred->ntlmv1 = dcerpc_field_bool(L, t, "ntlmv1", 0);
+  if (!cred->password && !cred->nt_hash && cred->user[0]) luaL_error(L, "auth: a password or nt_hash is needed");
+  return m;
+}
+
 dce_sec *dcerpc_check_sec(lua_State *L, int t, uint32_t *context_id) {
   dce_cred cred;
   const dce_mech *m;
-  const char *tname;
   uint8_t hash[16];
   char err[192];
   int level;
@@ -147,31 +179,9 @@ dce_sec *dcerpc_check_sec(lua_State *L, int t, uint32_t *context_id) {
   t = lua_absindex(L, t);
   luaL_checktype(L, t, LUA_TTABLE);
   *context_id = (uint32_t)dcerpc_field_int(L, t, "context_id", 0, 0, 0xfffffffe);
-  memset(&cred, 0, sizeof cred);
-  lua_getfield(L, t, "type");
-  tname = luaL_optstring(L, -1, "ntlm");
-  m = dce_mech_by_name(tname);
-  if (!m || !m->client_new)
-    luaL_error(L, "auth: type '%s' is not one of the mechanisms (%s)", tname, mech_list(err, sizeof err));
+  m = dcerpc_check_cred(L, t, "ntlm", &cred, hash);
   lua_getfield(L, t, "level");
   level = DCE_LEVEL_CONNECT + luaL_checkoption(L, -1, "privacy", level_names);
-  lua_getfield(L, t, "user");
-  cred.user = luaL_optstring(L, -1, "");
-  lua_getfield(L, t, "domain");
-  cred.domain = luaL_optstring(L, -1, "");
-  lua_getfield(L, t, "workstation");
-  cred.workstation = luaL_optstring(L, -1, "");
-  lua_getfield(L, t, "password");
-  cred.password = luaL_optstring(L, -1, NULL);
-  lua_getfield(L, t, "nt_hash");
-  if (!lua_isnil(L, -1)) {
-    size_t n;
-    const char *h = luaL_checklstring(L, -1, &n);
-    if (nt_hash_arg(h, n, hash)) luaL_error(L, "nt_hash: 32 hex digits or 16 bytes expected");
-    cred.nt_hash = hash;
-  }
-  cred.ntlmv1 = dcerpc_field_bool(L, t, "ntlmv1", 0);
-  if (!cred.password && !cred.nt_hash && cred.user[0]) luaL_error(L, "auth: a password or nt_hash is needed");
   sec = dce_sec_client_new(m->auth_type, (uint8_t)level, &cred, err, sizeof err);
   memset(hash, 0, sizeof hash);
   if (!sec) luaL_error(L, "auth: %s", err);

@@ -18,6 +18,14 @@
 ** Raises on bad fields; leaves values on the stack. */
 DCERPC_HIDDEN dce_sec *dcerpc_check_sec(lua_State *L, int idx, uint32_t *context_id);
 
+/* The credential fields of the auth table at idx (user, domain,
+** workstation, password | nt_hash, ntlmv1) into *cred, whose strings point
+** into values left on the stack (hash: 16 bytes for an nt_hash); returns
+** the mechanism named by its type (def_type when absent). Raises on bad
+** fields. */
+DCERPC_HIDDEN const dce_mech *dcerpc_check_cred(lua_State *L, int idx, const char *def_type,
+                                                dce_cred *cred, uint8_t hash[16]);
+
 typedef struct dcerpc_auth_hook dcerpc_auth_hook;
 
 /* The server's side from the table at cfg (see lauth.c): fills *acc (its

@@ -56,6 +56,7 @@
 #include "rpc/pdu.h"
 #include "rpc/sec.h"
 #include "run/client.h"
+#include "smb/smb_client.h"
 #include "lauth.h"
 
 #define CONN_MT "dcerpc.conn"
@@ -69,6 +70,7 @@ typedef struct lconn {
   double timeout;                  /* default call timeout, seconds */
   int waiting;                     /* coroutines suspended on the loop for this connection */
   int closing;                     /* closed while some waited: freed by the last of them */
+  int opening;                     /* ncacn_np: the SMB session and the pipe are being set up */
   char transport[16];              /* "ncacn_ip_tcp", "ncalrpc" */
 } lconn;
 
@@ -76,7 +78,7 @@ typedef struct lconn {
 
 static lconn *conn_check(lua_State *L, int idx) {
   lconn *c = (lconn *)luaL_checkudata(L, idx, CONN_MT);
-  if (!c->a || c->closing || c->dial) luaL_error(L, "attempt to use a closed connection");
+  if (!c->a || c->closing || c->dial || c->opening) luaL_error(L, "attempt to use a closed connection");
   return c;
 }
 
@@ -133,44 +135,104 @@ static double opt_timeout(lua_State *L, int idx, double def) {
   return v;
 }
 
+static const char *const dialect_names[] = { "2.0.2", "2.1", "3.0", "3.0.2", "3.1.1", NULL };
+static const uint16_t dialect_values[] = { 0x0202, 0x0210, 0x0300, 0x0302, 0x0311 };
+static const char *const cipher_names[] = { "aes-128-ccm", "aes-128-gcm", "aes-256-ccm", "aes-256-gcm", NULL };
+
+/* ncacn_np: the SMB session over the transport just connected, from the
+** options table at oi; c->t becomes the pipe. 0, or -1 with err. */
+static int np_start(lua_State *L, lconn *c, int oi, const char *host, const char *pipe,
+                    char *err, size_t errlen) {
+  dce_smb_cfg cfg;
+  dce_smb *s;
+  uint8_t hash[16];
+  int top = lua_gettop(L);
+  memset(&cfg, 0, sizeof cfg);
+  cfg.server = host;
+  if (lua_getfield(L, oi, "smb_auth") == LUA_TTABLE) cfg.mech = dcerpc_check_cred(L, -1, "spnego", &cfg.cred, hash);
+  cfg.signing = dcerpc_field_bool(L, oi, "smb_signing", 0);
+  cfg.encrypt = dcerpc_field_bool(L, oi, "smb_encrypt", 0);
+  if (lua_getfield(L, oi, "smb_min_dialect") != LUA_TNIL)
+    cfg.min_dialect = dialect_values[luaL_checkoption(L, -1, NULL, dialect_names)];
+  if (lua_getfield(L, oi, "smb_max_dialect") != LUA_TNIL)
+    cfg.max_dialect = dialect_values[luaL_checkoption(L, -1, NULL, dialect_names)];
+  if (lua_getfield(L, oi, "smb_ciphers") == LUA_TTABLE) {
+    int i, n = (int)luaL_len(L, -1);
+    if (n < 1 || n > 4) luaL_error(L, "smb_ciphers: one to four of aes-128-ccm, aes-128-gcm, aes-256-ccm, aes-256-gcm");
+    for (i = 1; i <= n; i++) {
+      lua_geti(L, -1, i);
+      cfg.ciphers[i - 1] = (uint16_t)(1 + luaL_checkoption(L, -1, NULL, cipher_names));
+      lua_pop(L, 1);
+    }
+    cfg.n_ciphers = n;
+  }
+  if (lua_getfield(L, oi, "nbss") != LUA_TNIL) cfg.nbss_called = luaL_checkstring(L, -1);
+  s = dce_smb_new(c->t, &cfg, err, errlen);
+  memset(hash, 0, sizeof hash);
+  c->t = NULL;
+  lua_settop(L, top);
+  if (!s) return -1;
+  c->t = dce_smb_pipe_new(s, pipe, err, errlen);
+  if (!c->t) return -1;                /* the session went with its last pipe... */
+  return 0;
+}
+
+/* Connecting: dialing (c->dial), then for ncacn_np opening the pipe
+** (c->opening). Stack from ud: the conn, deadline (ms), timeout (s), and
+** for ncacn_np the host and pipe names and the options table. */
 static int connect_k(lua_State *L, int status, lua_KContext ctx) {
   int ud = (int)ctx;
   lconn *c = (lconn *)lua_touserdata(L, ud);
   int64_t deadline = (int64_t)lua_tointeger(L, ud + 1);
+  int np = !strcmp(c->transport, "ncacn_np");
   char err[256];
   if (status == LUA_YIELD) c->waiting--;
-  lua_settop(L, ud + 2);
+  lua_settop(L, np ? ud + 5 : ud + 2);
   for (;;) {
     dce_transport *t = NULL;
     int64_t left;
-    int r;
+    int r, fd;
+    unsigned ev = DCE_T_WRITE;
+    uint32_t st = DCE_RPC_S_SERVER_UNAVAILABLE;
     if (c->closing) { conn_release(L, c, ud); return dcerpc_fail(L, DCE_RPC_S_SERVER_UNAVAILABLE, NULL, "connection closed while connecting", "no"); }
-    r = dce_dial_step(c->dial, &t, err, sizeof err);
-    if (r == 1) {
-      dce_dial_free(c->dial);
-      c->dial = NULL;
-      c->t = t;
-      lua_settop(L, ud);
-      return 1;
+    if (c->dial) {
+      r = dce_dial_step(c->dial, &t, err, sizeof err);
+      if (r == 1) {
+        dce_dial_free(c->dial);
+        c->dial = NULL;
+        c->t = t;
+        if (!np) { lua_settop(L, ud); return 1; }
+        if (np_start(L, c, ud + 5, lua_tostring(L, ud + 3), lua_tostring(L, ud + 4), err, sizeof err)) r = -1;
+        else { c->opening = 1; continue; }
+      }
+      fd = c->dial ? dce_dial_fd(c->dial) : -1;
+    } else {
+      dce_err e;
+      r = dce_smb_pipe_open_step(c->t, &e);
+      if (r == 1) { c->opening = 0; lua_settop(L, ud); return 1; }
+      if (r < 0) { st = e.status; snprintf(err, sizeof err, "%s", e.msg); }
+      fd = dce_transport_poll(c->t, DCE_T_READ, &ev);
+      if (r == 0 && dce_transport_pending(c->t)) continue;
     }
     left = deadline - dce_now_ms();
     if (r == 0 && left <= 0) {
-      snprintf(err, sizeof err, "cannot connect: timed out after %g s", lua_tonumber(L, ud + 2));
+      snprintf(err, sizeof err, "cannot connect: timed out after %g s%s", lua_tonumber(L, ud + 2),
+               c->opening ? " setting up the SMB session and the pipe" : "");
       r = -1;
     }
     if (r < 0) {
       conn_release(L, c, ud);
-      return dcerpc_fail(L, DCE_RPC_S_SERVER_UNAVAILABLE, NULL, err, "no");
+      return dcerpc_fail(L, st, NULL, err, "no");
     }
     if (dcerpc_on_loop(L)) {
       c->waiting++;
       lua_pushlightuserdata(L, &dcerpc_wait_token);
-      lua_pushinteger(L, dce_dial_fd(c->dial));
-      lua_pushinteger(L, 2);
+      lua_pushinteger(L, fd);
+      lua_pushinteger(L, ev & DCE_T_WRITE ? (ev & DCE_T_READ ? 3 : 2) : 1);
       lua_pushinteger(L, left);
       return lua_yieldk(L, 4, ctx, connect_k);
     } else {
-      struct pollfd pf = { dce_dial_fd(c->dial), POLLOUT, 0 };
+      struct pollfd pf = { fd, (short)(((ev & DCE_T_READ) ? POLLIN : 0) | ((ev & DCE_T_WRITE) ? POLLOUT : 0)), 0 };
       poll(&pf, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
     }
   }
@@ -178,20 +240,25 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
 
 /* core.connect_tcp(host, port [, opts]) / core.connect_unix(path [, opts])
 **   opts: {timeout=s (connect), call_timeout=s, max_response=n} */
-static int connect_common(lua_State *L, int unix_path) {
+static int connect_common(lua_State *L, int unix_path, int np) {
   const char *host = luaL_checkstring(L, 1);
   const char *port = NULL;
-  int oi = unix_path ? 2 : 3, ud;
+  int oi = unix_path ? 2 : np ? 4 : 3, ud;
   double cto = 60.0;
   dce_assoc_cfg cfg;
   lconn *c;
   char err[256];
   memset(&cfg, 0, sizeof cfg);
   if (!unix_path) port = dcerpc_port_arg(L, 2, 0);
+  if (np) {
+    luaL_checkstring(L, 3);
+    if (!lua_istable(L, 4)) { lua_settop(L, 3); lua_newtable(L); }
+    lua_settop(L, 4);
+  }
   c = (lconn *)lua_newuserdatauv(L, sizeof *c, 1);   /* closed until filled in */
   memset(c, 0, sizeof *c);
   c->timeout = DEFAULT_CALL_TIMEOUT;
-  strcpy(c->transport, unix_path ? "ncalrpc" : "ncacn_ip_tcp");
+  strcpy(c->transport, unix_path ? "ncalrpc" : np ? "ncacn_np" : "ncacn_ip_tcp");
   luaL_setmetatable(L, CONN_MT);
   ud = lua_gettop(L);
   if (lua_istable(L, oi)) {
@@ -211,11 +278,56 @@ static int connect_common(lua_State *L, int unix_path) {
   }
   lua_pushinteger(L, (lua_Integer)(dce_now_ms() + (int64_t)(cto * 1000)));
   lua_pushnumber(L, cto);
+  if (np) {
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 3);
+    lua_pushvalue(L, 4);
+  }
   return connect_k(L, LUA_OK, ud);
 }
 
-static int lconn_connect_tcp(lua_State *L) { return connect_common(L, 0); }
-static int lconn_connect_unix(lua_State *L) { return connect_common(L, 1); }
+/* conn:open_pipe(name [, opts]) -> conn: another pipe on this connection's
+** SMB session (ncacn_np only); opts as connect_np's timeouts and limits. */
+static int lconn_open_pipe(lua_State *L) {
+  lconn *o = conn_check(L, 1), *c;
+  dce_smb *s = dce_smb_of(o->t);
+  const char *pipe = luaL_checkstring(L, 2);
+  double cto = 60.0;
+  dce_assoc_cfg cfg;
+  char err[256];
+  int ud;
+  if (!s) return luaL_error(L, "open_pipe: not an ncacn_np connection");
+  memset(&cfg, 0, sizeof cfg);
+  if (!lua_istable(L, 3)) { lua_settop(L, 2); lua_newtable(L); }
+  lua_settop(L, 3);
+  c = (lconn *)lua_newuserdatauv(L, sizeof *c, 1);
+  memset(c, 0, sizeof *c);
+  c->timeout = DEFAULT_CALL_TIMEOUT;
+  strcpy(c->transport, "ncacn_np");
+  luaL_setmetatable(L, CONN_MT);
+  ud = lua_gettop(L);
+  cto = opt_timeout(L, 3, cto);
+  if (lua_getfield(L, 3, "call_timeout") != LUA_TNIL) c->timeout = luaL_checknumber(L, -1);
+  lua_pop(L, 1);
+  cfg.max_response = (size_t)dcerpc_field_int(L, 3, "max_response", DCE_MAX_RESPONSE, 1, (lua_Integer)1 << 40);
+  lua_newtable(L);
+  lua_setiuservalue(L, ud, 1);
+  c->a = dce_assoc_new(&cfg);
+  if (!c->a) return dcerpc_fail(L, DCE_RPC_S_OUT_OF_MEMORY, NULL, "out of memory", "no");
+  c->t = dce_smb_pipe_new(s, pipe, err, sizeof err);
+  if (!c->t) { conn_release(L, c, ud); return dcerpc_fail(L, DCE_RPC_S_SERVER_UNAVAILABLE, NULL, err, "no"); }
+  c->opening = 1;
+  lua_pushinteger(L, (lua_Integer)(dce_now_ms() + (int64_t)(cto * 1000)));
+  lua_pushnumber(L, cto);
+  lua_pushstring(L, o->t->peer);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3);
+  return connect_k(L, LUA_OK, ud);
+}
+
+static int lconn_connect_tcp(lua_State *L) { return connect_common(L, 0, 0); }
+static int lconn_connect_unix(lua_State *L) { return connect_common(L, 1, 0); }
+static int lconn_connect_np(lua_State *L) { return connect_common(L, 0, 1); }
 
 /* An engine function refused (base/err.h): misuse raises, anything else
 ** is nil, err. */
@@ -540,6 +652,52 @@ static void push_sec_fields(lua_State *L, const dce_sec *sec) {
 }
 
 /* conn:info() -> table */
+/* info().smb of an ncacn_np connection */
+static void push_smb_info(lua_State *L, const dce_smb *s) {
+  static const char *const ciphers[] = { NULL, "aes-128-ccm", "aes-128-gcm", "aes-256-ccm", "aes-256-gcm" };
+  static const char *const signers[] = { "hmac-sha256", "aes-cmac", "aes-gmac" };
+  dce_smb_info i;
+  uint8_t key[16];
+  size_t klen;
+  char d[8];
+  dce_smb_get_info(s, &i);
+  lua_createtable(L, 0, 14);
+  snprintf(d, sizeof d, "%u.%u", i.dialect >> 8, (i.dialect >> 4) & 15);
+  if (i.dialect & 15) snprintf(d + strlen(d), sizeof d - strlen(d), ".%u", i.dialect & 15);
+  lua_pushstring(L, d);
+  lua_setfield(L, -2, "dialect");
+  lua_pushboolean(L, i.signing);
+  lua_setfield(L, -2, "signing");
+  if (i.signing) {
+    lua_pushstring(L, signers[i.signing_algorithm < 3 ? i.signing_algorithm : 0]);
+    lua_setfield(L, -2, "signing_algorithm");
+  }
+  lua_pushboolean(L, i.encrypting);
+  lua_setfield(L, -2, "encrypting");
+  if (i.encrypting && i.cipher >= 1 && i.cipher <= 4) {
+    lua_pushstring(L, ciphers[i.cipher]);
+    lua_setfield(L, -2, "cipher");
+  }
+  lua_pushboolean(L, i.guest);
+  lua_setfield(L, -2, "guest");
+  lua_pushboolean(L, i.anonymous);
+  lua_setfield(L, -2, "anonymous");
+  lua_pushinteger(L, i.max_read);
+  lua_setfield(L, -2, "max_read");
+  lua_pushinteger(L, i.max_write);
+  lua_setfield(L, -2, "max_write");
+  lua_pushinteger(L, (lua_Integer)i.session_id);
+  lua_setfield(L, -2, "session_id");
+  lua_pushinteger(L, i.pipes);
+  lua_setfield(L, -2, "pipes");
+  if (dce_smb_app_key(s, key, sizeof key, &klen) == 0) {
+    lua_pushlstring(L, (const char *)key, klen);
+    lua_setfield(L, -2, "session_key");
+    memset(key, 0, sizeof key);
+  }
+  lua_setfield(L, -2, "smb");
+}
+
 static int conn_info(lua_State *L) {
   lconn *c = conn_check(L, 1);
   const dce_assoc_info *in = dce_assoc_get_info(c->a);
@@ -578,6 +736,7 @@ static int conn_info(lua_State *L) {
   lua_setfield(L, -2, "bytes_received");
   lua_pushinteger(L, dce_assoc_busy(c->a));
   lua_setfield(L, -2, "pending");
+  if (dce_smb_of(c->t)) push_smb_info(L, dce_smb_of(c->t));
   if (dce_assoc_sec(c->a)) {
     const dce_sec *sec = dce_assoc_sec(c->a);
     push_sec_fields(L, sec);
@@ -671,7 +830,7 @@ void dcerpc_open_conn(lua_State *L) {
   static const luaL_Reg conn_m[] = {
     { "bind", conn_bind }, { "alter_context", conn_alter_context },
     { "call", conn_call }, { "send", conn_send }, { "receive", conn_receive },
-    { "info", conn_info }, { "getfd", conn_getfd }, { "step", conn_step },
+    { "info", conn_info }, { "open_pipe", lconn_open_pipe }, { "getfd", conn_getfd }, { "step", conn_step },
     { "pollfd", conn_pollfd }, { "events", conn_events }, { "timeout", conn_timeout },
     { "done", conn_done }, { "set_auth", conn_set_auth },
     { "add_auth", conn_add_auth }, { "close", conn_close },
@@ -679,6 +838,7 @@ void dcerpc_open_conn(lua_State *L) {
   };
   static const luaL_Reg f[] = {
     { "connect_tcp", lconn_connect_tcp }, { "connect_unix", lconn_connect_unix },
+    { "connect_np", lconn_connect_np },
     { NULL, NULL }
   };
   dcerpc_new_class(L, CONN_MT, conn_m, conn_close);

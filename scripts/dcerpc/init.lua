@@ -143,6 +143,8 @@ local CALL = options.keys(CALL_FIELDS)
 local CONNECT = options.keys(AUTH_FIELDS, CALL_FIELDS, {
   "connect_timeout", "max_xmit", "max_recv", "conc_mpx", "drep", "assoc_group",
   "feature_negotiation", "epm_port", "ncalrpc_dir",
+  "smb", "smb_port", "smb_signing", "smb_encrypt", "smb_ciphers", "smb_min_dialect", "smb_max_dialect",
+  "smb_auth", "nbss_name",
 })
 M.option_keys = { connect = CONNECT, authenticate = AUTHENTICATE, auth = AUTH_TABLE, call = CALL }
 
@@ -362,7 +364,7 @@ local MECH_LIST = table.concat(core.mechs, ", ")
 -- "ntlm" | "spnego", or a table with the same fields as opts) or the
 -- binding's Samba-style flags (sign, seal, connect, packet, ntlm, spnego:
 -- any name in core.mechs) with opts.user and friends.
-local function auth_of(opts, flags)
+local function auth_of(opts, flags, np)
   local a = opts.auth
   if type(a) == "table" then
     local t = {}
@@ -375,7 +377,9 @@ local function auth_of(opts, flags)
     if MECHS[f] then a = a or f end
     if LEVELS[f] or LEVEL_ALIASES[f] then level = level or LEVEL_ALIASES[f] or f end
   end
-  if not a and (opts.user or level) then a = "spnego" end     -- credentials alone: SPNEGO, as Windows
+  -- credentials alone: SPNEGO, as Windows; over a named pipe they are the
+  -- SMB session's, and the RPC inside is authenticated only when asked
+  if not a and ((opts.user and not np) or level) then a = "spnego" end
   if not a then return nil end
   if not MECHS[a] then
     return nil, err(1741, nil, "authentication " .. tostring(a) .. " is not supported (" .. MECH_LIST .. ")", "no")
@@ -437,6 +441,57 @@ function Client:authenticate(opts)
   }, getmetatable(self))
 end
 
+---------------------------------------------------------------- named pipes
+
+-- The pipe an interface is served on when a binding names none (the
+-- well-known endpoints of [MS-SRVS], [MS-WKST], [MS-SAMR], [MS-LSAT],
+-- [MS-RRP], [MS-SCMR], [MS-RPCE]); iface.pipe wins.
+M.well_known_pipes = {
+  srvsvc = "srvsvc", wkssvc = "wkssvc", samr = "samr", lsarpc = "lsarpc", winreg = "winreg",
+  svcctl = "svcctl", epm = "epmapper", netlogon = "netlogon", spoolss = "spoolss",
+  eventlog = "eventlog", ntsvcs = "ntsvcs", rpcecho = "rpcecho", dssetup = "lsarpc",
+}
+
+local SMB_PORT = 445
+local NBSS_PORT = 139
+local STATUS_BAD_NETWORK_NAME = 0xC00000CC
+
+-- The NetBIOS name to call on port 139: the host's first label, or
+-- *SMBSERVER for an address (as Windows does).
+local function nbss_name_of(host)
+  if host:match("^[%d.]+$") or host:find(":", 1, true) then return "*SMBSERVER" end
+  return (host:match("^[^.]+") or host):upper():sub(1, 15)
+end
+
+-- Open \\pipe\\NAME on host: an SMB session (or opts.smb's) and the pipe.
+local function open_np(host, pipe, opts, user, domain)
+  local copts = {
+    timeout = opts.connect_timeout, call_timeout = opts.timeout, max_response = opts.max_response,
+    smb_signing = opts.smb_signing, smb_encrypt = opts.smb_encrypt, smb_ciphers = opts.smb_ciphers,
+    smb_min_dialect = opts.smb_min_dialect, smb_max_dialect = opts.smb_max_dialect,
+  }
+  local sa = opts.smb_auth
+  if sa == nil and user and user ~= "" then
+    sa = { type = "spnego", user = user, domain = domain or "", password = opts.password,
+           nt_hash = opts.nt_hash, workstation = opts.workstation, ntlmv1 = opts.ntlmv1 }
+  end
+  copts.smb_auth = sa or nil
+  if opts.smb then
+    local other = type(opts.smb) == "table" and opts.smb.conn or opts.smb
+    return other:open_pipe(pipe, copts)
+  end
+  local port = opts.smb_port or SMB_PORT
+  if tonumber(port) == NBSS_PORT or opts.nbss_name then
+    copts.nbss = opts.nbss_name or nbss_name_of(host)
+    local c, e = core.connect_np(host, port, pipe, copts)
+    if c or copts.nbss == "*SMBSERVER" or opts.nbss_name or not e or e.code ~= STATUS_BAD_NETWORK_NAME then
+      return c, e
+    end
+    copts.nbss = "*SMBSERVER"                      -- the name was refused: the wildcard, on a new connection
+  end
+  return core.connect_np(host, port, pipe, copts)
+end
+
 -- dcerpc.connect(binding, iface [, opts]) -> client | nil, err
 --   binding: "ncacn_ip_tcp:HOST[PORT]" (no port: ask the endpoint mapper)
 --   opts: timeout (per call, s; default 60), connect_timeout (s; default 60),
@@ -463,27 +518,43 @@ function M.connect(binding, iface, opts)
   iface = M.interface(iface)
   local b, e = M.binding(binding)
   if not b then return nil, e end
-  if b.protseq ~= "ncacn_ip_tcp" and b.protseq ~= "ncalrpc" then
+  if b.protseq ~= "ncacn_ip_tcp" and b.protseq ~= "ncalrpc" and b.protseq ~= "ncacn_np" then
     return nil, err(RPC_S_PROTSEQ_NOT_SUPPORTED, nil,
                     "protocol sequence " .. tostring(b.protseq) .. " is not supported yet", "no")
   end
-  local lrpc = b.protseq == "ncalrpc"
+  local lrpc, np = b.protseq == "ncalrpc", b.protseq == "ncacn_np"
   if not lrpc and (not b.host or b.host == "") then
     return nil, err(RPC_S_INVALID_BINDING, nil, "binding has no host: " .. binding, "no")
   end
   local object = opts.object or (b.object ~= NIL_UUID and b.object) or nil
   local port = b.endpoint
-  if not port or port == "" then
+  if np then
+    port = port and port:gsub("^\\[Pp][Ii][Pp][Ee]\\", "")
+    if not port or port == "" then port = iface.pipe or M.well_known_pipes[iface.name] end
+    if not port then
+      return nil, err(RPC_S_INVALID_BINDING, nil, "binding names no pipe and " .. iface.name ..
+                      " has no well-known one: ncacn_np:" .. b.host .. "[\\pipe\\NAME]", "no")
+    end
+  elseif not port or port == "" then
     port, e = ept_map(b.host, iface, { timeout = opts.timeout, connect_timeout = opts.connect_timeout,
                                        object = object, epm_port = opts.epm_port,
                                        ncalrpc_dir = opts.ncalrpc_dir }, b.protseq)
     if not port then return nil, e end
   end
   local auth
-  auth, e = auth_of(opts, b.options or {})
+  auth, e = auth_of(opts, b.options or {}, np)
   if e then return nil, e end
   local conn
-  conn, e = open(b.protseq, b.host, port, opts)
+  if np then
+    local user, domain = opts.user, opts.domain
+    if user and not domain then
+      local d, u = user:match("^([^\\/]+)[\\/](.+)$")
+      if d then domain, user = d, u end
+    end
+    conn, e = open_np(b.host, port, opts, user, domain)
+  else
+    conn, e = open(b.protseq, b.host, port, opts)
+  end
   if not conn then return nil, e end
   if auth then
     local ok, se = pcall(conn.set_auth, conn, auth)
@@ -493,7 +564,8 @@ function M.connect(binding, iface, opts)
   ack, e = conn:bind({ { abstract = syntax_of(iface), transfer = { M.NDR20 } } }, {
     feature_negotiation = opts.feature_negotiation ~= false,
     conc_mpx = opts.conc_mpx, drep = opts.drep, assoc_group = opts.assoc_group,
-    max_xmit = opts.max_xmit, max_recv = opts.max_recv, timeout = opts.timeout,
+    max_xmit = opts.max_xmit or (np and 4280) or nil, max_recv = opts.max_recv or (np and 4280) or nil,
+    timeout = opts.timeout,
   })
   if not ack then conn:close(); return nil, e end
   local r = ack.results and ack.results[1]
@@ -505,7 +577,9 @@ function M.connect(binding, iface, opts)
   end
   local self = setmetatable({
     conn = conn, iface = iface, context_id = 0,
-    binding = lrpc and string.format("ncalrpc:[%s]", port) or string.format("ncacn_ip_tcp:%s[%s]", b.host, port),
+    binding = lrpc and string.format("ncalrpc:[%s]", port) or
+              np and string.format("ncacn_np:%s[\\pipe\\%s]", b.host, port) or
+              string.format("ncacn_ip_tcp:%s[%s]", b.host, port),
     call_opts = { timeout = opts.timeout, object = object },
     encode_opts = opts.drep and { drep = opts.drep } or nil,
     strict = opts.strict or nil,
