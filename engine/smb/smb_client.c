@@ -235,7 +235,10 @@ static int req_send(dce_smb *s, smb_pipe *p, size_t payload) {
       (cmd == SMB2_NEGOTIATE || (cmd == SMB2_SESSION_SETUP && s->state == ST_SESSION)))
     { dce_span v = { m->p, m->len }; dce_smb_preauth_update(s->preauth, &v, 1); }
   encrypt = s->encrypting && cmd != SMB2_NEGOTIATE && cmd != SMB2_SESSION_SETUP;
-  if (!encrypt && s->signing && cmd != SMB2_NEGOTIATE && cmd != SMB2_SESSION_SETUP) {
+  /* signed: everything on a signing session, and in 3.1.1 the TREE_CONNECT
+  ** of any authenticated one ([MS-SMB2] 3.2.4.1.1) */
+  if (!encrypt && cmd != SMB2_NEGOTIATE && cmd != SMB2_SESSION_SETUP &&
+      (s->signing || (cmd == SMB2_TREE_CONNECT && s->have_keys && s->dialect == SMB2_DIALECT_311))) {
     if (dce_smb_sign(&s->crypt, m->p, m->len, 1)) {
       set_dead(s, SMB2_STATUS_NO_MEMORY, "SMB signing failed");
       return -1;
@@ -840,9 +843,11 @@ static int on_message(dce_smb *s, const smb2_msg *m, int decrypted) {
     op->interim = 1;               /* the answer comes later */
     return 0;
   }
-  /* signed sessions: every response checked, an unsigned one refused */
-  if (s->signing && !decrypted && m->command != SMB2_NEGOTIATE && m->command != SMB2_SESSION_SETUP &&
-      m->session_id == s->session_id) {
+  /* signed sessions: every response checked, an unsigned one refused; a
+  ** signed response elsewhere is checked too when there is a key */
+  if (!decrypted && m->command != SMB2_NEGOTIATE && m->command != SMB2_SESSION_SETUP &&
+      m->session_id == s->session_id &&
+      (s->signing || (s->have_keys && (m->flags & SMB2_FLAGS_SIGNED)))) {
     if (!(m->flags & SMB2_FLAGS_SIGNED)) {
       set_dead(s, SMB2_STATUS_INVALID_SIGNATURE, "unsigned SMB2 %s response on a signed session",
                smb2_command_name(m->command));

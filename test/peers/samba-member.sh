@@ -6,7 +6,13 @@
 # User alice / Alice-Pass1 (a Unix account is created for tdbsam).
 # Shares: share, plus data001..data040 (SAMBA_EXTRA_SHARES) with long comments.
 #
-# usage: samba-member.sh start|stop|restart|status|env|clean
+# SMB on 445 and 139 (NetBIOS session service; SAMBA_SMB_PORTS to change).
+# SAMBA_EXTRA_GLOBAL adds lines to [global]; $SAMBA_DIR/etc/extra.conf is
+# included as well, for specs that change SMB signing or encryption and then
+# run `samba-member.sh reload` (smbd rereads its configuration for new
+# connections).
+#
+# usage: samba-member.sh start|stop|restart|reload|status|env|clean
 # After start, `. $DCERPC_PEER_DIR/samba-member/env.sh` exports SAMBA_HOST,
 # SAMBA_EPM_PORT, SAMBA_USER, SAMBA_PASSWORD, SAMBA_DOMAIN and one
 # SAMBA_<IFACE>_PORT per TCP endpoint (SRVSVC, WKSSVC, SAMR, LSARPC, ...).
@@ -41,7 +47,7 @@ configure() {
     interfaces = lo
     bind interfaces only = yes
     disable netbios = yes
-    smb ports = 445
+    smb ports = ${SAMBA_SMB_PORTS:-445 139}
     private dir = $DIR/private
     lock directory = $DIR/lock
     state directory = $DIR/state
@@ -58,6 +64,9 @@ configure() {
     printing = bsd
     printcap name = /dev/null
     disable spoolss = yes
+    # specs change SMB signing and encryption here and reload (smbcontrol)
+    include = $DIR/etc/extra.conf
+$(printf '%s\n' "${SAMBA_EXTRA_GLOBAL:-}" | sed 's/^/    /')
 
 [share]
     path = $DIR/share
@@ -71,6 +80,7 @@ CONF
         printf '\n[data%03d]\n    path = %s\n    comment = extra share %03d %s\n    read only = yes\n' \
             "$i" "$DIR/share" "$i" "$(printf 'remark-%.0s' {1..20})" >>"$CONF"
     done
+    [ -f "$DIR/etc/extra.conf" ] || : >"$DIR/etc/extra.conf"
     cat >"$CLIENT_CONF" <<CONF
 [global]
     workgroup = RPCTEST
@@ -122,7 +132,8 @@ start() {
     {
         echo "# written by samba-member.sh start"
         echo "export SAMBA_DIR='$DIR' SAMBA_CONF='$CONF' SAMBA_CLIENT_CONF='$CLIENT_CONF'"
-        echo "export SAMBA_HOST=127.0.0.1 SAMBA_EPM_PORT=135 SAMBA_SMB_PORT=445"
+        echo "export SAMBA_HOST=127.0.0.1 SAMBA_EPM_PORT=135 SAMBA_SMB_PORT=445 SAMBA_SMB_PORTS='${SAMBA_SMB_PORTS:-445 139}'"
+        echo "export SAMBA_EXTRA_CONF='$DIR/etc/extra.conf'"
         echo "export SAMBA_USER='$USER_NAME' SAMBA_PASSWORD='$USER_PASS' SAMBA_DOMAIN=$NETBIOS"
         while read -r name port; do
             [ -n "$name" ] && echo "export SAMBA_$(tr '[:lower:]' '[:upper:]' <<<"$name")_PORT=$port"
@@ -147,8 +158,9 @@ case "${1:-}" in
 start) start ;;
 stop) stop ;;
 restart) stop; start ;;
+reload) is_running || fail "not running"; smbcontrol -s "$CONF" smbd reload-config >/dev/null ;;
 status) if is_running; then echo "samba-member: running"; cat "$DIR/env.sh"; else echo "samba-member: stopped"; exit 3; fi ;;
 env) cat "$DIR/env.sh" ;;
 clean) stop; rm -rf "$DIR" ;;
-*) echo "usage: $0 start|stop|restart|status|env|clean" >&2; exit 2 ;;
+*) echo "usage: $0 start|stop|restart|reload|status|env|clean" >&2; exit 2 ;;
 esac
