@@ -62,7 +62,14 @@ struct smb_pipe {
   char name[128];
   dce_buf in;                      /* data read, not yet taken */
   size_t in_off;
-  int reading;                     /* a READ is outstanding */
+  int reading;                     /* a READ or a transceive is outstanding */
+  /* DCE/RPC PDUs in each direction, to read only while an answer is due:
+  ** replies expected (requests, binds, alter_contexts written whole) and
+  ** the fragment being received (its header so far, bytes still to come) */
+  uint32_t expect;
+  uint8_t rx_hdr[10];
+  size_t rx_hdr_len, rx_left;
+  uint64_t transceives;
   int epfd, evfd;                  /* what poll answers; set by other pipes' reads */
   unsigned ep_events;              /* socket interest registered in epfd */
   int signalled;
@@ -432,6 +439,30 @@ static int send_write(dce_smb *s, smb_pipe *p, const uint8_t *data, size_t n) {
   return req_send(s, p, n);
 }
 
+/* FSCTL_PIPE_TRANSCEIVE: write a request and read the answer in one
+** exchange ([MS-SMB2] 3.2.4.20.1), as Windows does for a call that fits. */
+static int send_transceive(dce_smb *s, smb_pipe *p, const uint8_t *data, size_t n) {
+  dce_buf *b = &s->scratch;
+  size_t body;
+  uint32_t out_max = s->max_transact < PIPE_IO_MAX ? s->max_transact : PIPE_IO_MAX;
+  req_begin(s, SMB2_IOCTL);
+  body = b->len;
+  dce_buf_zero(b, 56);
+  if (b->err) return -1;
+  dce_st16(b->p + body, 57, 1);
+  dce_st32(b->p + body + 4, FSCTL_PIPE_TRANSCEIVE, 1);
+  memcpy(b->p + body + 8, p->fid, 16);
+  dce_st32(b->p + body + 24, (uint32_t)(body + 56), 1);   /* InputOffset */
+  dce_st32(b->p + body + 28, (uint32_t)n, 1);             /* InputCount */
+  dce_st32(b->p + body + 44, out_max, 1);                 /* MaxOutputResponse */
+  dce_st32(b->p + body + 48, SMB2_0_IOCTL_IS_FSCTL, 1);
+  dce_buf_put(b, data, n);
+  if (req_send(s, p, n > out_max ? n : out_max)) return -1;
+  p->reading = 1;
+  p->transceives++;
+  return 0;
+}
+
 static int send_close(dce_smb *s, smb_pipe *p) {
   dce_buf *b = &s->scratch;
   size_t body;
@@ -619,7 +650,9 @@ static int session_established(dce_smb *s, const smb2_msg *m) {
   uint8_t key[64];
   size_t klen = 0;
   s->guest = (s->session_flags & SMB2_SESSION_FLAG_IS_GUEST) != 0;
-  s->anonymous = (s->session_flags & SMB2_SESSION_FLAG_IS_NULL) != 0;
+  /* anonymous: the server says so, or we logged on without a name (Samba
+  ** then leaves IS_NULL clear, but there is no key to sign with) */
+  s->anonymous = (s->session_flags & SMB2_SESSION_FLAG_IS_NULL) != 0 || !s->user || !*s->user;
   if (!s->guest && !s->anonymous) {
     if (s->mech->session_key(s->mctx, key, sizeof key, &klen) || klen == 0) {
       set_dead(s, SMB2_STATUS_LOGON_FAILURE, "SMB session setup: the mechanism gave no session key");
@@ -776,6 +809,75 @@ static void on_create(dce_smb *s, smb_pipe *p, const smb2_msg *m) {
   pipe_wake(p);
 }
 
+/* Count the DCE/RPC replies completed in data just received: a fragment
+** with PFC_LAST_FRAG of a response, fault, bind_ack, bind_nak or
+** alter_context_resp answers one PDU we wrote. */
+static void rx_scan(smb_pipe *p, const uint8_t *d, size_t n) {
+  if (getenv("SMBDBG")) fprintf(stderr, "rx %zu bytes type %d\n", n, n > 2 ? d[2] : -1);
+  while (n) {
+    if (p->rx_left) {
+      size_t k = n < p->rx_left ? n : p->rx_left;
+      d += k; n -= k; p->rx_left -= k;
+      continue;
+    }
+    while (n && p->rx_hdr_len < sizeof p->rx_hdr) { p->rx_hdr[p->rx_hdr_len++] = *d++; n--; }
+    if (p->rx_hdr_len == sizeof p->rx_hdr) {
+      uint8_t type = p->rx_hdr[2], flags = p->rx_hdr[3];
+      size_t fl = dce_ld16(p->rx_hdr + 8, (p->rx_hdr[4] & 0x10) != 0);
+      p->rx_hdr_len = 0;
+      p->rx_left = fl > sizeof p->rx_hdr ? fl - sizeof p->rx_hdr : 0;
+      if ((flags & 0x02) && (type == 2 || type == 3 || type == 12 || type == 13 || type == 15) && p->expect)
+        p->expect--;
+    }
+  }
+}
+
+/* Data for the pipe (a READ or a transceive's output). */
+static int pipe_deliver(dce_smb *s, smb_pipe *p, const uint8_t *d, size_t dlen) {
+  (void)s;
+  if (p->in_off == p->in.len) { p->in.len = 0; p->in_off = 0; }
+  if (dce_buf_put(&p->in, d, dlen)) { pipe_fail(p, SMB2_STATUS_NO_MEMORY, "out of memory"); return -1; }
+  rx_scan(p, d, dlen);
+  pipe_wake(p);
+  return 0;
+}
+
+static int pipe_closed_status(uint32_t st) {
+  return st == SMB2_STATUS_PIPE_BROKEN || st == SMB2_STATUS_PIPE_DISCONNECTED ||
+         st == SMB2_STATUS_PIPE_CLOSING || st == 0xC0000011u /* END_OF_FILE */;
+}
+
+static void on_ioctl(dce_smb *s, smb_pipe *p, const smb2_msg *m) {
+  char e[200];
+  const uint8_t *d;
+  uint32_t off, dlen;
+  if (!p) return;
+  p->reading = 0;
+  if (p->state != P_OPEN) return;
+  if (m->status != 0 && m->status != SMB2_STATUS_BUFFER_OVERFLOW) {
+    if (pipe_closed_status(m->status)) pipe_fail(p, m->status, "the server closed \\pipe\\%s", p->name);
+    else {
+      fail_status(e, sizeof e, "SMB IOCTL FSCTL_PIPE_TRANSCEIVE", m->status);
+      pipe_fail(p, m->status, "%s", e);
+    }
+    return;
+  }
+  if (m->body_len < 48 || dce_ld16(m->body, 1) != 49 || dce_ld32(m->body + 4, 1) != FSCTL_PIPE_TRANSCEIVE) {
+    set_dead(s, SMB2_STATUS_INVALID_NETWORK_RESPONSE, "malformed IOCTL response");
+    return;
+  }
+  off = dce_ld32(m->body + 32, 1);
+  dlen = dce_ld32(m->body + 36, 1);
+  if (dlen > PIPE_IO_MAX) {
+    set_dead(s, SMB2_STATUS_INVALID_NETWORK_RESPONSE, "IOCTL response of %u bytes, more than the %u asked for",
+             (unsigned)dlen, PIPE_IO_MAX);
+    return;
+  }
+  d = smb2_range(m, off, dlen, SMB2_HDR_LEN + 48, "output", e, sizeof e);
+  if (!d) { set_dead(s, SMB2_STATUS_INVALID_NETWORK_RESPONSE, "%s", e); return; }
+  pipe_deliver(s, p, d, dlen);
+}
+
 static void on_read(dce_smb *s, smb_pipe *p, const smb2_msg *m) {
   char e[200];
   const uint8_t *d;
@@ -784,8 +886,7 @@ static void on_read(dce_smb *s, smb_pipe *p, const smb2_msg *m) {
   p->reading = 0;
   if (p->state != P_OPEN) return;
   if (m->status != 0 && m->status != SMB2_STATUS_BUFFER_OVERFLOW) {
-    if (m->status == SMB2_STATUS_PIPE_BROKEN || m->status == SMB2_STATUS_PIPE_DISCONNECTED ||
-        m->status == SMB2_STATUS_PIPE_CLOSING || m->status == 0xC0000011u /* END_OF_FILE */)
+    if (pipe_closed_status(m->status))
       pipe_fail(p, m->status, "the server closed \\pipe\\%s", p->name);
     else {
       fail_status(e, sizeof e, "SMB READ", m->status);
@@ -805,9 +906,7 @@ static void on_read(dce_smb *s, smb_pipe *p, const smb2_msg *m) {
              (unsigned)dlen, PIPE_IO_MAX);
     return;
   }
-  if (p->in_off == p->in.len) { p->in.len = 0; p->in_off = 0; }
-  if (dce_buf_put(&p->in, d, dlen)) { pipe_fail(p, SMB2_STATUS_NO_MEMORY, "out of memory"); return; }
-  pipe_wake(p);
+  pipe_deliver(s, p, d, dlen);
 }
 
 static void on_write(dce_smb *s, smb_pipe *p, const smb2_msg *m) {
@@ -829,6 +928,7 @@ static int on_message(dce_smb *s, const smb2_msg *m, int decrypted) {
     set_dead(s, SMB2_STATUS_INVALID_NETWORK_RESPONSE, "SMB2 message from the server without the response flag");
     return -1;
   }
+  if (getenv("SMBDBG")) fprintf(stderr, "msg cmd %s status %x mid %llu flags %x credits %u\n", smb2_command_name(m->command), m->status, (unsigned long long)m->message_id, m->flags, m->credits);
   s->credits += m->credits;
   if (s->credits > 65535) s->credits = 65535;
   if (m->message_id == UINT64_MAX && m->command == SMB2_OPLOCK_BREAK) return 0;   /* we take no oplocks */
@@ -876,6 +976,7 @@ static int on_message(dce_smb *s, const smb2_msg *m, int decrypted) {
   case SMB2_CREATE: on_create(s, p, m); break;
   case SMB2_READ: on_read(s, p, m); break;
   case SMB2_WRITE: on_write(s, p, m); break;
+  case SMB2_IOCTL: on_ioctl(s, p, m); break;
   default: break;                  /* CLOSE, LOGOFF: nothing to do */
   }
   return s->state == ST_DEAD ? -1 : 0;
@@ -1029,14 +1130,27 @@ static long pipe_send(dce_transport *t, const void *buf, size_t n) {
   }
   if (chunk > s->max_write) chunk = s->max_write;
   if (chunk > PIPE_IO_MAX) chunk = PIPE_IO_MAX;
-  if (out_pending(s) >= OUT_HIGH || !can_send(s, chunk)) return DCE_T_AGAIN;
+  if (out_pending(s) >= OUT_HIGH || !can_send(s, PIPE_IO_MAX)) return DCE_T_AGAIN;
+  if (getenv("SMBDBG")) fprintf(stderr, "send type %d flags %x len %zu n %zu reading %d expect %u avail %zu rx %zu/%zu\n", b[2], b[3], chunk, n, p->reading, p->expect, pipe_avail(p), p->rx_left, p->rx_hdr_len);
+  if (chunk >= 10 && b[0] == 5 && dce_ld16(b + 8, (b[4] & 0x10) != 0) == chunk) {
+    uint8_t type = b[2], flags = b[3];
+    int asks = (type == 0 || type == 11 || type == 14) && (flags & 0x02);   /* a reply will come */
+    if (asks && (flags & 0x01) && !p->reading && !p->expect && pipe_avail(p) == 0 &&
+        !p->rx_left && !p->rx_hdr_len && chunk <= s->max_transact) {
+      if (send_transceive(s, p, b, chunk) || flush(s)) return DCE_T_ERROR;
+      p->expect++;
+      return (long)chunk;
+    }
+    if (asks) p->expect++;
+  }
   if (send_write(s, p, b, chunk) || flush(s)) return DCE_T_ERROR;
   return (long)chunk;
 }
 
 static int pipe_want_read(smb_pipe *p) {
   dce_smb *s = p->s;
-  if (p->state == P_OPEN && !p->reading && pipe_avail(p) == 0 && can_send(s, PIPE_IO_MAX)) {
+  if (p->state == P_OPEN && !p->reading && pipe_avail(p) == 0 && (p->expect || p->rx_left || p->rx_hdr_len) &&
+      can_send(s, PIPE_IO_MAX)) {
     if (send_read(s, p)) return -1;
   }
   return 0;
@@ -1074,6 +1188,10 @@ static int pipe_poll(dce_transport *t, unsigned want, unsigned *events) {
     if (pipe_want_read(p) == 0) flush(s);
   }
   if (s->state != ST_DEAD && out_pending(s)) ev |= DCE_T_WRITE;
+  /* the driver has bytes for the pipe and the pipe could take them: wake
+  ** as soon as the socket can be written */
+  if ((want & DCE_T_WRITE) && p->state == P_OPEN && s->state != ST_DEAD && can_send(s, PIPE_IO_MAX))
+    ev |= DCE_T_WRITE;
   *events = DCE_T_READ;            /* the epoll fd is only ever readable */
   if (ev != p->ep_events) {
     memset(&ee, 0, sizeof ee);
