@@ -434,38 +434,51 @@ int dce_cmac_aes128(const uint8_t key[16], const dce_span *v, size_t n, uint8_t 
 
 static int aead_is_ccm(int alg) { return alg == DCE_AEAD_AES128_CCM || alg == DCE_AEAD_AES256_CCM; }
 
+/* One direction's context: cipher, CCM's tag length, the key. The key
+** schedule is made for that direction (OpenSSL's AES-NI CCM picks its
+** encrypt or decrypt routine when the key is set), so the direction of a
+** context never changes afterwards. */
+static EVP_CIPHER_CTX *aead_ctx(int alg, int enc, const uint8_t *key) {
+  EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+  if (!c) return NULL;
+  if (!EVP_CipherInit_ex2(c, ci_aead[alg], NULL, NULL, enc, NULL)
+      || (aead_is_ccm(alg) && !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, 11, NULL))
+      || (aead_is_ccm(alg) && !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, DCE_AEAD_TAG_SIZE, NULL))
+      || !EVP_CipherInit_ex2(c, NULL, key, NULL, enc, NULL)) {
+    EVP_CIPHER_CTX_free(c);
+    ERR_clear_error();
+    return NULL;
+  }
+  return c;
+}
+
 int dce_aead_key_init(dce_aead_key *k, int alg, const uint8_t *key, size_t klen) {
-  EVP_CIPHER_CTX *c;
-  k->ctx = NULL; k->alg = 0;
+  k->enc = k->dec = NULL; k->alg = 0;
   CRYPTO_READY();
   if (alg < DCE_AEAD_AES128_CCM || alg > DCE_AEAD_AES256_GCM || !key) return DCE_CRYPTO_EINVAL;
   if (klen != (alg >= DCE_AEAD_AES256_CCM ? 32u : 16u)) return DCE_CRYPTO_EINVAL;
-  c = EVP_CIPHER_CTX_new();
-  if (!c) return DCE_CRYPTO_EFAIL;
-  /* The key is scheduled here once; each message then passes only its
-  ** nonce (a NULL key keeps this one). CCM's nonce length is set per
-  ** message, since it fixes the length-field size L = 15 - nonce length. */
-  if (!EVP_EncryptInit_ex2(c, ci_aead[alg], NULL, NULL, NULL)
-      || (aead_is_ccm(alg) && !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, 11, NULL))
-      || (aead_is_ccm(alg) && !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, DCE_AEAD_TAG_SIZE, NULL))
-      || !EVP_EncryptInit_ex2(c, NULL, key, NULL, NULL)) {
-    EVP_CIPHER_CTX_free(c);
-    ERR_clear_error();
+  /* keyed once here; each message then passes only its nonce */
+  k->enc = aead_ctx(alg, 1, key);
+  k->dec = k->enc ? aead_ctx(alg, 0, key) : NULL;
+  if (!k->dec) {
+    dce_aead_key_free(k);
     return DCE_CRYPTO_EFAIL;
   }
-  k->ctx = c; k->alg = alg;
+  k->alg = alg;
   return 0;
 }
 
 void dce_aead_key_free(dce_aead_key *k) {
-  if (k->ctx) EVP_CIPHER_CTX_free((EVP_CIPHER_CTX *)k->ctx);   /* cleanses the key schedule */
-  k->ctx = NULL; k->alg = 0;
+  /* EVP_CIPHER_CTX_free cleanses the key schedules */
+  if (k->enc) EVP_CIPHER_CTX_free((EVP_CIPHER_CTX *)k->enc);
+  if (k->dec) EVP_CIPHER_CTX_free((EVP_CIPHER_CTX *)k->dec);
+  k->enc = k->dec = NULL; k->alg = 0;
 }
 
 /* One message, either way. tag is read (decrypt) or written (encrypt). */
 static int aead_run(dce_aead_key *k, int enc, const uint8_t *nonce, size_t nlen,
                     const dce_span *aad, size_t naad, uint8_t *buf, size_t len, uint8_t *tag) {
-  EVP_CIPHER_CTX *c = (EVP_CIPHER_CTX *)k->ctx;
+  EVP_CIPHER_CTX *c = (EVP_CIPHER_CTX *)(enc ? k->enc : k->dec);
   int ccm, outl = 0, ok;
   size_t i;
   if (!c || !nonce || !tag || (len && !buf)) return DCE_CRYPTO_EINVAL;
@@ -475,14 +488,12 @@ static int aead_run(dce_aead_key *k, int enc, const uint8_t *nonce, size_t nlen,
   for (i = 0; i < naad; i++)
     if (aad[i].len > (size_t)INT_MAX) return DCE_CRYPTO_EINVAL;
 
-  /* direction and nonce; the key set at init stays */
-  if (!EVP_CipherInit_ex2(c, NULL, NULL, NULL, enc, NULL)) goto fail;
-  if (ccm) {
-    if (!EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, (int)nlen, NULL)) goto fail;
-    /* CCM checks the tag inside the one data call: it must be known first */
-    if (!EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, DCE_AEAD_TAG_SIZE, enc ? NULL : tag)) goto fail;
-  }
+  /* the nonce; the key set at init stays (a NULL key keeps it) */
+  if (ccm && !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, (int)nlen, NULL)) goto fail;
   if (!EVP_CipherInit_ex2(c, NULL, NULL, nonce, enc, NULL)) goto fail;
+  /* CCM checks the tag inside the one data call: it must be known first */
+  if (ccm && !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, DCE_AEAD_TAG_SIZE, enc ? NULL : tag))
+    goto fail;
   /* CCM needs the total data length before the additional data */
   if (ccm && !EVP_CipherUpdate(c, NULL, &outl, NULL, (int)len)) goto fail;
   for (i = 0; i < naad; i++)

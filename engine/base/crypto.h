@@ -114,10 +114,11 @@ void dce_cmac_key_free(dce_cmac_key *k);
 #define DCE_AEAD_AES256_GCM 4      /* 32-byte key */
 #define DCE_AEAD_TAG_SIZE   16     /* the tag is always 16 bytes here */
 
-/* An AEAD key: the cipher is fetched and the key scheduled once; each
-** message only sets its nonce. A zeroed struct is a valid closed handle;
-** _free wipes and releases it. Not thread-safe: one per key and thread. */
-typedef struct dce_aead_key { void *ctx; int alg; } dce_aead_key;
+/* An AEAD key: the key is scheduled once, for each direction (one context
+** encrypts, one decrypts); each message only sets its nonce. A zeroed
+** struct is a valid closed handle; _free wipes and releases it. Not
+** thread-safe: one per key and thread. */
+typedef struct dce_aead_key { void *enc, *dec; int alg; } dce_aead_key;
 /* klen must be the algorithm's (16 or 32): else DCE_CRYPTO_EINVAL. */
 int dce_aead_key_init(dce_aead_key *k, int alg, const uint8_t *key, size_t klen);
 /* Encrypt buf[0..len) in place and authenticate it together with the n
