@@ -238,8 +238,9 @@ static int req_send(dce_smb *s, smb_pipe *p, size_t payload) {
   s->n_ops++;
   s->next_mid += charge ? charge : 1;
   s->credits -= charge;
-  if (s->dialect == SMB2_DIALECT_311 &&
-      (cmd == SMB2_NEGOTIATE || (cmd == SMB2_SESSION_SETUP && s->state == ST_SESSION)))
+  /* 3.1.1 pre-authentication integrity: the NEGOTIATE request (before the
+  ** dialect is known) and every SESSION_SETUP request */
+  if (cmd == SMB2_NEGOTIATE || (cmd == SMB2_SESSION_SETUP && s->dialect == SMB2_DIALECT_311))
     { dce_span v = { m->p, m->len }; dce_smb_preauth_update(s->preauth, &v, 1); }
   encrypt = s->encrypting && cmd != SMB2_NEGOTIATE && cmd != SMB2_SESSION_SETUP;
   /* signed: everything on a signing session, and in 3.1.1 the TREE_CONNECT
