@@ -108,6 +108,30 @@ describe("wire #interop #tshark", function()
     end, 10)
   end)
 
+  it("dissects ncacn_np cleanly: SMB2 and the DCE/RPC inside the pipe (2.1, 3.0 and 3.1.1 signed, 139, [sign])", function()
+    local list = capture(function()
+      local cred = { user = samba.SAMBA_USER, password = samba.SAMBA_PASSWORD, timeout = 20 }
+      local function with(t) for k, v in pairs(cred) do t[k] = v end return t end
+      for _, o in ipairs { { smb_max_dialect = "2.1" }, { smb_max_dialect = "3.0", smb_signing = true },
+                           { smb_signing = true }, { smb_port = 139 } } do
+        local c = assert(dcerpc.connect("ncacn_np:" .. host, "srvsvc", with(o)))
+        assert(c:NetrServerGetInfo { Level = 101 })
+        assert(c:NetrShareEnum { InfoStruct = { Level = 1, ShareInfo = { Level1 = { EntriesRead = 0 } } },
+                                 PreferedMaximumLength = 0xffffffff })
+        -- a request of several fragments (WRITEs, then READs)
+        c:NetrServerGetInfo { ServerName = "\\\\" .. string.rep("x", 9000), Level = 101 }
+        c:close()
+      end
+      local c = assert(dcerpc.connect("ncacn_np:" .. host .. "[sign]", "srvsvc", with {}))
+      assert(c:NetrServerGetInfo { Level = 101 })
+      c:close()
+    end, 20, { filter = "port 445 or port 139", mine = "tcp.dstport in {445, 139}" })
+    -- binds, requests and their answers were seen inside SMB2
+    assert.matches("\n%d+\t11", list)
+    assert.matches("\n%d+\t0", list)
+    assert.matches("\n%d+\t2", list)
+  end)
+
   it("dissects several security contexts on one connection cleanly (bind + 2 alter_contexts, interleaved)", function()
     local list = capture(function()
       local cred = { user = samba.SAMBA_USER, domain = "RPCSRV", password = samba.SAMBA_PASSWORD }

@@ -476,17 +476,6 @@ static int send_close(dce_smb *s, smb_pipe *p) {
   return req_send(s, NULL, 0);
 }
 
-static int send_logoff(dce_smb *s) {
-  dce_buf *b = &s->scratch;
-  size_t body;
-  req_begin(s, SMB2_LOGOFF);
-  body = b->len;
-  dce_buf_zero(b, 4);
-  if (b->err) return -1;
-  dce_st16(b->p + body, 4, 1);
-  return req_send(s, NULL, 0);
-}
-
 /* Pipes waiting for the tree: send their CREATEs. */
 static void open_waiting_pipes(dce_smb *s) {
   smb_pipe *p;
@@ -1227,7 +1216,10 @@ static void pipe_close(dce_transport *t) {
   smb_pipe *p = (smb_pipe *)t, **pp;
   dce_smb *s = p->s;
   int i;
-  if (p->state == P_OPEN && s->state == ST_READY && can_send(s, 0)) {
+  /* Another pipe stays: CLOSE this one (its answer is read by the others).
+  ** The last one: the socket is closed, which ends the session; a CLOSE or
+  ** LOGOFF whose answer came after our close would only draw a reset. */
+  if (s->refs > 1 && p->state == P_OPEN && s->state == ST_READY && can_send(s, 0)) {
     send_close(s, p);
     flush(s);
   }
@@ -1237,10 +1229,7 @@ static void pipe_close(dce_transport *t) {
   if (p->epfd >= 0) close(p->epfd);
   if (p->evfd >= 0) close(p->evfd);
   free(p);
-  if (--s->refs == 0) {
-    if (s->state == ST_READY && can_send(s, 0)) { send_logoff(s); flush(s); }
-    smb_free(s);
-  }
+  if (--s->refs == 0) smb_free(s);
 }
 
 static const dce_transport_ops pipe_ops = {
