@@ -3,8 +3,7 @@
 #   smbd on 127.0.0.1:445 / [::1]:445 (named pipes),
 #   samba-dcerpcd as a standalone daemon: endpoint mapper on :135 and the rpcd_*
 #   helpers on dynamic ncacn_ip_tcp ports (49152 and up).
-# User alice / Alice-Pass1 (a Unix account is created for tdbsam); root /
-# Root-Pass1 as the administrator (SAMBA_ADMIN_USER / SAMBA_ADMIN_PASSWORD).
+# User alice / Alice-Pass1 (a Unix account is created for tdbsam).
 # Shares: share, plus data001..data040 (SAMBA_EXTRA_SHARES) with long comments.
 #
 # usage: samba-member.sh start|stop|restart|status|env|clean
@@ -20,9 +19,6 @@ CONF="$DIR/etc/smb.conf"
 CLIENT_CONF="$DIR/etc/client.conf"
 USER_NAME="${SAMBA_USER:-alice}"
 USER_PASS="${SAMBA_PASSWORD:-Alice-Pass1}"
-# An administrator for what Samba refuses plain users (registry writes): root,
-# whose calls Samba lets through its registry access check.
-ADMIN_PASS="${SAMBA_ADMIN_PASSWORD:-Root-Pass1}"
 NETBIOS=RPCSRV
 DCERPCD=/usr/libexec/samba/samba-dcerpcd
 
@@ -90,7 +86,6 @@ add_user() {
     id "$USER_NAME" >/dev/null 2>&1 ||
         useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$USER_NAME"
     printf '%s\n%s\n' "$USER_PASS" "$USER_PASS" | smbpasswd -c "$CONF" -a -s "$USER_NAME" >/dev/null
-    printf '%s\n%s\n' "$ADMIN_PASS" "$ADMIN_PASS" | smbpasswd -c "$CONF" -a -s root >/dev/null
 }
 
 # "name port" for each ncacn_ip_tcp endpoint the endpoint mapper lists.
@@ -129,7 +124,6 @@ start() {
         echo "export SAMBA_DIR='$DIR' SAMBA_CONF='$CONF' SAMBA_CLIENT_CONF='$CLIENT_CONF'"
         echo "export SAMBA_HOST=127.0.0.1 SAMBA_EPM_PORT=135 SAMBA_SMB_PORT=445"
         echo "export SAMBA_USER='$USER_NAME' SAMBA_PASSWORD='$USER_PASS' SAMBA_DOMAIN=$NETBIOS"
-        echo "export SAMBA_ADMIN_USER=root SAMBA_ADMIN_PASSWORD='$ADMIN_PASS'"
         while read -r name port; do
             [ -n "$name" ] && echo "export SAMBA_$(tr '[:lower:]' '[:upper:]' <<<"$name")_PORT=$port"
         done <<<"$map"
