@@ -46,6 +46,11 @@
 --   and ObjectName a PSTRING (both NULL in practice: [MS-LSAD] 2.2.9 says
 --   servers ignore them); SecurityDescriptor is PLSAPR_SECURITY_DESCRIPTOR with
 --   its LSAPR_ACL (a conformant struct, Dummy1 of AclSize - 4 bytes).
+-- * LsarGetUserName's `[in, out, unique] PRPC_UNICODE_STRING *DomainName` is a
+--   unique pointer to a unique pointer: ndr.unique(ndr.unique(RUS)). The DSL
+--   gives both pointers one Lua value (no box), so "outer non-NULL, inner NULL"
+--   (what rpcclient sends to ask for the domain) cannot be written: nil sends
+--   a NULL outer pointer (no domain asked), a string sends both non-NULL.
 --
 -- Helpers (lsarpc.helpers):
 --   object_attributes([sqos])   LSAPR_OBJECT_ATTRIBUTES as clients send it
