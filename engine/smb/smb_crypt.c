@@ -309,7 +309,7 @@ int dce_smb_encrypt_with_nonce(dce_smb_crypt *c, uint64_t session_id, const uint
   dce_span aad;
   size_t nl;
   int rc;
-  if (!c || !nonce || !th || !msg || len == 0 || len > 0xFFFFFFFFu) return DCE_SMB_E_ARG;
+  if (!c || !nonce || !th || !msg || len == 0 || len > 0x7FFFFFFFu) return DCE_SMB_E_ARG;
   if (!c->cipher) return DCE_SMB_E_NOKEY;
   nl = nonce_len(c->cipher);
   memcpy(th, TRANSFORM_ID, 4);
@@ -388,6 +388,10 @@ int dce_smb_decrypt(dce_smb_crypt *c, uint64_t session_id, uint8_t *buf, size_t 
     return REFUSE(DCE_SMB_E_SIZE, DCE_SMB_STATUS_INVALID_PARAMETER,
                   "SMB2 TRANSFORM_HEADER: OriginalMessageSize %lu but %zu bytes follow the header",
                   (unsigned long)size, len - DCE_SMB2_TRANSFORM_SIZE);
+  if (size > 0x7FFFFFFFu)                  /* the AEAD takes at most INT_MAX bytes at once */
+    return REFUSE(DCE_SMB_E_SIZE, DCE_SMB_STATUS_INVALID_PARAMETER,
+                  "SMB2 TRANSFORM_HEADER: OriginalMessageSize %lu is over 2 GiB",
+                  (unsigned long)size);
   if (sid != session_id)
     return REFUSE(DCE_SMB_E_SESSION, DCE_SMB_STATUS_USER_SESSION_DELETED,
                   "SMB2 TRANSFORM_HEADER: SessionId 0x%016llx, this session is 0x%016llx",

@@ -171,7 +171,8 @@ void dce_smb_crypt_free(dce_smb_crypt *c);
 ** and then written; nothing else changes. len >= 64 else DCE_SMB_E_SHORT. */
 int dce_smb_sign(dce_smb_crypt *c, uint8_t *msg, size_t len, int set_flag);
 /* The same over a message whose 64-byte header and body are apart: hdr
-** points at the header (written: Flags, Signature), body at n pieces. */
+** points at the header (written: Flags, Signature), body at n pieces
+** (at most 14; more is DCE_SMB_E_ARG). */
 int dce_smb_signv(dce_smb_crypt *c, uint8_t hdr[DCE_SMB2_HDR_SIZE],
                   const dce_span *body, size_t n, int set_flag);
 
@@ -192,8 +193,8 @@ int dce_smb_verifyv(dce_smb_crypt *c, const uint8_t hdr[DCE_SMB2_HDR_SIZE],
 ** len, Reserved 0, Flags 0x0001, session_id. The nonce (11 bytes for CCM,
 ** 12 for GCM, zero-padded to 16) is a per-session random salt XORed with a
 ** message counter, so it never repeats under one key.
-** DCE_SMB_OK, DCE_SMB_E_NOKEY (no cipher), DCE_SMB_E_ARG (len 0 or over
-** 4 GiB - 1), DCE_SMB_E_NONCE, DCE_SMB_E_CRYPTO. */
+** DCE_SMB_OK, DCE_SMB_E_NOKEY (no cipher), DCE_SMB_E_ARG (len 0 or
+** 2 GiB and over), DCE_SMB_E_NONCE, DCE_SMB_E_CRYPTO. */
 int dce_smb_encrypt(dce_smb_crypt *c, uint64_t session_id,
                     uint8_t th[DCE_SMB2_TRANSFORM_SIZE], uint8_t *msg, size_t len);
 /* The same with the caller's 16-byte Nonce field, copied as it is (the
@@ -211,8 +212,9 @@ int dce_smb_transform_session(const uint8_t *buf, size_t len, uint64_t *session_
 /* Decrypt a received transform message in place (3.2.5.1.1.1 / 3.3.5.2.1.1):
 ** buf[0..len) is the whole frame, header included. Checked in this order:
 ** 52 bytes present (E_SHORT), ProtocolId (E_PROTOCOL), Flags == 0x0001
-** (E_FLAGS), a cipher (E_NOKEY), OriginalMessageSize > 0 and equal to the
-** bytes after the header (E_SIZE), SessionId == session_id (E_SESSION),
+** (E_FLAGS), a cipher (E_NOKEY), OriginalMessageSize > 0, below 2 GiB and
+** equal to the bytes after the header (E_SIZE), SessionId == session_id
+** (E_SESSION),
 ** then the tag (E_SIGNATURE: the ciphertext is zeroed). On success *msg =
 ** buf + 52 and *msglen = OriginalMessageSize: the plaintext message(s),
 ** pointing into buf. */
