@@ -257,3 +257,176 @@ describe("ncacn_np under signing and encryption", function()
   end)
 end)
 
+
+-- The admin interfaces that live on pipes (lsarpc, svcctl, winreg), their
+-- answers equal to Samba's own tools over ncacn_np (rpcclient lsaquery /
+-- lookupnames / lookupsids, net rpc service list / status, net rpc registry
+-- enumerate), under each protection: the server requiring signing, the
+-- server requiring encryption, port 139, and RPC sealing inside the pipe.
+describe("lsarpc, svcctl and winreg over ncacn_np", function()
+  local ref = {}
+  local function net(args)
+    local p = assert(io.popen(string.format("env -u LD_PRELOAD timeout 60 net -s %s %s -S %s -U %s 2>&1",
+      sh_quote(env.SAMBA_CLIENT_CONF), args, HOST, sh_quote(USER .. "%" .. PASS))))
+    local out = p:read("a")
+    p:close()
+    return out
+  end
+  setup(function()
+    samba_conf("")
+    local out = rpcclient("ncacn_np:" .. HOST, "lsaquery; lookupnames " .. USER .. "; lookupsids S-1-5-32-544")
+    ref.domain = out:match("Domain Name: (%S+)")
+    ref.user_sid = out:match(USER .. " (S%-[%d%-]+) %(User: 1%)")
+    ref.admins = out:match("S%-1%-5%-32%-544 (%S+\\%S+) %(4%)")
+    assert(ref.domain and ref.user_sid and ref.admins, out)
+    ref.services = {}
+    for name in net("rpc service list"):gmatch("\n?(%S+)%s+\"[^\n]*\"") do ref.services[#ref.services + 1] = name end
+    table.sort(ref.services)
+    assert.is_true(#ref.services >= 3)
+    local st = net("rpc service status Spooler")
+    ref.spooler_path = st:match("Executable Path%s*= ([^\n]+)")
+    ref.spooler_display = st:match("Display Name%s*= ([^\n]+)")
+    ref.keys = {}
+    for k in net("rpc registry enumerate 'HKLM\\SOFTWARE\\Samba'"):gmatch("Keyname%s*= ([^\n]+)") do ref.keys[#ref.keys + 1] = k end
+    table.sort(ref.keys)
+    assert.is_true(#ref.keys >= 1)
+  end)
+  teardown(function() samba_conf("") end)
+
+  local function lsa_check(opts, binding)
+    local lsa = dcerpc.interface "lsarpc"
+    local C, H = lsa.constants, lsa.helpers
+    local c = assert(connect(lsa, opts, binding))
+    local pol = assert(c:LsarOpenPolicy2 { SystemName = "\\\\" .. HOST, ObjectAttributes = H.object_attributes(true),
+      DesiredAccess = C.POLICY_LOOKUP_NAMES | C.POLICY_VIEW_LOCAL_INFORMATION }).PolicyHandle
+    -- (Samba 4.17 answers QueryInformationPolicy2 with op_rng_error; rpcclient
+    -- lsaquery uses the first form too)
+    local q = assert(c:LsarQueryInformationPolicy { PolicyHandle = pol, InformationClass = 3 })
+    assert.equal(ref.domain, q.PolicyInformation.PolicyPrimaryDomainInfo.Name)
+    local out = assert(c:LsarLookupNames3 { PolicyHandle = pol, Count = 1, Names = { USER },
+      TranslatedSids = { Entries = 0 }, LookupLevel = "LsapLookupWksta", MappedCount = 0,
+      LookupOptions = 0, ClientRevision = C.LSA_CLIENT_REVISION_2 })
+    assert.equal(ref.user_sid, H.translate_names(out)[1].Sid)
+    out = assert(c:LsarLookupSids2 { PolicyHandle = pol, SidEnumBuffer = { Entries = 1, SidInfo = { { Sid = "S-1-5-32-544" } } },
+      TranslatedNames = { Entries = 0 }, LookupLevel = "LsapLookupWksta", MappedCount = 0,
+      LookupOptions = 0, ClientRevision = C.LSA_CLIENT_REVISION_2 })
+    local t = H.translate_sids(out)[1]
+    assert.equal(ref.admins, t.Domain .. "\\" .. t.Name)
+    assert(c:LsarClose { ObjectHandle = pol })
+    return c
+  end
+
+  local function svc_check(opts, binding)
+    local svc = dcerpc.interface "svcctl"
+    local C, H = svc.constants, svc.helpers
+    local c = assert(connect(svc, opts, binding))
+    local scm = assert(c:ROpenSCManagerW { lpMachineName = "\\\\" .. HOST, lpDatabaseName = "ServicesActive",
+      dwDesiredAccess = C.SC_MANAGER_CONNECT | C.SC_MANAGER_ENUMERATE_SERVICE }).lpScHandle
+    local list = assert(H.enum_services(c, scm, C.SERVICE_WIN32, C.SERVICE_STATE_ALL))
+    local names = {}
+    for _, s in ipairs(list) do names[#names + 1] = s.ServiceName end
+    table.sort(names)
+    assert.same(ref.services, names)
+    local h = assert(c:ROpenServiceW { hSCManager = scm, lpServiceName = "Spooler",
+                                       dwDesiredAccess = C.SERVICE_QUERY_CONFIG }).lpServiceHandle
+    local cfg = assert(c:RQueryServiceConfigW { hService = h, cbBufSize = 8192 }).lpServiceConfig
+    assert.equal(ref.spooler_path, cfg.lpBinaryPathName)
+    assert.equal(ref.spooler_display, cfg.lpDisplayName)
+    assert(c:RCloseServiceHandle { hSCObject = h })
+    assert(c:RCloseServiceHandle { hSCObject = scm })
+  end
+
+  local function reg_check(opts, binding)
+    local reg = dcerpc.interface "winreg"
+    local C, H = reg.constants, reg.helpers
+    local c = assert(connect(reg, opts, binding))
+    local hklm = assert(c:OpenHKLM { samDesired = C.KEY_READ }).phKey
+    local k = assert(c:BaseRegOpenKey { hKey = hklm, lpSubKey = H.ustr("SOFTWARE\\Samba"), dwOptions = 0,
+                                        samDesired = C.KEY_READ }).phkResult
+    local keys, i = {}, 0
+    while true do
+      local r, e = c:BaseRegEnumKey { hKey = k, dwIndex = i, lpNameIn = H.ubuf(512), lpClassIn = H.ubuf(0),
+                                      lpftLastWriteTime = 0 }
+      if not r then assert.equal(C.ERROR_NO_MORE_ITEMS or 259, e.code); break end
+      keys[#keys + 1] = H.str(r.lpNameOut)
+      i = i + 1
+    end
+    table.sort(keys)
+    assert.same(ref.keys, keys)
+    assert(c:BaseRegCloseKey { hKey = k })
+    assert(c:BaseRegCloseKey { hKey = hklm })
+    return c
+  end
+
+  local CASES = {
+    { "by default", "", {} },
+    { "with the server requiring signing", "server signing = mandatory\n", {} },
+    { "with the server requiring encryption", "smb encrypt = required\n", {} },
+    { "over port 139", "", { smb_port = 139 } },
+    { "sealed inside the pipe", "", {}, "[seal]" },
+  }
+  for _, case in ipairs(CASES) do
+    it("answers as Samba's tools " .. case[1], function()
+      samba_conf(case[2])
+      local binding = "ncacn_np:" .. HOST .. (case[4] or "")
+      local function o() local t = {} for k, v in pairs(case[3]) do t[k] = v end return t end
+      local c = lsa_check(o(), binding)
+      if case[2]:find("signing") then assert.is_true(c.conn:info().smb.signing) end
+      if case[2]:find("encrypt") then assert.is_true(c.conn:info().smb.encrypting) end
+      if case[4] then assert.equal("privacy", c.conn:info().auth_level) end
+      svc_check(o(), binding)
+      reg_check(o(), binding)
+    end)
+  end
+
+  it("creates a key and values with the write calls, reads them back decoded, deletes them", function()
+    samba_conf("")
+    -- Samba lets only administrators write its registry: alice joins
+    -- BUILTIN\Administrators for this test (a new session picks it up)
+    local conf = sh_quote(env.SAMBA_CONF)
+    os.execute("getent group rpcadmins >/dev/null || groupadd rpcadmins")
+    os.execute("env -u LD_PRELOAD net -s " .. conf .. " groupmap add sid=S-1-5-32-544 unixgroup=rpcadmins " ..
+               "type=builtin ntgroup=Administrators >/dev/null 2>&1")
+    assert(os.execute("env -u LD_PRELOAD net -s " .. conf .. " sam addmem 'BUILTIN\\Administrators' " ..
+                      sh_quote(env.SAMBA_DOMAIN .. "\\" .. USER) .. " >/dev/null"))
+    local ok, err = pcall(function()
+      local reg = dcerpc.interface "winreg"
+      local C, H = reg.constants, reg.helpers
+      local c = assert(connect(reg, { smb_signing = true }))
+      local hklm = assert(c:OpenHKLM { samDesired = C.MAXIMUM_ALLOWED or 0x02000000 }).phKey
+      local sw = assert(c:BaseRegOpenKey { hKey = hklm, lpSubKey = H.ustr("SOFTWARE"), dwOptions = 0,
+                                           samDesired = 0x02000000 }).phkResult
+      local name = "LuaDcerpcNp" .. os.time()
+      local r = assert(c:BaseRegCreateKey { hKey = sw, lpSubKey = H.ustr(name), lpClass = H.ustr(nil),
+        dwOptions = 0, samDesired = C.KEY_ALL_ACCESS, lpdwDisposition = 0 })
+      local k = r.phkResult
+      local values = {
+        { "sz", C.REG_SZ, "héllo" }, { "expand", C.REG_EXPAND_SZ, "%SystemRoot%\\x" },
+        { "multi", C.REG_MULTI_SZ, { "a", "bé", "c" } }, { "dword", C.REG_DWORD, 0x12345678 },
+        { "qword", C.REG_QWORD, 0x123456789abc }, { "bin", C.REG_BINARY, "\0\1\2\255" },
+      }
+      for _, v in ipairs(values) do assert(H.set_value(c, k, v[1], v[2], v[3])) end
+      for _, v in ipairs(values) do
+        local x, t = assert(H.query_value(c, k, v[1]))
+        assert.equal(v[2], t)
+        assert.same(v[3], x)
+      end
+      -- net rpc registry sees the value we wrote
+      local p = assert(io.popen(string.format("env -u LD_PRELOAD timeout 60 net -s %s rpc registry getvalue %s sz -S %s -U %s 2>&1",
+        sh_quote(env.SAMBA_CLIENT_CONF), sh_quote("HKLM\\SOFTWARE\\" .. name), HOST, sh_quote(USER .. "%" .. PASS))))
+      local out = p:read("a")
+      p:close()
+      assert.matches("héllo", out, 1, true)
+      for _, v in ipairs(values) do assert(c:BaseRegDeleteValue { hKey = k, lpValueName = H.ustr(v[1]) }) end
+      local _, e = H.query_value(c, k, "sz")
+      assert.equal(2, e.code)                    -- ERROR_FILE_NOT_FOUND
+      assert(c:BaseRegCloseKey { hKey = k })
+      assert(c:BaseRegDeleteKey { hKey = sw, lpSubKey = H.ustr(name) })
+      assert(c:BaseRegCloseKey { hKey = sw })
+      assert(c:BaseRegCloseKey { hKey = hklm })
+    end)
+    os.execute("env -u LD_PRELOAD net -s " .. conf .. " sam delmem 'BUILTIN\\Administrators' " ..
+               sh_quote(env.SAMBA_DOMAIN .. "\\" .. USER) .. " >/dev/null 2>&1")
+    assert(ok, err)
+  end)
+end)
