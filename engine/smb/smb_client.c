@@ -25,8 +25,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+/* The wait set of each pipe (see above) is an epoll fd; the client-only
+** build, which has no event loop of its own and no epoll, waits on the
+** socket itself: one waiter at a time, which is all a blocking caller is. */
+#if defined(__linux__) && !defined(DCERPC_CLIENT_ONLY)
+#define SMB_WAITSET 1
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#else
+#define SMB_WAITSET 0
+#endif
 #include "base/crypto.h"
 #include "base/utf16.h"
 #include "smb/smb2.h"
@@ -1086,18 +1094,26 @@ static int session_io(dce_smb *s) {
 /* ------------------------------------------------------------ waking */
 
 static void pipe_wake(smb_pipe *p) {
+#if SMB_WAITSET
   uint64_t one = 1;
   if (p->evfd >= 0 && !p->signalled) {
     if (write(p->evfd, &one, sizeof one) == sizeof one) p->signalled = 1;
   }
+#else
+  (void)p;
+#endif
 }
 
 static void pipe_unwake(smb_pipe *p) {
+#if SMB_WAITSET
   uint64_t v;
   if (p->evfd >= 0 && p->signalled) {
     if (read(p->evfd, &v, sizeof v) < 0) { /* nothing to clear */ }
     p->signalled = 0;
   }
+#else
+  (void)p;
+#endif
 }
 
 /* ------------------------------------------------------------ pipe transport */
@@ -1172,7 +1188,6 @@ static int pipe_poll(dce_transport *t, unsigned want, unsigned *events) {
   smb_pipe *p = (smb_pipe *)t;
   dce_smb *s = p->s;
   unsigned ev = DCE_T_READ;
-  struct epoll_event ee;
   if (p->state == P_CLOSED) { *events = 0; return -1; }
   if ((want & DCE_T_READ) && s->state != ST_DEAD) {
     if (pipe_want_read(p) == 0) flush(s);
@@ -1182,14 +1197,22 @@ static int pipe_poll(dce_transport *t, unsigned want, unsigned *events) {
   ** as soon as the socket can be written */
   if ((want & DCE_T_WRITE) && p->state == P_OPEN && s->state != ST_DEAD && can_send(s, PIPE_IO_MAX))
     ev |= DCE_T_WRITE;
-  *events = DCE_T_READ;            /* the epoll fd is only ever readable */
-  if (ev != p->ep_events) {
-    memset(&ee, 0, sizeof ee);
-    ee.events = ((ev & DCE_T_READ) ? EPOLLIN : 0) | ((ev & DCE_T_WRITE) ? EPOLLOUT : 0);
-    ee.data.u32 = 1;
-    if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, s->sockfd, &ee) == 0) p->ep_events = ev;
+#if SMB_WAITSET
+  {
+    struct epoll_event ee;
+    *events = DCE_T_READ;          /* the epoll fd is only ever readable */
+    if (ev != p->ep_events) {
+      memset(&ee, 0, sizeof ee);
+      ee.events = ((ev & DCE_T_READ) ? EPOLLIN : 0) | ((ev & DCE_T_WRITE) ? EPOLLOUT : 0);
+      ee.data.u32 = 1;
+      if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, s->sockfd, &ee) == 0) p->ep_events = ev;
+    }
+    return p->epfd;
   }
-  return p->epfd;
+#else
+  *events = ev;
+  return s->sockfd;
+#endif
 }
 
 static size_t pipe_pending(const dce_transport *t) {
@@ -1313,7 +1336,6 @@ dce_smb *dce_smb_new(dce_transport *sock, const dce_smb_cfg *cfg, char *err, siz
 
 dce_transport *dce_smb_pipe_new(dce_smb *s, const char *name, char *err, size_t errlen) {
   smb_pipe *p;
-  struct epoll_event ee;
   if (s->state == ST_DEAD) { snprintf(err, errlen, "%s", s->dead_msg); return NULL; }
   if (!strncasecmp(name, "\\pipe\\", 6)) name += 6;
   else if (!strncasecmp(name, "\\PIPE\\", 6)) name += 6;
@@ -1324,6 +1346,10 @@ dce_transport *dce_smb_pipe_new(dce_smb *s, const char *name, char *err, size_t 
   snprintf(p->t.peer, sizeof p->t.peer, "%s", s->sock->peer);
   strcpy(p->name, name);
   p->s = s;
+  p->epfd = p->evfd = -1;
+#if SMB_WAITSET
+  {
+  struct epoll_event ee;
   p->epfd = epoll_create1(EPOLL_CLOEXEC);
   p->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   memset(&ee, 0, sizeof ee);
@@ -1337,6 +1363,8 @@ dce_transport *dce_smb_pipe_new(dce_smb *s, const char *name, char *err, size_t 
     free(p);
     return NULL;
   }
+  }
+#endif
   p->ep_events = DCE_T_READ;
   dce_buf_init(&p->in);
   p->state = P_WAIT_TREE;
