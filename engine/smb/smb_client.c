@@ -90,6 +90,8 @@ struct dce_smb {
   uint32_t dead_status;
   char dead_msg[200];
   smb_pipe *pipes;
+  smb_pipe *current;               /* the pipe whose call is reading the socket */
+  int drained;                     /* the socket had nothing more since the last poll */
   int refs;
   /* configuration */
   char *server, *nbss_called, *nbss_calling;
@@ -1069,12 +1071,12 @@ static int session_io(dce_smb *s) {
   int rounds;
   if (s->state == ST_DEAD) return -1;
   if (flush(s)) return -1;
-  for (rounds = 0; rounds < 16; rounds++) {
+  for (rounds = 0; rounds < 16 && !s->drained; rounds++) {
     long r;
     if (s->in_off && s->in.len == s->in_off) { s->in.len = 0; s->in_off = 0; }
     if (dce_buf_reserve(&s->in, 65536)) { set_dead(s, SMB2_STATUS_NO_MEMORY, "out of memory"); return -1; }
     r = s->sock->ops->recv(s->sock, s->in.p + s->in.len, s->in.cap - s->in.len);
-    if (r == DCE_T_AGAIN) break;
+    if (r == DCE_T_AGAIN) { s->drained = 1; break; }
     if (r == 0) {
       set_dead(s, SMB2_STATUS_CONNECTION_DISCONNECTED, "SMB connection closed by %s", s->sock->peer);
       return -1;
@@ -1085,6 +1087,7 @@ static int session_io(dce_smb *s) {
     }
     s->in.len += (size_t)r;
     if (parse_frames(s)) return -1;
+    if ((size_t)r < 4096) { s->drained = 1; break; }   /* a short read: nothing more yet */
   }
   if (have_frame(s) && parse_frames(s)) return -1;
   if (s->state == ST_READY) open_waiting_pipes(s);
@@ -1096,7 +1099,7 @@ static int session_io(dce_smb *s) {
 static void pipe_wake(smb_pipe *p) {
 #if SMB_WAITSET
   uint64_t one = 1;
-  if (p->evfd >= 0 && !p->signalled) {
+  if (p->evfd >= 0 && !p->signalled && p->s->current != p) {
     if (write(p->evfd, &one, sizeof one) == sizeof one) p->signalled = 1;
   }
 #else
@@ -1126,9 +1129,12 @@ static long pipe_send(dce_transport *t, const void *buf, size_t n) {
   const uint8_t *b = (const uint8_t *)buf;
   size_t chunk = n;
   if (p->state == P_FAILED || p->state == P_CLOSED) return DCE_T_ERROR;
-  if (session_io(s) && s->state == ST_DEAD) return DCE_T_ERROR;
-  if (p->state == P_FAILED) return DCE_T_ERROR;
-  if (p->state != P_OPEN) return DCE_T_AGAIN;
+  if (p->state != P_OPEN) {                    /* still opening: move the handshake on */
+    if (session_io(s) && s->state == ST_DEAD) return DCE_T_ERROR;
+    if (p->state == P_FAILED) return DCE_T_ERROR;
+    if (p->state != P_OPEN) return DCE_T_AGAIN;
+  }
+  if (s->state == ST_DEAD) return DCE_T_ERROR;
   /* one DCE/RPC fragment per WRITE, as Windows does (message-mode pipes) */
   if (n >= 10 && b[0] == 5) {
     size_t fl = dce_ld16(b + 8, (b[4] & 0x10) != 0);
@@ -1166,11 +1172,15 @@ static long pipe_recv(dce_transport *t, void *buf, size_t n) {
   smb_pipe *p = (smb_pipe *)t;
   dce_smb *s = p->s;
   size_t k;
+  int r;
   if (pipe_avail(p) == 0) {
     pipe_unwake(p);
     if (p->state == P_FAILED || p->state == P_CLOSED) return DCE_T_ERROR;
     if (pipe_want_read(p)) return DCE_T_ERROR;
-    if (session_io(s) && pipe_avail(p) == 0) return DCE_T_ERROR;
+    s->current = p;
+    r = session_io(s);
+    s->current = NULL;
+    if (r && pipe_avail(p) == 0) return DCE_T_ERROR;
     if (pipe_avail(p) == 0) {
       if (p->state == P_FAILED) return DCE_T_ERROR;
       if (pipe_want_read(p) || flush(s)) return DCE_T_ERROR;
@@ -1188,6 +1198,7 @@ static int pipe_poll(dce_transport *t, unsigned want, unsigned *events) {
   smb_pipe *p = (smb_pipe *)t;
   dce_smb *s = p->s;
   unsigned ev = DCE_T_READ;
+  s->drained = 0;                  /* the caller waits next: read again once woken */
   if (p->state == P_CLOSED) { *events = 0; return -1; }
   if ((want & DCE_T_READ) && s->state != ST_DEAD) {
     if (pipe_want_read(p) == 0) flush(s);
