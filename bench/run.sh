@@ -5,6 +5,7 @@
 #   BENCH_PARTS=a bash bench/run.sh     only (a) NDR;  =b only (b) round trips;
 #                                =c only (c) servers under load (bench/server.sh)
 #                                =d only (d) authenticated round trips
+#                                =e only (e) named pipes (ncacn_np over SMB)
 #   BENCH_CALLGRIND=0 ...        skip the instruction counts
 #   BENCH_B_ROUNDS=N ...         rounds per placement in (b) (default 4)
 #   BENCH_RESULTS=FILE ...       where the raw result lines are kept
@@ -24,6 +25,11 @@
 #     calls/s and calls per server CPU-second with 1/4/16 connections, ours
 #     next to the asyncio rpcecho server and samba-dcerpcd, an epoll ceiling,
 #     and memory per idle connection with 10,000 held.
+# (e) ncacn_np against the Samba peer's smbd, one session: the time to open
+#     (TCP connect through the first call's reply, median of N) and
+#     NetrServerGetInfo 101 calls per second, ours next to python3-samba's C
+#     client and Impacket's SMBTransport, with the server plain, requiring
+#     signing, and requiring encryption (smbd's extra.conf, reloaded).
 #
 # Every contender prints RESULT/CHECK/NOTE/RTT lines into one results file;
 # bench/report.py turns that into the table. Our Lua side is optional: when
@@ -35,7 +41,7 @@ ROOT=$(cd "$HERE/.." && pwd)
 PY=/usr/bin/python3           # Debian's: python3-samba and python3-impacket live there
 export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in bench/
 LUA=${LUA:-lua5.4}
-PARTS=${BENCH_PARTS:-abcd}
+PARTS=${BENCH_PARTS:-abcde}
 CALLGRIND=${BENCH_CALLGRIND:-1}
 N_BIG=100000
 N_SMALL=10000
@@ -376,6 +382,56 @@ part_d() {
     }' "$RES" >&2
 }
 
+# ------------------------------------------------------------ (e) named pipes
+part_e() {
+  local port conf mode round extra
+  find_peer || { echo "NOTE np Samba peer not available" | emit; return 1; }
+  extra=${SAMBA_EXTRA_CONF:-}
+  say "-- (e) ncacn_np: srvsvc over \\pipe\\srvsvc on 127.0.0.1:445"
+  for mode in plain signed encrypted; do
+    if [ -n "$extra" ]; then
+      case $mode in
+        plain) : >"$extra" ;;
+        signed) echo "server signing = mandatory" >"$extra" ;;
+        encrypted) echo "smb encrypt = required" >"$extra" ;;
+      esac
+      bash "$PEER_SCRIPT" reload >/dev/null 2>&1
+    elif [ $mode != plain ]; then
+      echo "NOTE np $mode: this peer has no extra.conf to change; skipped" | emit
+      continue
+    fi
+    for round in 1 2; do
+      $LUA "$HERE/np_lua.lua" 127.0.0.1 alice RPCSRV Alice-Pass1 15 2 2>&1 | sed -n "s/^NP ours /NP $mode ours /p" | emit
+      $PY "$HERE/np_samba.py" 127.0.0.1 alice RPCSRV Alice-Pass1 15 2 "$conf" 2>&1 | sed -n "s/^NP samba /NP $mode samba /p" | emit
+      $PY "$HERE/np_impacket.py" 127.0.0.1 alice RPCSRV Alice-Pass1 5 2 2>&1 | sed -n "s/^NP impacket /NP $mode impacket /p" | emit
+    done
+  done
+  [ -n "$extra" ] && { : >"$extra"; bash "$PEER_SCRIPT" reload >/dev/null 2>&1; }
+  awk '$1 == "NP" { k = $2 " " $3; if ($6 > best[k]) best[k] = $6
+                    if (!open[k] || $4 < open[k]) open[k] = $4 }
+    END {
+      printf "\n(e) ncacn_np, one SMB session (best of 2 rounds): calls/s and open ms (median of 15; Impacket 5)\n"
+      printf "  %-9s %12s %12s %12s %10s %10s %10s\n", "", "plain/s", "signed/s", "encrypted/s", "open", "open sig", "open enc"
+      split("ours samba impacket", who, " ")
+      for (i = 1; i <= 3; i++) {
+        w = who[i]
+        printf "  %-9s %12.0f %12.0f %12.0f %10.1f %10.1f %10.1f\n", w, best["plain " w], best["signed " w], \
+          best["encrypted " w], open["plain " w], open["signed " w], open["encrypted " w]
+      }
+      split("plain signed encrypted", md, " ")
+      for (j = 1; j <= 3; j++) {
+        m = md[j]
+        if (best[m " ours"] && best[m " samba"])
+          printf "  %-9s calls ours/Samba %.2f (goal >= 1), ours/Impacket %.1f (goal >= 10); open Samba/ours %.2f (goal >= 1)\n", \
+            m, best[m " ours"] / best[m " samba"], best[m " impacket"] ? best[m " ours"] / best[m " impacket"] : 0, \
+            open[m " samba"] / open[m " ours"]
+      }
+      if (best["plain ours"] && best["encrypted ours"] && best["plain samba"] && best["encrypted samba"])
+        printf "  encryption costs ours %.0f%% of the call rate, Samba %.0f%% (goal: ours <= Samba)\n", \
+          (1 - best["encrypted ours"] / best["plain ours"]) * 100, (1 - best["encrypted samba"] / best["plain samba"]) * 100
+    }' "$RES" >&2
+}
+
 case $PARTS in *a*) part_a ;; esac
 case $PARTS in *b*) part_b ;; esac
 # (c) is bench/server.sh; a Samba peer it needs is found (or started) here
@@ -387,6 +443,7 @@ part_c() {
 }
 case $PARTS in *c*) part_c ;; esac
 case $PARTS in *d*) part_d ;; esac
+case $PARTS in *e*) part_e ;; esac
 
 say ""
 $PY "$HERE/report.py" "$RES"
