@@ -160,7 +160,7 @@ describe("ncacn_np against Samba's smbd", function()
     assert.equal(1, base.conn:info().smb.pipes)
   end)
 
-  it("says what went wrong: wrong password, no such pipe, no well-known pipe", function()
+  it("says what went wrong (wrong password, no such pipe) and maps a pipe through the endpoint mapper", function()
     local c, e = connect("srvsvc", { password = "wrong" })
     assert.is_nil(c)
     assert.equal(0xC000006D, e.code)
@@ -170,9 +170,16 @@ describe("ncacn_np against Samba's smbd", function()
     assert.is_nil(c)
     assert.equal(0xC0000034, e.code)
     assert.matches("nosuchpipe", e.message)
+    -- no well-known pipe: the endpoint mapper over \pipe\epmapper answers
     c, e = connect("mgmt", nil, "ncacn_np:" .. HOST)
     assert.is_nil(c)
-    assert.matches("no well%-known", e.message)
+    assert.equal(0x16c9a0d6, e.code)             -- ept_s_not_registered
+    local saved = dcerpc.well_known_pipes.srvsvc
+    dcerpc.well_known_pipes.srvsvc = nil
+    c, e = connect("srvsvc", nil, "ncacn_np:" .. HOST)
+    dcerpc.well_known_pipes.srvsvc = saved
+    assert(c, e)
+    assert.equal("ncacn_np:" .. HOST .. "[\\pipe\\srvsvc]", c.binding)
     c, e = connect("srvsvc", { smb_port = 1, connect_timeout = 5 })
     assert.is_nil(c)
     assert.equal("no", e.executed)

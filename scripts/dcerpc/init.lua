@@ -86,15 +86,21 @@ end
 local function ept_map(host, iface, opts, protseq)
   local epm = M.interface "epm"
   protseq = protseq or "ncacn_ip_tcp"
-  local conn, e = open(protseq, host, protseq == "ncalrpc" and "EPMAPPER" or (opts.epm_port or EPM_PORT),
-                       { connect_timeout = opts.connect_timeout, timeout = opts.timeout, ncalrpc_dir = opts.ncalrpc_dir })
+  local conn, e
+  if protseq == "ncacn_np" then
+    conn, e = opts.open_np(host, "epmapper")                -- \pipe\epmapper on the same kind of session
+  else
+    conn, e = open(protseq, host, protseq == "ncalrpc" and "EPMAPPER" or (opts.epm_port or EPM_PORT),
+                   { connect_timeout = opts.connect_timeout, timeout = opts.timeout, ncalrpc_dir = opts.ncalrpc_dir })
+  end
   if not conn then return nil, e end
   local ack
   ack, e = conn:bind({ { abstract = syntax_of(epm), transfer = { M.NDR20 } } },
                      { timeout = opts.timeout })
   if not ack then conn:close(); return nil, e end
-  local tower = core.tower_encode(protseq == "ncalrpc" and {
-    interface = syntax_of(iface), syntax = M.NDR20, protseq = "ncalrpc", endpoint = "",
+  local tower = core.tower_encode(protseq ~= "ncacn_ip_tcp" and {
+    interface = syntax_of(iface), syntax = M.NDR20, protseq = protseq, endpoint = "",
+    host = protseq == "ncacn_np" and "" or nil,
   } or {
     interface = syntax_of(iface), syntax = M.NDR20,
     protseq = "ncacn_ip_tcp", endpoint = "0", host = "0.0.0.0",
@@ -531,9 +537,16 @@ function M.connect(binding, iface, opts)
   if np then
     port = port and port:gsub("^\\[Pp][Ii][Pp][Ee]\\", "")
     if not port or port == "" then port = iface.pipe or M.well_known_pipes[iface.name] end
-    if not port then
-      return nil, err(RPC_S_INVALID_BINDING, nil, "binding names no pipe and " .. iface.name ..
-                      " has no well-known one: ncacn_np:" .. b.host .. "[\\pipe\\NAME]", "no")
+    if not port then                -- ask the endpoint mapper over \pipe\epmapper
+      local user, domain = opts.user, opts.domain
+      if user and not domain then
+        local d, u = user:match("^([^\\/]+)[\\/](.+)$")
+        if d then domain, user = d, u end
+      end
+      port, e = ept_map(b.host, iface, { timeout = opts.timeout, object = object,
+        open_np = function(h, p) return open_np(h, p, opts, user, domain) end }, "ncacn_np")
+      if not port then return nil, e end
+      port = port:gsub("^\\[Pp][Ii][Pp][Ee]\\", "")
     end
   elseif not port or port == "" then
     port, e = ept_map(b.host, iface, { timeout = opts.timeout, connect_timeout = opts.connect_timeout,
