@@ -652,6 +652,29 @@ static void push_sec_fields(lua_State *L, const dce_sec *sec) {
 }
 
 /* conn:info() -> table */
+/* conn:session_key() -> bytes | nil, err: the key an application protocol
+** (LSA, SAMR secrets) uses: the RPC security context's when the
+** connection is authenticated, else the SMB session's (ncacn_np,
+** [MS-RPCE] 3.3.1.5.2.2 / [MS-SMB2] Session.ApplicationKey). */
+static int conn_session_key(lua_State *L) {
+  lconn *c = conn_check(L, 1);
+  const dce_sec *sec = dce_assoc_sec(c->a);
+  uint8_t key[64];
+  size_t n = 0;
+  if (sec && dce_sec_established(sec)) {
+    uint32_t st = dce_sec_session_key(sec, key, sizeof key, &n);
+    if (st) return dcerpc_fail(L, st, NULL, "the security context has no session key", "no");
+  } else if (dce_smb_of(c->t)) {
+    if (dce_smb_app_key(dce_smb_of(c->t), key, sizeof key, &n))
+      return dcerpc_fail(L, 0xC0000022u, NULL, "an anonymous or guest SMB session has no session key", "no");
+  } else {
+    return dcerpc_fail(L, 0xC0000022u, NULL, "no session key: the connection is not authenticated", "no");
+  }
+  lua_pushlstring(L, (const char *)key, n);
+  memset(key, 0, sizeof key);
+  return 1;
+}
+
 /* info().smb of an ncacn_np connection */
 static void push_smb_info(lua_State *L, const dce_smb *s) {
   static const char *const ciphers[] = { NULL, "aes-128-ccm", "aes-128-gcm", "aes-256-ccm", "aes-256-gcm" };
@@ -830,7 +853,8 @@ void dcerpc_open_conn(lua_State *L) {
   static const luaL_Reg conn_m[] = {
     { "bind", conn_bind }, { "alter_context", conn_alter_context },
     { "call", conn_call }, { "send", conn_send }, { "receive", conn_receive },
-    { "info", conn_info }, { "open_pipe", lconn_open_pipe }, { "getfd", conn_getfd }, { "step", conn_step },
+    { "info", conn_info }, { "open_pipe", lconn_open_pipe },
+    { "session_key", conn_session_key }, { "getfd", conn_getfd }, { "step", conn_step },
     { "pollfd", conn_pollfd }, { "events", conn_events }, { "timeout", conn_timeout },
     { "done", conn_done }, { "set_auth", conn_set_auth },
     { "add_auth", conn_add_auth }, { "close", conn_close },

@@ -346,6 +346,14 @@ function Client:info()
   return i
 end
 
+-- c:session_key() -> bytes | nil, err: the key LSA and SAMR use to protect
+-- secrets: the RPC security context's on an authenticated connection, else
+-- the SMB session's (ncacn_np), as [MS-RPCE] 3.3.1.5.2.2 says.
+function Client:session_key()
+  if not self.conn then return nil, err(RPC_S_INVALID_BINDING, nil, "the client is closed", "no") end
+  return self.conn:session_key()
+end
+
 -- Closing the client that made the connection closes it (its views, made by
 -- c:authenticate, are closed with it); closing a view only drops the view.
 function Client:close()
