@@ -108,7 +108,10 @@ struct dce_smb {
   /* negotiated */
   uint16_t dialect, server_secmode, cipher, sign_algo;
   uint32_t server_caps, max_read, max_write, max_transact;
-  uint8_t client_guid[16];
+  uint8_t client_guid[16], server_guid[16];
+  uint32_t client_caps;
+  uint16_t client_secmode;
+  int validating, sign_next;       /* 3.0/3.0.2: FSCTL_VALIDATE_NEGOTIATE_INFO in flight */
   uint64_t session_id;
   uint32_t tree_id;
   uint16_t session_flags;
@@ -132,6 +135,8 @@ struct dce_smb {
 };
 
 static void pipe_wake(smb_pipe *p);
+static void open_waiting_pipes(dce_smb *s);
+static void fail_status(char *buf, size_t n, const char *what, uint32_t st);
 
 /* ------------------------------------------------------------ failures */
 
@@ -256,7 +261,7 @@ static int req_send(dce_smb *s, smb_pipe *p, size_t payload) {
   /* signed: everything on a signing session, and in 3.1.1 the TREE_CONNECT
   ** of any authenticated one ([MS-SMB2] 3.2.4.1.1) */
   if (!encrypt && cmd != SMB2_NEGOTIATE && cmd != SMB2_SESSION_SETUP &&
-      (s->signing || (cmd == SMB2_TREE_CONNECT && s->have_keys && s->dialect == SMB2_DIALECT_311))) {
+      (s->signing || s->sign_next || (cmd == SMB2_TREE_CONNECT && s->have_keys && s->dialect == SMB2_DIALECT_311))) {
     if (dce_smb_sign(&s->crypt, m->p, m->len, 1)) {
       set_dead(s, SMB2_STATUS_NO_MEMORY, "SMB signing failed");
       return -1;
@@ -304,10 +309,12 @@ static int send_negotiate(dce_smb *s) {
   if (b->err) return -1;
   dce_st16(b->p + body, 36, 1);
   dce_st16(b->p + body + 2, (uint16_t)nd, 1);
-  dce_st16(b->p + body + 4, (uint16_t)(SMB2_NEGOTIATE_SIGNING_ENABLED |
-                                          (s->want_signing ? SMB2_NEGOTIATE_SIGNING_REQUIRED : 0)), 1);
-  dce_st32(b->p + body + 8, s->max_dialect >= SMB2_DIALECT_300 ? SMB2_GLOBAL_CAP_ENCRYPTION | SMB2_GLOBAL_CAP_LARGE_MTU
-                                                                    : SMB2_GLOBAL_CAP_LARGE_MTU, 1);
+  s->client_secmode = (uint16_t)(SMB2_NEGOTIATE_SIGNING_ENABLED |
+                                 (s->want_signing ? SMB2_NEGOTIATE_SIGNING_REQUIRED : 0));
+  s->client_caps = s->max_dialect >= SMB2_DIALECT_300 ? SMB2_GLOBAL_CAP_ENCRYPTION | SMB2_GLOBAL_CAP_LARGE_MTU
+                                                      : SMB2_GLOBAL_CAP_LARGE_MTU;
+  dce_st16(b->p + body + 4, s->client_secmode, 1);
+  dce_st32(b->p + body + 8, s->client_caps, 1);
   memcpy(b->p + body + 12, s->client_guid, 16);
   if (offer311) {
     uint8_t salt[32];
@@ -474,6 +481,76 @@ static int send_transceive(dce_smb *s, smb_pipe *p, const uint8_t *data, size_t 
   return 0;
 }
 
+/* FSCTL_VALIDATE_NEGOTIATE_INFO ([MS-SMB2] 2.2.31.4, 3.2.5.5): on 3.0 and
+** 3.0.2 the client has the server repeat, signed, what it negotiated, so a
+** man in the middle who altered the NEGOTIATE is caught. */
+static int send_validate(dce_smb *s) {
+  static const uint16_t all[] = { SMB2_DIALECT_202, SMB2_DIALECT_210, SMB2_DIALECT_300,
+                                  SMB2_DIALECT_302, SMB2_DIALECT_311 };
+  dce_buf *b = &s->scratch;
+  size_t body, in_at, i;
+  uint16_t nd = 0;
+  int r;
+  req_begin(s, SMB2_IOCTL);
+  body = b->len;
+  dce_buf_zero(b, 56);
+  if (b->err) return -1;
+  dce_st16(b->p + body, 57, 1);
+  dce_st32(b->p + body + 4, FSCTL_VALIDATE_NEGOTIATE_INFO, 1);
+  memset(b->p + body + 8, 0xFF, 16);                      /* FileId: none */
+  in_at = b->len;
+  dce_buf_u32(b, s->client_caps, 1);
+  dce_buf_put(b, s->client_guid, 16);
+  dce_buf_u16(b, s->client_secmode, 1);
+  dce_buf_u16(b, 0, 1);                                   /* DialectCount, below */
+  for (i = 0; i < sizeof all / sizeof all[0]; i++) {
+    if (all[i] < s->min_dialect || all[i] > s->max_dialect) continue;
+    dce_buf_u16(b, all[i], 1);
+    nd++;
+  }
+  if (b->err) return -1;
+  dce_st16(b->p + in_at + 22, nd, 1);
+  dce_st32(b->p + body + 24, (uint32_t)in_at, 1);         /* InputOffset */
+  dce_st32(b->p + body + 28, (uint32_t)(b->len - in_at), 1);
+  dce_st32(b->p + body + 44, 24, 1);                      /* MaxOutputResponse */
+  dce_st32(b->p + body + 48, SMB2_0_IOCTL_IS_FSCTL, 1);
+  s->sign_next = 1;
+  r = req_send(s, NULL, 24);
+  s->sign_next = 0;
+  if (r == 0) s->validating = 1;
+  return r;
+}
+
+static int on_validate(dce_smb *s, const smb2_msg *m) {
+  const uint8_t *d;
+  char e[200];
+  s->validating = 0;
+  if (m->status != 0) {
+    fail_status(e, sizeof e, "FSCTL_VALIDATE_NEGOTIATE_INFO refused", m->status);
+    set_dead(s, m->status, "%s: the negotiation cannot be confirmed", e);
+    return -1;
+  }
+  if (!(m->flags & SMB2_FLAGS_SIGNED)) {
+    set_dead(s, SMB2_STATUS_INVALID_SIGNATURE, "FSCTL_VALIDATE_NEGOTIATE_INFO answered unsigned");
+    return -1;
+  }
+  if (m->body_len < 48 || dce_ld16(m->body, 1) != 49 || dce_ld32(m->body + 36, 1) < 24) {
+    set_dead(s, SMB2_STATUS_INVALID_NETWORK_RESPONSE, "malformed FSCTL_VALIDATE_NEGOTIATE_INFO response");
+    return -1;
+  }
+  d = smb2_range(m, dce_ld32(m->body + 32, 1), 24, SMB2_HDR_LEN + 48, "output", e, sizeof e);
+  if (!d) { set_dead(s, SMB2_STATUS_INVALID_NETWORK_RESPONSE, "%s", e); return -1; }
+  if (dce_ld32(d, 1) != s->server_caps || memcmp(d + 4, s->server_guid, 16) != 0 ||
+      dce_ld16(d + 20, 1) != s->server_secmode || dce_ld16(d + 22, 1) != s->dialect) {
+    set_dead(s, SMB2_STATUS_ACCESS_DENIED, "FSCTL_VALIDATE_NEGOTIATE_INFO: the server's answer differs from "
+             "the NEGOTIATE (altered on the way?)");
+    return -1;
+  }
+  s->state = ST_READY;
+  open_waiting_pipes(s);
+  return 0;
+}
+
 static int send_close(dce_smb *s, smb_pipe *p) {
   dce_buf *b = &s->scratch;
   size_t body;
@@ -550,6 +627,7 @@ static int on_negotiate(dce_smb *s, const smb2_msg *m) {
     return -1;
   }
   s->dialect = dialect;
+  memcpy(s->server_guid, b + 8, 16);
   s->server_caps = dce_ld32(b + 24, 1);
   s->max_transact = dce_ld32(b + 28, 1);
   s->max_read = dce_ld32(b + 32, 1);
@@ -785,6 +863,8 @@ static int on_tree_connect(dce_smb *s, const smb2_msg *m) {
     s->encrypting = 1;
   }
   s->tree_id = m->tree_id;
+  if ((s->dialect == SMB2_DIALECT_300 || s->dialect == SMB2_DIALECT_302) && s->have_keys && !s->encrypting)
+    return send_validate(s);
   s->state = ST_READY;
   open_waiting_pipes(s);
   return 0;
@@ -813,7 +893,6 @@ static void on_create(dce_smb *s, smb_pipe *p, const smb2_msg *m) {
 ** with PFC_LAST_FRAG of a response, fault, bind_ack, bind_nak or
 ** alter_context_resp answers one PDU we wrote. */
 static void rx_scan(smb_pipe *p, const uint8_t *d, size_t n) {
-  if (getenv("SMBDBG")) fprintf(stderr, "rx %zu bytes type %d\n", n, n > 2 ? d[2] : -1);
   while (n) {
     if (p->rx_left) {
       size_t k = n < p->rx_left ? n : p->rx_left;
@@ -928,7 +1007,6 @@ static int on_message(dce_smb *s, const smb2_msg *m, int decrypted) {
     set_dead(s, SMB2_STATUS_INVALID_NETWORK_RESPONSE, "SMB2 message from the server without the response flag");
     return -1;
   }
-  if (getenv("SMBDBG")) fprintf(stderr, "msg cmd %s status %x mid %llu flags %x credits %u\n", smb2_command_name(m->command), m->status, (unsigned long long)m->message_id, m->flags, m->credits);
   s->credits += m->credits;
   if (s->credits > 65535) s->credits = 65535;
   if (m->message_id == UINT64_MAX && m->command == SMB2_OPLOCK_BREAK) return 0;   /* we take no oplocks */
@@ -976,7 +1054,10 @@ static int on_message(dce_smb *s, const smb2_msg *m, int decrypted) {
   case SMB2_CREATE: on_create(s, p, m); break;
   case SMB2_READ: on_read(s, p, m); break;
   case SMB2_WRITE: on_write(s, p, m); break;
-  case SMB2_IOCTL: on_ioctl(s, p, m); break;
+  case SMB2_IOCTL:
+    if (!p && s->validating) return on_validate(s, m);
+    on_ioctl(s, p, m);
+    break;
   default: break;                  /* CLOSE, LOGOFF: nothing to do */
   }
   return s->state == ST_DEAD ? -1 : 0;
@@ -1143,7 +1224,6 @@ static long pipe_send(dce_transport *t, const void *buf, size_t n) {
   if (chunk > s->max_write) chunk = s->max_write;
   if (chunk > PIPE_IO_MAX) chunk = PIPE_IO_MAX;
   if (out_pending(s) >= OUT_HIGH || !can_send(s, PIPE_IO_MAX)) return DCE_T_AGAIN;
-  if (getenv("SMBDBG")) fprintf(stderr, "send type %d flags %x len %zu n %zu reading %d expect %u avail %zu rx %zu/%zu\n", b[2], b[3], chunk, n, p->reading, p->expect, pipe_avail(p), p->rx_left, p->rx_hdr_len);
   if (chunk >= 10 && b[0] == 5 && dce_ld16(b + 8, (b[4] & 0x10) != 0) == chunk) {
     uint8_t type = b[2], flags = b[3];
     int asks = (type == 0 || type == 11 || type == 14) && (flags & 0x02);   /* a reply will come */

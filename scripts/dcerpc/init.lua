@@ -507,7 +507,15 @@ local function open_np(host, pipe, opts, user, domain)
 end
 
 -- dcerpc.connect(binding, iface [, opts]) -> client | nil, err
---   binding: "ncacn_ip_tcp:HOST[PORT]" (no port: ask the endpoint mapper)
+--   binding: "ncacn_ip_tcp:HOST[PORT]" (no port: ask the endpoint mapper),
+--            "ncacn_np:HOST[\\pipe\\NAME]" (no pipe: the interface's
+--            well-known one, else the endpoint mapper over \\pipe\\epmapper),
+--            "ncalrpc:[NAME]"
+--   ncacn_np only (docs/np.md): user/password/... authenticate the SMB
+--         session; smb_port (445; 139 = NetBIOS session service),
+--         nbss_name, smb_signing, smb_encrypt, smb_ciphers,
+--         smb_min_dialect / smb_max_dialect, smb_auth (other credentials
+--         for SMB), smb (a client whose SMB session to share)
 --   opts: timeout (per call, s; default 60), connect_timeout (s; default 60),
 --         object (uuid), max_xmit / max_recv, conc_mpx, drep = "be",
 --         assoc_group, max_response (bytes a reply may reassemble to;
