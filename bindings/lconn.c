@@ -212,7 +212,9 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
       if (r == 1) { c->opening = 0; lua_settop(L, ud); return 1; }
       if (r < 0) { st = e.status; snprintf(err, sizeof err, "%s", e.msg); }
       fd = dce_transport_poll(c->t, DCE_T_READ, &ev);
-      if (r == 0 && dce_transport_pending(c->t)) continue;
+      /* bytes held: step again at once, but never past the deadline (a
+      ** transport that keeps promising bytes must not spin us) */
+      if (r == 0 && dce_transport_pending(c->t) && dce_now_ms() < deadline) continue;
     }
     left = deadline - dce_now_ms();
     if (r == 0 && left <= 0) {

@@ -72,11 +72,11 @@ int dce_nbss_response(const unsigned char *p, size_t len, char *err, size_t errl
   }
   case 0x84:                                   /* RETARGET */
     snprintf(err, errlen, "the server retargets the session elsewhere, which is not followed");
-    return -1;
+    return -2;
   case 0x85:
     snprintf(err, errlen, "keep-alive before the session response");
-    return -1;
+    return -2;
   }
   snprintf(err, errlen, "not a NetBIOS session response (type 0x%02x, length %zu)", p[0], body);
-  return -1;
+  return -2;
 }

@@ -26,9 +26,9 @@ int dce_nbss_request(dce_buf *out, const char *called, const char *calling);
 void dce_nbss_name_for_host(const char *host, char out[16]);
 
 /* The server's answer at p[0..len): 0 need more bytes, > 0 a POSITIVE
-** SESSION RESPONSE of that many bytes (consume them), -1 refused or not a
-** session response (why in err: the RFC 1002 error code in words, or a
-** retarget). */
+** SESSION RESPONSE of that many bytes (consume them), -1 a NEGATIVE SESSION
+** RESPONSE (the called name refused; the RFC 1002 error code in words in
+** err), -2 anything else: a retarget, or not a session response at all. */
 int dce_nbss_response(const unsigned char *p, size_t len, char *err, size_t errlen);
 
 #endif

@@ -12,15 +12,16 @@ int smb2_msg_decode(smb2_msg *m, const uint8_t *p, size_t len, size_t *next,
                     char *err, size_t errlen) {
   memset(m, 0, sizeof *m);
   *next = 0;
+  if (len >= 4 && p[0] == 0xFF && p[1] == 'S' && p[2] == 'M' && p[3] == 'B') {
+    snprintf(err, errlen, "the server answered in SMB1, which this client does not speak");
+    return -1;
+  }
   if (len < SMB2_HDR_LEN) {
     snprintf(err, errlen, "SMB2 message of %zu bytes is shorter than its header", len);
     return -1;
   }
   if (memcmp(p, SMB2_MAGIC, 4) != 0) {
-    if (p[0] == 0xFF && p[1] == 'S' && p[2] == 'M' && p[3] == 'B')
-      snprintf(err, errlen, "the server answered in SMB1, which this client does not speak");
-    else
-      snprintf(err, errlen, "not an SMB2 message (protocol id %02x%02x%02x%02x)", p[0], p[1], p[2], p[3]);
+    snprintf(err, errlen, "not an SMB2 message (protocol id %02x%02x%02x%02x)", p[0], p[1], p[2], p[3]);
     return -1;
   }
   if (dce_ld16(p + 4, 1) != SMB2_HDR_LEN) {

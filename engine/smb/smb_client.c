@@ -237,8 +237,13 @@ static int req_send(dce_smb *s, smb_pipe *p, size_t payload) {
   smb_op *op = NULL;
   if (m->err) { set_dead(s, SMB2_STATUS_NO_MEMORY, "out of memory"); return -1; }
   for (i = 0; i < MAX_OPS; i++) if (!s->ops[i].used) { op = &s->ops[i]; break; }
-  if (!op || s->credits < charge) {
-    set_dead(s, SMB2_STATUS_INVALID_NETWORK_RESPONSE, "internal: request without a credit or a slot");
+  if (s->credits < charge) {
+    set_dead(s, SMB2_STATUS_INVALID_NETWORK_RESPONSE,
+             "the server granted no credits: SMB2 %s cannot be sent", smb2_command_name(cmd));
+    return -1;
+  }
+  if (!op) {
+    set_dead(s, SMB2_STATUS_INVALID_NETWORK_RESPONSE, "internal: request without a slot");
     return -1;
   }
   want = s->credits < CREDITS_WANTED ? CREDITS_WANTED - s->credits + charge : charge;
@@ -1105,11 +1110,16 @@ static int parse_frames(dce_smb *s) {
     size_t avail = s->in.len - s->in_off, flen;
     if (avail < 4) break;
     if (s->state == ST_NBSS) {
-      int r = dce_nbss_response(h, avail, s->dead_msg, sizeof s->dead_msg);
+      char why[160];
+      int r = dce_nbss_response(h, avail, why, sizeof why);
       if (r == 0) break;
+      if (r == -1) {
+        set_dead(s, DCE_NBSS_REFUSED, "NetBIOS session request to %s refused: %s", s->nbss_called, why);
+        return -1;
+      }
       if (r < 0) {
-        set_dead(s, DCE_NBSS_REFUSED, "NetBIOS session request to %s refused: %s",
-                 s->nbss_called, s->dead_msg);
+        set_dead(s, SMB2_STATUS_INVALID_NETWORK_RESPONSE, "NetBIOS session request to %s: %s",
+                 s->nbss_called, why);
         return -1;
       }
       s->in_off += (size_t)r;
@@ -1143,7 +1153,11 @@ static int have_frame(const dce_smb *s) {
   const uint8_t *h = s->in.p + s->in_off;
   size_t avail = s->in.len - s->in_off;
   if (avail < 4) return 0;
-  if (s->state == ST_NBSS || h[0] != 0) return 1;
+  if (s->state == ST_NBSS) {            /* only an answer the decoder can finish */
+    char why[8];
+    return dce_nbss_response(h, avail, why, sizeof why) != 0;
+  }
+  if (h[0] != 0) return 1;
   return avail - 4 >= (((size_t)h[1] << 16) | ((size_t)h[2] << 8) | h[3]);
 }
 
