@@ -363,6 +363,14 @@ S.smb1 = scenario {
     c:send(M.frame("\xFFSMB\x72" .. string.rep("\0", 27) .. "\x11\0\0\0\0"))
     return "stop"
   end }
+S.smb1_long = scenario {
+  negotiate = function(c, req)
+    -- an SMB1 NEGOTIATE response as a server that picked NT LM 0.12 sends it:
+    -- header, WordCount 17 and its words, ByteCount 16 and a GUID (85 bytes)
+    c:send(M.frame("\xFFSMB\x72" .. string.rep("\0", 27) .. "\x11" .. string.rep("\0", 34) ..
+                   "\x10\0" .. string.rep("g", 16)))
+    return "stop"
+  end }
 S.bad_structure_size = scenario {
   negotiate = function(c, req) return raw_reply(c, req, { size = 72 }, M.negotiate_body()) end }
 S.next_unaligned = scenario {
