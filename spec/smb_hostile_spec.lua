@@ -346,7 +346,7 @@ describe("SMB client against a hostile server #unit", function()
   describe("NetBIOS session service (port 139 mode)", function()
     local function np(port, name)
       return core.connect_np("127.0.0.1", port, "rpcecho", { smb_auth = AUTH, smb_max_dialect = "2.1",
-                                                           nbss = name, timeout = 3, call_timeout = 2 })
+                                                           nbss = name, timeout = 1, call_timeout = 2 })
     end
 
     it("a positive session response and a keep-alive: the session proceeds", function()
@@ -375,6 +375,22 @@ describe("SMB client against a hostile server #unit", function()
         assert.is_nil(c)
         assert.matches("called name not present %(0x82%)", e.message)
         assert.is_nil(e.message:find("refused:.*refused:"))
+      end)
+    end)
+
+    it("4 bytes of a negative session response, then silence: the connect timeout holds, no spinning #finding", function()
+      -- FINDINGS.md F3: have_frame says a frame is there whenever 4 bytes
+      -- are (in the NBSS state), pipe_pending says 1, and connect_k loops
+      -- on `continue` without reaching its deadline: 100% CPU until the
+      -- server closes (here after 4 s; a server that never does hangs it)
+      with_server("nbss_partial", function(port)
+        local cpu0 = os.clock()
+        local secs, c, e = timed(np, port, "FAKESRV")
+        local cpu = os.clock() - cpu0
+        assert.is_nil(c)
+        assert(secs < 2, string.format("connect with a 1 s timeout took %.2f s", secs))
+        assert(cpu < 0.5, string.format("%.2f s of CPU spent waiting", cpu))
+        assert.matches("timed out", e.message)
       end)
     end)
 

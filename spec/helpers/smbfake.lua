@@ -537,6 +537,16 @@ S.nbss_garbage = scenario {
     c:drain(5)
     return "hangup"
   end }
+-- the first 4 bytes of a negative session response (the error code byte
+-- never comes), then silence for 4 s
+S.nbss_partial = scenario {
+  start = function(c)
+    if not c:read_exact(72) then return "hangup" end
+    c:send("\x83\0\0\1")
+    c.sock:recv(1, 4)
+    c:note("partial done")
+    return "hangup"
+  end }
 S.nbss_ok = scenario {
   start = function(c)
     if not c:read_exact(72) then return "hangup" end
