@@ -34,7 +34,8 @@
 **   chain, NextCommand filled in).
 **
 ** The client must never crash, leak, loop without end or hold more than its
-** limits; whatever it says (open, failed) is fine.
+** limits, and a pipe whose pending() is non-zero must make progress on the
+** next call (check_pending); whatever it says (open, failed) is fine.
 */
 #include <fcntl.h>
 #include <signal.h>
@@ -216,6 +217,36 @@ static void drive(client *c) {
   }
 }
 
+/* What every driver relies on: a transport whose pending() is non-zero has
+** something for the next call (data, a failure, a step of the handshake);
+** a driver that sees pending() > 0 calls again without waiting. When three
+** calls in a row make no progress while pending() stays non-zero, a driver
+** spins without end (a hang at 100% CPU): abort. */
+static void check_pending(client *c) {
+  int i, k;
+  for (i = 0; i < c->n_pipes; i++) {
+    dce_transport *t = c->pipe[i];
+    if (c->open[i] < 0) continue;
+    for (k = 0; k < 3 && dce_transport_pending(t) > 0; k++) {
+      if (c->open[i] == 0) {
+        dce_err e;
+        int rc = dce_smb_pipe_open_step(t, &e);
+        if (rc != 0) { c->open[i] = rc; break; }
+      } else {
+        uint8_t buf[4096];
+        long r = t->ops->recv(t, buf, sizeof buf);
+        if (r > 0) { last_got[i] += (size_t)r; break; }
+        if (r != DCE_T_AGAIN) { c->open[i] = -1; break; }
+      }
+    }
+    if (k == 3) {
+      fprintf(stderr, "fuzz_smb2: pipe %d: pending() stays %zu while %s makes no progress: a driver spins\n",
+              i, dce_transport_pending(t), c->open[i] == 0 ? "dce_smb_pipe_open_step" : "recv");
+      abort();
+    }
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const uint16_t dialects[] = { 0x0202, 0x0210, 0x0300, 0x0302, 0x0311, 0x0311, 0x0311, 0x0311 };
   static peer pr;
@@ -274,6 +305,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if ((kind & 3) == 0) put_all(pr.fd, pl, n);
     else if (pr.n_reqs) peer_reply(&pr, kind, (kind & 3) == 2 ? pr.n_reqs - 1 : 0, pl, n);
     drive(&c);
+    check_pending(&c);
   }
   peer_collect(&pr);
   last_open[0] = c.open[0];
