@@ -1,7 +1,9 @@
 #!/bin/bash
 # Build every decoder fuzz harness (test/fuzz/fuzz_*.c) with libFuzzer + ASan +
 # UBSan and run each for FUZZ_SECONDS (default 60), starting from its seed
-# corpus test/fuzz/corpus/<name>/ when there is one. Prints one line per
+# corpus test/fuzz/corpus/<name>/ (or corpus/<name without fuzz_>/, e.g.
+# corpus/smb2/) when there is one. FUZZ_ONLY=fuzz_smb2 runs just the harnesses
+# whose names match that pattern. Prints one line per
 # harness: "ok - fuzz NAME (N runs)" or "not ok - fuzz NAME".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +15,7 @@ status=0
 for src in test/fuzz/fuzz_*.c; do
     [ -e "$src" ] || continue
     name=$(basename "$src" .c)
+    [[ -n "${FUZZ_ONLY:-}" && "$name" != ${FUZZ_ONLY} ]] && continue
     if ! clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
             -fno-sanitize-recover=undefined -Iengine -o "$out/$name" "$src" engine/*/*.c $deps \
             >"$out/$name.build.log" 2>&1; then
@@ -20,7 +23,9 @@ for src in test/fuzz/fuzz_*.c; do
     fi
     corpus="$out/corpus-$name"
     mkdir -p "$corpus"
-    [ -d "test/fuzz/corpus/$name" ] && cp -n test/fuzz/corpus/"$name"/* "$corpus"/ 2>/dev/null
+    for seeds in "test/fuzz/corpus/$name" "test/fuzz/corpus/${name#fuzz_}"; do
+        [ -d "$seeds" ] && cp -n "$seeds"/* "$corpus"/ 2>/dev/null
+    done
     if "$out/$name" -max_total_time="$secs" -artifact_prefix="$out/$name-" -max_len=65536 -rss_limit_mb=1024 \
             -print_final_stats=1 "$corpus" >"$out/$name.log" 2>&1; then
         runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$out/$name.log" | grep -oE '[0-9]+$')
