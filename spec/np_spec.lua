@@ -437,3 +437,52 @@ describe("lsarpc, svcctl and winreg over ncacn_np", function()
     assert(ok, err)
   end)
 end)
+
+-- Tampering on the way back from the real server: a signed or encrypted
+-- message altered by a proxy (spec/helpers/smb_tamper_proxy.py) is refused,
+-- the connection ends with a clear error, and nothing wrong is delivered.
+describe("ncacn_np refuses altered protected messages", function()
+  setup(function() samba_conf("") end)
+  local function through_proxy(action, n, opts)
+    local p = assert(io.popen(string.format("exec env -u LD_PRELOAD /usr/bin/python3 %s/spec/helpers/smb_tamper_proxy.py 445 %s %d",
+      peers.root, action, n)))
+    local port = tonumber(p:read("l"):match("listening on (%d+)"))
+    opts.smb_port = port
+    opts.timeout = 5
+    local c, e = connect("srvsvc", opts)
+    local r, ce
+    if c then r, ce = c:NetrServerGetInfo { Level = 101 } end
+    os.execute("env -u LD_PRELOAD pkill -f 'smb_tamper_proxy.py 445 " .. action .. " " .. n .. "'")
+    p:close()
+    return c, e, r, ce
+  end
+
+  it("passes an unaltered signed and an encrypted session (the proxy itself is transparent)", function()
+    for _, o in ipairs { { smb_signing = true }, { smb_encrypt = true } } do
+      local c, e, r, ce = through_proxy("none", 1, o)
+      assert(c, e)
+      assert(r, ce)
+    end
+  end)
+
+  it("a flipped signature bit or a flipped message bit on a signed session: STATUS_INVALID_SIGNATURE", function()
+    for _, action in ipairs { "sig", "body" } do
+      for _, d in ipairs { "2.1", "3.0", "3.1.1" } do
+        local c, e, r, ce = through_proxy(action, 4, { smb_signing = true, smb_max_dialect = d })
+        local err = e or ce
+        assert.is_nil(c and r, action .. " " .. d)
+        assert.equal(0xC000A000, err.code, action .. " " .. d .. ": " .. tostring(err))
+      end
+    end
+  end)
+
+  it("an altered encrypted message (ciphertext, SessionId, size, flags): refused, the session ends", function()
+    for _, action in ipairs { "body", "sess", "size", "flags" } do
+      local c, e, r, ce = through_proxy(action, 4, { smb_encrypt = true })
+      local err = e or ce
+      assert.is_nil(c and r, action)
+      assert.matches("decryption", tostring(err.message), 1, true)
+    end
+  end)
+end)
+

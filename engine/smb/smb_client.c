@@ -78,6 +78,8 @@ struct smb_pipe {
   uint8_t rx_hdr[10];
   size_t rx_hdr_len, rx_left;
   uint64_t transceives;
+  dce_buf tx;                      /* the fragment of the transceive in flight, to
+                                      send again as a WRITE if the server has none */
   int epfd, evfd;                  /* what poll answers; set by other pipes' reads */
   unsigned ep_events;              /* socket interest registered in epfd */
   int signalled;
@@ -111,7 +113,8 @@ struct dce_smb {
   uint8_t client_guid[16], server_guid[16];
   uint32_t client_caps;
   uint16_t client_secmode;
-  int validating, sign_next;       /* 3.0/3.0.2: FSCTL_VALIDATE_NEGOTIATE_INFO in flight */
+  int validating, sign_next;
+  int no_transceive;               /* the server refused FSCTL_PIPE_TRANSCEIVE once */       /* 3.0/3.0.2: FSCTL_VALIDATE_NEGOTIATE_INFO in flight */
   uint64_t session_id;
   uint32_t tree_id;
   uint16_t session_flags;
@@ -483,6 +486,8 @@ static int send_transceive(dce_smb *s, smb_pipe *p, const uint8_t *data, size_t 
   if (req_send(s, p, n > out_max ? n : out_max)) return -1;
   p->reading = 1;
   p->transceives++;
+  dce_buf_reset(&p->tx);
+  dce_buf_put(&p->tx, data, n);                   /* (if it fails, no fallback: the error stands) */
   return 0;
 }
 
@@ -938,6 +943,15 @@ static void on_ioctl(dce_smb *s, smb_pipe *p, const smb2_msg *m) {
   if (!p) return;
   p->reading = 0;
   if (p->state != P_OPEN) return;
+  if ((m->status == SMB2_STATUS_NOT_SUPPORTED || m->status == 0xC0000010u /* INVALID_DEVICE_REQUEST */) &&
+      p->tx.len && !p->tx.err && s->credits >= 2 && s->n_ops + 2 <= MAX_OPS) {
+    /* a server without FSCTL_PIPE_TRANSCEIVE: WRITE and READ from now on */
+    s->no_transceive = 1;
+    if (send_write(s, p, p->tx.p, p->tx.len) == 0) send_read(s, p);
+    dce_buf_reset(&p->tx);
+    return;
+  }
+  dce_buf_reset(&p->tx);
   if (m->status != 0 && m->status != SMB2_STATUS_BUFFER_OVERFLOW) {
     if (pipe_closed_status(m->status)) pipe_fail(p, m->status, "the server closed \\pipe\\%s", p->name);
     else {
@@ -1241,7 +1255,7 @@ static long pipe_send(dce_transport *t, const void *buf, size_t n) {
   if (chunk >= 10 && b[0] == 5 && dce_ld16(b + 8, (b[4] & 0x10) != 0) == chunk) {
     uint8_t type = b[2], flags = b[3];
     int asks = (type == 0 || type == 11 || type == 14) && (flags & 0x02);   /* a reply will come */
-    if (asks && (flags & 0x01) && !p->reading && !p->expect && pipe_avail(p) == 0 &&
+    if (asks && (flags & 0x01) && !s->no_transceive && !p->reading && !p->expect && pipe_avail(p) == 0 &&
         !p->rx_left && !p->rx_hdr_len && chunk <= s->max_transact) {
       if (send_transceive(s, p, b, chunk) || flush(s)) return DCE_T_ERROR;
       p->expect++;
@@ -1354,6 +1368,7 @@ static void pipe_close(dce_transport *t) {
   for (i = 0; i < MAX_OPS; i++) if (s->ops[i].used && s->ops[i].pipe == p) s->ops[i].pipe = NULL;
   for (pp = &s->pipes; *pp; pp = &(*pp)->next) if (*pp == p) { *pp = p->next; break; }
   dce_buf_free(&p->in);
+  dce_buf_free(&p->tx);
   if (p->epfd >= 0) close(p->epfd);
   if (p->evfd >= 0) close(p->evfd);
   free(p);
@@ -1472,6 +1487,7 @@ dce_transport *dce_smb_pipe_new(dce_smb *s, const char *name, char *err, size_t 
 #endif
   p->ep_events = DCE_T_READ;
   dce_buf_init(&p->in);
+  dce_buf_init(&p->tx);
   p->state = P_WAIT_TREE;
   p->next = s->pipes;
   s->pipes = p;

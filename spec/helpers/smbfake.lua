@@ -508,7 +508,9 @@ S.compound = scenario {
     c.send = function(self, bytes) c.held = bytes:sub(5) end    -- keep the WRITE response
     default.write(c, req)
     c.send = sent
-    if not c.pending_read or #c.outq == 0 then c:send(M.frame(c.held)); c.held = nil end
+    -- a READ already waiting: answer the WRITE alone; else hold it for the
+    -- READ that follows and answer both in one frame
+    if c.pending_read then c:send(M.frame(c.held)); c.held = nil end
   end,
   answer = function(c, req)
     if not c.held then c.pending_read = req; return default.deliver(c) end
