@@ -390,13 +390,7 @@ describe("lsarpc, svcctl and winreg over ncacn_np", function()
     samba_conf("")
     -- Samba lets only administrators write its registry: alice joins
     -- BUILTIN\Administrators for this test (a new session picks it up)
-    local conf = sh_quote(env.SAMBA_CONF)
-    os.execute("getent group rpcadmins >/dev/null || groupadd rpcadmins")
-    os.execute("env -u LD_PRELOAD net -s " .. conf .. " groupmap add sid=S-1-5-32-544 unixgroup=rpcadmins " ..
-               "type=builtin ntgroup=Administrators >/dev/null 2>&1")
-    assert(os.execute("env -u LD_PRELOAD net -s " .. conf .. " sam addmem 'BUILTIN\\Administrators' " ..
-                      sh_quote(env.SAMBA_DOMAIN .. "\\" .. USER) .. " >/dev/null"))
-    local ok, err = pcall(function()
+    peers.with_admin(env, function()
       local reg = dcerpc.interface "winreg"
       local C, H = reg.constants, reg.helpers
       local c = assert(connect(reg, { smb_signing = true }))
@@ -432,9 +426,6 @@ describe("lsarpc, svcctl and winreg over ncacn_np", function()
       assert(c:BaseRegCloseKey { hKey = sw })
       assert(c:BaseRegCloseKey { hKey = hklm })
     end)
-    os.execute("env -u LD_PRELOAD net -s " .. conf .. " sam delmem 'BUILTIN\\Administrators' " ..
-               sh_quote(env.SAMBA_DOMAIN .. "\\" .. USER) .. " >/dev/null 2>&1")
-    assert(ok, err)
   end)
 end)
 

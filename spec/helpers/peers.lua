@@ -97,6 +97,26 @@ end
 
 M.start = start
 
+-- Run fn() with the Samba peer's user in BUILTIN\Administrators (Samba lets
+-- only administrators write its registry or change services), then take the
+-- membership away again, also when fn raises. Sessions opened inside fn get
+-- the group; those opened after do not. Returns what fn returned, or raises
+-- its error.
+function M.with_admin(env, fn)
+  local conf = "'" .. env.SAMBA_CONF:gsub("'", "'\\''") .. "'"
+  local member = "'" .. (env.SAMBA_DOMAIN .. "\\" .. env.SAMBA_USER):gsub("'", "'\\''") .. "'"
+  os.execute("getent group rpcadmins >/dev/null || groupadd rpcadmins")
+  os.execute("env -u LD_PRELOAD net -s " .. conf .. " groupmap add sid=S-1-5-32-544 unixgroup=rpcadmins " ..
+             "type=builtin ntgroup=Administrators >/dev/null 2>&1")
+  assert(os.execute("env -u LD_PRELOAD net -s " .. conf .. " sam addmem 'BUILTIN\\Administrators' " ..
+                    member .. " >/dev/null"), "cannot make the peer's user an administrator")
+  local res = table.pack(pcall(fn))
+  os.execute("env -u LD_PRELOAD net -s " .. conf .. " sam delmem 'BUILTIN\\Administrators' " ..
+             member .. " >/dev/null 2>&1")
+  if not res[1] then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
+end
+
 -- The sorted share names a srvsvc client `c` lists (NetrShareEnum level 1):
 -- what the interop specs compare between anonymous and authenticated calls.
 function M.share_names(c)
