@@ -78,6 +78,7 @@ struct smb_pipe {
   uint8_t rx_hdr[10];
   size_t rx_hdr_len, rx_left;
   uint64_t transceives;
+  int compounded;                  /* its CREATE went with the TREE_CONNECT */
   dce_buf tx;                      /* the fragment of the transceive in flight, to
                                       send again as a WRITE if the server has none */
   int epfd, evfd;                  /* what poll answers; set by other pipes' reads */
@@ -230,49 +231,64 @@ static void req_begin(dce_smb *s, uint16_t cmd) {
 /* Send the request built in s->scratch (payload: the bytes it reads or
 ** writes, for the credit charge). Fills in message id, credits, signs or
 ** encrypts, frames it and queues it. 0, or -1 (session dead). */
-static int req_send(dce_smb *s, smb_pipe *p, size_t payload) {
+/* A request in s->scratch: where its header starts, the pipe it is for, the
+** bytes it reads or writes (for the credit charge). */
+typedef struct req_part { size_t at; smb_pipe *pipe; size_t payload; } req_part;
+
+/* Send the n requests built one after the other in s->scratch as one frame
+** (a compound chain when n > 1: each but the last is padded to 8 bytes and
+** points at the next with NextCommand). Each gets its message id and
+** credits and is signed on its own; an encrypted session encrypts the whole
+** chain in one TRANSFORM_HEADER. 0, or -1 (session dead). */
+static int req_send_parts(dce_smb *s, const req_part *parts, int n) {
   dce_buf *m = &s->scratch;
-  uint8_t *h = m->p;
-  uint16_t cmd = dce_ld16(h + 12, 1), charge = charge_of(s, payload);
-  uint32_t want;
   size_t framed_at, len;
-  int i, encrypt;
-  smb_op *op = NULL;
+  uint32_t charge_all = 0;
+  int i, k, free_ops = 0, encrypt;
   if (m->err) { set_dead(s, SMB2_STATUS_NO_MEMORY, "out of memory"); return -1; }
-  for (i = 0; i < MAX_OPS; i++) if (!s->ops[i].used) { op = &s->ops[i]; break; }
-  if (s->credits < charge) {
-    set_dead(s, SMB2_STATUS_INVALID_NETWORK_RESPONSE,
-             "the server granted no credits: SMB2 %s cannot be sent", smb2_command_name(cmd));
+  for (k = 0; k < n; k++) charge_all += charge_of(s, parts[k].payload);
+  for (i = 0; i < MAX_OPS; i++) if (!s->ops[i].used) free_ops++;
+  if (s->credits < charge_all) {
+    set_dead(s, SMB2_STATUS_INVALID_NETWORK_RESPONSE, "the server granted no credits: SMB2 %s cannot be sent",
+             smb2_command_name(dce_ld16(m->p + parts[0].at + 12, 1)));
     return -1;
   }
-  if (!op) {
+  if (free_ops < n) {
     set_dead(s, SMB2_STATUS_INVALID_NETWORK_RESPONSE, "internal: request without a slot");
     return -1;
   }
-  want = s->credits < CREDITS_WANTED ? CREDITS_WANTED - s->credits + charge : charge;
-  if (s->dialect != SMB2_DIALECT_202 && s->dialect) dce_st16(h + 6, charge, 1);
-  dce_st16(h + 14, (uint16_t)(want > 512 ? 512 : want), 1);
-  dce_st64(h + 24, s->next_mid, 1);
-  op->used = 1;
-  op->interim = 0;
-  op->mid = s->next_mid;
-  op->cmd = cmd;
-  op->pipe = p;
-  s->n_ops++;
-  s->next_mid += charge ? charge : 1;
-  s->credits -= charge;
-  /* 3.1.1 pre-authentication integrity: the NEGOTIATE request (before the
-  ** dialect is known) and every SESSION_SETUP request */
-  if (cmd == SMB2_NEGOTIATE || (cmd == SMB2_SESSION_SETUP && s->dialect == SMB2_DIALECT_311))
-    { dce_span v = { m->p, m->len }; dce_smb_preauth_update(s->preauth, &v, 1); }
-  encrypt = s->encrypting && cmd != SMB2_NEGOTIATE && cmd != SMB2_SESSION_SETUP;
-  /* signed: everything on a signing session, and in 3.1.1 the TREE_CONNECT
-  ** of any authenticated one ([MS-SMB2] 3.2.4.1.1) */
-  if (!encrypt && cmd != SMB2_NEGOTIATE && cmd != SMB2_SESSION_SETUP &&
-      (s->signing || s->sign_next || (cmd == SMB2_TREE_CONNECT && s->have_keys && s->dialect == SMB2_DIALECT_311))) {
-    if (dce_smb_sign(&s->crypt, m->p, m->len, 1)) {
-      set_dead(s, SMB2_STATUS_NO_MEMORY, "SMB signing failed");
-      return -1;
+  encrypt = s->encrypting && dce_ld16(m->p + parts[0].at + 12, 1) > SMB2_SESSION_SETUP;
+  for (k = 0; k < n; k++) {
+    uint8_t *h = m->p + parts[k].at;
+    size_t mlen = (k + 1 < n ? parts[k + 1].at : m->len) - parts[k].at;
+    uint16_t cmd = dce_ld16(h + 12, 1), charge = charge_of(s, parts[k].payload);
+    uint32_t want = s->credits < CREDITS_WANTED ? CREDITS_WANTED - s->credits + charge : charge;
+    smb_op *op = NULL;
+    for (i = 0; i < MAX_OPS; i++) if (!s->ops[i].used) { op = &s->ops[i]; break; }
+    if (k + 1 < n) dce_st32(h + 20, (uint32_t)mlen, 1);
+    if (s->dialect != SMB2_DIALECT_202 && s->dialect) dce_st16(h + 6, charge, 1);
+    dce_st16(h + 14, (uint16_t)(want > 512 ? 512 : want), 1);
+    dce_st64(h + 24, s->next_mid, 1);
+    op->used = 1;
+    op->interim = 0;
+    op->mid = s->next_mid;
+    op->cmd = cmd;
+    op->pipe = parts[k].pipe;
+    s->n_ops++;
+    s->next_mid += charge ? charge : 1;
+    s->credits -= charge;
+    /* 3.1.1 pre-authentication integrity: the NEGOTIATE request (before the
+    ** dialect is known) and every SESSION_SETUP request */
+    if (cmd == SMB2_NEGOTIATE || (cmd == SMB2_SESSION_SETUP && s->dialect == SMB2_DIALECT_311))
+      { dce_span v = { h, mlen }; dce_smb_preauth_update(s->preauth, &v, 1); }
+    /* signed: everything on a signing session, and in 3.1.1 the TREE_CONNECT
+    ** of any authenticated one ([MS-SMB2] 3.2.4.1.1) */
+    if (!encrypt && cmd != SMB2_NEGOTIATE && cmd != SMB2_SESSION_SETUP &&
+        (s->signing || s->sign_next || (cmd == SMB2_TREE_CONNECT && s->have_keys && s->dialect == SMB2_DIALECT_311))) {
+      if (dce_smb_sign(&s->crypt, h, mlen, 1)) {
+        set_dead(s, SMB2_STATUS_NO_MEMORY, "SMB signing failed");
+        return -1;
+      }
     }
   }
   /* frame: 4-byte length (direct TCP and NBSS session message alike) */
@@ -295,6 +311,12 @@ static int req_send(dce_smb *s, smb_pipe *p, size_t payload) {
   }
   s->out.len = framed_at + 4 + len;
   return 0;
+}
+
+static int req_send(dce_smb *s, smb_pipe *p, size_t payload) {
+  req_part one;
+  one.at = 0; one.pipe = p; one.payload = payload;
+  return req_send_parts(s, &one, 1);
 }
 
 /* ------------------------------------------------------------ requests */
@@ -392,29 +414,62 @@ static long put_utf16(dce_buf *b, const char *s8) {
   return (long)(2 * units);
 }
 
-static int send_tree_connect(dce_smb *s) {
+/* The TREE_CONNECT body after a header at hdr in s->scratch. */
+static int build_tree_connect(dce_smb *s, size_t hdr) {
   dce_buf *b = &s->scratch;
   char path[300];
   size_t body;
   long plen;
   snprintf(path, sizeof path, "\\\\%s\\IPC$", s->server);
-  req_begin(s, SMB2_TREE_CONNECT);
   body = b->len;
   dce_buf_zero(b, 8);
   if (b->err) return -1;
   dce_st16(b->p + body, 9, 1);
-  dce_st16(b->p + body + 4, (uint16_t)(body + 8), 1);
+  dce_st16(b->p + body + 4, (uint16_t)(body - hdr + 8), 1);
   plen = put_utf16(b, path);
   if (plen < 0) return -1;
   dce_st16(b->p + body + 6, (uint16_t)plen, 1);
-  return req_send(s, NULL, 0);
+  return 0;
 }
 
-static int send_create(dce_smb *s, smb_pipe *p) {
+static int build_create(dce_smb *s, smb_pipe *p, size_t hdr);
+
+/* TREE_CONNECT to IPC$. With pipes waiting, and where nothing must be
+** confirmed first (3.0 and 3.0.2 validate the negotiation after the tree
+** connect), their CREATEs ride in the same frame as related requests: one
+** round trip less to open a pipe. A CREATE that fails there is sent again
+** alone (on_create). */
+static int send_tree_connect(dce_smb *s) {
+  dce_buf *b = &s->scratch;
+  req_part parts[1 + 8];
+  int n = 1;
+  smb_pipe *p;
+  req_begin(s, SMB2_TREE_CONNECT);
+  if (build_tree_connect(s, 0)) return -1;
+  parts[0].at = 0; parts[0].pipe = NULL; parts[0].payload = 0;
+  if (s->dialect != SMB2_DIALECT_300 && s->dialect != SMB2_DIALECT_302) {
+    for (p = s->pipes; p && n < 9; p = p->next) {
+      size_t at;
+      if (p->state != P_WAIT_TREE || p->compounded) continue;
+      if (s->credits < (uint32_t)n + 1 || s->n_ops + n + 1 > MAX_OPS) break;
+      dce_buf_zero(b, (8 - b->len % 8) % 8);
+      at = b->len;
+      smb2_hdr_put(b, SMB2_CREATE, 0, 0, SMB2_FLAGS_RELATED, 0, 0xFFFFFFFFu, s->session_id);
+      if (b->err || build_create(s, p, at)) return -1;
+      parts[n].at = at; parts[n].pipe = p; parts[n].payload = 0;
+      p->state = P_OPENING;
+      p->compounded = 1;
+      n++;
+    }
+  }
+  return req_send_parts(s, parts, n);
+}
+
+/* The CREATE body of pipe p after a header at hdr in s->scratch. */
+static int build_create(dce_smb *s, smb_pipe *p, size_t hdr) {
   dce_buf *b = &s->scratch;
   size_t body;
   long nlen;
-  req_begin(s, SMB2_CREATE);
   body = b->len;
   dce_buf_zero(b, 56);
   if (b->err) return -1;
@@ -424,11 +479,17 @@ static int send_create(dce_smb *s, smb_pipe *p) {
   dce_st32(b->p + body + 32, 0x3, 1);       /* ShareAccess: read | write */
   dce_st32(b->p + body + 36, 1, 1);         /* CreateDisposition: FILE_OPEN */
   dce_st32(b->p + body + 40, 0x00400040u, 1);  /* FILE_NON_DIRECTORY_FILE | FILE_OPEN_NO_RECALL */
-  dce_st16(b->p + body + 44, (uint16_t)(body + 56), 1);
+  dce_st16(b->p + body + 44, (uint16_t)(body - hdr + 56), 1);
   nlen = put_utf16(b, p->name);
   if (nlen < 0) return -1;
   dce_st16(b->p + body + 46, (uint16_t)nlen, 1);
   if (nlen == 0) dce_buf_u8(b, 0);
+  return b->err ? -1 : 0;
+}
+
+static int send_create(dce_smb *s, smb_pipe *p) {
+  req_begin(s, SMB2_CREATE);
+  if (build_create(s, p, 0)) return -1;
   return req_send(s, p, 0);
 }
 
@@ -883,6 +944,15 @@ static int on_tree_connect(dce_smb *s, const smb2_msg *m) {
 static void on_create(dce_smb *s, smb_pipe *p, const smb2_msg *m) {
   char e[200];
   if (!p || p->state != P_OPENING) return;
+  if (m->status != 0 && p->compounded == 1 && s->state == ST_READY) {
+    /* the compounded CREATE failed: once more alone, now that the tree is
+    ** known (a share requiring encryption, a server that does not take
+    ** related requests) */
+    p->compounded = 2;
+    p->state = P_WAIT_TREE;
+    open_waiting_pipes(s);
+    return;
+  }
   if (m->status != 0) {
     char what[200];
     snprintf(what, sizeof what, "SMB CREATE \\pipe\\%s", p->name);
@@ -1055,7 +1125,10 @@ static int on_message(dce_smb *s, const smb2_msg *m, int decrypted) {
                smb2_command_name(m->command));
       return -1;
     }
-  } else if (s->encrypting && !decrypted && m->command != SMB2_NEGOTIATE && m->command != SMB2_SESSION_SETUP) {
+  } else if (s->encrypting && !decrypted && m->command != SMB2_NEGOTIATE && m->command != SMB2_SESSION_SETUP &&
+             !(op->cmd == SMB2_CREATE && op->pipe && op->pipe->compounded == 1)) {
+    /* (a CREATE compounded with the TREE_CONNECT of a share that turned out
+    ** to require encryption was sent in clear: its answer may be too) */
     set_dead(s, SMB2_STATUS_ACCESS_DENIED, "unencrypted SMB2 %s response on an encrypted session",
              smb2_command_name(m->command));
     return -1;

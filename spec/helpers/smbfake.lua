@@ -113,14 +113,26 @@ end
 
 -- the next request: { cmd, mid, credits, charge, sid, tree, body, raw } | nil
 function Conn:request(secs)
-  local lh = self:read_exact(4, secs)
-  if not lh then return nil end
-  local raw = self:read_exact(string.unpack(">I4", lh) & 0xFFFFFF, secs)
+  local raw
+  if self.chain then                   -- the next request of a compound chain
+    raw, self.chain = self.chain, nil
+  else
+    local lh = self:read_exact(4, secs)
+    if not lh then return nil end
+    raw = self:read_exact(string.unpack(">I4", lh) & 0xFFFFFF, secs)
+  end
   if not raw or #raw < 64 or raw:sub(1, 4) ~= "\xFESMB" then return nil end
+  local next_command = string.unpack("<I4", raw, 21)
+  if next_command >= 64 and next_command < #raw then
+    self.chain = raw:sub(next_command + 1)       -- answered one by one, in their own frames
+    raw = raw:sub(1, next_command)
+  end
   local charge, cmd, credits, flags, mid = string.unpack("<I2xxxxI2I2I4xxxxI8", raw, 7)
   local r = { cmd = cmd, mid = mid, credits = credits, charge = charge, flags = flags, raw = raw,
               sid = string.unpack("<I8", raw, 41), tree = string.unpack("<I4", raw, 37),
               body = raw:sub(65) }
+  if flags & 4 ~= 0 and r.tree == 0xFFFFFFFF then r.tree = self.last_tree or r.tree end   -- related
+  self.last_tree = r.tree
   self.log[#self.log + 1] = cmd
   return r
 end
