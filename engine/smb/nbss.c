@@ -38,18 +38,6 @@ int dce_nbss_request(dce_buf *out, const char *called, const char *calling) {
   return 0;
 }
 
-void dce_nbss_name_for_host(const char *host, char out[16]) {
-  size_t i = 0;
-  int numeric = 1;
-  const char *p;
-  for (p = host; *p; p++)
-    if (!(isdigit((unsigned char)*p) || *p == '.' || *p == ':' || *p == '[' || *p == ']' ||
-          (isxdigit((unsigned char)*p) && strchr(host, ':')))) numeric = 0;
-  if (numeric || !*host) { strcpy(out, "*SMBSERVER"); return; }
-  for (p = host; *p && *p != '.' && i < 15; p++) out[i++] = (char)toupper((unsigned char)*p);
-  out[i] = 0;
-}
-
 int dce_nbss_response(const unsigned char *p, size_t len, char *err, size_t errlen) {
   size_t body;
   if (len < 4) return 0;

@@ -21,10 +21,6 @@
 ** 0, or -1 for an empty name or out of memory. */
 int dce_nbss_request(dce_buf *out, const char *called, const char *calling);
 
-/* The called name Windows would use for host: the first label of a DNS
-** name, upper-cased, at most 15 characters; "*SMBSERVER" for an address. */
-void dce_nbss_name_for_host(const char *host, char out[16]);
-
 /* The server's answer at p[0..len): 0 need more bytes, > 0 a POSITIVE
 ** SESSION RESPONSE of that many bytes (consume them), -1 a NEGATIVE SESSION
 ** RESPONSE (the called name refused; the RFC 1002 error code in words in

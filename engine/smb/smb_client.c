@@ -325,7 +325,7 @@ static int send_negotiate(dce_smb *s) {
   static const uint16_t all[] = { SMB2_DIALECT_202, SMB2_DIALECT_210, SMB2_DIALECT_300,
                                   SMB2_DIALECT_302, SMB2_DIALECT_311 };
   dce_buf *b = &s->scratch;
-  size_t body, i, nd = 0, count_at, ctx_at;
+  size_t body, i, nd = 0, ctx_at;
   int offer311 = 0;
   req_begin(s, SMB2_NEGOTIATE);
   body = b->len;
@@ -383,7 +383,6 @@ static int send_negotiate(dce_smb *s) {
     if (b->err) return -1;
     dce_st16(b->p + body + 32, (uint16_t)n, 1);
   }
-  (void)count_at;
   return req_send(s, NULL, 0);
 }
 
