@@ -7,7 +7,7 @@
 set -euo pipefail
 
 mode=${1:-test}
-pkgs=(gcc make pkg-config lua5.4 liblua5.4-dev libssl-dev libkrb5-dev
+pkgs=(gcc make pkg-config lua5.4 liblua5.4-dev lua-lpeg libssl-dev libkrb5-dev
       samba smbclient procps iproute2)
 if [ "$mode" = test ]; then
     pkgs+=(lua-busted luarocks python3-samba python3-impacket samba-testsuite tshark valgrind
