@@ -40,8 +40,7 @@ local function to_err(e)
   return nil
 end
 
-local OPTS = options.keys({ "include", "defines", "name", "interface", "file", "ignore_attributes",
-                            "pointer_default" })
+local OPTS = options.keys({ "include", "defines", "name", "interface", "file", "ignore_attributes", "acf" })
 
 -- the prelude: parsed once, declared into every load
 local prelude_items
@@ -222,6 +221,41 @@ local function build(state, info, all_items)
   return iface
 end
 
+-- An .acf changes nothing on the wire (its attributes shape the local
+-- stubs): it is parsed, and what it names must exist in the interface.
+local function check_acf(state, acf, inode, iface)
+  local src = acf
+  if type(acf) == "string" then
+    local text = readfile(acf)
+    if not text then error({ idl = true, src = inode.src, pos = inode.pos, message = "cannot read " .. acf }, 0) end
+    src = { name = acf, text = text }
+  end
+  local text = cpp.run(src, { macros = state.macros, include = function() end })
+  local items = parser.parse_acf({ name = src.name, text = text })
+  local function fail(n, msg) error({ idl = true, src = n.src, pos = n.pos, message = msg }, 0) end
+  for _, it in ipairs(items) do
+    if it.tag == "acf_interface" then
+      if it.name ~= inode.name then fail(it, "the .acf configures interface " .. it.name .. ", the .idl defines " .. inode.name) end
+      for _, b in ipairs(it.body) do
+        if b.tag == "acf_func" and not iface.functions[b.name] then
+          fail(b, "the .acf names procedure " .. b.name .. ", which interface " .. inode.name .. " does not have")
+        elseif b.tag == "acf_func" then
+          local fn = iface.functions[b.name]
+          for _, p in ipairs(b.params) do
+            if not fn.byname[p.name] and not (p.attrs[1] and (p.attrs[1].name == "comm_status" or p.attrs[1].name == "fault_status")) then
+              fail(b, "the .acf names parameter " .. p.name .. " of " .. b.name .. ", which has none by that name")
+            end
+          end
+        elseif b.tag == "acf_typedef" then
+          for _, n in ipairs(b.names) do
+            if not state.typedefs[n] and not prelude.types[n] then fail(b, "the .acf names type " .. n .. ", which is not defined") end
+          end
+        end
+      end
+    end
+  end
+end
+
 -- parse(text, opts) -> iface | nil, err
 --   opts: file (the name errors give; "(string)"), include (a directory or a
 --   list: where #include and import look, after the file's own directory;
@@ -240,7 +274,7 @@ function M.parse(text, opts)
     macros[k] = { body = v == true and "1" or tostring(v), src = { name = "(defines)", text = tostring(v) } }
     predefined[k] = true
   end
-  local lopts = { macros = macros, ignore_attributes = opts.ignore_attributes }
+  local lopts = { macros = macros, ignore_attributes = opts.ignore_attributes, name = opts.name }
   local state = lower.new(lopts, prelude.types)
   state.predefined_macros = predefined
   state.dirs = search_path(opts)
@@ -274,7 +308,9 @@ function M.parse(text, opts)
     else
       pick = main[1]
     end
-    return build(state, pick, items)
+    local iface = build(state, pick, items)
+    if opts.acf then check_acf(state, opts.acf, pick.node, iface) end
+    return iface
   end)
   parser.type_names = {}
   if ok then return r end
@@ -295,9 +331,19 @@ function M.load(path, opts)
     return nil, setmetatable({ file = path, line = 0, column = 0, code = 0x6f7, name = "idl",
                                message = "cannot read: " .. tostring(why) }, ErrMT)
   end
+  if path:match("%.[Aa][Cc][Ff]$") then
+    return nil, setmetatable({ file = path, line = 1, column = 1, code = 0x6f7, name = "idl",
+                               message = "an .acf configures an .idl: load the .idl (the .acf beside it is read too)" }, ErrMT)
+  end
   local o = {}
   for k, v in pairs(opts or {}) do o[k] = v end
   o.file = path
+  if o.acf == nil then
+    local sibling = path:gsub("%.[Ii][Dd][Ll]$", "") .. ".acf"
+    if sibling ~= path and readfile(sibling) then o.acf = sibling end
+  elseif o.acf == false then
+    o.acf = nil
+  end
   return M.parse(text, o)
 end
 

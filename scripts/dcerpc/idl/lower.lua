@@ -157,7 +157,10 @@ function State:const_value(e, depth)
       if x then return self:const_value(x, depth + 1) end
     end
     return nil
-  elseif t == "cast" then return self:const_value(e[2], depth)
+  elseif t == "cast" then
+    local v = self:const_value(e[2], depth)
+    if v == nil then return nil end
+    return self:convert(v, e)
   elseif t == "un" then
     local v = self:const_value(e[2], depth)
     if v == nil then return nil end
@@ -188,6 +191,22 @@ function State:const_value(e, depth)
     elseif op == "<=" then return a <= b and 1 or 0 elseif op == ">=" then return a >= b and 1 or 0 end
   end
   return nil
+end
+
+-- a cast "(DWORD) -1": the value as the type holds it (unsigned types wrap)
+local UNSIGNED = { uint8 = true, uint16 = true, uint32 = true, char = true, wchar_t = true,
+                   error_status_t = true, NTSTATUS = true, WERROR = true, HRESULT = true }
+function State:convert(v, e)
+  local words = e[1]
+  local ts
+  if #words == 1 and not parser.RESERVED[words[1]] then ts = { tag = "named", name = words[1], pos = e.pos, src = e.src }
+  else ts = { tag = "base", words = words, pos = e.pos, src = e.src } end
+  local ok, t = pcall(self.lower_decl, self, ts, nil, {}, { what = "a cast" })
+  if not ok or type(t) ~= "table" or t.kind ~= "prim" or not t.size or t.size >= 8 then return v end
+  local bits = t.size * 8
+  v = v & ((1 << bits) - 1)
+  if not UNSIGNED[t.name] and v >= (1 << (bits - 1)) then v = v - (1 << bits) end
+  return v
 end
 
 function State:const(e, what)
@@ -246,7 +265,11 @@ function State:declare(items, pd)
         end
       end
     elseif tag == "const" then
-      self.consts[it.name] = { node = it, expr = it.value }
+      -- "const unsigned long X = -1": the value as the declared type holds it
+      local words = it.type.tag == "base" and it.type.words or (it.type.tag == "named" and { it.type.name })
+      local expr = it.value
+      if words then expr = { tag = "cast", pos = it.value.pos, src = it.value.src, words, it.value } end
+      self.consts[it.name] = { node = it, expr = expr }
     elseif tag == "tagdecl" then
       self:declare_tags(it.type, pd)
     end

@@ -60,6 +60,10 @@ local ID = reached("a name") * Cmt(C(ident), function(_, i, id)
   return i, id
 end) * sp
 
+-- items with no meaning (cpp_quote, a lone ';', a forward declaration):
+-- a value all the same, so the list has no holes
+local SKIP = { tag = "skip" }
+
 local function node(tag)
   return function(pos, ...)
     local n = { tag = tag, pos = pos, src = cur_src }
@@ -172,11 +176,11 @@ local G = {
   "file",
   file = sp * Ct(V"item"^0) * (-1 + reached("a declaration") * P(false)),
   item = V"import" + V"cppquote" + V"midlpragma" + V"interface" + V"typedef" + V"constdecl"
-       + V"library" + V"tagdecl" + V"func" + (sym";" * Cc(nil)),
+       + V"library" + V"tagdecl" + V"func" + (sym";" / function() return SKIP end),
 
   import = Cp() * kw"import" * Ct(string_lit * (sym"," * string_lit)^0) * sym";" / node("import"),
-  cppquote = kw"cpp_quote" * sym"(" * string_lit * sym")" * sym";"^-1 / function() return nil end,
-  midlpragma = kw"midl_pragma" * ID * sym"(" * balanced * sym")" * sym";"^-1 / function() return nil end,
+  cppquote = kw"cpp_quote" * sym"(" * string_lit * sym")" * sym";"^-1 / function() return SKIP end,
+  midlpragma = kw"midl_pragma" * ID * sym"(" * balanced * sym")" * sym";"^-1 / function() return SKIP end,
   library = Cmt(Cp() * (V"attrs" + Cc(nil)) * C(P"library" + P"coclass" + P"dispinterface" + P"module") * -idchar,
     function(_, _, pos, _, what)
       error({ idl = true, src = cur_src, pos = pos, message = what .. " blocks (COM type libraries) are not supported" }, 0)
@@ -196,8 +200,8 @@ local G = {
     function(pos, attrs, name, base, items)
       return { tag = "interface", pos = pos, src = cur_src, attrs = attrs, name = name, base = base, items = items }
     end
-    + (V"attrs"^-1 * kw"interface" * ID * sym";") / function() return nil end,
-  iitem = V"import" + V"cppquote" + V"midlpragma" + V"typedef" + V"constdecl" + V"tagdecl" + V"func" + (sym";" * Cc(nil)),
+    + (V"attrs"^-1 * kw"interface" * ID * sym";") / function() return SKIP end,
+  iitem = V"import" + V"cppquote" + V"midlpragma" + V"typedef" + V"constdecl" + V"tagdecl" + V"func" + (sym";" / function() return SKIP end),
 
   typedef = Cmt(Cp() * kw"typedef" * (V"attrs" + Cc{}) * V"typespec" * V"declarators" * sym";", function(_, i, pos, attrs, ts, decls)
       -- at match time: later casts "(NAME) x" in this file know the name
@@ -261,8 +265,8 @@ local G = {
     end)^-1 / function(pos, nptr, name, dims)
       return { tag = "decl", pos = pos, src = cur_src, ptrs = nptr, name = name, dims = dims }
     end,
-  dim = sym"[" * (Expr + Cp() * sym"*" / function(p) return { tag = "star", pos = p } end
-                  + Cp() / function(p) return { tag = "open", pos = p } end) * sym"]",
+  dim = sym"[" * (Expr + Cp() * sym"*" / function(p) return { tag = "star", pos = p, src = cur_src } end
+                  + Cp() / function(p) return { tag = "open", pos = p, src = cur_src } end) * sym"]",
 
   func = Cp() * (V"attrs" + Cc{}) * V"typespec" * V"ptrs" * ID * sym"(" * V"params" * sym")" * sym";" /
     function(pos, attrs, ts, nptr, name, params)
@@ -274,6 +278,41 @@ local G = {
 }
 
 local File = P(G)
+
+-- An application configuration file (.acf): attributes for the stubs of one
+-- machine, none of which changes the wire. Read to check it and to find the
+-- procedures and types it names.
+local acf_params = Ct(((V"attrs" + Cc{}) * ID / function(a, n) return { attrs = a, name = n } end *
+                       (sym"," * (V"attrs" + Cc{}) * ID / function(a, n) return { attrs = a, name = n } end)^0)^-1)
+local Acf = P{
+  "acf",
+  acf = sp * Ct(V"aitem"^0) * (-1 + reached("an interface") * P(false)),
+  aitem = Cp() * kw"include" * Ct(string_lit * (sym"," * string_lit)^0) * sym";" / function() return SKIP end
+        + Cp() * kw"import" * Ct(string_lit * (sym"," * string_lit)^0) * sym";" / function() return SKIP end
+        + Cp() * (V"attrs" + Cc{}) * kw"interface" * ID * sym"{" * Ct(V"abody"^0) * sym"}" * sym";"^-1 /
+          function(pos, attrs, name, body)
+            return { tag = "acf_interface", pos = pos, src = cur_src, attrs = attrs, name = name, body = body }
+          end,
+  abody = Cp() * kw"typedef" * (V"attrs" + Cc{}) * Ct(ID * (sym"," * ID)^0) * sym";" /
+          function(pos, attrs, names) return { tag = "acf_typedef", pos = pos, src = cur_src, attrs = attrs, names = names } end
+        + Cp() * kw"include" * Ct(string_lit * (sym"," * string_lit)^0) * sym";" / function() return SKIP end
+        + Cp() * (V"attrs" + Cc{}) * ID * sym"(" * acf_params * sym")" * sym";" /
+          function(pos, attrs, name, params) return { tag = "acf_func", pos = pos, src = cur_src, attrs = attrs, name = name, params = params } end,
+  attrs = G.attrs, attr = G.attr,
+}
+
+function M.parse_acf(src)
+  cur_src = src
+  far_pos, far_what = 0, {}
+  local items = Acf:match(src.text)
+  if not items then
+    local pos = math.max(far_pos, 1)
+    local near = src.text:match("^[%w_]+", pos) or src.text:match("^%S", pos)
+    error({ idl = true, src = src, pos = pos, message = near and ("syntax error near '" .. near .. "'") or
+           "syntax error at the end of the file" }, 0)
+  end
+  return items
+end
 
 -- line and column of byte offset pos in text (1-based)
 function M.where(text, pos)
