@@ -1,7 +1,9 @@
 #!/usr/bin/env lua5.4
--- echo-server.lua [--epm] [--workers N] [--per-address N] [--user NAME:PASSWORD]... [BINDING...]:
+-- echo-server.lua [--epm] [--workers N] [--per-address N] [--user NAME:PASSWORD]... [--idl FILE] [BINDING...]:
 -- Samba's rpcecho test interface served by Lua handlers (the interface
 -- smbtorture's rpc.echo drives).
+-- --idl FILE: the interface from a MIDL file (examples/rpcecho.idl) instead
+--   of the shipped Lua description: the handlers are the same.
 -- --workers N: serve from N processes (the server's `workers` option).
 -- --per-address N: connections one address may hold (the server's
 --   `max_connections_per_address`; default a quarter of max_connections).
@@ -20,7 +22,7 @@ end
 
 local dcerpc = require "dcerpc"
 
-local bindings, epm, workers, users, per_address = {}, false, 1, nil, nil
+local bindings, epm, workers, users, per_address, iface = {}, false, 1, nil, nil, "rpcecho"
 local argv = { ... }
 local i = 1
 while i <= #argv do
@@ -29,6 +31,9 @@ while i <= #argv do
   elseif a == "--per-address" then
     i = i + 1
     per_address = assert(math.tointeger(tonumber(argv[i])), "--per-address: a number expected")
+  elseif a == "--idl" then
+    i = i + 1
+    iface = assert(dcerpc.idl.load((assert(argv[i], "--idl: a file expected"))))
   elseif a == "--workers" then
     i = i + 1
     workers = assert(math.tointeger(tonumber(argv[i])), "--workers: a number expected")
@@ -59,7 +64,7 @@ local function bounded(n, max)
   return n
 end
 
-srv:register("rpcecho", {
+srv:register(iface, {
   AddOne = function(call, a) return { out_data = (a.in_data + 1) & 0xffffffff } end,
   EchoData = function(call, a) return { out_data = a.in_data } end,
   SinkData = function(call, a) return {} end,

@@ -44,6 +44,11 @@ end
 -- scripts/dcerpc/iface/ (or a description table passed through unchanged).
 function M.interface(name)
   if type(name) == "table" then return name end
+  if type(name) == "string" and name:match("%.[Ii][Dd][Ll]$") then
+    local iface, e = M.idl.load(name)               -- a MIDL file (docs/idl.md)
+    if not iface then error(tostring(e), 2) end
+    return iface
+  end
   assert(type(name) == "string" and name:match("^[%w_]+$"), "interface name expected")
   -- one value: require's second (the file name) would land in the options
   -- of dcerpc.connect(b, dcerpc.interface "srvsvc")
@@ -628,5 +633,15 @@ M.server = server.server
 M.sleep = server.sleep
 M.spawn = server.spawn
 M.run = server.run
+
+-- dcerpc.idl (MIDL at run time, docs/idl.md): loaded on first use, since
+-- it needs LPeg and a client that never reads IDL need not load it
+setmetatable(M, { __index = function(t, k)
+  if k == "idl" then
+    local idl = require "dcerpc.idl"
+    rawset(t, k, idl)
+    return idl
+  end
+end })
 
 return M
