@@ -22,7 +22,13 @@ local M = {}
 local cur_src                  -- { name, text } being matched
 local far_pos, far_what = 0, {}
 
+-- The grammar is built twice: without tracking for speed, and with a
+-- Lua call at every token it tries, run only after a failed match to find
+-- where and what it expected (the fast one would pay that on every token).
+local function build(track)
+
 local function reached(what)
+  if not track then return P(true) end
   return Cmt(P(true), function(_, i)
     if i > far_pos then far_pos, far_what = i, { what }
     elseif i == far_pos then far_what[#far_what + 1] = what end
@@ -55,10 +61,9 @@ for w in ([[struct union enum typedef const interface import switch case default
 end
 M.RESERVED = RESERVED
 
-local ID = reached("a name") * Cmt(C(ident), function(_, i, id)
-  if RESERVED[id] then return false end
-  return i, id
-end) * sp
+local reserved_word = P(false)
+for w in pairs(RESERVED) do reserved_word = reserved_word + P(w) end
+local ID = reached("a name") * C(ident - (reserved_word * -idchar)) * sp
 
 -- items with no meaning (cpp_quote, a lone ';', a forward declaration):
 -- a value all the same, so the list has no holes
@@ -160,11 +165,10 @@ local expr_rules = {
           + (sym"(" * V"expr" * sym")"),
 }
 local Expr = P(expr_rules)
-M.Expr = Expr
 
 -- an attribute's argument list: expressions, and empty entries
 -- (size_is(, n)); the whole argument text must be consumed
-local ArgList = sp * Ct((Cp() * Expr + Cp() * Cc(false)) * (sym"," * (Cp() * Expr + Cp() * Cc(false)))^0) * -1
+local ArgList = sp * Ct((Cp() * Expr + Cp() * Cc(false)) * (sym"," * (Cp() * Expr + Cp() * Cc(false)))^0) * Cp()
 
 -- ------------------------------------------------------------ declarations
 local callconv = kw"__stdcall" + kw"__cdecl" + kw"__fastcall" + kw"__pascal" + kw"_stdcall" +
@@ -301,11 +305,17 @@ local Acf = P{
   attrs = G.attrs, attr = G.attr,
 }
 
+return { File = File, ArgList = ArgList, Acf = Acf, Whole = sp * Expr * -1 }
+end
+
+local FAST, DIAG = build(false), build(true)
+
 function M.parse_acf(src)
   cur_src = src
-  far_pos, far_what = 0, {}
-  local items = Acf:match(src.text)
+  local items = FAST.Acf:match(src.text)
   if not items then
+    far_pos, far_what = 0, {}
+    DIAG.Acf:match(src.text)
     local pos = math.max(far_pos, 1)
     local near = src.text:match("^[%w_]+", pos) or src.text:match("^%S", pos)
     error({ idl = true, src = src, pos = pos, message = near and ("syntax error near '" .. near .. "'") or
@@ -324,9 +334,11 @@ end
 -- parse(src) -> items; raises { idl = true, src, pos, message } on a syntax error
 function M.parse(src)
   cur_src = src
-  far_pos, far_what = 0, {}
-  local items = File:match(src.text)
+  local items = FAST.File:match(src.text)
   if not items then
+    far_pos, far_what = 0, {}
+    cur_src = src
+    DIAG.File:match(src.text)
     local pos = math.max(far_pos, 1)
     local seen, list = {}, {}
     for _, w in ipairs(far_what) do if not seen[w] then seen[w] = true; list[#list + 1] = w end end
@@ -342,8 +354,9 @@ end
 function M.attr_args(attr)
   if not attr.args then return {} end
   cur_src = attr.src
-  local r = ArgList:match(attr.src.text:sub(1, attr.argpos + #attr.args - 1), attr.argpos)
-  if not r then
+  -- matched in place (no copy of the text): it must stop where the argument text ends
+  local r, stop = FAST.ArgList:match(attr.src.text, attr.argpos)
+  if not r or stop ~= attr.argpos + #attr.args then
     error({ idl = true, src = attr.src, pos = attr.argpos,
             message = "bad argument to [" .. attr.name .. "]: '" .. attr.args .. "'" }, 0)
   end
@@ -356,7 +369,7 @@ end
 function M.parse_expr(src, text)
   cur_src = src
   far_pos, far_what = 0, {}
-  local e = (sp * Expr * -1):match(text)
+  local e = FAST.Whole:match(text)
   return e
 end
 
