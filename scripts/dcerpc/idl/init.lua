@@ -42,8 +42,8 @@ end
 
 local OPTS = options.keys({ "include", "defines", "name", "interface", "file", "ignore_attributes", "acf" })
 
--- the prelude: parsed once, declared into every load
-local prelude_items
+-- the prelude: parsed and declared once
+local prelude_items, prelude_state
 local function prelude_tree()
   if not prelude_items then
     local src = { name = "(predefined types)", text = prelude.idl }
@@ -282,8 +282,15 @@ function M.parse(text, opts)
   parser.type_names = {}
   for k in pairs(prelude.types) do parser.type_names[k] = true end
   local ok, r = pcall(function()
-    state:declare(prelude_tree(), "unique")
-    for k in pairs(state.typedefs) do parser.type_names[k] = true end
+    -- the prelude's declarations, made once and shared (read-only) by every load
+    if not prelude_state then
+      prelude_state = lower.new({ macros = {} }, prelude.types)
+      prelude_state:declare(prelude_tree(), "unique")
+    end
+    for _, k in ipairs({ "typedefs", "tags", "pref_name", "node_pd" }) do
+      setmetatable(state[k], { __index = prelude_state[k] })
+    end
+    for k in pairs(prelude_state.typedefs) do parser.type_names[k] = true end
     local seen = {}
     local ifaces, items = process(state, { name = file, text = text }, opts.file and dirname(opts.file) or ".", true, seen)
     local main = {}

@@ -104,11 +104,12 @@ local function attr_map(list, opts)
 end
 
 -- merge attribute maps, later ones win
-local function merged(...)
+local function merged(a, b)
+  if not b or next(b) == nil then return a or {} end
+  if not a or next(a) == nil then return b end
   local r = {}
-  for i = 1, select("#", ...) do
-    for k, v in pairs(select(i, ...) or {}) do r[k] = v end
-  end
+  for k, v in pairs(a) do r[k] = v end
+  for k, v in pairs(b) do r[k] = v end
   return r
 end
 
@@ -393,6 +394,8 @@ function State:resolve_tag(node)
   return def
 end
 
+local SIZING = { "size_is", "length_is", "first_is", "last_is", "max_is", "min_is" }
+
 -- expression lists of an attribute (size_is(a, b) -> { a, b })
 local function args_of(a) return a and parser.attr_args(a) or nil end
 
@@ -405,7 +408,7 @@ function State:lower_decl(ts, decl, uattrs, ctx)
   local pd_default = ctx.pd or self.pd or "unique"
   -- sizing attributes, by level (outermost first)
   local sizing = {}
-  for _, an in ipairs({ "size_is", "length_is", "first_is", "last_is", "max_is", "min_is" }) do
+  for _, an in ipairs(SIZING) do
     local a = uattrs[an]
     if a then
       local list = args_of(a)
