@@ -25,10 +25,15 @@
 **     auth = {type=a core.mechs name ("ntlm", "spnego"), level=, user=, domain=, password=|nt_hash=,
 **             workstation=, context_id= (the auth_context_id)}
 **   conn:call(ctx_id, opnum, stub [, {object=uuid, timeout=s, auth_context_id=n|false,
-**             max_response=n}])
+**             max_response=n} [, label]])
 **     -> stub, drep0  (auth_context_id: the security context; false: none;
-**                      max_response: this reply's cap, the connection's otherwise)
-**   conn:send(ctx_id, opnum, stub [, opts]) -> call_id
+**                      max_response: this reply's cap, the connection's otherwise;
+**                      label: how a timeout names the call, "srvsvc.NetrShareEnum";
+**                      "opnum N" without it)
+**   conn:send(ctx_id, opnum, stub [, opts [, label]]) -> call_id
+**   Timeouts name the stage and the peer: "timed out after 5 s connecting to
+**   127.0.0.1[49152]", "... waiting for the bind_ack from 127.0.0.1[49152]",
+**   "... waiting for the response to srvsvc.NetrShareEnum (call 3) from ...".
 **   conn:receive(call_id [, timeout]) -> stub, drep0   (a timeout cancels the call)
 **   conn:info() -> {bound, dead, dead_reason, max_xmit, max_recv, assoc_group,
 **                   secondary_address, features, conc_mpx, shutdown, peer,

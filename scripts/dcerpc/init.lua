@@ -183,7 +183,6 @@ local function ept_map(host, iface, opts, protseq)
   return nil, err(EPT_S_NOT_REGISTERED, nil, "endpoint mapper on " .. where ..
                   " has no " .. protseq .. " endpoint for " .. iface.name, "no")
 end
-M.ept_map = ept_map
 
 ---------------------------------------------------------------- options
 -- Every option an entry point reads; an unknown key raises (dcerpc.opts).
@@ -563,6 +562,30 @@ local function open_np(host, pipe, opts, user, domain)
     copts.nbss = "*SMBSERVER"                      -- the name was refused: the wildcard, on a new connection
   end
   return core.connect_np(host, port, pipe, copts)
+end
+
+-- dcerpc.ept_map(host, iface [, opts [, protseq]]) -> endpoint | nil, err
+-- Ask host's endpoint mapper where iface is served over protseq
+-- ("ncacn_ip_tcp" by default: a port number as a string; "ncacn_np": a
+-- pipe name; "ncalrpc": a socket name). opts as dcerpc.connect's (timeout,
+-- connect_timeout, object, epm_port, ncalrpc_dir; for ncacn_np the SMB
+-- credentials and options).
+function M.ept_map(host, iface, opts, protseq)
+  check_opts(opts, CONNECT, "dcerpc.ept_map")
+  assert(type(host) == "string", "dcerpc.ept_map: host expected")
+  iface = M.interface(iface)
+  opts = opts or {}
+  if protseq == "ncacn_np" and not opts.open_np then
+    local o, user, domain = {}, opts.user, opts.domain
+    for k, v in pairs(opts) do o[k] = v end
+    if user and not domain then
+      local d, u = user:match("^([^\\/]+)[\\/](.+)$")
+      if d then domain, user = d, u end
+    end
+    o.open_np = function(h, p) return open_np(h, p, opts, user, domain) end
+    opts = o
+  end
+  return ept_map(host, iface, opts, protseq)
 end
 
 -- dcerpc.connect(binding, iface [, opts]) -> client | nil, err
