@@ -156,6 +156,12 @@ local stat_iface = ndr.interface {
   },
 }
 
+-- The same interface as a client knows it, with a function the server lacks.
+local stat_client_iface = ndr.interface {
+  name = "stat_test", uuid = stat_iface.uuid, version = "1.0",
+  ndr.func(9, "Missing") { returns = ndr.uint32 },
+}
+
 local function serve(fn)
   local srv = assert(dcerpc.server { listen = { "ncacn_ip_tcp:127.0.0.1[0]" }, log = function() end })
   local function echo(_, a) return { value = 7, result = a.code } end
@@ -218,6 +224,15 @@ describe("status rules", function()
       assert.is_nil(r)
       assert.are.equal("E_ACCESSDENIED", e.name)
       c:close()
+      -- a fault is an error object too, executed "no" when the server says so
+      local c2 = assert(dcerpc.connect(ep, stat_client_iface))
+      r, e = c2:Missing()
+      assert.is_nil(r)
+      assert.is_true(is_error_object(e))
+      assert.is_true(e:is("nca_s_op_rng_error"))
+      assert.are.equal("no", e.executed)
+      assert.are.equal("fault 0x1c010002 nca_s_op_rng_error (did not execute)", e.message)
+      c2:close()
     end)
   end)
 
@@ -282,6 +297,7 @@ s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(0); print(s.getsockname()[1
       local c = assert(dcerpc.connect(ep, stat_iface, { timeout = 0.3 }))
       local r, e = c:Slow { seconds = 2 }
       assert.is_nil(r)
+      assert.is_true(is_error_object(e))
       assert.are.equal(RPC_S_CALL_CANCELLED, e.code)
       assert.are.equal("maybe", e.executed)
       assert.are.equal("timed out after 0.3 s waiting for the response to stat_test.Slow (call 2) from 127.0.0.1["

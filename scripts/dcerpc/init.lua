@@ -7,8 +7,10 @@
 --
 -- Errors are values: expected failures (network, fault, bad reply, an error
 -- status returned by the call) give `nil, err` where err has `code`, `name`,
--- `message` and, for failed calls, `executed` ("no": safe to retry; "maybe").
--- Only misuse of the API raises.
+-- `message` and, for failed calls, `executed` ("no": safe to retry; "maybe":
+-- the request went out, no answer; "yes": it ran and returned an error
+-- status, then the results come third). Only misuse of the API raises.
+-- Every function, option and field: docs/client.md.
 
 local core = require "dcerpc.core"
 local ndr = require "dcerpc.ndr"
