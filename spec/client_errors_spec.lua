@@ -414,6 +414,15 @@ describe("refused credentials say what to check #interop", function()
     c:close()
   end)
 
+  it("dcerpc.ept_map takes a name, no options, and asks over \\pipe\\epmapper too", function()
+    assert.are.equal(samba.SAMBA_SRVSVC_PORT, assert(dcerpc.ept_map(host, "srvsvc")))
+    assert.are.equal("\\pipe\\samr", assert(dcerpc.ept_map(host, "samr", nil, "ncacn_np")))
+    assert.are.equal("\\pipe\\samr", assert(dcerpc.ept_map(host, "samr", { user = samba.SAMBA_USER, domain = domain,
+                                                                          password = samba.SAMBA_PASSWORD }, "ncacn_np")))
+    assert.has_error(function() dcerpc.ept_map(host, "srvsvc", { epm_prot = 135 }) end,
+                     "unknown option 'epm_prot' to dcerpc.ept_map (did you mean 'epm_port'?)")
+  end)
+
   it("the right credentials still work (the control)", function()
     for _, auth in ipairs { "ntlm", "spnego" } do
       local c = assert(dcerpc.connect("ncacn_ip_tcp:" .. host, "srvsvc", { auth = auth, user = samba.SAMBA_USER,
