@@ -10,10 +10,20 @@
 
 /* ------------------------------------------------------------ errors */
 
+/* The error object is a plain table (code, name, message, executed, and
+** whatever a caller adds) with one shared metatable, so every error the
+** module returns behaves alike:
+**   tostring(err)        "NAME (0xCODE): message"
+**   "x" .. err, err .. "x"  the same text, either side
+**   err == other         same code and same name (two error objects)
+**   err:is(x, ...)       x a number: the code (taken modulo 2^32); a
+**                        string: the name; true when any x matches */
+
 static int error_tostring(lua_State *L) {
   lua_Integer code;
   const char *name, *msg;
   char hex[16];
+  luaL_checktype(L, 1, LUA_TTABLE);
   lua_getfield(L, 1, "code");
   lua_getfield(L, 1, "name");
   lua_getfield(L, 1, "message");
@@ -23,6 +33,76 @@ static int error_tostring(lua_State *L) {
   /* lua_pushfstring has no %08x: format the code by hand */
   snprintf(hex, sizeof hex, "%08x", (unsigned)(code & 0xffffffffu));
   lua_pushfstring(L, "%s (0x%s): %s", name ? name : "error", hex, msg ? msg : "");
+  return 1;
+}
+
+/* Is the value at i an error object (a table with the shared metatable)? */
+static int error_is_object(lua_State *L, int i) {
+  int r;
+  if (!lua_istable(L, i) || !lua_getmetatable(L, i)) return 0;
+  luaL_getmetatable(L, DCERPC_ERROR_MT);
+  r = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return r;
+}
+
+/* Push one operand of .. as text: an error object by its __tostring, a
+** string or number as Lua would; anything else raises as plain Lua does. */
+static void error_concat_arg(lua_State *L, int i) {
+  int t = lua_type(L, i);
+  if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+    lua_pushvalue(L, i);
+    lua_tostring(L, -1);
+  } else if (error_is_object(L, i)) {
+    lua_pushcfunction(L, error_tostring);
+    lua_pushvalue(L, i);
+    lua_call(L, 1, 1);
+  } else {
+    luaL_error(L, "attempt to concatenate a %s value", luaL_typename(L, i));
+  }
+}
+
+static int error_concat(lua_State *L) {
+  lua_settop(L, 2);
+  error_concat_arg(L, 1);
+  error_concat_arg(L, 2);
+  lua_concat(L, 2);
+  return 1;
+}
+
+/* __eq: Lua calls it only for two tables that are not the same table. */
+static int error_eq(lua_State *L) {
+  int same;
+  lua_getfield(L, 1, "code");
+  lua_getfield(L, 2, "code");
+  lua_getfield(L, 1, "name");
+  lua_getfield(L, 2, "name");
+  same = lua_rawequal(L, -4, -3) && lua_rawequal(L, -2, -1);
+  lua_pushboolean(L, same);
+  return 1;
+}
+
+/* err:is(x, ...) -> boolean */
+static int error_is(lua_State *L) {
+  int i, n = lua_gettop(L);
+  lua_Integer code;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_argcheck(L, n >= 2, 2, "a status code or name expected");
+  lua_getfield(L, 1, "code");
+  code = lua_tointeger(L, -1) & 0xffffffff;
+  lua_getfield(L, 1, "name");
+  for (i = 2; i <= n; i++) {
+    if (lua_type(L, i) == LUA_TNUMBER) {
+      int isint;
+      lua_Integer x = lua_tointegerx(L, i, &isint);
+      if (isint && (x & 0xffffffff) == code) { lua_pushboolean(L, 1); return 1; }
+    } else if (lua_type(L, i) == LUA_TSTRING) {
+      if (lua_rawequal(L, i, -1)) { lua_pushboolean(L, 1); return 1; }
+    } else {
+      return luaL_argerror(L, i, "a status code or name expected");
+    }
+  }
+  lua_pushboolean(L, 0);
   return 1;
 }
 
@@ -91,9 +171,20 @@ dce_buf *dcerpc_scratch_new(lua_State *L) {
 
 void dcerpc_aux_open(lua_State *L) {
   static const luaL_Reg none[] = { { NULL, NULL } };
+  static const luaL_Reg error_meta[] = {
+    { "__tostring", error_tostring },
+    { "__concat", error_concat },
+    { "__eq", error_eq },
+    { NULL, NULL }
+  };
+  static const luaL_Reg error_methods[] = {
+    { "is", error_is },
+    { NULL, NULL }
+  };
   if (luaL_newmetatable(L, DCERPC_ERROR_MT)) {
-    lua_pushcfunction(L, error_tostring);
-    lua_setfield(L, -2, "__tostring");
+    luaL_setfuncs(L, error_meta, 0);
+    luaL_newlib(L, error_methods);
+    lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);
   dcerpc_new_class(L, SCRATCH_MT, none, scratch_gc);

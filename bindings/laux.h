@@ -39,7 +39,8 @@ DCERPC_HIDDEN void dcerpc_new_class(lua_State *L, const char *name, const luaL_R
 
 /* Push an error object: a table { code = n, name = "...", message = "...",
 ** executed = "no" | "maybe" | "yes" | nil } with the shared error metatable
-** (its __tostring gives "name (0x...): message"). `name` may be NULL, then the
+** (tostring gives "NAME (0xCODE): message", .. works on either side, == is
+** same code and name, err:is(code | name, ...); see laux.c). `name` may be NULL, then the
 ** name is looked up in the engine's status table. Returns 1. */
 DCERPC_HIDDEN int dcerpc_push_error(lua_State *L, uint32_t code, const char *name,
                                     const char *message, const char *executed);

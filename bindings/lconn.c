@@ -25,10 +25,15 @@
 **     auth = {type=a core.mechs name ("ntlm", "spnego"), level=, user=, domain=, password=|nt_hash=,
 **             workstation=, context_id= (the auth_context_id)}
 **   conn:call(ctx_id, opnum, stub [, {object=uuid, timeout=s, auth_context_id=n|false,
-**             max_response=n}])
+**             max_response=n} [, label]])
 **     -> stub, drep0  (auth_context_id: the security context; false: none;
-**                      max_response: this reply's cap, the connection's otherwise)
-**   conn:send(ctx_id, opnum, stub [, opts]) -> call_id
+**                      max_response: this reply's cap, the connection's otherwise;
+**                      label: how a timeout names the call, "srvsvc.NetrShareEnum";
+**                      "opnum N" without it)
+**   conn:send(ctx_id, opnum, stub [, opts [, label]]) -> call_id
+**   Timeouts name the stage and the peer: "timed out after 5 s connecting to
+**   127.0.0.1[49152]", "... waiting for the bind_ack from 127.0.0.1[49152]",
+**   "... waiting for the response to srvsvc.NetrShareEnum (call 3) from ...".
 **   conn:receive(call_id [, timeout]) -> stub, drep0   (a timeout cancels the call)
 **   conn:info() -> {bound, dead, dead_reason, max_xmit, max_recv, assoc_group,
 **                   secondary_address, features, conc_mpx, shutdown, peer,
@@ -72,6 +77,8 @@ typedef struct lconn {
   int closing;                     /* closed while some waited: freed by the last of them */
   int opening;                     /* ncacn_np: the SMB session and the pipe are being set up */
   char transport[16];              /* "ncacn_ip_tcp", "ncalrpc" */
+  char dialto[112];                /* what connecting reaches: "127.0.0.1[49152]", "127.0.0.1 port 445", a path */
+  char where[160];                 /* the peer in messages: "127.0.0.1[49152]", "127.0.0.1[\\pipe\\srvsvc]", a path */
 } lconn;
 
 /* ------------------------------------------------------------ conn object */
@@ -218,8 +225,11 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
     }
     left = deadline - dce_now_ms();
     if (r == 0 && left <= 0) {
-      snprintf(err, sizeof err, "cannot connect: timed out after %g s%s", lua_tonumber(L, ud + 2),
-               c->opening ? " setting up the SMB session and the pipe" : "");
+      if (c->opening)
+        snprintf(err, sizeof err, "timed out after %g s setting up the SMB session and the pipe %s",
+                 lua_tonumber(L, ud + 2), c->where);
+      else
+        snprintf(err, sizeof err, "timed out after %g s connecting to %s", lua_tonumber(L, ud + 2), c->dialto);
       r = -1;
     }
     if (r < 0) {
@@ -269,6 +279,16 @@ static int connect_common(lua_State *L, int unix_path, int np) {
     lua_pop(L, 1);
     cfg.max_response = (size_t)dcerpc_field_int(L, oi, "max_response", DCE_MAX_RESPONSE, 1, (lua_Integer)1 << 40);
   }
+  if (unix_path) {
+    snprintf(c->dialto, sizeof c->dialto, "%s", host);
+    snprintf(c->where, sizeof c->where, "%s", host);
+  } else if (np) {
+    snprintf(c->dialto, sizeof c->dialto, "%s port %s", host, port);
+    snprintf(c->where, sizeof c->where, "%s[\\pipe\\%s]", host, lua_tostring(L, 3));
+  } else {
+    snprintf(c->dialto, sizeof c->dialto, "%s[%s]", host, port);
+    snprintf(c->where, sizeof c->where, "%s", c->dialto);
+  }
   lua_newtable(L);
   lua_setiuservalue(L, ud, 1);
   c->a = dce_assoc_new(&cfg);
@@ -316,6 +336,13 @@ static int lconn_open_pipe(lua_State *L) {
   lua_setiuservalue(L, ud, 1);
   c->a = dce_assoc_new(&cfg);
   if (!c->a) return dcerpc_fail(L, DCE_RPC_S_OUT_OF_MEMORY, NULL, "out of memory", "no");
+  {
+    /* the host as the first connection names it: its where up to the [ */
+    const char *b = strchr(o->where, '[');
+    int hl = b ? (int)(b - o->where) : (int)strlen(o->where);
+    snprintf(c->where, sizeof c->where, "%.*s[\\pipe\\%s]", hl, o->where, pipe);
+    snprintf(c->dialto, sizeof c->dialto, "%s", o->dialto);
+  }
   c->t = dce_smb_pipe_new(s, pipe, err, sizeof err);
   if (!c->t) { conn_release(L, c, ud); return dcerpc_fail(L, DCE_RPC_S_SERVER_UNAVAILABLE, NULL, err, "no"); }
   c->opening = 1;
@@ -343,7 +370,7 @@ static int fail_op(lua_State *L, const dce_op_result *r) {
   return dcerpc_fail(L, r->status, NULL, r->msg, dce_exec_name(r->executed));
 }
 
-enum { AWAIT_BIND, AWAIT_COLLECT };
+enum { AWAIT_BIND, AWAIT_ALTER, AWAIT_COLLECT };
 static int bind_finish(lua_State *L, lconn *c, uint32_t call_id, const dce_op_result *r);
 static int conn_collect(lua_State *L, lconn *c, uint32_t call_id, const dce_op_result *r);
 
@@ -379,8 +406,19 @@ static int await_k(lua_State *L, int status, lua_KContext ctx) {
     if (!r || r->state == DCE_OP_DONE) break;
     left = deadline - dce_now_ms();
     if (left <= 0) {
-      char m[96];
-      snprintf(m, sizeof m, "timed out after %g s (call_id %u)", timeout, (unsigned)id);
+      /* name the stage and the peer: what we waited for, from whom */
+      char m[384];                 /* the engine keeps 191 bytes of it */
+      if (kind == AWAIT_COLLECT) {
+        if (lua_getiuservalue(L, 1, 1) == LUA_TTABLE) lua_rawgeti(L, -1, -(lua_Integer)id);  /* its label */
+        else lua_pushnil(L);
+        snprintf(m, sizeof m, "timed out after %g s waiting for the response to %s (call %u) from %s",
+                 timeout, lua_isstring(L, -1) ? lua_tostring(L, -1) : "the call", (unsigned)id, c->where);
+        lua_pop(L, 2);
+      } else {
+        snprintf(m, sizeof m, "timed out after %g s waiting for the %s from %s", timeout,
+                 r->auth_leg ? "answer to the authentication's alter_context"
+                 : kind == AWAIT_BIND ? "bind_ack" : "alter_context_resp", c->where);
+      }
       dce_assoc_cancel(c->a, id, DCE_RPC_S_CALL_CANCELLED, m);
       dce_conn_io(c->a, c->t);          /* try to get the co_cancel out now */
       break;
@@ -398,7 +436,7 @@ static int await_k(lua_State *L, int status, lua_KContext ctx) {
     }
     if (dce_conn_wait(c->a, c->t, id, deadline) != 0) break;   /* done or failed; 0: deadline, loop */
   }
-  if (kind == AWAIT_BIND) return bind_finish(L, c, id, dce_assoc_result(c->a, id));
+  if (kind != AWAIT_COLLECT) return bind_finish(L, c, id, dce_assoc_result(c->a, id));
   return conn_collect(L, c, id, dce_assoc_result(c->a, id));
 }
 
@@ -415,6 +453,8 @@ static void unpin(lua_State *L, int conn_idx, uint32_t call_id) {
   lua_getiuservalue(L, conn_idx, 1);
   lua_pushnil(L);
   lua_rawseti(L, -2, (lua_Integer)call_id);
+  lua_pushnil(L);
+  lua_rawseti(L, -2, -(lua_Integer)call_id);
   lua_pop(L, 1);
 }
 
@@ -482,7 +522,7 @@ static int conn_bind_common(lua_State *L, int alter) {
     timeout = opt_timeout(L, 3, timeout);
   }
   if (dce_assoc_bind(c->a, alter, ctx, n, &o, &call_id, &e)) return engine_fail(L, &e);
-  return conn_await(L, call_id, timeout, AWAIT_BIND);
+  return conn_await(L, call_id, timeout, alter ? AWAIT_ALTER : AWAIT_BIND);
 }
 
 static int bind_finish(lua_State *L, lconn *c, uint32_t call_id, const dce_op_result *r) {
@@ -546,6 +586,10 @@ static int conn_start(lua_State *L, lconn *c, uint32_t *call_id) {
   lua_pushvalue(L, 4);
   if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_pushliteral(L, ""); }
   lua_rawseti(L, -2, (lua_Integer)*call_id);
+  /* its label for messages, at -call_id: the caller's ("srvsvc.NetrShareEnum") or the opnum */
+  if (lua_type(L, 6) == LUA_TSTRING) lua_pushvalue(L, 6);
+  else lua_pushfstring(L, "opnum %d", (int)opnum);
+  lua_rawseti(L, -2, -(lua_Integer)*call_id);
   lua_pop(L, 1);
   /* let the first fragments go without waiting for receive() */
   dce_conn_io(c->a, c->t);
@@ -638,7 +682,7 @@ static int conn_add_auth(lua_State *L) {
     dce_sec_free(sec);
     return engine_fail(L, &e);
   }
-  return conn_await(L, call_id, timeout, AWAIT_BIND);
+  return conn_await(L, call_id, timeout, AWAIT_ALTER);
 }
 
 /* auth_type, auth_level and user ("DOMAIN\\user") of sec into the table on top */

@@ -50,4 +50,8 @@ const char *dce_status_at(size_t i, uint32_t *code);
 #define DCE_RPC_S_INVALID_ENDPOINT_FORMAT 1706u
 #define DCE_RPC_S_SEC_PKG_ERROR        1825u
 
+/* What a message says when a server refuses a security context's or an SMB
+** session's credentials (the status alone does not tell a user what to do). */
+#define DCE_AUTH_HINT "the server refused the credentials: check user, domain and password (or nt_hash)"
+
 #endif

@@ -677,6 +677,7 @@ static int auth_first_reply(dce_assoc *a, op *o, const dce_pdu *p) {
   }
   auth_send(a, o, 1);                            /* SPNEGO: one more round trip */
   o->auth_leg = 1;
+  o->res.auth_leg = 1;
   return 1;
 }
 
@@ -684,9 +685,9 @@ static int auth_first_reply(dce_assoc *a, op *o, const dce_pdu *p) {
 static void auth_leg_reply(dce_assoc *a, op *o, const dce_pdu *p) {
   int r;
   if (p->ptype == DCE_PT_BIND_NAK) {
-    char m[128];
-    snprintf(m, sizeof m, "authentication refused: bind_nak reason %u (%s)", p->reject_reason,
-             dce_bind_nak_reason_name(p->reject_reason));
+    char m[192];
+    snprintf(m, sizeof m, "authentication refused: bind_nak reason %u (%s); %s", p->reject_reason,
+             dce_bind_nak_reason_name(p->reject_reason), DCE_AUTH_HINT);
     auth_fail(a, o, 5u /* ERROR_ACCESS_DENIED */, m);
     return;
   }
@@ -875,6 +876,16 @@ static void handle_response(dce_assoc *a, op *o, const dce_pdu *p) {
   if (p->flags & DCE_PFC_LAST_FRAG) op_finish(a, o, 0, DCE_EXEC_YES, NULL);
 }
 
+/* Statuses with which servers refuse a security context's credentials:
+** RPC_S_SEC_PKG_ERROR (Samba), access denied as a fault (5) or a Win32
+** error (ERROR_LOGON_FAILURE), SEC_E_LOGON_DENIED, STATUS_LOGON_FAILURE. */
+static int auth_refused(uint32_t status) {
+  switch (status) {
+  case 0x721u: case 5u: case 1326u: case 0x8009030Cu: case 0xC000006Du: return 1;
+  default: return 0;
+  }
+}
+
 static void handle_fault(dce_assoc *a, op *o, const dce_pdu *p) {
   int dne = (p->flags & DCE_PFC_DID_NOT_EXECUTE) != 0;
   const char *nm = dce_status_name(p->status);
@@ -883,9 +894,15 @@ static void handle_fault(dce_assoc *a, op *o, const dce_pdu *p) {
   mid = (o->state == DCE_OP_SENDING);
   o->res.fault_status = p->status;
   if (o->kind != OP_REQUEST) {
+    /* name the PDU the fault answered (SPNEGO's second leg is an
+    ** alter_context even inside a bind), and when a security context was
+    ** being set up and the status says "refused", what to check */
     if (o->kind == OP_BIND) a->bind_failed = 1;
-    op_finish(a, o, p->status, DCE_EXEC_NO, "fault 0x%08x%s%s in reply to %s", (unsigned)p->status,
-              nm ? " " : "", nm ? nm : "", o->kind == OP_BIND ? "bind" : "alter_context");
+    op_finish(a, o, p->status, DCE_EXEC_NO, "fault 0x%08x%s%s in reply to %s%s", (unsigned)p->status,
+              nm ? " " : "", nm ? nm : "",
+              o->auth_leg ? "the authentication's alter_context"
+                          : o->kind == OP_BIND ? "the bind" : "the alter_context",
+              o->actx >= 0 && auth_refused(p->status) ? "; " DCE_AUTH_HINT : "");
     if (o->kind == OP_BIND) assoc_kill(a, p->status, "the bind failed with a fault");
     return;
   }

@@ -100,6 +100,7 @@ typedef struct dce_op_result {
   dce_buf stub;                    /* response: reassembled stub */
   uint32_t fault_status;           /* the fault's own status, 0 if no fault */
   dce_bind_result *bind;           /* bind/alter: the ack, when one came */
+  int auth_leg;                    /* bind/alter: the authentication's extra alter_context is out */
 } dce_op_result;
 
 typedef struct dce_assoc_info {

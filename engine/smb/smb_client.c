@@ -36,6 +36,7 @@
 #define SMB_WAITSET 0
 #endif
 #include "base/crypto.h"
+#include "base/status.h"
 #include "base/utf16.h"
 #include "smb/smb2.h"
 #include "smb/smb_crypt.h"
@@ -648,7 +649,7 @@ static void open_waiting_pipes(dce_smb *s) {
 
 static const char *status_text(uint32_t st) {
   switch (st) {
-  case SMB2_STATUS_LOGON_FAILURE: return "STATUS_LOGON_FAILURE (wrong user name or password)";
+  case SMB2_STATUS_LOGON_FAILURE: return "STATUS_LOGON_FAILURE; " DCE_AUTH_HINT;
   case SMB2_STATUS_ACCESS_DENIED: return "STATUS_ACCESS_DENIED";
   case SMB2_STATUS_OBJECT_NAME_NOT_FOUND: return "STATUS_OBJECT_NAME_NOT_FOUND (no such pipe)";
   case SMB2_STATUS_BAD_NETWORK_NAME: return "STATUS_BAD_NETWORK_NAME";
@@ -662,7 +663,7 @@ static const char *status_text(uint32_t st) {
   case 0xC000006Eu: return "STATUS_ACCOUNT_RESTRICTION";
   case 0xC0000072u: return "STATUS_ACCOUNT_DISABLED";
   case 0xC0000071u: return "STATUS_PASSWORD_EXPIRED";
-  case 0xC0000064u: return "STATUS_NO_SUCH_USER";
+  case 0xC0000064u: return "STATUS_NO_SUCH_USER; " DCE_AUTH_HINT;
   default: return NULL;
   }
 }

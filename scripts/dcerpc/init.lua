@@ -7,8 +7,10 @@
 --
 -- Errors are values: expected failures (network, fault, bad reply, an error
 -- status returned by the call) give `nil, err` where err has `code`, `name`,
--- `message` and, for failed calls, `executed` ("no": safe to retry; "maybe").
--- Only misuse of the API raises.
+-- `message` and, for failed calls, `executed` ("no": safe to retry; "maybe":
+-- the request went out, no answer; "yes": it ran and returned an error
+-- status, then the results come third). Only misuse of the API raises.
+-- Every function, option and field: docs/client.md.
 
 local core = require "dcerpc.core"
 local ndr = require "dcerpc.ndr"
@@ -40,8 +42,41 @@ local function err(code, name, message, executed)
   return core.error(code, name, message, executed)
 end
 
+-- The interfaces installed: every dcerpc/iface/*.lua reachable through
+-- package.path, sorted, without duplicates. Lua cannot list a directory:
+-- LuaFileSystem when it is there, else ls.
+local function shipped_interfaces()
+  local names, seen = {}, {}
+  local okl, lfs = pcall(require, "lfs")
+  for template in package.path:gmatch("[^;]+") do
+    if template:find("?.lua", 1, true) and not template:find("init.lua", 1, true) then
+      local dir = template:gsub("%?%.lua$", "dcerpc/iface")
+      local files = {}
+      if okl and lfs.attributes(dir, "mode") == "directory" then
+        for f in lfs.dir(dir) do files[#files + 1] = f end
+      elseif not okl and io.popen then
+        local p = io.popen("ls -1 '" .. dir:gsub("'", "'\\''") .. "' 2>/dev/null")
+        if p then
+          for f in p:lines() do files[#files + 1] = f end
+          p:close()
+        end
+      end
+      for _, f in ipairs(files) do
+        local n = f:match("^([%w_]+)%.lua$")
+        if n and not seen[n] then seen[n] = true; names[#names + 1] = n end
+      end
+    end
+  end
+  table.sort(names)
+  return names
+end
+M.shipped_interfaces = shipped_interfaces
+
 -- dcerpc.interface "srvsvc" -> the interface description shipped in
 -- scripts/dcerpc/iface/ (or a description table passed through unchanged).
+-- An unknown name raises one error that lists what is installed and says
+-- how to describe the interface; an error inside an installed file is
+-- raised as it is.
 function M.interface(name)
   if type(name) == "table" then return name end
   if type(name) == "string" and name:match("%.[Ii][Dd][Ll]$") then
@@ -49,10 +84,22 @@ function M.interface(name)
     if not iface then error(tostring(e), 2) end
     return iface
   end
-  assert(type(name) == "string" and name:match("^[%w_]+$"), "interface name expected")
+  if type(name) ~= "string" or not name:match("^[%w_]+$") then
+    error("dcerpc.interface: interface name (letters, digits, _) or description table expected, got " ..
+          (type(name) == "string" and string.format("%q", name) or type(name)), 2)
+  end
+  local mod = "dcerpc.iface." .. name
+  if not (package.loaded[mod] or package.preload[mod] or package.searchpath(mod, package.path)
+          or package.searchpath(mod, package.cpath)) then
+    local list = shipped_interfaces()
+    error(string.format("dcerpc.interface: no interface named %q is installed (%s).\n" ..
+      "Describe it in Lua (docs/ndr-dsl.md) and pass the table, or load its MIDL file " ..
+      "with dcerpc.idl.load(path) (docs/idl.md).", name,
+      #list > 0 and "installed: " .. table.concat(list, ", ") or "none found on package.path"), 2)
+  end
   -- one value: require's second (the file name) would land in the options
   -- of dcerpc.connect(b, dcerpc.interface "srvsvc")
-  return (require("dcerpc.iface." .. name))
+  return (require(mod))
 end
 
 -- dcerpc.binding(str) -> parsed string binding | nil, err
@@ -98,11 +145,18 @@ local function ept_map(host, iface, opts, protseq)
     conn, e = open(protseq, host, protseq == "ncalrpc" and "EPMAPPER" or (opts.epm_port or EPM_PORT),
                    { connect_timeout = opts.connect_timeout, timeout = opts.timeout, ncalrpc_dir = opts.ncalrpc_dir })
   end
-  if not conn then return nil, e end
+  -- the endpoint mapper is a stage of its own: say so in its errors
+  local function staged(x)
+    if type(x) == "table" and type(x.message) == "string" then
+      x.message = "asking the endpoint mapper for the " .. iface.name .. " endpoint: " .. x.message
+    end
+    return nil, x
+  end
+  if not conn then return staged(e) end
   local ack
   ack, e = conn:bind({ { abstract = syntax_of(epm), transfer = { M.NDR20 } } },
                      { timeout = opts.timeout })
-  if not ack then conn:close(); return nil, e end
+  if not ack then conn:close(); return staged(e) end
   local tower = core.tower_encode(protseq ~= "ncacn_ip_tcp" and {
     interface = syntax_of(iface), syntax = M.NDR20, protseq = protseq, endpoint = "",
     host = protseq == "ncacn_np" and "" or nil,
@@ -117,11 +171,11 @@ local function ept_map(host, iface, opts, protseq)
     entry_handle = NULL_HANDLE,
     max_towers = 4,
   })
-  local resp, drep = conn:call(0, fn.opnum, stub, { timeout = opts.timeout })
+  local resp, drep = conn:call(0, fn.opnum, stub, { timeout = opts.timeout }, "epm.ept_map")
   conn:close()
-  if not resp then return nil, drep end
+  if not resp then return staged(drep) end
   local out, de = ndr.decode_call(fn, "out", resp, { drep = drep })
-  if not out then return nil, de end
+  if not out then return staged(de) end
   local where = protseq == "ncalrpc" and "this host" or host
   if out.status ~= 0 then
     return nil, err(out.status, nil, "endpoint mapper: " .. iface.name .. " " ..
@@ -136,7 +190,6 @@ local function ept_map(host, iface, opts, protseq)
   return nil, err(EPT_S_NOT_REGISTERED, nil, "endpoint mapper on " .. where ..
                   " has no " .. protseq .. " endpoint for " .. iface.name, "no")
 end
-M.ept_map = ept_map
 
 ---------------------------------------------------------------- options
 -- Every option an entry point reads; an unknown key raises (dcerpc.opts).
@@ -180,6 +233,12 @@ local function class_of(iface)
   cls.__index = cls
   cls.__close = Client.close
   cls.__gc = nil
+  -- how messages name a call: "srvsvc.NetrShareEnum"
+  cls.label_of = setmetatable({}, { __mode = "k", __index = function(t, fn)
+    local l = tostring(iface.name) .. "." .. tostring(fn.name)
+    t[fn] = l
+    return l
+  end })
   -- every name the functions table knows becomes a method, aliases included
   -- (mgmt's rpc__mgmt_inq_if_ids is also inq_if_ids)
   for key, fn in pairs(iface.functions) do
@@ -300,14 +359,15 @@ function Client:call(f, args, opts)
   local fn = lookup(self, f)
   local conn = conn_of(self)
   local stub = request_stub(self, fn, args, opts)
-  local resp, drep = conn:call(self.context_id, fn.opnum, stub, opts_of(self, opts))
+  local resp, drep = conn:call(self.context_id, fn.opnum, stub, opts_of(self, opts), self.label_of[fn])
   if self.ntlm_unproven then
     -- NTLM's AUTHENTICATE goes in an auth3 nobody answers: bad credentials
     -- show as the fault of the first call; say so
     if resp then
       self.ntlm_unproven = nil
     elseif type(drep) == "table" and drep.code ~= 1818 then
-      drep.message = drep.message .. " (the first call after an NTLM bind: the server may have refused the credentials)"
+      drep.message = drep.message .. " (the first call after an NTLM bind: the server may have refused " ..
+                     "the credentials: check user, domain and password (or nt_hash))"
     end
   end
   return finish(fn, resp, drep)
@@ -319,7 +379,7 @@ function Client:send(f, args, opts)
   local fn = lookup(self, f)
   local conn = conn_of(self)
   local stub = request_stub(self, fn, args, opts)
-  local id, e = conn:send(self.context_id, fn.opnum, stub, opts_of(self, opts))
+  local id, e = conn:send(self.context_id, fn.opnum, stub, opts_of(self, opts), self.label_of[fn])
   if not id then return nil, e end
   return { id = id, fn = fn }
 end
@@ -509,6 +569,30 @@ local function open_np(host, pipe, opts, user, domain)
     copts.nbss = "*SMBSERVER"                      -- the name was refused: the wildcard, on a new connection
   end
   return core.connect_np(host, port, pipe, copts)
+end
+
+-- dcerpc.ept_map(host, iface [, opts [, protseq]]) -> endpoint | nil, err
+-- Ask host's endpoint mapper where iface is served over protseq
+-- ("ncacn_ip_tcp" by default: a port number as a string; "ncacn_np": a
+-- pipe name; "ncalrpc": a socket name). opts as dcerpc.connect's (timeout,
+-- connect_timeout, object, epm_port, ncalrpc_dir; for ncacn_np the SMB
+-- credentials and options).
+function M.ept_map(host, iface, opts, protseq)
+  check_opts(opts, CONNECT, "dcerpc.ept_map")
+  assert(type(host) == "string", "dcerpc.ept_map: host expected")
+  iface = M.interface(iface)
+  opts = opts or {}
+  if protseq == "ncacn_np" and not opts.open_np then
+    local o, user, domain = {}, opts.user, opts.domain
+    for k, v in pairs(opts) do o[k] = v end
+    if user and not domain then
+      local d, u = user:match("^([^\\/]+)[\\/](.+)$")
+      if d then domain, user = d, u end
+    end
+    o.open_np = function(h, p) return open_np(h, p, opts, user, domain) end
+    opts = o
+  end
+  return ept_map(host, iface, opts, protseq)
 end
 
 -- dcerpc.connect(binding, iface [, opts]) -> client | nil, err

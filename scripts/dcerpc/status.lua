@@ -8,9 +8,20 @@ dcerpc.status - names and classes of the status codes an MS-RPC caller meets.
   status.ntstatus.STATUS_ACCESS_DENIED, status.werror.ERROR_MORE_DATA,
   status.hresult.E_ACCESSDENIED, status.fault.nca_s_op_rng_error -> number
   status.hresult_from_win32(code)   -> number
+  status.is(v, x, ...)              -> boolean: v is an error object whose code (x a
+                                       number) or name (x a string) is one of the x
 
 kind is "fault" | "ntstatus" | "werror" | "hresult". Codes are unsigned 32-bit;
 negative numbers (an NTSTATUS read as a signed int32) are taken modulo 2^32.
+
+Which returned statuses are errors (what a client call turns into nil, err, results):
+  ntstatus  severity 3 (0xC0000000 and up). 0x4... informational and 0x8... warning
+            codes are not: STATUS_MORE_ENTRIES (0x105), STATUS_SOME_NOT_MAPPED (0x107),
+            STATUS_NO_MORE_ENTRIES (0x8000001A) come back as results, r.result set.
+  werror    any nonzero code except ERROR_MORE_DATA (234), which asks the caller to
+            call again with the resume handle: r.result == 234.
+  hresult   the high bit (S_FALSE, 1, is a success).
+docs/client.md ("Status rules") shows the loops that use them.
 
 Naming, one rule per family:
   fault     the table in engine/base/status.c (core.status_name): names for what a
@@ -495,6 +506,15 @@ function M.error(code, kind, message)
   end
   local n = M.name(code, kind) or ("0x%08x"):format(code)
   return core.error(code, n, message or n)
+end
+
+--- status.is(v, x, ...) -> boolean
+-- err:is(x, ...) for any value: false when v is not an error object (nil,
+-- a string raised by error(), a results table), so `status.is(e, 5)` needs
+-- no type test first.
+function M.is(v, ...)
+  if type(v) == "table" and getmetatable(v) == core.error_mt then return v:is(...) end
+  return false
 end
 
 --- status.hresult_from_win32(code) -> HRESULT (0x8007xxxx; 0 stays 0)
