@@ -463,3 +463,44 @@ describe("dcerpc.idl #interop a server loaded from an .idl file", function()
     c:close()
   end)
 end)
+
+describe("dcerpc.idl #unit hostile text", function()
+  local hdr = "[uuid(00000001-0002-0003-0405-060708090a0b)] interface e {\n"
+
+  it("gives an error, never raises, for text nested past the parser's limits", function()
+    for _, n in ipairs { 30, 200, 5000 } do
+      local r, err = idl.parse(hdr .. "const long A = " .. string.rep("(", n) .. "1" .. string.rep(")", n) .. ";\n}")
+      if n == 30 then assert.are.equal(1, r.constants.A)
+      else assert.is_nil(r); assert.matches("nested too deeply", err.message) end
+      local r2, err2 = idl.parse(hdr .. "typedef long " .. string.rep("*", n) .. "P;\n void F([in] P p);}")
+      if n == 30 then assert.truthy(r2) else assert.is_nil(r2); assert.matches("nested deeper than", err2.message) end
+    end
+  end)
+
+  it("mangled files give nil, err with a position, never a Lua error (300 mutations)", function()
+    local base = io.open(FIX .. "constructs.idl"):read("a")
+    local toks = { "[", "]", "(", ")", "{", "}", ";", ",", "*", "#if", "#endif", "/*", '"', "'", "switch", "case",
+                   "union", "struct", "[]", "size_is(", "-", "<<", "?", "typedef", "interface", "#define X" }
+    for t in base:gmatch("[%w_]+") do toks[#toks + 1] = t end
+    local seed = 12345
+    local function rnd(n) seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n + 1 end
+    local loaded = 0
+    for _ = 1, 300 do
+      local s = base
+      for _ = 1, rnd(4) do
+        local pos, r = rnd(#s), rnd(3)
+        if r == 1 then s = s:sub(1, pos) .. s:sub(pos + rnd(20))
+        elseif r == 2 then s = s:sub(1, pos) .. " " .. toks[rnd(#toks)] .. " " .. s:sub(pos + 1)
+        else local p2 = rnd(#s); s = s:sub(1, pos) .. s:sub(p2, p2 + rnd(30)) .. s:sub(pos + 1) end
+      end
+      local ok, r, err = pcall(idl.parse, s, { file = "m.idl", include = FIX .. "inc" })
+      assert(ok, r)
+      if r then loaded = loaded + 1
+      else
+        assert.are.equal("m.idl", err.file:match("[^/]+$") == "shapes.h" and "m.idl" or err.file)
+        assert.is_true(err.line >= 1 and err.column >= 1, "[" .. tostring(err) .. "]")
+      end
+    end
+    assert.is_true(loaded > 0 and loaded < 300)
+  end)
+end)

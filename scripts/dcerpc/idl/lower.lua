@@ -404,6 +404,14 @@ local function args_of(a) return a and parser.attr_args(a) or nil end
 --   ts, decl: the type specifier and declarator; uattrs: the use site's attributes (map)
 --   ctx: { top = true for a parameter, names = fields/params in scope, what = "field x" }
 function State:lower_decl(ts, decl, uattrs, ctx)
+  local ok, t = pcall(self.lower_decl_raw, self, ts, decl, uattrs, ctx)
+  if ok then return t end
+  if type(t) == "table" and t.idl then error(t, 0) end
+  -- the DSL's own checks (nesting depth, ...): at this declaration
+  fail(decl or ts, (tostring(t):gsub("^[^\n]-:%d+: ", ""):gsub("^ndr: ", "")))
+end
+
+function State:lower_decl_raw(ts, decl, uattrs, ctx)
   local levels, leaf = self:flatten(ts, decl, uattrs)
   local pd_default = ctx.pd or self.pd or "unique"
   -- sizing attributes, by level (outermost first)

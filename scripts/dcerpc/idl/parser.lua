@@ -109,12 +109,31 @@ local balanced = P{ ((P'"' * strbody * P'"') + (P"'" * (escape + (1 - S"'\\")) *
 -- C's operators with C's precedence; a node is { tag = "bin", op, a, b },
 -- { tag = "un", op, a }, { tag = "cond", c, a, b }, { tag = "id", name },
 -- { tag = "num", v }, { tag = "cast", typewords, a }, { tag = "member", a, name }.
-local function fold(a, pos, op, b)
-  return { tag = "bin", pos = pos, src = cur_src, op, a, b }
-end
-local function binlevel(next, ops)
-  local op = reached("an operator") * C(ops) * sp
-  return Cf(V(next) * Cg(Cp() * op * V(next))^0, fold)
+-- Binary operators by precedence (C's). An operand chain is captured flat
+-- (one table: operand, pos, op, operand, ...) and folded here by precedence
+-- climbing, so only parentheses and unary operators nest captures: LPeg
+-- limits capture nesting, and a grammar rule per precedence level would nest
+-- ten captures per parenthesis.
+local PREC = { ["||"] = 1, ["&&"] = 2, ["|"] = 3, ["^"] = 4, ["&"] = 5, ["=="] = 6, ["!="] = 6,
+               ["<"] = 7, [">"] = 7, ["<="] = 7, [">="] = 7, ["<<"] = 8, [">>"] = 8,
+               ["+"] = 9, ["-"] = 9, ["*"] = 10, ["/"] = 10, ["%"] = 10 }
+local binop = P"||" + P"&&" + P"<<" + P">>" + P"<=" + P">=" + P"==" + P"!=" + S"|^&<>+-*/%"
+local function climb(chain)
+  local i = 1
+  local function parse(minprec)
+    local lhs = chain[i]
+    i = i + 1
+    while chain[i] do
+      local pos, op = chain[i], chain[i + 1]
+      local prec = PREC[op]
+      if prec < minprec then break end
+      i = i + 2
+      local rhs = parse(prec + 1)                     -- left associative
+      lhs = { tag = "bin", pos = pos, src = chain.src, op, lhs, rhs }
+    end
+    return lhs
+  end
+  return parse(1)
 end
 
 -- words that make a cast "(unsigned long) -1"; a cast to a named type is
@@ -135,20 +154,15 @@ end) * sp
 local expr_rules = {
   "expr",
   expr = V"cond",
-  cond = Cp() * V"lor" * (sym"?" * V"expr" * sym":" * V"cond")^-1 / function(pos, c, a, b)
+  cond = Cp() * V"chain" * (sym"?" * V"expr" * sym":" * V"cond")^-1 / function(pos, c, a, b)
     if a == nil then return c end
     return { tag = "cond", pos = pos, src = cur_src, c, a, b }
   end,
-  lor = binlevel("land", P"||"),
-  land = binlevel("bor", P"&&"),
-  bor = binlevel("bxor", P"|" * -P"|"),
-  bxor = binlevel("band", P"^"),
-  band = binlevel("eq", P"&" * -P"&"),
-  eq = binlevel("rel", P"==" + P"!="),
-  rel = binlevel("shift", P"<=" + P">=" + (P"<" * -P"<") + (P">" * -P">")),
-  shift = binlevel("add", P"<<" + P">>"),
-  add = binlevel("mul", S"+-"),
-  mul = binlevel("unary", S"*/%"),
+  chain = Ct(V"unary" * (Cp() * reached("an operator") * C(binop) * sp * V"unary")^0) / function(t)
+    if #t == 1 then return t[1] end
+    t.src = cur_src
+    return climb(t)
+  end,
   unary = (Cp() * sym"(" * Ct((basewords + castname)^1) * sym")" * V"unary" / function(pos, words, a)
              return { tag = "cast", pos = pos, src = cur_src, words, a }
            end)
@@ -310,12 +324,26 @@ end
 
 local FAST, DIAG = build(false), build(true)
 
+-- LPeg raises when text nests deeper than its backtrack stack allows
+-- (lpeg.setmaxstack, 400 by default: about 30 levels of parentheses): an
+-- error of the file, not of the loader
+local function guarded(patt, src, ...)
+  local ok, r, r2 = pcall(patt.match, patt, ...)
+  if ok then return r, r2 end
+  local m = tostring(r)
+  if m:find("stack overflow", 1, true) or m:find("nesting too deep", 1, true) then
+    error({ idl = true, src = src, pos = 1,
+            message = "nested too deeply for the parser (LPeg's backtrack stack; lpeg.setmaxstack raises it)" }, 0)
+  end
+  error(r, 0)
+end
+
 function M.parse_acf(src)
   cur_src = src
-  local items = FAST.Acf:match(src.text)
+  local items = guarded(FAST.Acf, src, src.text)
   if not items then
     far_pos, far_what = 0, {}
-    DIAG.Acf:match(src.text)
+    guarded(DIAG.Acf, src, src.text)
     local pos = math.max(far_pos, 1)
     local near = src.text:match("^[%w_]+", pos) or src.text:match("^%S", pos)
     error({ idl = true, src = src, pos = pos, message = near and ("syntax error near '" .. near .. "'") or
@@ -334,11 +362,11 @@ end
 -- parse(src) -> items; raises { idl = true, src, pos, message } on a syntax error
 function M.parse(src)
   cur_src = src
-  local items = FAST.File:match(src.text)
+  local items = guarded(FAST.File, src, src.text)
   if not items then
     far_pos, far_what = 0, {}
     cur_src = src
-    DIAG.File:match(src.text)
+    guarded(DIAG.File, src, src.text)
     local pos = math.max(far_pos, 1)
     local seen, list = {}, {}
     for _, w in ipairs(far_what) do if not seen[w] then seen[w] = true; list[#list + 1] = w end end
@@ -355,7 +383,7 @@ function M.attr_args(attr)
   if not attr.args then return {} end
   cur_src = attr.src
   -- matched in place (no copy of the text): it must stop where the argument text ends
-  local r, stop = FAST.ArgList:match(attr.src.text, attr.argpos)
+  local r, stop = guarded(FAST.ArgList, attr.src, attr.src.text, attr.argpos)
   if not r or stop ~= attr.argpos + #attr.args then
     error({ idl = true, src = attr.src, pos = attr.argpos,
             message = "bad argument to [" .. attr.name .. "]: '" .. attr.args .. "'" }, 0)
@@ -369,7 +397,7 @@ end
 function M.parse_expr(src, text)
   cur_src = src
   far_pos, far_what = 0, {}
-  local e = FAST.Whole:match(text)
+  local e = guarded(FAST.Whole, src, text)
   return e
 end
 
