@@ -493,7 +493,7 @@ describe("dcerpc.idl #unit hostile text", function()
         elseif r == 2 then s = s:sub(1, pos) .. " " .. toks[rnd(#toks)] .. " " .. s:sub(pos + 1)
         else local p2 = rnd(#s); s = s:sub(1, pos) .. s:sub(p2, p2 + rnd(30)) .. s:sub(pos + 1) end
       end
-      local ok, r, err = pcall(idl.parse, s, { file = "m.idl", include = FIX .. "inc" })
+      local ok, r, err = pcall(idl.parse, s, { file = "m.idl", include = { FIX .. "inc", FIX } })
       assert(ok, r)
       if r then loaded = loaded + 1
       else
