@@ -6,6 +6,7 @@
 #                                =c only (c) servers under load (bench/server.sh)
 #                                =d only (d) authenticated round trips
 #                                =e only (e) named pipes (ncacn_np over SMB)
+#                                =f only (f) loading interfaces from MIDL
 #   BENCH_CALLGRIND=0 ...        skip the instruction counts
 #   BENCH_B_ROUNDS=N ...         rounds per placement in (b) (default 4)
 #   BENCH_RESULTS=FILE ...       where the raw result lines are kept
@@ -30,6 +31,9 @@
 #     NetrServerGetInfo 101 calls per second, ours next to python3-samba's C
 #     client and Impacket's SMBTransport, with the server plain, requiring
 #     signing, and requiring encryption (smbd's extra.conf, reloaded).
+# (f) the time to load each shipped interface from its MIDL file
+#     (dcerpc.idl.load) next to running its Lua description, and a generated
+#     interface the size of [MS-SAMR]'s full IDL (bench/idl_load.lua).
 #
 # Every contender prints RESULT/CHECK/NOTE/RTT lines into one results file;
 # bench/report.py turns that into the table. Our Lua side is optional: when
@@ -41,7 +45,7 @@ ROOT=$(cd "$HERE/.." && pwd)
 PY=/usr/bin/python3           # Debian's: python3-samba and python3-impacket live there
 export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in bench/
 LUA=${LUA:-lua5.4}
-PARTS=${BENCH_PARTS:-abcde}
+PARTS=${BENCH_PARTS:-abcdef}
 CALLGRIND=${BENCH_CALLGRIND:-1}
 N_BIG=100000
 N_SMALL=10000
@@ -444,6 +448,15 @@ part_c() {
 case $PARTS in *c*) part_c ;; esac
 case $PARTS in *d*) part_d ;; esac
 case $PARTS in *e*) part_e ;; esac
+
+# ------------------------------------------------------------ (f) IDL loading
+part_f() {
+  say "-- (f) interfaces from MIDL: dcerpc.idl.load next to the shipped Lua descriptions"
+  $LUA "$HERE/idl_load.lua" "$ROOT" >"$WORK/idl.txt" 2>&1 || { cat "$WORK/idl.txt" >&2; return 1; }
+  grep '^IDLLOAD' "$WORK/idl.txt" | emit >/dev/null
+  { echo; echo "(f) loading an interface (best of N, one run):"; grep -v '^IDLLOAD' "$WORK/idl.txt"; } >&2
+}
+case $PARTS in *f*) part_f ;; esac
 
 say ""
 $PY "$HERE/report.py" "$RES"
