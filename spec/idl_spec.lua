@@ -504,3 +504,40 @@ describe("dcerpc.idl #unit hostile text", function()
     assert.is_true(loaded > 0 and loaded < 300)
   end)
 end)
+
+-- examples/notes-server.lua: an interface that exists only as MIDL, served
+-- from it, and called by a client that loads the same file
+describe("dcerpc.idl #interop a prototype server from examples/notes.idl", function()
+  local examples = require "helpers.examples"
+  local dcerpc = require "dcerpc"
+  local es
+  setup(function() es = assert(examples.start("notes-server.lua", {}, "ncacn_ip_tcp:127.0.0.1[0]")) end)
+  teardown(function() if es then es.close() end end)
+
+  it("adds, lists by kind and deletes notes through a context handle", function()
+    local notes = assert(idl.load("examples/notes.idl"))
+    local K = notes.constants
+    local c = assert(dcerpc.connect(es.endpoints[1], notes))
+    local nb = assert(c:OpenNotebook { Name = "work" }).Notebook
+    assert.are.equal(20, #nb)
+    local r1 = assert(c:AddNote { Notebook = nb, Note = { Id = 0, Title = "first", Kind = K.KindText,
+                                                          Body = { Text = "hello, wörld" } } })
+    local r2 = assert(c:AddNote { Notebook = nb, Note = { Id = 0, Title = "todo", Kind = K.KindTodo,
+                                                          Body = { Todo = { Done = false, Due = 133000000000000000 } } } })
+    assert.are.same({ 1, 2 }, { r1.Id, r2.Id })
+    local all = assert(c:ListNotes { Notebook = nb, Kind = 0 }).List
+    assert.are.equal(2, all.Count)
+    assert.are.same({ Id = 1, Title = "first", Kind = K.KindText, Body = { Text = "hello, wörld" } }, all.Notes[1])
+    assert.are.same({ Done = false, Due = 133000000000000000 }, all.Notes[2].Body.Todo)
+    local todos = assert(c:ListNotes { Notebook = nb, Kind = K.KindTodo }).List
+    assert.are.equal(1, todos.Count)
+    assert(c:DeleteNote { Notebook = nb, Id = 1 })
+    local _, err, res = c:DeleteNote { Notebook = nb, Id = 1 }
+    assert.are.equal("STATUS_NOT_FOUND", err.name)
+    assert.are.equal(0xC0000225, res.result)
+    assert.are.equal(string.rep("\0", 20), assert(c:CloseNotebook { Notebook = nb }).Notebook)
+    local _, e2 = c:ListNotes { Notebook = nb, Kind = 0 }
+    assert.are.equal("STATUS_INVALID_HANDLE", e2.name)
+    c:close()
+  end)
+end)
