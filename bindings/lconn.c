@@ -33,7 +33,7 @@
 **   conn:info() -> {bound, dead, dead_reason, max_xmit, max_recv, assoc_group,
 **                   secondary_address, features, conc_mpx, shutdown, peer, local,
 **                   transport, bytes_sent, bytes_received, pending, ...}
-**   conn:set_trace(fn | nil)  fn(dir, wire, clear) per fragment (docs/trace.md)
+**   conn:set_trace(fn | nil)  fn(dir, wire, clear, time) per fragment (docs/trace.md)
 **   conn:getfd() -> fd, "r"|"rw"|"w"|"" ("": bytes are waiting, call step)
 **   conn:step() -> true ; conn:done(call_id) -> bool      (for an outside loop)
 **   conn:pollfd(), conn:events(), conn:timeout()   (cqueues' pollable protocol)
@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <poll.h>
 #include <unistd.h>
+#include <time.h>
 #include <sys/socket.h>
 #include "laux.h"
 #include "lcore.h"
@@ -735,6 +736,12 @@ static void push_smb_info(lua_State *L, const dce_smb *s) {
 ** dce_assoc_out / dce_assoc_feed, whichever coroutine drives the
 ** connection. Under pcall; the strings are made inside it too, so that
 ** running out of memory is one more error the hook reports. */
+static double trace_time(void) {         /* wall clock, for pcap timestamps */
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 typedef struct trace_args { int dir; const uint8_t *wire, *clear; size_t len; } trace_args;
 
 static int conn_trace_call(lua_State *T) {
@@ -743,7 +750,8 @@ static int conn_trace_call(lua_State *T) {
   lua_pushstring(T, x->dir == DCE_TRACE_SEND ? "send" : "recv");
   lua_pushlstring(T, (const char *)x->wire, x->len);
   if (x->clear) lua_pushlstring(T, (const char *)x->clear, x->len); else lua_pushnil(T);
-  lua_call(T, 3, 0);
+  lua_pushnumber(T, trace_time());
+  lua_call(T, 4, 0);
   return 0;
 }
 
@@ -763,7 +771,7 @@ static void conn_trace(void *ud, int dir, const uint8_t *wire, size_t len, const
   lua_settop(T, 1);
 }
 
-/* conn:set_trace(fn | nil): fn(dir, wire, clear) for each fragment sent
+/* conn:set_trace(fn | nil): fn(dir, wire, clear, time) for each fragment sent
 ** ("send") or received ("recv"): wire as on the wire, clear the same with
 ** the stub unsealed (privacy level) or nil. fn must not use conn. */
 static int conn_set_trace(lua_State *L) {
