@@ -18,7 +18,7 @@
 **   srv:set_dispatch(fn)  fn(info) runs in a new coroutine per call and
 **       returns the reply stub, or nil, status, did_not_execute for a fault
 **   srv:set_log(fn)       fn(message) for protocol errors and failed calls
-**   srv:set_trace(fn | nil)  fn(dir, wire, clear, time, conn_id, peer, local) per
+**   srv:set_trace(fn | nil)  fn(dir, wire, clear, time, conn_id, peer, local, key) per
 **                         fragment of every connection (docs/trace.md)
 **   srv:set_on_close(fn)  fn(conn_id, assoc_group, group_ended) after the step
 **                         in which a connection closed (under pcall)
@@ -678,7 +678,16 @@ static int srv_trace_call(lua_State *T) {
   lua_pushstring(T, dce_rconn_peer(x->c));
   dce_rconn_local(x->c, local, sizeof local);
   lua_pushstring(T, local);
-  lua_call(T, 7, 0);
+  /* a request: the key of the interface its context is bound to */
+  if (x->len >= 24 && x->wire[2] == DCE_PT_REQUEST) {
+    int le = (x->wire[4] & DCE_DREP_LE) != 0;
+    uint16_t ctx = le ? (uint16_t)(x->wire[20] | x->wire[21] << 8) : (uint16_t)(x->wire[20] << 8 | x->wire[21]);
+    void *ud = dce_rconn_ctx_iface(x->c, ctx);
+    if (ud) lua_pushinteger(T, (lua_Integer)(intptr_t)ud); else lua_pushnil(T);
+  } else {
+    lua_pushnil(T);
+  }
+  lua_call(T, 8, 0);
   return 0;
 }
 
@@ -696,8 +705,9 @@ static void srv_trace(void *ud, dce_rconn *c, int dir, const uint8_t *wire, size
   lua_settop(T, 1);
 }
 
-/* srv:set_trace(fn | nil): fn(dir, wire, clear, time, conn_id, peer, local) for
-** each fragment of every connection (docs/trace.md). */
+/* srv:set_trace(fn | nil): fn(dir, wire, clear, time, conn_id, peer, local,
+** iface_key) for each fragment of every connection (docs/trace.md);
+** iface_key: a request's, the key its interface was added with. */
 static int lsrv_set_trace(lua_State *L) {
   lsrv *s = srv_check(L);
   luaL_unref(L, LUA_REGISTRYINDEX, s->trace_ref);

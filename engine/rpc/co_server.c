@@ -1060,6 +1060,11 @@ size_t dce_sconn_partial(const dce_sconn *c) { return c->frag_need ? c->frag.len
 
 const dce_sconn_info *dce_sconn_get_info(const dce_sconn *c) { return &c->info; }
 
+void *dce_sconn_ctx_iface(dce_sconn *c, uint16_t ctx_id) {
+  const pctx *px = ctx_find(c, ctx_id);
+  return px ? c->srv->ifaces[px->iface].ud : NULL;
+}
+
 void dce_sconn_set_trace(dce_sconn *c, dce_trace_fn fn, void *ud) {
   c->trace = fn;
   c->trace_ud = fn ? ud : NULL;

@@ -579,6 +579,8 @@ dce_rconn *dce_runner_find(dce_runner *r, uint64_t id) {
 uint64_t dce_rconn_id(const dce_rconn *c) { return c->id; }
 const char *dce_rconn_peer(const dce_rconn *c) { return c->t ? c->t->peer : ""; }
 
+void *dce_rconn_ctx_iface(dce_rconn *c, uint16_t ctx_id) { return c->sc ? dce_sconn_ctx_iface(c->sc, ctx_id) : NULL; }
+
 void dce_rconn_local(const dce_rconn *c, char *out, size_t n) { dce_sock_local(c->t ? c->fd : -1, out, n); }
 
 void dce_runner_set_trace(dce_runner *r, void (*fn)(void *ud, dce_rconn *c, int dir, const uint8_t *wire,

@@ -125,6 +125,7 @@ dce_rconn *dce_runner_find(dce_runner *r, uint64_t id);     /* open ones only */
 uint64_t dce_rconn_id(const dce_rconn *c);
 const char *dce_rconn_peer(const dce_rconn *c);            /* "127.0.0.1:50123", "local:pid=..." */
 void dce_rconn_local(const dce_rconn *c, char *out, size_t n);   /* "127.0.0.1:135", "local" */
+void *dce_rconn_ctx_iface(dce_rconn *c, uint16_t ctx_id);       /* dce_sconn_ctx_iface */
 /* Trace every fragment of every connection, open and to come (rpc/pdu.h
 ** dce_trace_fn, with the connection); fn NULL stops. */
 void dce_runner_set_trace(dce_runner *r, void (*fn)(void *ud, dce_rconn *c, int dir, const uint8_t *wire,

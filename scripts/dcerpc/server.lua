@@ -404,6 +404,7 @@ function M.server(opts)
       for _, e in ipairs(self.ifaces) do l[#l + 1] = e.iface end
       return l
     end,
+    iface_of = function(key) return self.ifaces[key] and self.ifaces[key].iface end,
     binding = function(loc)
       local h, p = tostring(loc):match("^%[?(.-)%]?:(%d+)$")
       return h and string.format("ncacn_ip_tcp:%s[%s]", h, p) or "ncalrpc"

@@ -123,7 +123,7 @@ end
 --        description (when known), dir_args = "in"|"out",
 --        args = decoded arguments / results (last fragment), args_error,
 --        conn = { side, binding, peer, local, id } }
-local function make_event(tr, dir, wire, clear, time)
+local function make_event(tr, dir, wire, clear, time, ctx_iface)
   local ev = { dir = dir, side = tr.side, bytes = wire, clear = clear, time = time, conn = tr.conn }
   local p, e = core.pdu_decode(clear or wire)
   if not p then ev.decode_error = tostring(e and e.message or e); return ev end
@@ -145,7 +145,9 @@ local function make_event(tr, dir, wire, clear, time)
     local key = p.call_id
     local call = tr.calls[key]
     if pt == "request" then
-      local i = tr.ctx[p.context_id]
+      -- a context bound before the trace began: the server names it, else
+      -- with one interface known it is that one
+      local i = tr.ctx[p.context_id] or ctx_iface or tr.only
       if p.flags & 1 ~= 0 or not call then
         call = { iface = i, fn = i and i.functions[p.opnum], parts = {} }
         tr.calls[key] = call
@@ -172,10 +174,10 @@ local function make_event(tr, dir, wire, clear, time)
   return ev
 end
 
-local function dispatch(tr, dir, wire, clear, time)
+local function dispatch(tr, dir, wire, clear, time, ctx_iface)
   local own, g = tr.hook, global_hook
   if own == nil and g == nil then return end
-  local ok, ev = pcall(make_event, tr, dir, wire, clear, time)
+  local ok, ev = pcall(make_event, tr, dir, wire, clear, time, ctx_iface)
   if not ok then
     ev = { dir = dir, side = tr.side, bytes = wire, clear = clear, time = time, conn = tr.conn,
            decode_error = tostring(ev) }
@@ -184,10 +186,17 @@ local function dispatch(tr, dir, wire, clear, time)
   if g ~= nil and g ~= own then run_hook(g, ev) end
 end
 
-local function new_tracer(side, conn, hook, ifaces)
+-- ifaces: the interfaces the connection may bind; contexts: what is known
+-- bound already (context id -> interface). A context bound before the
+-- trace began is not seen: with one interface known it is that one.
+local function new_tracer(side, conn, hook, ifaces, contexts)
   local by_uuid = {}
-  for _, i in ipairs(ifaces or {}) do by_uuid[i.uuid:lower()] = i end
-  return { side = side, conn = conn, hook = hook, ifaces = by_uuid, ctx = {}, calls = {} }
+  ifaces = ifaces or {}
+  for _, i in ipairs(ifaces) do by_uuid[i.uuid:lower()] = i end
+  local ctx = {}
+  for k, v in pairs(contexts or {}) do ctx[k] = v end
+  return { side = side, conn = conn, hook = hook, ifaces = by_uuid, ctx = ctx, calls = {},
+           only = #ifaces == 1 and ifaces[1] or nil }
 end
 
 ---------------------------------------------------------------- attaching
@@ -205,12 +214,12 @@ local function sync(obj, t)
   obj:set_trace(on and t.fn or nil)
 end
 
--- trace.attach(conn, { binding =, iface = | ifaces = {...}, hook = })
+-- trace.attach(conn, { binding =, iface = | ifaces = {...}, contexts = {[id] = iface}, hook = })
 -- A client connection of dcerpc.core (dcerpc.connect does this).
 function M.attach(conn, o)
   o = o or {}
   local c = { side = "client", binding = o.binding }
-  local tr = new_tracer("client", c, o.hook, o.ifaces or { o.iface })
+  local tr = new_tracer("client", c, o.hook, o.ifaces or { o.iface }, o.contexts)
   local t = { hook = o.hook, tr = tr }
   t.fn = function(dir, wire, clear, time) dispatch(tr, dir, wire, clear, time) end
   live[conn] = t
@@ -218,13 +227,14 @@ function M.attach(conn, o)
   return t
 end
 
--- trace.attach_server(core_srv, { hook =, ifaces = function() -> list end })
+-- trace.attach_server(core_srv, { hook =, ifaces = function() -> list end,
+--   iface_of = function(key) -> iface, binding = function(local) -> string })
 -- A server of dcerpc.core (dcerpc.server does this). One tracer per
 -- connection; forget(id) drops one when its connection has closed.
 function M.attach_server(srv, o)
   o = o or {}
   local t = { hook = o.hook, conns = {} }
-  t.fn = function(dir, wire, clear, time, id, peer, loc)
+  t.fn = function(dir, wire, clear, time, id, peer, loc, key)
     local tr = t.conns[id]
     if not tr then
       if o.on_first then o.on_first(); o.on_first = nil end
@@ -234,7 +244,7 @@ function M.attach_server(srv, o)
       t.conns[id] = tr
     end
     tr.hook = t.hook
-    dispatch(tr, dir, wire, clear, time)
+    dispatch(tr, dir, wire, clear, time, key and o.iface_of and o.iface_of(key) or nil)
   end
   function t.forget(id) t.conns[id] = nil end
   live[srv] = t
