@@ -386,7 +386,10 @@ describe("dcerpc.trace against Samba #interop", function()
     end
     assert.matches("srvsvc%.NetrShareEnum %(out%)", all)
     local resps = {}
-    for _, ev in ipairs(evs) do if ev.pdu.ptype == "response" then resps[#resps + 1] = ev end end
+    -- (the endpoint mapper's lookup comes first, anonymous, on a connection of its own)
+    for _, ev in ipairs(evs) do
+      if ev.pdu.ptype == "response" and ev.iface == "srvsvc" then resps[#resps + 1] = ev end
+    end
     assert.is_true(#resps > 1)
     for _, ev in ipairs(resps) do assert.is_string(ev.clear) end
     assert.are.equal(#names, #resps[#resps].args.InfoStruct.ShareInfo.Level1.Buffer)
@@ -398,6 +401,22 @@ describe("dcerpc.trace against Samba #interop", function()
       for _, n in ipairs(names) do assert.truthy(v:find("Name: " .. n, 1, true), n) end
     end
     os.remove(path)
+  end)
+
+  it("the endpoint mapper lookup before the connection is traced too", function()
+    local evs, hook = collector()
+    local c = assert(dcerpc.connect("ncacn_ip_tcp:" .. host, "srvsvc", { trace = hook }))
+    c:close()
+    local map = find(evs, function(ev) return ev.fn and ev.fn.name == "ept_map" and ev.dir_args == "out" end)
+    assert.truthy(map)
+    assert.are.equal("epm", map.iface)
+    assert.matches("%[135%]$", map.conn.binding)
+    assert.are.equal(0, map.args.status)
+    assert.is_true(map.args.num_towers >= 1)
+    -- then the bind to the endpoint it named, on a connection of its own
+    local bind = find(evs, function(ev) return ev.pdu.ptype == "bind" and ev.conn ~= map.conn end)
+    assert.truthy(bind)
+    assert.are.equal("4b324fc8-1670-01d3-1278-5a47bf6ee188", bind.pdu.contexts[1].abstract.uuid)
   end)
 
   it("ncacn_np: the RPC PDUs inside the pipe, decoded, and a pcap tshark dissects", function()

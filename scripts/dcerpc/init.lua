@@ -96,6 +96,9 @@ local function ept_map(host, iface, opts, protseq)
                    { connect_timeout = opts.connect_timeout, timeout = opts.timeout, ncalrpc_dir = opts.ncalrpc_dir })
   end
   if not conn then return nil, e end
+  trace.attach(conn, { hook = opts.trace, iface = epm, binding = protseq == "ncacn_np" and
+    string.format("ncacn_np:%s[\\pipe\\epmapper]", host) or protseq == "ncalrpc" and "ncalrpc:[EPMAPPER]" or
+    string.format("ncacn_ip_tcp:%s[%s]", host, opts.epm_port or EPM_PORT) })
   local ack
   ack, e = conn:bind({ { abstract = syntax_of(epm), transfer = { M.NDR20 } } },
                      { timeout = opts.timeout })
@@ -570,14 +573,14 @@ function M.connect(binding, iface, opts)
         local d, u = user:match("^([^\\/]+)[\\/](.+)$")
         if d then domain, user = d, u end
       end
-      port, e = ept_map(b.host, iface, { timeout = opts.timeout, object = object,
+      port, e = ept_map(b.host, iface, { timeout = opts.timeout, object = object, trace = opts.trace,
         open_np = function(h, p) return open_np(h, p, opts, user, domain) end }, "ncacn_np")
       if not port then return nil, e end
       port = port:gsub("^\\[Pp][Ii][Pp][Ee]\\", "")
     end
   elseif not port or port == "" then
     port, e = ept_map(b.host, iface, { timeout = opts.timeout, connect_timeout = opts.connect_timeout,
-                                       object = object, epm_port = opts.epm_port,
+                                       object = object, epm_port = opts.epm_port, trace = opts.trace,
                                        ncalrpc_dir = opts.ncalrpc_dir }, b.protseq)
     if not port then return nil, e end
   end
