@@ -188,6 +188,8 @@ describe("dcerpc.trace #unit", function()
     local all = table.concat(lines, "\n")
     assert.matches("auth: type 10 %(ntlmssp%)  level 6 %(privacy%)  pad %d+  context_id 0  verifier 16 bytes  %(stub unsealed%)", all)
     assert.matches('shi1_netname: "alpha%-share"', all)
+    assert.truthy(all:find("token: NTLMSSP_NEGOTIATE\n", 1, true))
+    assert.truthy(all:find("token: NTLMSSP_AUTH RPCSRV\\alice", 1, true))
     assert.matches('shi1_remark: "the second"', all)
   end)
 

@@ -337,6 +337,34 @@ local function tree(lines, name, v, indent, seen, depth)
   end
 end
 
+-- What an auth token says, for the text dump: the NTLMSSP message (bare or
+-- inside SPNEGO's DER) and, for AUTHENTICATE, who. Nothing secret.
+local NTLM_MSG = { "NTLMSSP_NEGOTIATE", "NTLMSSP_CHALLENGE", "NTLMSSP_AUTH" }
+local function utf16(s)
+  local t = {}
+  for i = 1, #s - 1, 2 do t[#t + 1] = utf8.char((string.unpack("<I2", s, i))) end
+  return table.concat(t)
+end
+local function token_summary(v)
+  local at = v and v:find("NTLMSSP\0", 1, true)
+  if not at or #v < at + 11 then return nil end
+  local kind = string.unpack("<I4", v, at + 8)
+  local name = NTLM_MSG[kind]
+  if not name then return nil end
+  if kind == 3 and #v >= at + 63 then
+    local function field(off)
+      local len, _, o = string.unpack("<I2I2I4", v, at + off)
+      local s = v:sub(at + o, at + o + len - 1)
+      local flags = string.unpack("<I4", v, at + 60)
+      return flags & 1 ~= 0 and utf16(s) or s
+    end
+    local ok, dom, user, ws = pcall(function() return field(28), field(36), field(44) end)
+    if ok then return string.format("%s %s\\%s%s", name, dom, user, ws ~= "" and " from " .. ws or "") end
+  end
+  return name
+end
+M.token_summary = token_summary
+
 -- The decoded arguments in the function's parameter order, then result.
 local function args_lines(lines, ev, indent)
   local fn, args = ev.fn, ev.args
@@ -399,6 +427,8 @@ function M.format(ev, o)
       lines[#lines + 1] = string.format("    auth: type %d (%s)  level %d (%s)  pad %d  context_id %d  verifier %d bytes%s",
         a.type, a.type_name or "?", a.level, a.level_name or "?", a.pad_length, a.context_id, #a.value,
         ev.clear and "  (stub unsealed)" or "")
+      local tok = not ev.stub and token_summary(a.value)
+      if tok then lines[#lines + 1] = "    token: " .. tok end
     end
     if ev.fn then
       local fname = (ev.iface and ev.iface .. "." or "") .. ev.fn.name
