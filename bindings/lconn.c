@@ -75,6 +75,7 @@ typedef struct lconn {
   int opening;                     /* ncacn_np: the SMB session and the pipe are being set up */
   char transport[16];              /* "ncacn_ip_tcp", "ncalrpc" */
   lua_State *trace_L;              /* conn:set_trace: a thread holding the hook (user value 2) */
+  int tracing;                     /* the hook is running: the engine is mid-I/O on this connection */
 } lconn;
 
 /* ------------------------------------------------------------ conn object */
@@ -82,6 +83,7 @@ typedef struct lconn {
 static lconn *conn_check(lua_State *L, int idx) {
   lconn *c = (lconn *)luaL_checkudata(L, idx, CONN_MT);
   if (!c->a || c->closing || c->dial || c->opening) luaL_error(L, "attempt to use a closed connection");
+  if (c->tracing) luaL_error(L, "a trace hook cannot use the connection it traces");
   return c;
 }
 
@@ -103,6 +105,7 @@ static void conn_release(lua_State *L, lconn *c, int idx) {
 ** the last waiter free it. */
 static int conn_close(lua_State *L) {
   lconn *c = (lconn *)luaL_checkudata(L, 1, CONN_MT);
+  if (c->tracing) return luaL_error(L, "a trace hook cannot close the connection it traces");
   if (c->waiting > 0 && (c->t || c->dial)) {
     if (!c->closing) {
       if (c->t) c->t->ops->shutdown(c->t);
@@ -759,12 +762,16 @@ static void conn_trace(void *ud, int dir, const uint8_t *wire, size_t len, const
   lconn *c = (lconn *)ud;
   lua_State *T = c->trace_L;
   trace_args x;
+  int r;
   if (!T || !lua_checkstack(T, 8)) return;
   x.dir = dir; x.wire = wire; x.clear = clear; x.len = len;
   lua_pushcfunction(T, conn_trace_call);
   lua_pushvalue(T, 1);
   lua_pushlightuserdata(T, &x);
-  if (lua_pcall(T, 2, 0, 0) != LUA_OK) {
+  c->tracing = 1;
+  r = lua_pcall(T, 2, 0, 0);
+  c->tracing = 0;
+  if (r != LUA_OK) {
     /* the Lua side reports its hooks' errors: this is its own failing */
     fprintf(stderr, "dcerpc trace: %s\n", lua_tostring(T, -1) ? lua_tostring(T, -1) : "(error object)");
   }

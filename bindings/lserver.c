@@ -102,6 +102,7 @@ struct lsrv {
   int dispatch_ref, log_ref, close_ref;
   int trace_ref;                   /* srv:set_trace: a thread holding the hook at index 1 */
   lua_State *trace_L;
+  int tracing;                     /* the hook runs (on trace_L: it must stay anchored) */
   double call_timeout;
   int in_step, close_pending, open;
   int gc_base_kb;                  /* Lua heap after the last idle collection */
@@ -695,12 +696,16 @@ static void srv_trace(void *ud, dce_rconn *c, int dir, const uint8_t *wire, size
   lsrv *s = (lsrv *)ud;
   lua_State *T = s->trace_L;
   strace_args x;
+  int r;
   if (!T || !lua_checkstack(T, 10)) return;
   x.c = c; x.dir = dir; x.wire = wire; x.clear = clear; x.len = len;
   lua_pushcfunction(T, srv_trace_call);
   lua_pushvalue(T, 1);
   lua_pushlightuserdata(T, &x);
-  if (lua_pcall(T, 2, 0, 0) != LUA_OK)
+  s->tracing = 1;
+  r = lua_pcall(T, 2, 0, 0);
+  s->tracing = 0;
+  if (r != LUA_OK)
     srv_log(s, "trace hook failed: %s", lua_tostring(T, -1) ? lua_tostring(T, -1) : "(error object)");
   lua_settop(T, 1);
 }
@@ -710,6 +715,7 @@ static void srv_trace(void *ud, dce_rconn *c, int dir, const uint8_t *wire, size
 ** iface_key: a request's, the key its interface was added with. */
 static int lsrv_set_trace(lua_State *L) {
   lsrv *s = srv_check(L);
+  if (s->tracing) return luaL_error(L, "a trace hook cannot change the server's trace hook");
   luaL_unref(L, LUA_REGISTRYINDEX, s->trace_ref);
   s->trace_ref = LUA_NOREF;
   s->trace_L = NULL;

@@ -304,6 +304,35 @@ describe("dcerpc.trace #unit", function()
     assert.are.equal(4, server)
   end)
 
+  it("a hook cannot use or close the connection it traces; trace.set from a hook works", function()
+    local errs = {}
+    local old = trace.on_error
+    trace.on_error = function(msg) errs[#errs + 1] = tostring(msg) end
+    local srv = test_server()
+    local seen = 0
+    local ok, e = pcall(with_server, srv, function()
+      local c
+      c = assert(dcerpc.connect(srv.endpoints[1], "rpcecho", { trace = function(ev)
+        if ev.pdu.ptype == "request" then c:AddOne { in_data = 1 } end
+        if ev.pdu.ptype == "response" then c:close() end
+      end }))
+      assert.are.equal(2, assert(c:AddOne { in_data = 1 }).out_data)
+      -- a global hook that removes itself after its first event
+      trace.set(function() seen = seen + 1; trace.set(nil) end)
+      assert(c:AddOne { in_data = 2 })
+      assert(c:AddOne { in_data = 3 })
+      c:close()
+    end)
+    trace.on_error = old
+    assert(ok, e)
+    assert.are.equal(1, seen)
+    assert.are.equal(6, #errs)                  -- three calls, a request and a response each
+    for i = 1, 6, 2 do
+      assert.matches("a trace hook cannot use the connection it traces", errs[i])
+      assert.matches("a trace hook cannot close the connection it traces", errs[i + 1])
+    end
+  end)
+
   it("an unknown option still raises, trace is a known one", function()
     assert.has_error(function() dcerpc.connect("ncacn_ip_tcp:127.0.0.1[1]", "rpcecho", { traec = print }) end)
     assert.truthy(dcerpc.option_keys.connect.trace)

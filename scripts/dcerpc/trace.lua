@@ -210,8 +210,8 @@ local function sync(obj, t)
     local c = t.tr.conn
     c.peer, c["local"], c.transport = info.peer, info["local"], info.transport
   end
-  t.on = on
   obj:set_trace(on and t.fn or nil)
+  t.on = on
 end
 
 -- trace.attach(conn, { binding =, iface = | ifaces = {...}, contexts = {[id] = iface}, hook = })
@@ -267,8 +267,12 @@ function M.set(hook)
   local old = global_hook
   global_hook = hook
   for obj, t in pairs(live) do
-    local ok = pcall(sync, obj, t)      -- a closed one raises: forget it
-    if not ok then live[obj] = nil end
+    local ok, e = pcall(sync, obj, t)   -- a closed one raises: forget it
+    if not ok then
+      -- else it is busy (trace.set from inside a hook): it keeps calling
+      -- into Lua, dispatch finds no hook, the next trace.set retries
+      if tostring(e):find("closed", 1, true) then live[obj] = nil end
+    end
   end
   return old
 end
