@@ -130,6 +130,25 @@ describe("dcerpc.trace #unit", function()
     assert.are.equal(string.pack("<I4", 41), req.stub)
   end)
 
+  it("a fault: its status, named, on the call's function", function()
+    local evs, hook = collector()
+    local lines, thook = text_of()
+    local srv = test_server()
+    with_server(srv, function()
+      local c = assert(dcerpc.connect(srv.endpoints[1], "rpcecho", { trace = trace.tee(hook, thook) }))
+      local r, e = c:SinkData { len = 2, data = "ab" }      -- no handler: nca_s_op_rng_error
+      assert.is_nil(r)
+      assert.are.equal(0x1c010002, e.code)
+      c:close()
+    end)
+    local f = evs[#evs]
+    assert.are.equal("fault", f.pdu.ptype)
+    assert.are.equal(0x1c010002, f.pdu.status)
+    assert.are.equal("SinkData", f.fn.name)
+    assert.is_nil(f.args)
+    assert.matches("status 0x1c010002 nca_s_op_rng_error", table.concat(lines, "\n"))
+  end)
+
   it("text: a readable dump with the arguments as a tree, hex on request", function()
     local lines, hook = text_of()
     local hlines, hhook = text_of { hex = true }
@@ -165,6 +184,9 @@ describe("dcerpc.trace #unit", function()
     assert.are.same({ "send bind", "recv bind_ack", "send auth3", "send request", "recv response" }, kinds)
     local bind = evs[1]
     assert.are.equal(10, bind.pdu.auth.type)
+    assert.are.equal(10, bind.pdu.auth_type)
+    assert.are.equal(6, bind.pdu.auth_level)
+    assert.are.equal(0, bind.pdu.auth_context_id)
     assert.are.equal("ntlmssp", bind.pdu.auth.type_name)
     assert.are.equal("privacy", bind.pdu.auth.level_name)
     local req, resp = evs[4], evs[5]

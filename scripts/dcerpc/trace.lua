@@ -130,9 +130,11 @@ local function make_event(tr, dir, wire, clear, time, ctx_iface)
   ev.stub = p.stub
   p.stub = nil
   p.flag_names = flag_list(p.flags, p.ptype)
-  if p.auth then
-    p.auth.type_name = AUTH_TYPES[p.auth.type]
-    p.auth.level_name = AUTH_LEVELS[p.auth.level]
+  local a = p.auth
+  if a then
+    a.type_name, a.level_name = AUTH_TYPES[a.type], AUTH_LEVELS[a.level]
+    -- the sec_trailer flat on the header too, under its C706 names
+    p.auth_type, p.auth_level, p.auth_pad_length, p.auth_context_id = a.type, a.level, a.pad_length, a.context_id
   end
   ev.pdu = p
   local pt = p.ptype
