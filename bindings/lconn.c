@@ -36,8 +36,9 @@
 **   "... waiting for the response to srvsvc.NetrShareEnum (call 3) from ...".
 **   conn:receive(call_id [, timeout]) -> stub, drep0   (a timeout cancels the call)
 **   conn:info() -> {bound, dead, dead_reason, max_xmit, max_recv, assoc_group,
-**                   secondary_address, features, conc_mpx, shutdown, peer,
+**                   secondary_address, features, conc_mpx, shutdown, peer, local,
 **                   transport, bytes_sent, bytes_received, pending, ...}
+**   conn:set_trace(fn | nil)  fn(dir, wire, clear, time) per fragment (docs/trace.md)
 **   conn:getfd() -> fd, "r"|"rw"|"w"|"" ("": bytes are waiting, call step)
 **   conn:step() -> true ; conn:done(call_id) -> bool      (for an outside loop)
 **   conn:pollfd(), conn:events(), conn:timeout()   (cqueues' pollable protocol)
@@ -49,6 +50,7 @@
 #include <stdlib.h>
 #include <poll.h>
 #include <unistd.h>
+#include <time.h>
 #include <sys/socket.h>
 #include "laux.h"
 #include "lcore.h"
@@ -79,6 +81,8 @@ typedef struct lconn {
   char transport[16];              /* "ncacn_ip_tcp", "ncalrpc" */
   char dialto[112];                /* what connecting reaches: "127.0.0.1[49152]", "127.0.0.1 port 445", a path */
   char where[160];                 /* the peer in messages: "127.0.0.1[49152]", "127.0.0.1[\\pipe\\srvsvc]", a path */
+  lua_State *trace_L;              /* conn:set_trace: a thread holding the hook (user value 2) */
+  int tracing;                     /* the hook is running: the engine is mid-I/O on this connection */
 } lconn;
 
 /* ------------------------------------------------------------ conn object */
@@ -86,6 +90,7 @@ typedef struct lconn {
 static lconn *conn_check(lua_State *L, int idx) {
   lconn *c = (lconn *)luaL_checkudata(L, idx, CONN_MT);
   if (!c->a || c->closing || c->dial || c->opening) luaL_error(L, "attempt to use a closed connection");
+  if (c->tracing) luaL_error(L, "a trace hook cannot use the connection it traces");
   return c;
 }
 
@@ -95,8 +100,11 @@ static void conn_release(lua_State *L, lconn *c, int idx) {
   if (c->a) { dce_assoc_free(c->a); c->a = NULL; }
   c->closing = 0;
   c->waiting = 0;
+  c->trace_L = NULL;
   lua_pushnil(L);
   lua_setiuservalue(L, idx, 1);
+  lua_pushnil(L);
+  lua_setiuservalue(L, idx, 2);
 }
 
 /* conn:close() and __close. A coroutine waiting on the event loop for this
@@ -104,6 +112,7 @@ static void conn_release(lua_State *L, lconn *c, int idx) {
 ** the last waiter free it. */
 static int conn_close(lua_State *L) {
   lconn *c = (lconn *)luaL_checkudata(L, 1, CONN_MT);
+  if (c->tracing) return luaL_error(L, "a trace hook cannot close the connection it traces");
   if (c->waiting > 0 && (c->t || c->dial)) {
     if (!c->closing) {
       if (c->t) c->t->ops->shutdown(c->t);
@@ -267,7 +276,7 @@ static int connect_common(lua_State *L, int unix_path, int np) {
     if (!lua_istable(L, 4)) { lua_settop(L, 3); lua_newtable(L); }
     lua_settop(L, 4);
   }
-  c = (lconn *)lua_newuserdatauv(L, sizeof *c, 1);   /* closed until filled in */
+  c = (lconn *)lua_newuserdatauv(L, sizeof *c, 2);   /* closed until filled in */
   memset(c, 0, sizeof *c);
   c->timeout = DEFAULT_CALL_TIMEOUT;
   strcpy(c->transport, unix_path ? "ncalrpc" : np ? "ncacn_np" : "ncacn_ip_tcp");
@@ -322,7 +331,7 @@ static int lconn_open_pipe(lua_State *L) {
   memset(&cfg, 0, sizeof cfg);
   if (!lua_istable(L, 3)) { lua_settop(L, 2); lua_newtable(L); }
   lua_settop(L, 3);
-  c = (lconn *)lua_newuserdatauv(L, sizeof *c, 1);
+  c = (lconn *)lua_newuserdatauv(L, sizeof *c, 2);
   memset(c, 0, sizeof *c);
   c->timeout = DEFAULT_CALL_TIMEOUT;
   strcpy(c->transport, "ncacn_np");
@@ -767,6 +776,73 @@ static void push_smb_info(lua_State *L, const dce_smb *s) {
   lua_setfield(L, -2, "smb");
 }
 
+/* ------------------------------------------------------------ tracing */
+
+/* The hook runs on its own thread (made by set_trace, anchored in user
+** value 2, its function at index 1): the engine calls back from inside
+** dce_assoc_out / dce_assoc_feed, whichever coroutine drives the
+** connection. Under pcall; the strings are made inside it too, so that
+** running out of memory is one more error the hook reports. */
+static double trace_time(void) {         /* wall clock, for pcap timestamps */
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+typedef struct trace_args { int dir; const uint8_t *wire, *clear; size_t len; } trace_args;
+
+static int conn_trace_call(lua_State *T) {
+  const trace_args *x = (const trace_args *)lua_touserdata(T, 2);
+  lua_pushvalue(T, 1);
+  lua_pushstring(T, x->dir == DCE_TRACE_SEND ? "send" : "recv");
+  lua_pushlstring(T, (const char *)x->wire, x->len);
+  if (x->clear) lua_pushlstring(T, (const char *)x->clear, x->len); else lua_pushnil(T);
+  lua_pushnumber(T, trace_time());
+  lua_call(T, 4, 0);
+  return 0;
+}
+
+static void conn_trace(void *ud, int dir, const uint8_t *wire, size_t len, const uint8_t *clear) {
+  lconn *c = (lconn *)ud;
+  lua_State *T = c->trace_L;
+  trace_args x;
+  int r;
+  if (!T || !lua_checkstack(T, 8)) return;
+  x.dir = dir; x.wire = wire; x.clear = clear; x.len = len;
+  lua_pushcfunction(T, conn_trace_call);
+  lua_pushvalue(T, 1);
+  lua_pushlightuserdata(T, &x);
+  c->tracing = 1;
+  r = lua_pcall(T, 2, 0, 0);
+  c->tracing = 0;
+  if (r != LUA_OK) {
+    /* the Lua side reports its hooks' errors: this is its own failing */
+    fprintf(stderr, "dcerpc trace: %s\n", lua_tostring(T, -1) ? lua_tostring(T, -1) : "(error object)");
+  }
+  lua_settop(T, 1);
+}
+
+/* conn:set_trace(fn | nil): fn(dir, wire, clear, time) for each fragment sent
+** ("send") or received ("recv"): wire as on the wire, clear the same with
+** the stub unsealed (privacy level) or nil. fn must not use conn. */
+static int conn_set_trace(lua_State *L) {
+  lconn *c = conn_check(L, 1);
+  if (lua_isnoneornil(L, 2)) {
+    dce_assoc_set_trace(c->a, NULL, NULL);
+    c->trace_L = NULL;
+    lua_pushnil(L);
+    lua_setiuservalue(L, 1, 2);
+    return 0;
+  }
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  c->trace_L = lua_newthread(L);
+  lua_pushvalue(L, 2);
+  lua_xmove(L, c->trace_L, 1);
+  lua_setiuservalue(L, 1, 2);
+  dce_assoc_set_trace(c->a, conn_trace, c);
+  return 0;
+}
+
 static int conn_info(lua_State *L) {
   lconn *c = conn_check(L, 1);
   const dce_assoc_info *in = dce_assoc_get_info(c->a);
@@ -797,6 +873,14 @@ static int conn_info(lua_State *L) {
   lua_setfield(L, -2, "shutdown");
   lua_pushstring(L, c->t ? c->t->peer : "");
   lua_setfield(L, -2, "peer");
+  if (c->t && !dce_smb_of(c->t)) {
+    /* the socket under the transport (an SMB pipe has none of its own) */
+    unsigned ev;
+    char local[96];
+    dce_sock_local(dce_transport_poll(c->t, 0, &ev), local, sizeof local);   /* want 0: no side effect */
+    lua_pushstring(L, local);
+    lua_setfield(L, -2, "local");
+  }
   lua_pushstring(L, c->transport);
   lua_setfield(L, -2, "transport");
   lua_pushinteger(L, (lua_Integer)in->bytes_sent);
@@ -899,7 +983,7 @@ void dcerpc_open_conn(lua_State *L) {
   static const luaL_Reg conn_m[] = {
     { "bind", conn_bind }, { "alter_context", conn_alter_context },
     { "call", conn_call }, { "send", conn_send }, { "receive", conn_receive },
-    { "info", conn_info }, { "open_pipe", lconn_open_pipe },
+    { "info", conn_info }, { "open_pipe", lconn_open_pipe }, { "set_trace", conn_set_trace },
     { "session_key", conn_session_key }, { "getfd", conn_getfd }, { "step", conn_step },
     { "pollfd", conn_pollfd }, { "events", conn_events }, { "timeout", conn_timeout },
     { "done", conn_done }, { "set_auth", conn_set_auth },

@@ -18,6 +18,8 @@
 **   srv:set_dispatch(fn)  fn(info) runs in a new coroutine per call and
 **       returns the reply stub, or nil, status, did_not_execute for a fault
 **   srv:set_log(fn)       fn(message) for protocol errors and failed calls
+**   srv:set_trace(fn | nil)  fn(dir, wire, clear, time, conn_id, peer, local, key) per
+**                         fragment of every connection (docs/trace.md)
 **   srv:set_on_close(fn)  fn(conn_id, assoc_group, group_ended) after the step
 **                         in which a connection closed (under pcall)
 **   srv:step([timeout s]) -> callbacks run   (timeout < 0 or nil: wait)
@@ -46,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "laux.h"
 #include "lcore.h"
 #include "lloop.h"
@@ -97,6 +100,9 @@ struct lsrv {
   int n_calls;
   lua_State *L;                    /* the thread running step, during step */
   int dispatch_ref, log_ref, close_ref;
+  int trace_ref;                   /* srv:set_trace: a thread holding the hook at index 1 */
+  lua_State *trace_L;
+  int tracing;                     /* the hook runs (on trace_L: it must stay anchored) */
   double call_timeout;
   int in_step, close_pending, open;
   int gc_base_kb;                  /* Lua heap after the last idle collection */
@@ -482,6 +488,9 @@ static void srv_shutdown(lsrv *s, lua_State *L) {
   luaL_unref(L, LUA_REGISTRYINDEX, s->log_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, s->close_ref);
   s->dispatch_ref = s->log_ref = s->close_ref = LUA_NOREF;
+  luaL_unref(L, LUA_REGISTRYINDEX, s->trace_ref);
+  s->trace_ref = LUA_NOREF;
+  s->trace_L = NULL;
   s->L = NULL;
 }
 
@@ -558,6 +567,7 @@ static int lsrv_new(lua_State *L) {
   s = (lsrv *)lua_newuserdatauv(L, sizeof *s, 0);   /* closed until the runner is up */
   memset(s, 0, sizeof *s);
   s->dispatch_ref = s->log_ref = s->close_ref = LUA_NOREF;
+  s->trace_ref = LUA_NOREF;
   luaL_setmetatable(L, SRV_MT);
   s->call_timeout = opt_num(L, 1, "call_timeout", 0);
   memset(&hooks, 0, sizeof hooks);
@@ -642,6 +652,86 @@ static int set_ref(lua_State *L, int *ref) {
   *ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return 0;
 }
+/* ------------------------------------------------------------ tracing */
+
+/* As conn:set_trace (lconn.c): the hook runs on its own thread, under
+** pcall, with the strings made inside it. */
+typedef struct strace_args {
+  dce_rconn *c;
+  int dir;
+  const uint8_t *wire, *clear;
+  size_t len;
+} strace_args;
+
+static int srv_trace_call(lua_State *T) {
+  const strace_args *x = (const strace_args *)lua_touserdata(T, 2);
+  char local[96];
+  lua_pushvalue(T, 1);
+  lua_pushstring(T, x->dir == DCE_TRACE_SEND ? "send" : "recv");
+  lua_pushlstring(T, (const char *)x->wire, x->len);
+  if (x->clear) lua_pushlstring(T, (const char *)x->clear, x->len); else lua_pushnil(T);
+  {
+    struct timespec ts;            /* wall clock, for pcap timestamps */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lua_pushnumber(T, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+  }
+  lua_pushinteger(T, (lua_Integer)dce_rconn_id(x->c));
+  lua_pushstring(T, dce_rconn_peer(x->c));
+  dce_rconn_local(x->c, local, sizeof local);
+  lua_pushstring(T, local);
+  /* a request: the key of the interface its context is bound to */
+  if (x->len >= 24 && x->wire[2] == DCE_PT_REQUEST) {
+    int le = (x->wire[4] & DCE_DREP_LE) != 0;
+    uint16_t ctx = le ? (uint16_t)(x->wire[20] | x->wire[21] << 8) : (uint16_t)(x->wire[20] << 8 | x->wire[21]);
+    void *ud = dce_rconn_ctx_iface(x->c, ctx);
+    if (ud) lua_pushinteger(T, (lua_Integer)(intptr_t)ud); else lua_pushnil(T);
+  } else {
+    lua_pushnil(T);
+  }
+  lua_call(T, 8, 0);
+  return 0;
+}
+
+static void srv_trace(void *ud, dce_rconn *c, int dir, const uint8_t *wire, size_t len, const uint8_t *clear) {
+  lsrv *s = (lsrv *)ud;
+  lua_State *T = s->trace_L;
+  strace_args x;
+  int r;
+  if (!T || !lua_checkstack(T, 10)) return;
+  x.c = c; x.dir = dir; x.wire = wire; x.clear = clear; x.len = len;
+  lua_pushcfunction(T, srv_trace_call);
+  lua_pushvalue(T, 1);
+  lua_pushlightuserdata(T, &x);
+  s->tracing = 1;
+  r = lua_pcall(T, 2, 0, 0);
+  s->tracing = 0;
+  if (r != LUA_OK)
+    srv_log(s, "trace hook failed: %s", lua_tostring(T, -1) ? lua_tostring(T, -1) : "(error object)");
+  lua_settop(T, 1);
+}
+
+/* srv:set_trace(fn | nil): fn(dir, wire, clear, time, conn_id, peer, local,
+** iface_key) for each fragment of every connection (docs/trace.md);
+** iface_key: a request's, the key its interface was added with. */
+static int lsrv_set_trace(lua_State *L) {
+  lsrv *s = srv_check(L);
+  if (s->tracing) return luaL_error(L, "a trace hook cannot change the server's trace hook");
+  luaL_unref(L, LUA_REGISTRYINDEX, s->trace_ref);
+  s->trace_ref = LUA_NOREF;
+  s->trace_L = NULL;
+  if (lua_isnoneornil(L, 2)) {
+    dce_runner_set_trace(s->run, NULL, NULL);
+    return 0;
+  }
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  s->trace_L = lua_newthread(L);
+  lua_pushvalue(L, 2);
+  lua_xmove(L, s->trace_L, 1);
+  s->trace_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  dce_runner_set_trace(s->run, srv_trace, s);
+  return 0;
+}
+
 static int lsrv_set_dispatch(lua_State *L) { return set_ref(L, &srv_check(L)->dispatch_ref); }
 static int lsrv_set_log(lua_State *L) { return set_ref(L, &srv_check(L)->log_ref); }
 static int lsrv_set_on_close(lua_State *L) { return set_ref(L, &srv_check(L)->close_ref); }
@@ -830,7 +920,7 @@ void dcerpc_open_server(lua_State *L) {
     { "add_interface", lsrv_add_interface }, { "set_auth", lsrv_set_auth },
     { "call_alive", lsrv_call_alive },
     { "set_dispatch", lsrv_set_dispatch }, { "set_log", lsrv_set_log },
-    { "set_on_close", lsrv_set_on_close },
+    { "set_on_close", lsrv_set_on_close }, { "set_trace", lsrv_set_trace },
     { "step", lsrv_step }, { "stats", lsrv_stats }, { "spawn", lsrv_spawn },
     { "start_workers", lsrv_start_workers }, { "worker_pids", lsrv_worker_pids },
     { "is_open", lsrv_is_open },

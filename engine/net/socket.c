@@ -103,6 +103,14 @@ static void fmt_peer(const struct sockaddr *sa, char *out, size_t n) {
 
 dce_transport *dce_sock_wrap(int fd) { return dce_sock_wrap_addr(fd, NULL, 0); }
 
+void dce_sock_local(int fd, char *out, size_t n) {
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  memset(&ss, 0, sizeof ss);
+  if (fd >= 0 && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) fmt_peer((struct sockaddr *)&ss, out, n);
+  else snprintf(out, n, "?");
+}
+
 dce_transport *dce_sock_wrap_addr(int fd, const void *sa, size_t salen) {
   sock_t *s = calloc(1, sizeof *s);
   struct sockaddr_storage ss;

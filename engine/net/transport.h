@@ -75,6 +75,9 @@ dce_transport *dce_sock_wrap(int fd);
 /* The same with the peer's address as accept() gave it (sa, salen: a
 ** struct sockaddr), so that it is known even when the peer has gone. */
 dce_transport *dce_sock_wrap_addr(int fd, const void *sa, size_t salen);
+/* The local address of socket fd as peer is written ("127.0.0.1:50123",
+** "[::1]:135", "local"), "?" when unknown (tracing names both ends). */
+void dce_sock_local(int fd, char *out, size_t n);
 
 /* Connecting without blocking: a dialer tries each address of host (or the
 ** Unix socket path) in turn. Wait until dce_dial_fd() is writable (or a

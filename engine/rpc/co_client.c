@@ -85,6 +85,9 @@ struct dce_assoc {
   actx auth[DCE_MAX_AUTH_CTX];     /* security contexts, in the order started */
   int n_auth;
   int bind_auth;                   /* auth[0] rides on the bind (set_auth) */
+  dce_trace_fn trace;              /* NULL: not traced (the only test on the hot path) */
+  void *trace_ud;
+  dce_buf trace_tmp;               /* traced: a fragment's other version (wire or clear) */
   dce_assoc_info info;
 };
 
@@ -117,6 +120,7 @@ dce_assoc *dce_assoc_new(const dce_assoc_cfg *cfg) {
   dce_buf_init(&a->out);
   dce_buf_init(&a->in);
   a->in.limit = 65536;             /* one fragment at most: frag_length is u16 */
+  dce_buf_init(&a->trace_tmp);
   return a;
 }
 
@@ -138,6 +142,7 @@ void dce_assoc_free(dce_assoc *a) {
   }
   dce_buf_free(&a->out);
   dce_buf_free(&a->in);
+  dce_buf_free(&a->trace_tmp);
   free(a);
 }
 
@@ -488,10 +493,25 @@ static int op_may_start(const dce_assoc *a, const op *o) {
   return 1;
 }
 
-static void emit_pdu(dce_assoc *a, dce_pdu *p) {
+/* Encode p at the end of the output queue; the trace sees it unless the
+** caller protects it first (and traces it then). */
+static void emit_pdu_raw(dce_assoc *a, dce_pdu *p, int traced) {
   dce_pdu_error e;
-  if (dce_pdu_encode(p, &a->out, &e))
+  size_t start = a->out.len;
+  if (dce_pdu_encode(p, &a->out, &e)) {
     assoc_kill(a, DCE_RPC_S_OUT_OF_MEMORY, e.msg);
+    return;
+  }
+  if (a->trace && traced) a->trace(a->trace_ud, DCE_TRACE_SEND, a->out.p + start, a->out.len - start, NULL);
+}
+
+static void emit_pdu(dce_assoc *a, dce_pdu *p) { emit_pdu_raw(a, p, 1); }
+
+/* Keep a copy of n bytes for the trace; NULL when out of memory (the
+** trace then goes without the clear text). */
+static const uint8_t *trace_copy(dce_buf *tmp, const uint8_t *b, size_t n) {
+  dce_buf_reset(tmp);
+  return dce_buf_put(tmp, b, n) ? NULL : tmp->p;
 }
 
 /* Produce the next fragment of o. */
@@ -542,14 +562,23 @@ static void emit_fragment(dce_assoc *a, op *o) {
       p.auth.value_len = sig;
     }
     start = a->out.len;
-    emit_pdu(a, &p);
+    emit_pdu_raw(a, &p, !protects);
     if (protects && !a->info.dead) {
-      uint32_t st = dce_sec_wrap(x->sec, a->out.p + start, a->out.len - start, hdr, chunk + p.auth.pad_len);
+      const uint8_t *clear = NULL;
+      uint32_t st;
+      if (a->trace && dce_sec_level(x->sec) == DCE_LEVEL_PRIVACY)
+        clear = trace_copy(&a->trace_tmp, a->out.p + start, a->out.len - start);
+      st = dce_sec_wrap(x->sec, a->out.p + start, a->out.len - start, hdr, chunk + p.auth.pad_len);
       if (st) {
         char m[96];
         snprintf(m, sizeof m, "cannot sign or seal a request (0x%08x)", (unsigned)st);
         assoc_kill(a, DCE_RPC_S_CALL_FAILED, m);
         return;
+      }
+      if (a->trace) {
+        size_t flen = a->out.len - start;
+        if (clear) memcpy(a->trace_tmp.p + flen - sig, a->out.p + a->out.len - sig, sig);  /* the real verifier */
+        a->trace(a->trace_ud, DCE_TRACE_SEND, a->out.p + start, flen, clear);
       }
     }
     o->stub_off += chunk;
@@ -1005,18 +1034,34 @@ int dce_assoc_feed(dce_assoc *a, const uint8_t *b, size_t n) {
     }
     {
       dce_pdu p;
-      int rc = dce_pdu_decode(&p, a->in.p, (size_t)fl, &e);
-      if (rc) { dce_pdu_free(&p); return proto_error(a, "%s", e.msg); }
+      int rc = dce_pdu_decode(&p, a->in.p, (size_t)fl, &e), traced = 0;
+      if (rc) {
+        if (a->trace) a->trace(a->trace_ud, DCE_TRACE_RECV, a->in.p, (size_t)fl, NULL);
+        dce_pdu_free(&p);
+        return proto_error(a, "%s", e.msg);
+      }
       if (p.ptype == DCE_PT_RESPONSE || (p.ptype == DCE_PT_FAULT && p.has_auth)) {
         /* verified with the context of ITS request: each has its own keys,
         ** RC4 state and sequence numbers */
         const op *ro = op_find(a, p.call_id);
         const actx *x = ro && ro->kind == OP_REQUEST ? op_auth(a, ro) : NULL;
         if (x && dce_sec_protects(x->sec)) {
+          const uint8_t *wire = NULL;
+          int failed;
+          if (a->trace) {
+            /* the wire bytes before unsealing in place; the clear after */
+            wire = trace_copy(&a->trace_tmp, a->in.p, (size_t)fl);
+            traced = wire != NULL;
+          }
           if (!p.stub) p.stub = a->in.p + (size_t)fl - p.auth_length - DCE_AUTH_TRAILER_LEN - p.auth.pad_len;
-          if (auth_unwrap(a, x, &p, a->in.p, (size_t)fl)) { dce_pdu_free(&p); return -1; }
+          failed = auth_unwrap(a, x, &p, a->in.p, (size_t)fl);
+          if (wire)
+            a->trace(a->trace_ud, DCE_TRACE_RECV, wire, (size_t)fl,
+                     !failed && p.has_auth && p.auth.level == DCE_LEVEL_PRIVACY ? a->in.p : NULL);
+          if (failed) { dce_pdu_free(&p); return -1; }
         }
       }
+      if (a->trace && !traced) a->trace(a->trace_ud, DCE_TRACE_RECV, a->in.p, (size_t)fl, NULL);
       rc = handle_pdu(a, &p);
       dce_pdu_free(&p);
       dce_buf_reset(&a->in);
@@ -1095,6 +1140,12 @@ void dce_assoc_set_drep(dce_assoc *a, uint8_t drep0) {
 }
 
 const dce_assoc_info *dce_assoc_get_info(const dce_assoc *a) { return &a->info; }
+
+void dce_assoc_set_trace(dce_assoc *a, dce_trace_fn fn, void *ud) {
+  a->trace = fn;
+  a->trace_ud = fn ? ud : NULL;
+  if (!fn) dce_buf_free(&a->trace_tmp);
+}
 int dce_assoc_is_dead(const dce_assoc *a) { return a->info.dead; }
 
 int dce_assoc_busy(const dce_assoc *a) {

@@ -179,6 +179,11 @@ void dce_assoc_set_drep(dce_assoc *a, uint8_t drep0);
 
 const dce_assoc_info *dce_assoc_get_info(const dce_assoc *a);
 
+/* Trace every fragment sent and received (rpc/pdu.h dce_trace_fn); fn NULL
+** stops. Sent fragments are traced as they are made, final (signed or
+** sealed), just before the transport takes them. */
+void dce_assoc_set_trace(dce_assoc *a, dce_trace_fn fn, void *ud);
+
 /* Authenticate the association (sec.h): before the bind; the association
 ** owns sec from then on. The bind carries the first token; bind_ack and
 ** auth3 (NTLM) or alter_context (SPNEGO) the rest; the bind's operation ends

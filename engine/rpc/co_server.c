@@ -90,6 +90,11 @@ struct dce_sconn {
   uint64_t ready_seq;
   sauth *auth;                     /* security contexts, in the order they were made */
   int n_auth, cap_auth;
+  dce_trace_fn trace;              /* NULL: not traced (the only test on the hot path) */
+  void *trace_ud;
+  dce_buf trace_tmp;               /* traced: the fragment being handled, as received */
+  int trace_pending;               /* ... not yet shown to the hook */
+  int trace_hold;                  /* emit: the caller protects the PDU, then traces it */
   dce_sconn_info info;
 };
 
@@ -228,6 +233,7 @@ dce_sconn *dce_sconn_new(dce_server *s, const char *port) {
   dce_buf_init(&c->frag);
   c->frag.limit = 0xffff;
   dce_buf_init(&c->out);
+  dce_buf_init(&c->trace_tmp);
   return c;
 }
 
@@ -249,6 +255,7 @@ void dce_sconn_free(dce_sconn *c) {
   group_unref(c->srv, c->grp);
   dce_buf_free(&c->frag);
   dce_buf_free(&c->out);
+  dce_buf_free(&c->trace_tmp);
   free(c->ctx);
   free(c);
 }
@@ -279,11 +286,24 @@ static void closing(dce_sconn *c, const char *why) {
 
 /* ------------------------------------------------------------ output */
 
+/* The trace sees the fragment being handled (as received; `clear`: the
+** same unsealed) before anything it causes to be sent. */
+static void trace_recv(dce_sconn *c, const uint8_t *clear) {
+  if (!c->trace_pending) return;
+  c->trace_pending = 0;
+  c->trace(c->trace_ud, DCE_TRACE_RECV, c->trace_tmp.p, c->trace_tmp.len, clear);
+}
+
 static void emit(dce_sconn *c, dce_pdu *p) {
   dce_pdu_error e;
   size_t before = c->out.len;
+  if (c->trace) trace_recv(c, NULL);
   if (dce_pdu_encode(p, &c->out, &e)) closing(c, e.msg);
-  if (c->out.len > before) c->srv->buffered += c->out.len - before;   /* output is counted until sent */
+  if (c->out.len > before) {
+    c->srv->buffered += c->out.len - before;   /* output is counted until sent */
+    if (c->trace && !c->trace_hold)
+      c->trace(c->trace_ud, DCE_TRACE_SEND, c->out.p + before, c->out.len - before, NULL);
+  }
 }
 
 static void emit_fault(dce_sconn *c, uint32_t call_id, uint16_t ctx_id, uint32_t status, int dne) {
@@ -734,6 +754,7 @@ static int do_request(dce_sconn *c, const dce_pdu *p) {
   if (x && dce_sec_protects(x->sec)) {
     uint32_t st = p->auth.value_len == dce_sec_sig_len(x->sec) ? 0 : DCE_MECH_E_MESSAGE_ALTERED;
     if (!st) st = dce_sec_unwrap(x->sec, c->frag.p, c->frag.len, (size_t)(p->stub - c->frag.p), p->stub_len + p->auth.pad_len);
+    if (c->trace && !st && dce_sec_level(x->sec) == DCE_LEVEL_PRIVACY) trace_recv(c, c->frag.p);
     if (st) {
       char why[96];
       snprintf(why, sizeof why, "request fragment fails its %s check (0x%08x)",
@@ -840,11 +861,11 @@ static void do_cancel(dce_sconn *c, const dce_pdu *p) {
 
 /* ------------------------------------------------------------ input */
 
-static int handle_fragment(dce_sconn *c) {
+/* One whole fragment in c->frag: decode and act on it. */
+static int handle_one(dce_sconn *c) {
   dce_pdu p;
   dce_pdu_error e;
   int rc = 0;
-  c->info.pdus_in++;
   if (dce_pdu_decode(&p, c->frag.p, c->frag.len, &e)) {
     char why[160];
     snprintf(why, sizeof why, "bad PDU: %s", e.msg);
@@ -878,6 +899,17 @@ static int handle_fragment(dce_sconn *c) {
   }
   }
   dce_pdu_free(&p);
+  return rc;
+}
+
+static int handle_fragment(dce_sconn *c) {
+  int rc;
+  c->info.pdus_in++;
+  if (!c->trace) return handle_one(c);
+  dce_buf_reset(&c->trace_tmp);
+  c->trace_pending = dce_buf_put(&c->trace_tmp, c->frag.p, c->frag.len) == 0;
+  rc = handle_one(c);
+  trace_recv(c, NULL);             /* nothing was sent and it was not unsealed */
   return rc;
 }
 
@@ -991,10 +1023,23 @@ int dce_sconn_reply(dce_sconn *c, uint32_t call_id, const uint8_t *stub, size_t 
       p.auth.value = zero_sig;
       p.auth.value_len = sig;
     }
+    c->trace_hold = sig != 0;
     emit(c, &p);
-    if (sig && !c->info.closing &&
-        dce_sec_wrap(sec, c->out.p + start, c->out.len - start, DCE_RESPONSE_HDR_LEN, n + p.auth.pad_len))
-      closing(c, "cannot sign or seal a response");
+    c->trace_hold = 0;
+    if (sig && !c->info.closing) {
+      const uint8_t *clear = NULL;
+      if (c->trace && dce_sec_level(sec) == DCE_LEVEL_PRIVACY) {
+        dce_buf_reset(&c->trace_tmp);
+        if (!dce_buf_put(&c->trace_tmp, c->out.p + start, c->out.len - start)) clear = c->trace_tmp.p;
+      }
+      if (dce_sec_wrap(sec, c->out.p + start, c->out.len - start, DCE_RESPONSE_HDR_LEN, n + p.auth.pad_len)) {
+        closing(c, "cannot sign or seal a response");
+      } else if (c->trace) {
+        size_t flen = c->out.len - start;
+        if (clear) memcpy(c->trace_tmp.p + flen - sig, c->out.p + c->out.len - sig, sig);  /* the real verifier */
+        c->trace(c->trace_ud, DCE_TRACE_SEND, c->out.p + start, flen, clear);
+      }
+    }
     off += n;
   } while (off < len && !c->info.closing);
   call_remove(c, k);
@@ -1014,3 +1059,15 @@ int dce_sconn_should_close(const dce_sconn *c) { return c->info.closing; }
 size_t dce_sconn_partial(const dce_sconn *c) { return c->frag_need ? c->frag.len : c->hdr_have; }
 
 const dce_sconn_info *dce_sconn_get_info(const dce_sconn *c) { return &c->info; }
+
+void *dce_sconn_ctx_iface(dce_sconn *c, uint16_t ctx_id) {
+  const pctx *px = ctx_find(c, ctx_id);
+  return px ? c->srv->ifaces[px->iface].ud : NULL;
+}
+
+void dce_sconn_set_trace(dce_sconn *c, dce_trace_fn fn, void *ud) {
+  c->trace = fn;
+  c->trace_ud = fn ? ud : NULL;
+  c->trace_pending = 0;
+  if (!fn) dce_buf_free(&c->trace_tmp);
+}

@@ -178,4 +178,12 @@ int dce_sconn_should_close(const dce_sconn *c);
 size_t dce_sconn_partial(const dce_sconn *c);
 const dce_sconn_info *dce_sconn_get_info(const dce_sconn *c);
 
+/* Trace every fragment received and sent (rpc/pdu.h dce_trace_fn); fn NULL
+** stops. A fragment received is shown before anything it causes to be sent;
+** a sealed request's clear text once it is unsealed. */
+void dce_sconn_set_trace(dce_sconn *c, dce_trace_fn fn, void *ud);
+/* The `ud` of the interface bound as presentation context ctx_id, or NULL
+** (a trace names the interface of a context bound before it began). */
+void *dce_sconn_ctx_iface(dce_sconn *c, uint16_t ctx_id);
+
 #endif

@@ -182,4 +182,16 @@ int dce_pdu_encode(dce_pdu *p, dce_buf *out, dce_pdu_error *e);
 #define DCE_RESPONSE_HDR_LEN  24u
 #define DCE_FAULT_HDR_LEN     32u
 
+/* Tracing (docs/trace.md): a hook on an association or a server connection
+** sees every fragment it sends or receives, whole and as on the wire, once
+** it is final (signed or sealed) or as soon as it is read (before it is
+** handled, so a reply never shows before what it answers). For a fragment
+** sealed at the privacy level `clear` is the same fragment with its stub and
+** auth padding in clear text (header, sec_trailer and verifier as on the
+** wire, same length); otherwise NULL. The bytes are only valid during the
+** call. The hook must not use the association it watches. With no hook set
+** the cost is one pointer test per fragment. */
+enum { DCE_TRACE_SEND = 0, DCE_TRACE_RECV = 1 };
+typedef void (*dce_trace_fn)(void *ud, int dir, const uint8_t *wire, size_t len, const uint8_t *clear);
+
 #endif

@@ -94,6 +94,10 @@ struct dce_runner {
   sigset_t oldmask;
   pid_t parent;
   uint64_t handed_in, handed_out;
+  /* tracing (dce_runner_set_trace): NULL, or the hook every connection's
+  ** association calls through run_trace */
+  void (*trace)(void *ud, dce_rconn *c, int dir, const uint8_t *wire, size_t len, const uint8_t *clear);
+  void *trace_ud;
 };
 
 /* run/server.c */

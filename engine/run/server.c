@@ -270,6 +270,11 @@ static void conn_kick(dce_loop *l, void *ud) {
 /* A connection on fd (accepted from listener lis, or handed over by another
 ** worker; sa: the peer's address from accept, or NULL); NULL (fd closed)
 ** when it cannot be set up. */
+static void run_trace(void *ud, int dir, const uint8_t *wire, size_t len, const uint8_t *clear) {
+  dce_rconn *c = ud;
+  if (c->r->trace) c->r->trace(c->r->trace_ud, c, dir, wire, len, clear);
+}
+
 dce_rconn *run_conn_new(dce_runner *r, int fd, int lis, const struct sockaddr *sa, unsigned salen) {
   dce_rconn *c = calloc(1, sizeof *c);
   struct sockaddr_storage ss;
@@ -282,6 +287,7 @@ dce_rconn *run_conn_new(dce_runner *r, int fd, int lis, const struct sockaddr *s
   addr_key(sa, salen, key);
   if (c) c->t = dce_sock_wrap_addr(fd, sa, sa ? salen : 0);
   if (c && c->t) c->sc = dce_sconn_new(r->srv, r->lis[lis].portstr);
+  if (c && c->sc && r->trace) dce_sconn_set_trace(c->sc, run_trace, c);
   if (c && c->sc) c->addr = addr_get(r, key, 1);
   if (!c || !c->t || !c->sc || !c->addr || dce_loop_add(r->loop, fd, DCE_EV_READ, conn_io, c)) {
     if (c && c->sc) dce_sconn_free(c->sc);
@@ -572,6 +578,19 @@ dce_rconn *dce_runner_find(dce_runner *r, uint64_t id) {
 
 uint64_t dce_rconn_id(const dce_rconn *c) { return c->id; }
 const char *dce_rconn_peer(const dce_rconn *c) { return c->t ? c->t->peer : ""; }
+
+void *dce_rconn_ctx_iface(dce_rconn *c, uint16_t ctx_id) { return c->sc ? dce_sconn_ctx_iface(c->sc, ctx_id) : NULL; }
+
+void dce_rconn_local(const dce_rconn *c, char *out, size_t n) { dce_sock_local(c->t ? c->fd : -1, out, n); }
+
+void dce_runner_set_trace(dce_runner *r, void (*fn)(void *ud, dce_rconn *c, int dir, const uint8_t *wire,
+                                                     size_t len, const uint8_t *clear), void *ud) {
+  dce_rconn *c;
+  r->trace = fn;
+  r->trace_ud = ud;
+  for (c = r->conns; c; c = c->next)
+    if (c->sc) dce_sconn_set_trace(c->sc, fn ? run_trace : NULL, c);
+}
 const dce_sconn_info *dce_rconn_info(const dce_rconn *c) { return c->sc ? dce_sconn_get_info(c->sc) : NULL; }
 int dce_rconn_is_open(const dce_rconn *c) { return c->sc != NULL; }
 

@@ -124,6 +124,12 @@ pid_t dce_runner_worker_pid(const dce_runner *r, int i);
 dce_rconn *dce_runner_find(dce_runner *r, uint64_t id);     /* open ones only */
 uint64_t dce_rconn_id(const dce_rconn *c);
 const char *dce_rconn_peer(const dce_rconn *c);            /* "127.0.0.1:50123", "local:pid=..." */
+void dce_rconn_local(const dce_rconn *c, char *out, size_t n);   /* "127.0.0.1:135", "local" */
+void *dce_rconn_ctx_iface(dce_rconn *c, uint16_t ctx_id);       /* dce_sconn_ctx_iface */
+/* Trace every fragment of every connection, open and to come (rpc/pdu.h
+** dce_trace_fn, with the connection); fn NULL stops. */
+void dce_runner_set_trace(dce_runner *r, void (*fn)(void *ud, dce_rconn *c, int dir, const uint8_t *wire,
+                                                     size_t len, const uint8_t *clear), void *ud);
 const dce_sconn_info *dce_rconn_info(const dce_rconn *c);
 int dce_rconn_is_open(const dce_rconn *c);
 /* Answer a call handed to the call hook (then send what can be sent).

@@ -15,6 +15,7 @@
 local core = require "dcerpc.core"
 local ndr = require "dcerpc.ndr"
 local options = require "dcerpc.opts"
+local trace = require "dcerpc.trace"
 local okstatus, status = pcall(require, "dcerpc.status")
 if not okstatus then status = nil end
 
@@ -22,6 +23,7 @@ local M = {
   core = core,
   ndr = ndr,
   status = status,
+  trace = trace,
   _VERSION = "lua-dcerpc " .. core.version,
 }
 
@@ -153,6 +155,9 @@ local function ept_map(host, iface, opts, protseq)
     return nil, x
   end
   if not conn then return staged(e) end
+  trace.attach(conn, { hook = opts.trace, iface = epm, binding = protseq == "ncacn_np" and
+    string.format("ncacn_np:%s[\\pipe\\epmapper]", host) or protseq == "ncalrpc" and "ncalrpc:[EPMAPPER]" or
+    string.format("ncacn_ip_tcp:%s[%s]", host, opts.epm_port or EPM_PORT) })
   local ack
   ack, e = conn:bind({ { abstract = syntax_of(epm), transfer = { M.NDR20 } } },
                      { timeout = opts.timeout })
@@ -208,7 +213,7 @@ local CONNECT = options.keys(AUTH_FIELDS, CALL_FIELDS, {
   "connect_timeout", "max_xmit", "max_recv", "conc_mpx", "drep", "assoc_group",
   "feature_negotiation", "epm_port", "ncalrpc_dir",
   "smb", "smb_port", "smb_signing", "smb_encrypt", "smb_ciphers", "smb_min_dialect", "smb_max_dialect",
-  "smb_auth", "nbss_name",
+  "smb_auth", "nbss_name", "trace",
 })
 M.option_keys = { connect = CONNECT, authenticate = AUTHENTICATE, auth = AUTH_TABLE, call = CALL }
 
@@ -414,6 +419,13 @@ end
 -- c:session_key() -> bytes | nil, err: the key LSA and SAMR use to protect
 -- secrets: the RPC security context's on an authenticated connection, else
 -- the SMB session's (ncacn_np), as [MS-RPCE] 3.3.1.5.2.2 says.
+-- c:set_trace(hook | nil): this connection's trace hook (dcerpc.trace,
+-- docs/trace.md); the global one (dcerpc.trace.set) sees it too.
+function Client:set_trace(hook)
+  trace.set_hook(conn_of(self), hook)
+  return self
+end
+
 function Client:session_key()
   if not self.conn then return nil, err(RPC_S_INVALID_BINDING, nil, "the client is closed", "no") end
   return self.conn:session_key()
@@ -621,6 +633,8 @@ end
 --   Per call (c:call, c:send, c:Name(args, opts)): timeout, object,
 --   auth_context_id, max_response, strict; unknown ones raise too, and so
 --   does an args key that names no [in] parameter of the function.
+--   trace: a hook (dcerpc.trace, docs/trace.md) that sees every PDU of
+--   this connection, decoded: trace = dcerpc.trace.text(io.stderr).
 --   Inside a server handler or a task (srv:spawn, dcerpc.spawn) connecting
 --   and every call yield to the event loop instead of blocking it.
 function M.connect(binding, iface, opts)
@@ -648,14 +662,14 @@ function M.connect(binding, iface, opts)
         local d, u = user:match("^([^\\/]+)[\\/](.+)$")
         if d then domain, user = d, u end
       end
-      port, e = ept_map(b.host, iface, { timeout = opts.timeout, object = object,
+      port, e = ept_map(b.host, iface, { timeout = opts.timeout, object = object, trace = opts.trace,
         open_np = function(h, p) return open_np(h, p, opts, user, domain) end }, "ncacn_np")
       if not port then return nil, e end
       port = port:gsub("^\\[Pp][Ii][Pp][Ee]\\", "")
     end
   elseif not port or port == "" then
     port, e = ept_map(b.host, iface, { timeout = opts.timeout, connect_timeout = opts.connect_timeout,
-                                       object = object, epm_port = opts.epm_port,
+                                       object = object, epm_port = opts.epm_port, trace = opts.trace,
                                        ncalrpc_dir = opts.ncalrpc_dir }, b.protseq)
     if not port then return nil, e end
   end
@@ -674,6 +688,11 @@ function M.connect(binding, iface, opts)
     conn, e = open(b.protseq, b.host, port, opts)
   end
   if not conn then return nil, e end
+  local bstr = lrpc and string.format("ncalrpc:[%s]", port) or
+               np and string.format("ncacn_np:%s[\\pipe\\%s]", b.host, port) or
+               string.format("ncacn_ip_tcp:%s[%s]", b.host, port)
+  -- before the bind, so that a hook sees it (dcerpc.trace; opts.trace or trace.set)
+  trace.attach(conn, { hook = opts.trace, iface = iface, binding = bstr })
   if auth then
     local ok, se = pcall(conn.set_auth, conn, auth)
     if not ok then conn:close(); error(se, 2) end
@@ -695,9 +714,7 @@ function M.connect(binding, iface, opts)
   end
   local self = setmetatable({
     conn = conn, iface = iface, context_id = 0,
-    binding = lrpc and string.format("ncalrpc:[%s]", port) or
-              np and string.format("ncacn_np:%s[\\pipe\\%s]", b.host, port) or
-              string.format("ncacn_ip_tcp:%s[%s]", b.host, port),
+    binding = bstr,
     call_opts = { timeout = opts.timeout, object = object },
     encode_opts = opts.drep and { drep = opts.drep } or nil,
     strict = opts.strict or nil,

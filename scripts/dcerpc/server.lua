@@ -19,6 +19,7 @@
 local core = require "dcerpc.core"
 local ndr = require "dcerpc.ndr"
 local options = require "dcerpc.opts"
+local trace = require "dcerpc.trace"
 
 local NCA_S_OP_RNG_ERROR = 0x1c010002
 local RPC_X_BAD_STUB_DATA = 0x6f7
@@ -35,7 +36,7 @@ local SERVER_OPTS = options.keys({
   "max_connections", "max_connections_per_address", "max_calls_per_connection", "max_calls",
   "max_auth_contexts", "max_request", "max_buffered", "max_frag",
   "idle_timeout", "call_timeout", "partial_timeout", "request_timeout", "reply_timeout",
-  "epmapper", "mgmt",
+  "epmapper", "mgmt", "trace",
 }, EPM_OPTS)
 local EPM_ENABLE_OPTS = options.keys(EPM_OPTS)
 local REGISTER_OPTS = options.keys { "min_level", "annotation" }
@@ -335,6 +336,12 @@ function Server:spawn(fn, ...)
   return self.core:spawn(fn, ...)
 end
 
+-- srv:set_trace(hook | nil): this server's trace hook (dcerpc.trace).
+function Server:set_trace(hook)
+  trace.set_hook(self.core, hook)
+  return self
+end
+
 function Server:close()
   if not self.closed then
     self.closed = true
@@ -362,7 +369,8 @@ function Server:epm_entries() return require("dcerpc.epmapper").entries(self) en
 --                max_calls_per_connection=, max_calls=, max_buffered=,
 --                max_auth_contexts= (security contexts per connection, 2049), max_request=,
 --                idle_timeout=, partial_timeout=, request_timeout=, reply_timeout=, call_timeout=,
---                max_frag=, log = fn, workers = 1 } -> srv | nil, err  (docs/server.md)
+--                max_frag=, log = fn, workers = 1, trace = hook } -> srv | nil, err  (docs/server.md)
+-- trace: a hook (dcerpc.trace, docs/trace.md) seeing every PDU of every connection.
 -- workers = N: srv:run() serves from N processes (see Server:run); the
 -- limits (max_connections ...) are per worker.
 function M.server(opts)
@@ -388,6 +396,23 @@ function M.server(opts)
   c:set_dispatch(make_dispatch(self))
   c:set_log(function(msg) self.log(msg) end)
   if opts.auth then self:set_auth(opts.auth) end
+  -- every connection's PDUs to opts.trace or the global hook (dcerpc.trace)
+  trace.attach_server(c, {
+    hook = opts.trace,
+    ifaces = function()
+      local l = {}
+      for _, e in ipairs(self.ifaces) do l[#l + 1] = e.iface end
+      return l
+    end,
+    iface_of = function(key) return self.ifaces[key] and self.ifaces[key].iface end,
+    binding = function(loc)
+      local h, p = tostring(loc):match("^%[?(.-)%]?:(%d+)$")
+      return h and string.format("ncacn_ip_tcp:%s[%s]", h, p) or "ncalrpc"
+    end,
+    on_first = function()     -- forget a connection's tracer once it has closed
+      self:on_disconnect(function(id) local t = trace.tracer_of(c); if t then t.forget(id) end end)
+    end,
+  })
   require("dcerpc.epmapper").attach(self, opts, make_dispatch(self))   -- epmapper hook
   local listen = opts.listen
   if type(listen) == "string" then listen = { listen } end
