@@ -863,7 +863,7 @@ describe("IDL interfaces: the pitfalls of the Lua descriptions (d)", function()
     local _, fi = fns("epm", "ept_lookup")
     local b = ndr.encode_call(fi, "out", { entry_handle = ZERO20, num_ents = 0, entries = {}, status = 0 },
                               { request = { max_ents = 7 } })
-    assert.are.equal(ZERO20 .. unhex("00000000" .. "07000000" .. "00000000" .. "00000000" .. "00000000"), b)
+    assert.are.equal(hex(ZERO20) .. "00000000" .. "07000000" .. "00000000" .. "00000000" .. "00000000", hex(b))
     local r = assert(ndr.decode_call(fi, "out", b))
     assert.are.equal(0, r.status)
   end)
@@ -872,7 +872,7 @@ describe("IDL interfaces: the pitfalls of the Lua descriptions (d)", function()
     local _, fi = fns("epm", "ept_map")
     local b = ndr.encode_call(fi, "out", { entry_handle = ZERO20, num_towers = 0, ITowers = {}, status = 0 },
                               { request = { max_towers = 4 } })
-    assert.are.equal(ZERO20 .. unhex("00000000" .. "04000000" .. "00000000" .. "00000000" .. "00000000"), b)
+    assert.are.equal(hex(ZERO20) .. "00000000" .. "04000000" .. "00000000" .. "00000000" .. "00000000", hex(b))
   end)
 
   it("mgmt: if_id_vector is ref -> full: one referent id, then max_count, then the element ids", function()
@@ -1191,5 +1191,77 @@ describe("#interop IDL-loaded rpcecho against the rpcecho peer (c)", function()
       assert.are.equal(12, same("TestDoublePointer", { data = 12 }).result)
       cl:close(); ci:close()
     end
+  end)
+end)
+
+--------------------------------------------------------------------------
+-- Loader bugs and gaps found while writing the fixtures above: the expected
+-- behaviour, on minimal snippets. Pending (with the reason) until fixed;
+-- IDL_INTEROP_STRICT=1 runs them.
+describe("IDL loader: findings on minimal snippets", function()
+  local HDR = "[uuid(11111111-2222-3333-4444-555555555555), version(1.0), pointer_default(unique)]\ninterface t {\n"
+  local function parse(body, pre) return idl.parse((pre or "") .. HDR .. body .. "\n}") end
+
+  KNOWN.out_unique = "loader: [out, unique] / [out, ptr] top-level pointers get a referent id (MIDL makes [out]-only top-level pointers [ref])"
+  it_known("out_unique", "[out, unique] unsigned long *x has no referent id", function()
+    local i = assert(parse("void f([out, unique] unsigned long *x, [out, ptr, size_is(2)] unsigned short *y);"))
+    assert.are.equal("01000000" .. "02000000" .. "0100" .. "0200",
+                     hex(ndr.encode_call(i.functions.f, "out", { x = 1, y = { 1, 2 } })))
+  end)
+
+  KNOWN.cpp_quote = "loader: after cpp_quote(...), midl_pragma or a stray ';' the rest of the interface (or file) is dropped silently"
+  it_known("cpp_quote", "cpp_quote, midl_pragma and a stray ';' inside the interface keep what follows", function()
+    for _, s in ipairs { 'cpp_quote("#include <windows.h>")', "midl_pragma warning(disable: 2111)", ";" } do
+      local i = assert(parse(s .. "\nvoid f([in] unsigned long a);\nvoid g(void);"))
+      assert.is_table(i.functions.f, s)
+      assert.is_table(i.functions.g, s)
+    end
+  end)
+  it_known("cpp_quote", "cpp_quote or ';' at file level before the interface", function()
+    for _, s in ipairs { 'cpp_quote("// generated")\n', "typedef unsigned long X;;\n" } do
+      local i, err = parse("void f([in] unsigned long a);", s)
+      assert(i, tostring(err))
+      assert.is_table(i.functions.f)
+    end
+  end)
+
+  KNOWN.range_typedef = "loader: [range] on a typedef, or on a pointer parameter, is ignored (decode does not check it)"
+  it_known("range_typedef", "[range] on a typedef and on a pointer parameter is checked like on a field", function()
+    local i = assert(parse("typedef [range(1, 10)] unsigned long SMALLNUM;\n" ..
+                           "void f([in] SMALLNUM n, [in, range(1, 10)] unsigned long *p);"))
+    local f = i.functions.f
+    local b = unhex("32000000" .. "05000000")                  -- n = 50
+    local v, e = ndr.decode_call(f, "in", b)
+    assert.is_nil(v)
+    assert.are.equal("ndr_range", e.name)
+    v, e = ndr.decode_call(f, "in", unhex("05000000" .. "32000000"))   -- *p = 50
+    assert.is_nil(v)
+    assert.are.equal("ndr_range", e.name)
+  end)
+
+  KNOWN.import_types = "loader: the types of an imported .idl (nbase.idl's twr_t) are usable but absent from iface.types"
+  it_known("import_types", "types from an imported file are exported in iface.types", function()
+    local _, i = pair("epm")
+    assert.is_table(i.types.twr_t)
+    assert.is_table(i.types.rpc_if_id_t)
+  end)
+
+  KNOWN.shadow = "loader: a file's typedef of a predefined name (OLD_LARGE_INTEGER, as [MS-SAMR] 2.2.2.2 declares it) " ..
+                 "replaces the engine's form silently (an integer becomes { LowPart, HighPart }); lower.lua's " ..
+                 "keep_predefined cannot be set from idl.parse/idl.load"
+  it_known("shadow", "[MS-SAMR]'s own OLD_LARGE_INTEGER typedef keeps the predefined one-integer form", function()
+    local i = assert(parse("typedef struct _OLD_LARGE_INTEGER { unsigned long LowPart; long HighPart; } OLD_LARGE_INTEGER;\n" ..
+                           "void f([in] OLD_LARGE_INTEGER t);"))
+    local b = ndr.encode_call(i.functions.f, "in", { t = 5 })
+    assert.are.equal("0500000000000000", hex(b))
+  end)
+
+  it("documented limits, refused clearly: member access in size_is, pipes", function()
+    local i, err = parse("typedef struct { unsigned long n; } H;\nvoid f([in] H *h, [in, size_is(h->n)] unsigned char *d);")
+    assert.is_nil(i)
+    assert.truthy(tostring(err):match("^%(string%):%d+:%d+: .*member access"))
+    i, err = parse("typedef pipe unsigned char BYTE_PIPE;\nvoid f([in] BYTE_PIPE p);")
+    assert.is_nil(i)
+    assert.truthy(tostring(err):match("pipes are not supported"))
   end)
 end)
