@@ -1265,3 +1265,62 @@ describe("IDL loader: findings on minimal snippets", function()
     assert.truthy(tostring(err):match("pipes are not supported"))
   end)
 end)
+
+--------------------------------------------------------------------------
+-- our own servers: examples/echo-server.lua (the Lua description) called
+-- through the IDL-loaded interface, and a server prototyped from
+-- rpcecho.idl alone (spec/fixtures/idl/echo_idl_server.lua) called through
+-- the Lua description: the same answers both ways
+describe("IDL-loaded rpcecho with our own servers (c)", function()
+  local examples = require "helpers.examples"
+  local dcerpc = require "dcerpc"
+
+  local CALLS = {
+    { "AddOne", { in_data = 0xffffffff } },
+    { "EchoData", { len = 4, in_data = "\0\1\2\3" } },
+    { "SinkData", { len = 2, data = "ab" } },
+    { "SourceData", { len = 300 } },
+    { "TestCall", { s1 = "héllo ☃" } },
+    { "TestCall2", { level = 1 } }, { "TestCall2", { level = 5 } }, { "TestCall2", { level = 7 } },
+    { "TestCall2", { level = 9 } },
+    { "TestSleep", { seconds = 0 } },
+    { "TestEnum", { foo1 = 2, foo2 = { e1 = 1, e2 = 2 }, foo3 = { e2 = { e1 = 1, e2 = 1 } } } },
+    { "TestSurrounding", { data = { x = 3, surrounding = { 1, 2, 3 } } } },
+    { "TestDoublePointer", { data = 77 } }, { "TestDoublePointer", {} },
+  }
+
+  local function compare(port)
+    local l, i = pair("rpcecho")
+    local b = ("ncacn_ip_tcp:127.0.0.1[%d]"):format(port)
+    for _, drep in ipairs { "le", "be" } do
+      local cl = assert(dcerpc.connect(b, l, { drep = drep, timeout = 20 }))
+      local ci = assert(dcerpc.connect(b, i, { drep = drep, timeout = 20 }))
+      for _, c in ipairs(CALLS) do
+        local rl, el, xl = cl:call(c[1], c[2])
+        local ri, ei, xi = ci:call(c[1], c[2])
+        assert.are.same(rl, ri)
+        assert.are.same(xl, xi)
+        assert.are.equal(el and el.code, ei and ei.code)
+        if c[1] == "AddOne" then assert.are.equal(0, ri.out_data) end
+        if c[1] == "TestCall" then assert.are.equal("héllo ☃", ri.s2) end
+        if c[1] == "SourceData" then assert.are.equal(300, #ri.data) end
+        if c[2].level == 9 then assert.are.equal(0xC0000003, ei.code) end
+      end
+      cl:close(); ci:close()
+    end
+  end
+
+  it("examples/echo-server.lua (the Lua description) answers both descriptions alike", function()
+    local s = assert(examples.start("echo-server.lua", {}, "ncacn_ip_tcp:127.0.0.1[0]"))
+    local ok, e = pcall(compare, s.port)
+    s.close()
+    assert(ok, e)
+  end)
+
+  it("a server prototyped from rpcecho.idl answers both descriptions alike", function()
+    local s = assert(examples.start("../spec/fixtures/idl/echo_idl_server.lua", {}, "ncacn_ip_tcp:127.0.0.1[0]"))
+    local ok, e = pcall(compare, s.port)
+    s.close()
+    assert(ok, e)
+  end)
+end)
