@@ -1280,6 +1280,16 @@ describe("IDL loader: findings on minimal snippets", function()
     assert.are.equal("0500000000000000", hex(b))
   end)
 
+  KNOWN.const_string = "loader: a string constant (const char *X = \"...\"; C706 and MIDL allow it), a wide " ..
+                       "literal L\"...\", and const boolean = TRUE / FALSE make the whole load fail"
+  it_known("const_string", "string and boolean constants are accepted", function()
+    for _, s in ipairs { 'const char *NAME = "abc";', 'const wchar_t *WNAME = L"abc";',
+                         "const boolean B = TRUE;" } do
+      local i, err = parse(s .. "\nvoid f(void);")
+      assert(i, s .. ": " .. tostring(err))
+    end
+  end)
+
   it("documented limits, refused clearly: member access in size_is, pipes", function()
     local i, err = parse("typedef struct { unsigned long n; } H;\nvoid f([in] H *h, [in, size_is(h->n)] unsigned char *d);")
     assert.is_nil(i)
