@@ -1169,6 +1169,37 @@ describe("#interop IDL-loaded interfaces against the Samba peer (c)", function()
   end)
 end)
 
+describe("#interop IDL-loaded interfaces over named pipes (c)", function()
+  local env = peers.samba()
+  if not env then
+    if CI then error("Samba peer not available under CI") end
+    pending("Samba peer not available")
+    return
+  end
+  local dcerpc = require "dcerpc"
+
+  it("the pipe of the IDL's endpoint attribute is the one the Lua description is connected to", function()
+    local calls = {
+      srvsvc = { "NetrServerGetInfo", { ServerName = "\\\\127.0.0.1", Level = 101 } },
+      wkssvc = { "NetrWkstaGetInfo", { ServerName = "\\\\127.0.0.1", Level = 100 } },
+      samr = { "SamrConnect2", { ServerName = "\\\\127.0.0.1", DesiredAccess = 0x02000000 } },
+    }
+    for _, name in ipairs { "srvsvc", "wkssvc", "samr" } do
+      local l, i = pair(name)
+      assert.are.equal(name, i.pipe)
+      local o = { timeout = 20, user = env.SAMBA_DOMAIN .. "\\" .. env.SAMBA_USER, password = env.SAMBA_PASSWORD }
+      local cl = assert(dcerpc.connect("ncacn_np:127.0.0.1", l, o))
+      local ci = assert(dcerpc.connect("ncacn_np:127.0.0.1", i, o))
+      assert.are.equal(cl.binding, ci.binding)
+      local f, args = calls[name][1], calls[name][2]
+      local rl = assert(cl:call(f, args))
+      local ri = assert(ci:call(f, args))
+      assert.are.same(strip(rl, { ServerHandle = true }), strip(ri, { ServerHandle = true }))
+      cl:close(); ci:close()
+    end
+  end)
+end)
+
 describe("#interop IDL-loaded rpcecho against the rpcecho peer (c)", function()
   local echo = peers.rpcecho()
   if not echo then
