@@ -988,7 +988,8 @@ describe("#interop IDL-loaded interfaces against the Samba peer (c)", function()
   local function both(cl, ci, fname, args, vary)
     local fl, fi = cl.iface.functions[fname], ci.iface.functions[fname]
     assert(fl and fi, fname)
-    local sl, si = ndr.encode_call(fl, "in", args), ndr.encode_call(fi, "in", args)
+    local eo = cl.encode_opts                   -- { drep = "be" } on a big-endian client
+    local sl, si = ndr.encode_call(fl, "in", args, eo), ndr.encode_call(fi, "in", args, eo)
     assert.are.equal(hex(sl), hex(si), fname .. ": request stubs")
     local resp, drep = cl.conn:call(cl.context_id, fl.opnum, sl)
     local raw
@@ -1008,25 +1009,27 @@ describe("#interop IDL-loaded interfaces against the Samba peer (c)", function()
     return rl or xl, raw, el
   end
 
-  it("srvsvc: NetrServerGetInfo 100/101/102, NetrShareEnum 0/1/2/501/502, NetrShareGetInfo", function()
-    local cl, ci = clients("srvsvc", env.SAMBA_SRVSVC_PORT)
-    for _, level in ipairs { 100, 101, 102 } do
-      local r = both(cl, ci, "NetrServerGetInfo", { ServerName = "\\\\127.0.0.1", Level = level })
-      assert.is_table(r.InfoStruct["ServerInfo" .. level])
-    end
-    for _, level in ipairs { 0, 1, 2, 501, 502 } do
-      local r = both(cl, ci, "NetrShareEnum", { ServerName = "\\\\127.0.0.1",
-        InfoStruct = { Level = level, ShareInfo = { ["Level" .. level] = { EntriesRead = 0 } } },
-        PreferedMaximumLength = 0xffffffff })
-      assert.is_true(r.TotalEntries >= 1)
-    end
-    for _, level in ipairs { 0, 1, 2, 501, 502, 1005 } do
-      both(cl, ci, "NetrShareGetInfo", { ServerName = "\\\\127.0.0.1", NetName = "IPC$", Level = level })
-    end
-    local _, _, err = both(cl, ci, "NetrShareGetInfo", { NetName = "no-such-share", Level = 1 })
-    assert.is_table(err)
-    cl:close(); ci:close()
-  end)
+  for _, drep in ipairs { "le", "be" } do
+    it("srvsvc (" .. drep .. "): NetrServerGetInfo 100/101/102, NetrShareEnum 0/1/2/501/502, NetrShareGetInfo", function()
+      local cl, ci = clients("srvsvc", env.SAMBA_SRVSVC_PORT, { drep = drep })
+      for _, level in ipairs { 100, 101, 102 } do
+        local r = both(cl, ci, "NetrServerGetInfo", { ServerName = "\\\\127.0.0.1", Level = level })
+        assert.is_table(r.InfoStruct["ServerInfo" .. level])
+      end
+      for _, level in ipairs { 0, 1, 2, 501, 502 } do
+        local r = both(cl, ci, "NetrShareEnum", { ServerName = "\\\\127.0.0.1",
+          InfoStruct = { Level = level, ShareInfo = { ["Level" .. level] = { EntriesRead = 0 } } },
+          PreferedMaximumLength = 0xffffffff })
+        assert.is_true(r.TotalEntries >= 1)
+      end
+      for _, level in ipairs { 0, 1, 2, 501, 502, 1005 } do
+        both(cl, ci, "NetrShareGetInfo", { ServerName = "\\\\127.0.0.1", NetName = "IPC$", Level = level })
+      end
+      local _, _, err = both(cl, ci, "NetrShareGetInfo", { NetName = "no-such-share", Level = 1 })
+      assert.is_table(err)
+      cl:close(); ci:close()
+    end)
+  end
 
   it("wkssvc: NetrWkstaGetInfo 100/101/102/502/1013/1018/1046, NetrWkstaUserEnum 0/1", function()
     local cl, ci = clients("wkssvc", env.SAMBA_WKSSVC_PORT)
