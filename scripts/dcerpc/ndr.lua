@@ -361,6 +361,13 @@ local function apply_attrs(t, attrs, where)
   return t
 end
 
+-- ndr.range(T, lo, hi): the integer type T whose decoded values must lie in
+-- [lo, hi] (MIDL's [range]; the same as range = {lo, hi} on a field)
+function M.range(t, lo, hi)
+  checktype(t, "range()", 2)
+  return apply_attrs(t, { range = { lo, hi } }, "range(" .. tname(t) .. ")")
+end
+
 -- identifiers used by the sizing/switch expressions reachable from t
 local function expr_refs(t, acc, seen)
   acc = acc or {}

@@ -40,7 +40,8 @@ local function to_err(e)
   return nil
 end
 
-local OPTS = options.keys({ "include", "defines", "name", "interface", "file", "ignore_attributes", "acf" })
+local OPTS = options.keys({ "include", "defines", "name", "interface", "file", "ignore_attributes", "acf",
+                            "predefined" })
 
 -- the prelude: parsed and declared once
 local prelude_items, prelude_state
@@ -105,6 +106,7 @@ local function process(state, src, from_dir, is_main, seen)
   local text = cpp.run(src, { macros = state.macros, include = function(n, s, p) include(n, s, p, false) end })
   local psrc = { name = src.name, text = text }
   local items = parser.parse(psrc)
+  state.file_items[#state.file_items + 1] = { items = items, main = is_main }
   local ifaces = {}
   local function imports_of(list)
     for _, it in ipairs(list) do
@@ -194,6 +196,12 @@ local function build(state, info, all_items)
       end
     end
   end
+  for _, f in ipairs(state.file_items) do
+    if f.items ~= all_items then
+      add_types(f.items, "unique")
+      for _, x in ipairs(f.items) do if x.tag == "interface" then add_types(x.items, "unique") end end
+    end
+  end
   add_types(all_items, "unique")
   add_types(it.items, info.pd)
   state.pd = info.pd
@@ -202,7 +210,13 @@ local function build(state, info, all_items)
   local constants = {}
   for name, c in pairs(state.consts) do
     local v = c.value or state:const_value({ tag = "id", name, pos = c.node.pos, src = c.node.src })
-    if v then constants[name] = v end
+    if v then constants[name] = v
+    else
+      -- const wchar_t *NAME = L"text": the string
+      local x = c.expr
+      while x and x.tag == "cast" do x = x[2] end
+      if x and x.tag == "str" then constants[name] = x[1] end
+    end
   end
   for name, m in pairs(state.macros) do
     if not m.func and m.body ~= "" and not constants[name] and not state.predefined_macros[name] then
@@ -262,22 +276,26 @@ end
 --   DCERPC_IDL_PATH adds more), defines ({ NAME = "value" | true }),
 --   interface (which one, when the file defines several), name (the
 --   interface's name in the result), ignore_attributes ({ name = true }:
---   attributes to accept without reading them)
+--   attributes to accept without reading them), predefined (false: a
+--   file's own typedef of a predefined name, such as [MS-SAMR]'s
+--   OLD_LARGE_INTEGER struct, replaces the predefined form)
 function M.parse(text, opts)
   assert(type(text) == "string", "dcerpc.idl.parse: IDL text expected")
   options.check(opts, OPTS, "dcerpc.idl.parse", 2)
   opts = opts or {}
   local file = opts.file or "(string)"
-  local macros = { __midl = { body = "501" }, __MIDL = { body = "501" } }
-  local predefined = { __midl = true, __MIDL = true }
+  local macros = { __midl = { body = "501" }, __MIDL = { body = "501" }, TRUE = { body = "1" }, FALSE = { body = "0" } }
+  local predefined = { __midl = true, __MIDL = true, TRUE = true, FALSE = true }
   for k, v in pairs(opts.defines or {}) do
     macros[k] = { body = v == true and "1" or tostring(v), src = { name = "(defines)", text = tostring(v) } }
     predefined[k] = true
   end
-  local lopts = { macros = macros, ignore_attributes = opts.ignore_attributes, name = opts.name }
+  local lopts = { macros = macros, ignore_attributes = opts.ignore_attributes, name = opts.name,
+                  keep_predefined = opts.predefined ~= false }
   local state = lower.new(lopts, prelude.types)
   state.predefined_macros = predefined
   state.dirs = search_path(opts)
+  state.file_items = {}
   state.file_pd = "unique"
   parser.type_names = {}
   for k in pairs(prelude.types) do parser.type_names[k] = true end

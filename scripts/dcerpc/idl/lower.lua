@@ -146,11 +146,10 @@ function State:const_value(e, depth)
       if c.value == nil then
         if c.busy then fail(e, "constant " .. name .. " refers to itself") end
         c.busy = true
-        c.value = self:const_value(c.expr, depth + 1)
+        c.value = self:const_value(c.expr, depth + 1) or false
         c.busy = nil
-        if c.value == nil then fail(c.expr, "constant " .. name .. " is not an integer constant expression") end
       end
-      return c.value
+      return c.value or nil          -- false: a string constant, or one naming no integer
     end
     local m = self.macros[name]
     if m and not m.func and m.body ~= "" then
@@ -472,8 +471,22 @@ function State:lower_decl_raw(ts, decl, uattrs, ctx)
     end
   end
 
+  -- [range] on the use site or the typedef: the integer at the leaf
+  local ra = uattrs.range or (leaf.attrs and leaf.attrs.range)
+  if ra and type(t) == "table" and t.kind == "prim" then
+    local list = args_of(ra)
+    if #list ~= 2 or not list[1] or not list[2] then fail(ra, "[range] takes two bounds") end
+    t = ndr.range(t, self:const(list[1], "range bound"), self:const(list[2], "range bound"))
+  end
+
   -- build from the innermost level outwards
   local nlev = #levels
+  -- the first pointer below an [out]-only parameter's own (which is [ref])
+  -- takes the parameter's pointer attribute
+  local inner_target
+  if ctx.out_only then
+    for k = 2, nlev do if levels[k].kind == "ptr" then inner_target = k; break end end
+  end
   for i = nlev, 1, -1 do
     local l = levels[i]
     local sz = l.sizing
@@ -531,8 +544,15 @@ function State:lower_decl_raw(ts, decl, uattrs, ctx)
       local kind
       local function pkind(a) return a and ((a.ref and "ref") or (a.unique and "unique") or (a.ptr and "ptr")) end
       local pattr = (i == 1 and pkind(uattrs)) or (l.first and pkind(l.attrs)) or nil
-      if pattr then kind = pattr
+      if i == 1 and ctx.out_only then
+        -- an [out]-only top-level pointer is [ref] whatever it says (the
+        -- caller's storage: MIDL, Samba and Windows send no referent id);
+        -- its pointer attribute names the next pointer down
+        -- ([out, ptr] twr_p_t *ITowers of ept_map)
+        kind = "ref"
+      elseif pattr then kind = pattr
       elseif i == 1 and ctx.top then kind = "ref"
+      elseif i == inner_target and pkind(uattrs) then kind = pkind(uattrs)
       else kind = l.pd or pd_default end
       if kind == "ref" and ctx.ret then kind = "unique" end
       t = (kind == "ref" and ndr.ref or kind == "unique" and ndr.unique or ndr.full)(t)
@@ -655,20 +675,12 @@ function State:lower_tagged(node, tattrs, uattrs, ctx)
   fail(node, "unexpected " .. tostring(tag))
 end
 
--- field/parameter attributes the DSL applies itself: switch_is, range
+-- field/parameter attributes the DSL applies itself: switch_is
 function State:field_attrs(f, amap, ctx)
   if amap.switch_is then
     local list = args_of(amap.switch_is)
     if #list ~= 1 or not list[1] then fail(amap.switch_is, "[switch_is] takes one expression") end
     f.switch_is = self:dsl_expr(list[1], ctx.names, "switch_is of " .. ctx.what)
-  end
-  if amap.range then
-    local list = args_of(amap.range)
-    if #list ~= 2 or not list[1] or not list[2] then fail(amap.range, "[range] takes two bounds") end
-    local t = f[2]
-    if t.kind == "prim" and t.size and t.size <= 8 then
-      f.range = { self:const(list[1], "range bound"), self:const(list[2], "range bound") }
-    end
   end
 end
 
@@ -691,7 +703,8 @@ function State:lower_func(f, opnum)
   for i, p in ipairs(f.params) do
     local amap = attr_map(p.attrs, self.opts)
     local pname = p.decl.name or ("arg" .. i)
-    local ctx = { top = true, names = names, what = "parameter " .. pname .. " of " .. f.name }
+    local ctx = { top = true, names = names, what = "parameter " .. pname .. " of " .. f.name,
+                  out_only = amap.out ~= nil and amap["in"] == nil }
     local t = self:lower_decl(p.type, p.decl, amap, ctx)
     if t ~= "handle" then
       local dir

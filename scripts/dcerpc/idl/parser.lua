@@ -94,8 +94,8 @@ local number = reached("a number") * Cp() * C(hex + dec) * intsuffix * -idchar *
 end
 local escape = P"\\" * P(1)
 local strbody = (escape + (1 - S"\"\\\r\n"))^0
-local string_lit = reached("a string") * P'"' * C(strbody) * P'"' * sp
-local char_lit = reached("a character") * Cp() * P"'" * C(escape + (1 - S"'\\")) * P"'" * sp / function(pos, s)
+local string_lit = reached("a string") * P"L"^-1 * P'"' * C(strbody) * P'"' * sp
+local char_lit = reached("a character") * Cp() * P"L"^-1 * P"'" * C(escape + (1 - S"'\\")) * P"'" * sp / function(pos, s)
   local map = { n = 10, t = 9, r = 13, ["0"] = 0, ["\\"] = 92, ["'"] = 39, ['"'] = 34 }
   local v = #s == 2 and (map[s:sub(2)] or s:byte(2)) or s:byte()
   return { tag = "num", pos = pos, src = cur_src, v }
