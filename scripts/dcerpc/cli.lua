@@ -370,12 +370,18 @@ M.credentials = credentials
 
 -- The trace hook of --trace / --pcap (dcerpc.trace), or nil; its closer is
 -- queued on the cleanup list.
-local function tracer(o, env, cleanup)
+local function tracer(o, env, cleanup, server)
   if not (o.trace or o.pcap) then return nil end
   local ok, trace = pcall(require, "dcerpc.trace")
   if not ok then
     usage("tracing is unavailable: the module dcerpc.trace is not installed (" ..
           tostring(trace):match("^[^\n]*") .. ")")
+  end
+  -- the library must take the hook too (connect's or the server's `trace` option)
+  local keys = server and require("dcerpc.server").option_keys.server or lib().option_keys.connect
+  if not keys.trace then
+    usage("tracing is unavailable: this dcerpc." .. (server and "server" or "connect") ..
+          " takes no trace option")
   end
   local hooks = {}
   if o.trace then hooks[#hooks + 1] = trace.text(env.stderr) end
@@ -413,6 +419,9 @@ local function binding_of(s, default)
   end
   local pb, e = lib().binding(b)
   if not pb then usage(sfmt("bad binding '%s': %s", s, tostring(e and e.message or e))) end
+  if pb.protseq ~= "ncalrpc" and (pb.host == nil or pb.host == "") then
+    usage(sfmt("bad binding '%s': no host", s))
+  end
   return b, pb
 end
 M.binding_of = binding_of
@@ -472,7 +481,9 @@ M.call_exit = call_exit
 
 local function call_fail(c, fname, e)
   local code = call_exit(c, e)
-  fail(code, sfmt("%s: %s", fname, describe(e)),
+  local msg = describe(e)
+  if msg:sub(1, #fname + 1) ~= fname .. " " then msg = fname .. ": " .. msg end
+  fail(code, msg,
        code == EXIT.auth and "check the user name, domain and password (-U DOMAIN\\USER%PASSWORD)" or nil)
 end
 
@@ -874,6 +885,10 @@ local function tree(t, v, name, depth, lines)
     return
   end
   local kind = t and t.kind
+  if next(v) == nil then
+    lines[#lines + 1] = label .. ((kind == "array" or #v > 0) and " (empty)" or " (none)")
+    return
+  end
   if kind == "struct" and t.fields then
     lines[#lines + 1] = label
     local seen = {}
@@ -1369,7 +1384,7 @@ function SUB.serve(o, pos, env, cleanup)
     listen = listen, epmapper = o.epm or nil,
     auth = users and { users = users, domain = o.domain or "WORKGROUP", computer = "DCERPC" } or nil,
   }
-  local hook = tracer(o, env, cleanup)
+  local hook = tracer(o, env, cleanup, true)
   if hook then sopts.trace = hook end
   local path = pos[1]
   local regs = {}
