@@ -128,6 +128,12 @@ describe("dcerpc command: help and usage #unit", function()
     assert.is_falsy(err:find("Alice-Pass1", 1, true))
   end)
 
+  it("says its version (loading the C core) from any directory", function()
+    local out, err, code = dcerpc("--version")
+    assert.are.equal(0, code, err)
+    assert.is_truthy(out:match("^lua%-dcerpc %d+%.%d+"), out)
+  end)
+
   it("refuses --trace / --pcap clearly when tracing is not installed", function()
     if HAVE_TRACE then
       pending("dcerpc.trace is installed: see the #interop trace test")
@@ -535,6 +541,24 @@ describe("dcerpc against Samba, compared with rpcclient #interop", function()
     out, err, code = dcerpc("call", "ncacn_ip_tcp:" .. HOST, "srvsvc", "NetrServerGetInfo", "{ Level = 100 }")
     assert.are.equal(0, code, err)
     assert.is_truthy(out:find("sv100_platform_id: 500 (0x1f4)", 1, true), out)
+  end)
+
+  it("asks for the password on a terminal, without echo", function()
+    if not os.execute("command -v script >/dev/null 2>&1") then
+      if CI then error("script(1) missing under CI") end
+      pending("script(1) (util-linux) is not installed: no pseudo-terminal to test with")
+      return
+    end
+    -- script(1) gives the command a pseudo-terminal; the password is typed a
+    -- second later, once echo is off
+    local cmd = string.format("cd / && env -u LD_PRELOAD -u LUA_PATH -u LUA_CPATH lua5.4 %s srvinfo %s -U %s",
+                              q(BIN), q(HOST), q(samba.SAMBA_DOMAIN .. "\\" .. samba.SAMBA_USER))
+    local out, err, code = run(string.format("(sleep 1; printf '%%s\\n' %s) | timeout 30 script -qfec %s /dev/null",
+                                             q(samba.SAMBA_PASSWORD), q(cmd)))
+    assert.are.equal(0, code, out .. err)
+    assert.is_truthy(out:find("Password for [" .. samba.SAMBA_DOMAIN .. "\\" .. samba.SAMBA_USER .. "]: ", 1, true), out)
+    assert.is_truthy(out:find("platform_id     :\t500", 1, true), out)
+    assert.is_falsy(out:find(samba.SAMBA_PASSWORD, 1, true), "the password was echoed")
   end)
 
   it("exits 3 when the server cannot be reached", function()

@@ -1475,8 +1475,12 @@ function M.main(argv, env)
     return sub and EXIT.ok or EXIT.usage
   end
   if sub == "--version" then
-    local ok, d = pcall(lib)
-    env.stdout:write((ok and d._VERSION or "lua-dcerpc"), "\n")
+    local ok, d = pcall(lib)                   -- loads dcerpc.core: a check of the installation
+    if not ok then
+      env.stderr:write("dcerpc: cannot load the dcerpc module: ", tostring(d), "\n")
+      return EXIT.internal
+    end
+    env.stdout:write(d._VERSION, "\n")
     return EXIT.ok
   end
   local cleanup = {}
