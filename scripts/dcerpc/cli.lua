@@ -12,14 +12,15 @@
 -- printed); 2 usage (bad options or arguments, an unreadable or invalid
 -- file); 3 connection (the server cannot be reached, a timeout, no endpoint,
 -- the interface is not offered); 4 authentication (credentials refused);
--- 5 the call failed (a fault, or an error status returned by the function).
+-- 5 the call failed (a fault, or an error status returned by the function);
+-- 130 interrupted (Ctrl-C), except for serve, which it ends normally (0).
 --
 -- Errors inside are raised as Fail objects (M.fail) and turned into a
 -- message and an exit code by main; anything else raised is a bug.
 
 local M = {}
 
-M.EXIT = { ok = 0, internal = 1, usage = 2, connection = 3, auth = 4, call = 5 }
+M.EXIT = { ok = 0, internal = 1, usage = 2, connection = 3, auth = 4, call = 5, interrupted = 130 }
 local EXIT = M.EXIT
 
 local sfmt, concat = string.format, table.concat
@@ -64,7 +65,7 @@ Output and tracing:
 Environment: DCERPC_USER and DCERPC_PASSWORD stand for -U and --password.
 A user without a password is asked for one on a terminal (no echo).
 Exit status: 0 ok, 1 internal error, 2 usage, 3 connection, 4 authentication,
-5 the call returned a fault or an error status.]]
+5 the call returned a fault or an error status, 130 interrupted.]]
 
 local HELP = {}
 
@@ -163,7 +164,7 @@ column).
 HELP.serve = [[
 usage: dcerpc serve [OPTIONS] SCRIPT.lua | FILE.idl
 
-Serve an interface with Lua handlers until interrupted. Prints
+Serve an interface with Lua handlers until interrupted (Ctrl-C: exit 0). Prints
 "listening on BINDING" for each endpoint once it accepts calls.
 SCRIPT.lua is run with the server as its argument (...) and returns either
   { interface = IFACE, handlers = { Name = function(call, args) ... end },
@@ -285,6 +286,13 @@ M.parse_options = parse
 
 ---------------------------------------------------------------- small helpers
 
+local dcerpc                              -- loaded on first use (help needs no core)
+local function lib()
+  dcerpc = dcerpc or require "dcerpc"
+  return dcerpc
+end
+
+
 local function readfile(path, what)
   local f, e = io.open(path, "rb")
   if not f then fail(EXIT.usage, sfmt("cannot read %s: %s", what or path, e)) end
@@ -398,12 +406,6 @@ local function tracer(o, env, cleanup, server)
 end
 
 ---------------------------------------------------------------- connecting
-
-local dcerpc                              -- loaded on first use (help needs no core)
-local function lib()
-  dcerpc = dcerpc or require "dcerpc"
-  return dcerpc
-end
 
 -- A BINDING argument: a string binding as it is, a bare host with the
 -- default protocol sequence. Returns the binding and its parsed form.
@@ -1426,7 +1428,9 @@ function SUB.serve(o, pos, env, cleanup)
   if #srv.ifaces == 0 then usage(path .. ": registered no interface") end
   for _, ep in ipairs(srv.endpoints) do env.stdout:write("listening on ", ep, "\n") end
   env.stdout:flush()
-  srv:run()
+  -- Ctrl-C (the interpreter's "interrupted!") is how a served interface ends
+  local ok, e = pcall(srv.run, srv)
+  if not ok and not tostring(e):find("interrupted!", 1, true) then error(e, 0) end
   return EXIT.ok
 end
 
@@ -1498,6 +1502,7 @@ function M.main(argv, env)
     return SUB[sub](o, pos, env, cleanup)
   end, function(e)
     if getmetatable(e) == Fail then return e end
+    if e == "interrupted!" then return setmetatable({ exit = EXIT.interrupted, message = "interrupted" }, Fail) end
     return debug.traceback(tostring(e), 2)
   end)
   for i = #cleanup, 1, -1 do pcall(cleanup[i]) end
