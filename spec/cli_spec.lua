@@ -565,8 +565,9 @@ describe("dcerpc against Samba, compared with rpcclient #interop", function()
     local _, err, code = dcerpc("srvinfo", "ncacn_ip_tcp:127.0.0.1[1]")
     assert.are.equal(3, code)
     assert.is_truthy(err:find("Connection refused", 1, true), err)
-    _, err, code = dcerpc("dump", "127.0.0.1[1]")
-    assert.are.equal(2, code, err)                            -- a host, not a binding: usage
+    _, err, code = dcerpc("dump", "127.0.0.1[1]")             -- HOST[PORT]: that port
+    assert.are.equal(3, code, err)
+    assert.is_truthy(err:find("127.0.0.1 port 1", 1, true), err)
     _, err, code = dcerpc("call", "ncacn_ip_tcp:" .. HOST .. "[1]", "srvsvc", "NetrServerGetInfo", "Level=100",
                           "--timeout", "5")
     assert.are.equal(3, code, err)

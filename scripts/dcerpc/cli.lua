@@ -92,9 +92,9 @@ usage: dcerpc dump [OPTIONS] HOST|BINDING
 
 List what the endpoint mapper of HOST knows, one entry a line:
   INTERFACE-UUID vMAJOR.MINOR  [OBJECT@]BINDING  ANNOTATION
-A bare HOST asks ncacn_ip_tcp:HOST[135]; a binding such as ncacn_np:HOST asks
-over \pipe\epmapper. --json prints a list of { interface, version, binding,
-object, annotation }.
+A bare HOST asks ncacn_ip_tcp:HOST[135] (HOST[PORT]: that port); a binding
+such as ncacn_np:HOST asks over \pipe\epmapper. --json prints a list of
+{ interface, version, binding, object, annotation }.
 ]] .. COMMON_HELP .. "\n"
 
 HELP.call = [[
@@ -414,7 +414,7 @@ local function binding_of(s, default)
   local b = s
   if not (s:match("^[%x%-]+@nca") or s:match("^nca[%w_]*:")) then
     b = default .. ":" .. s
-    if default == "ncacn_ip_tcp" then
+    if default == "ncacn_ip_tcp" and not s:match("%[%d+%]$") then   -- HOST[PORT] keeps its port
       b = b .. "[135]"
       if s:find(":", 1, true) and not s:find("[", 1, true) then b = default .. ":[" .. s .. "][135]" end
     end
