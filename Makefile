@@ -71,13 +71,24 @@ $(BUILD)/test/%: test/c/%.c $(BUILD)/libdce.a test/c/testhelp.h $(HEADERS)
 	$(CC) $(DCE_CFLAGS) -Iengine -o $@ $< $(BUILD)/libdce.a $(DEP_LIBS) $(LDFLAGS)
 
 # ------------------------------------------------------------ install (rock)
+# The `dcerpc` command goes to BINDIR and its man page to MANDIR/man1; an
+# empty BINDIR / MANDIR skips them (the rockspec passes both empty: LuaRocks
+# installs the command itself, build.install.bin, with a wrapper that sets
+# the module paths of its tree).
 LUADIR ?= /usr/local/share/lua/5.4
 LIBDIR ?= /usr/local/lib/lua/5.4
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
 install: $(CORE_SO)
 	mkdir -p $(DESTDIR)$(LIBDIR)/dcerpc
 	cp $(CORE_SO) $(DESTDIR)$(LIBDIR)/dcerpc/core.so
 	cd scripts && find dcerpc -name '*.lua' | while read f; do \
 	  mkdir -p "$(DESTDIR)$(LUADIR)/$$(dirname $$f)"; cp "$$f" "$(DESTDIR)$(LUADIR)/$$f"; done
+	if [ -n "$(BINDIR)" ]; then mkdir -p "$(DESTDIR)$(BINDIR)" && \
+	  install -m 755 bin/dcerpc "$(DESTDIR)$(BINDIR)/dcerpc"; fi
+	if [ -n "$(MANDIR)" ]; then mkdir -p "$(DESTDIR)$(MANDIR)/man1" && \
+	  install -m 644 docs/dcerpc.1 "$(DESTDIR)$(MANDIR)/man1/dcerpc.1"; fi
 
 # ------------------------------------------------------------ jobs
 setup:

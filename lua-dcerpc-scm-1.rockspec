@@ -21,5 +21,9 @@ build = {
   install_variables = {
     LUADIR = "$(LUADIR)",
     LIBDIR = "$(LIBDIR)",
+    BINDIR = "",              -- the command: build.install.bin below
+    MANDIR = "",              -- the man page: in the rock's docs (copy_directories)
   },
+  install = { bin = { dcerpc = "bin/dcerpc" } },
+  copy_directories = { "docs" },
 }

@@ -95,6 +95,13 @@ rock_pass() {
               LUA_CPATH="$tree/lib/lua/5.4/?.so;;" lua5.4 -e \
               'local d = require "dcerpc"; local b = assert(d.binding("ncacn_ip_tcp:127.0.0.1[135]")); print(b.endpoint)' 2>&1)
         if [ "$out" = 135 ]; then passed=$((passed + 1)); else echo "not ok - installed rock: $out"; failed=$((failed + 1)); fi
+        # the command the rock installs (build.install.bin), run from elsewhere
+        # (--version loads dcerpc.core)
+        out=$(cd / && env -u LUA_PATH -u LUA_CPATH "$tree/bin/dcerpc" --version 2>&1)
+        case "$out" in
+            "lua-dcerpc "[0-9]*) passed=$((passed + 1)) ;;
+            *) echo "not ok - installed dcerpc command: $out"; failed=$((failed + 1)) ;;
+        esac
     else
         echo "not ok - luarocks make failed"; tail -20 "$LOG"; failed=$((failed + 1))
     fi
