@@ -235,17 +235,7 @@ M.credentials = credentials
 -- queued on the cleanup list.
 local function tracer(o, env, cleanup, server)
   if not (o.trace or o.pcap) then return nil end
-  local ok, trace = pcall(require, "dcerpc.trace")
-  if not ok then
-    usage("tracing is unavailable: the module dcerpc.trace is not installed (" ..
-          tostring(trace):match("^[^\n]*") .. ")")
-  end
-  -- the library must take the hook too (connect's or the server's `trace` option)
-  local keys = server and require("dcerpc.server").option_keys.server or lib().option_keys.connect
-  if not keys.trace then
-    usage("tracing is unavailable: this dcerpc." .. (server and "server" or "connect") ..
-          " takes no trace option")
-  end
+  local trace = require "dcerpc.trace"
   local hooks = {}
   if o.trace then hooks[#hooks + 1] = trace.text(env.stderr) end
   if o.pcap then
@@ -254,10 +244,7 @@ local function tracer(o, env, cleanup, server)
     hooks[#hooks + 1] = p
     cleanup[#cleanup + 1] = function() p:close() end
   end
-  if #hooks == 1 then return hooks[1] end
-  return function(...)
-    for _, h in ipairs(hooks) do h(...) end
-  end
+  return #hooks == 1 and hooks[1] or trace.tee(table.unpack(hooks))
 end
 
 ---------------------------------------------------------------- connecting
@@ -347,18 +334,14 @@ end
 ---------------------------------------------------------------- interfaces
 
 local function load_idl(path, includes)
-  local ok, idl = pcall(require, "dcerpc.idl")
-  if not ok then
-    usage("IDL files need the IDL loader (module dcerpc.idl), which is not installed (" ..
-          tostring(idl):match("^[^\n]*") .. ")")
-  end
+  local idl = require "dcerpc.idl"
   local dirs = {}
   for _, d in ipairs(includes or {}) do dirs[#dirs + 1] = d end
   local dir = path:match("^(.*)/[^/]*$")
   dirs[#dirs + 1] = dir or "."
   local ok2, iface, e = pcall(idl.load, path, { include = dirs })
   if not ok2 then fail(EXIT.usage, tostring(iface)) end
-  if not iface then fail(EXIT.usage, describe(e)) end
+  if not iface then fail(EXIT.usage, tostring(e)) end        -- "file:line:column: message"
   return iface
 end
 
