@@ -187,9 +187,8 @@ local function build(state, info, all_items)
         for _, d in ipairs(x.decls) do
           if not types[d.name] then
             state.pd = pd
-            local ok, t = pcall(state.lower_decl, state, { tag = "named", name = d.name, pos = d.pos, src = d.src },
-                                nil, {}, { what = "type " .. d.name })
-            if not ok then error(t, 0) end
+            local t = state:lower_decl({ tag = "named", name = d.name, pos = d.pos, src = d.src },
+                                       nil, {}, { what = "type " .. d.name })
             if t ~= "handle" then types[d.name] = t end
           end
         end

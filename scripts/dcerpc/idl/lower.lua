@@ -413,18 +413,14 @@ end
 function State:lower_decl_raw(ts, decl, uattrs, ctx)
   local levels, leaf = self:flatten(ts, decl, uattrs)
   local pd_default = ctx.pd or self.pd or "unique"
-  -- sizing attributes, by level (outermost first)
-  local sizing = {}
+  -- sizing attributes, by level (outermost first): the i-th entry sizes
+  -- the i-th level of the declaration
   for _, an in ipairs(SIZING) do
     local a = uattrs[an]
     if a then
-      local list = args_of(a)
-      local li = 0
-      for i, e in ipairs(list) do
-        -- the i-th entry: the i-th level of the declaration
-        li = i
+      for i, e in ipairs(args_of(a)) do
         if e then
-          local lv = levels[li]
+          local lv = levels[i]
           if not lv then fail(a, sfmt("[%s] has more entries than the declaration has pointers and arrays", an)) end
           lv.sizing = lv.sizing or {}
           lv.sizing[an] = self:dsl_expr(e, ctx.names, sfmt("%s of %s", an, ctx.what))
