@@ -96,6 +96,20 @@ describe("dcerpc.idl #unit constructs.idl", function()
     assert.are.same(v, (ndr.decode(T.ARRAYS, b)))
   end)
 
+  it("expressions with C's operators over fields", function()
+    same_program(T.EXPRS, ndr.struct "EXPRS" {
+      { "flags", u32 }, { "n", u32 },
+      { "picked", ndr.unique(ndr.array(u8, { size_is = "flags & 1 ? n * 2 : n >> 1" })) },
+      { "mixed", ndr.unique(ndr.array(u8, { size_is = "(n << 2) % 7 + !flags - -1" })) },
+    })
+    local v = { flags = 1, n = 3, picked = "abcdef" }                  -- flags & 1: n * 2
+    v.mixed = string.rep("m", (3 << 2) % 7 + 0 + 1)
+    assert.are.same(v, (ndr.decode(T.EXPRS, ndr.encode(T.EXPRS, v))))
+    local w = { flags = 0, n = 9, picked = "abcd", mixed = string.rep("m", (9 << 2) % 7 + 1 + 1) }
+    assert.are.same(w, (ndr.decode(T.EXPRS, ndr.encode(T.EXPRS, w))))
+    assert.has_error(function() ndr.encode(T.EXPRS, { flags = 0, n = 9, picked = "abc", mixed = "" }) end)
+  end)
+
   it("strings: pointers, fixed arrays, sized, counted", function()
     same_program(T.STRINGS, ndr.struct "STRINGS" {
       { "wide", ndr.unique(ndr.wstring) },
@@ -365,7 +379,8 @@ local ERRORS = {
   { "an object interface", "[object, uuid(00000001-0002-0003-0405-060708090a0b)] interface e { }", 1, 2, "object %(DCOM%)" },
   { "size_is naming no field", HDR .. "  typedef struct { long n; [size_is(m)] long *p; } S;\n}", 2, 37, "'m' is neither a field" },
   { "size_is naming no parameter", HDR .. "  void F([in] long n, [in, size_is(count)] long *p);\n}", 2, 36, "'count' is neither a parameter" },
-  { "an operator the engine lacks", HDR .. "  void F([in] long n, [in, size_is(n >> 1)] long *p);\n}", 2, 38, "operator '>>'" },
+  { "a string in an expression", HDR .. "  void F([in] long n, [in, size_is(n + \"x\")] long *p);\n}", 2, 40, "'str' is not supported" },
+  { "a pointer taken in an expression", HDR .. "  void F([in] long n, [in, size_is(&n)] long *p);\n}", 2, 36, "'&' is not supported" },
   { "a conformant array without size", HDR .. "  typedef struct { long n; long a[]; } S;\n}", 2, 35, "needs %[size_is%]" },
   { "[string] on a non-character", HDR .. "  void F([in, string] long *p);\n}", 2, 28, "%[string%] needs char" },
   { "a union arm without a case", HDR .. "  typedef [switch_type(long)] union { long a; } U;\n}", 2, 39, "needs %[case%(%)%] or %[default%]" },

@@ -719,3 +719,55 @@ describe("dcerpc.ndr #unit Samba rpcecho fixtures", function()
       hex(ndr.encode_call(f, "out", { n = 1, ents = { 9 } })))
   end)
 end)
+
+describe("dcerpc.ndr #unit expressions with C's operators", function()
+  local core = require "dcerpc.core"
+  local function sized(expr)
+    return ndr.struct "X" { { "a", ndr.uint32 }, { "b", ndr.uint32 },
+                            { "v", ndr.unique(ndr.array(ndr.uint8, { size_is = expr })) } }
+  end
+  -- each: expression, a, b, the count C computes
+  local cases = {
+    { "a % b", 17, 5, 2 }, { "a & b", 12, 10, 8 }, { "a | b", 12, 3, 15 }, { "a ^ b", 12, 10, 6 },
+    { "a << b", 3, 2, 12 }, { "a >> b", 40, 3, 5 }, { "(a == b) + 1", 4, 4, 2 }, { "(a != b) + 1", 4, 4, 1 },
+    { "(a < b) + (a > b) * 2", 3, 1, 2 }, { "(a <= b) + (a >= b)", 7, 7, 2 }, { "(a && b) + (a || b)", 0, 9, 1 },
+    { "!a + 1", 0, 0, 2 }, { "~a & 7", 2, 0, 5 }, { "a ? b : 3", 0, 9, 3 }, { "a ? b : 3", 1, 9, 9 },
+    { "a + b * 2 - 1", 1, 3, 6 }, { "a - b - 1", 9, 3, 5 }, { "a > 2 ? a > 4 ? 1 : 2 : 3", 5, 0, 1 },
+    { "-a + b", 2, 7, 5 }, { "a << 64", 1, 0, 0 }, { "a >> b", 0, 70, 0 },
+  }
+  for _, c in ipairs(cases) do
+    it(c[1] .. " with a=" .. c[2] .. ", b=" .. c[3] .. " sizes " .. c[4], function()
+      local T = sized(c[1])
+      local v = { a = c[2], b = c[3], v = string.rep("z", c[4]) }
+      local bytes = ndr.encode(T, v)
+      assert.are.equal(c[4], string.unpack("<I4", bytes, 13))    -- the max_count on the wire
+      assert.are.same(v, (ndr.decode(T, bytes)))
+      -- a reply whose count disagrees with the expression is refused
+      local bad = bytes:sub(1, 12) .. string.pack("<I4", c[4] + 1) .. bytes:sub(17) .. "z"
+      local d, err = ndr.decode(T, bad)
+      assert.is_nil(d)
+      assert.are.equal("ndr_array_size", err.name)
+    end)
+  end
+
+  it("division and modulo by zero leave the size unknown: the given array is taken", function()
+    local T = sized("a / b")
+    assert.are.same({ a = 1, b = 0, v = "qq" }, (ndr.decode(T, ndr.encode(T, { a = 1, b = 0, v = "qq" }))))
+  end)
+
+  it("refuses malformed expressions when described and when loaded", function()
+    for _, bad in ipairs { "a ?", "a ? b", "a <<", "(a", "a $ b", "a ? b : ", "!", "a b" } do
+      assert.has_error(function() sized(bad) end)
+    end
+    -- a program whose ?: lacks operands is refused by the core's validator
+    local code, nops, names, entries, title = ndr.program_words(sized("a ? b : 3"))
+    local patched, found = {}, false
+    for i, w in ipairs(code) do
+      patched[i] = w
+      if i > nops and w == 23 and not found then patched[i] = 21; found = true end   -- ?: -> ! keeps the count, breaks the stack
+    end
+    assert.is_true(found)
+    local ok, e = pcall(core.ndr_load, patched, nops, names, entries, title)
+    assert.is_false(ok and e ~= nil)
+  end)
+end)

@@ -69,7 +69,11 @@ local CS = ndr.struct "CS" { { "e", EU }, { "f", ndr.FILETIME }, { "d", ndr.doub
 local CELL = ndr.struct "CELL" { { "v", ndr.unique(ndr.string) }, { "n", ndr.uint16 } }
 local MD = ndr.func(1, "md") { { "a", ndr.uint32, "in" }, { "b", ndr.uint32, "in" },
   { "m", ndr.ref(ndr.array(CELL, { size_is = { "a", "b" }, length_is = { "a", "b" } })), "in" },
-  { "t", ndr.unique(ndr.array(ndr.uint8, { size_is = { "a", "b", "a" } })), "in" } }
+  { "t", ndr.unique(ndr.array(ndr.uint8, { size_is = { "a", "b", "a" } })), "in" },
+  -- every operator of the expression engine, over fields the input decides
+  { "x", ndr.unique(ndr.array(ndr.uint16, {
+      size_is = "(a % 7 + (b >> 3) - (a << 1) * !b) ^ (a & b | ~a & 3) + (a == b) + (a != b) * (a < b)",
+      length_is = "a > b ? (a >= 9 && b <= 2) : (a || b) ? b / (a | 1) : 0" })), "in" } }
 
 -- C name, description; functions run with an argument table as their root
 local PROGRAMS = {

@@ -73,9 +73,18 @@ static int check_expr(const ndr_prog *p, uint32_t x, char *err, size_t errlen) {
       case NDR_X_CONST:
         if (pc + 2 > p->ncode) { snprintf(err, errlen, "expression %u runs off the program", x); return -1; }
         pc += 2; sp++; break;
-      case NDR_X_ADD: case NDR_X_SUB: case NDR_X_MUL: case NDR_X_DIV:
+      case NDR_X_ADD: case NDR_X_SUB: case NDR_X_MUL: case NDR_X_DIV: case NDR_X_MOD:
+      case NDR_X_AND: case NDR_X_OR: case NDR_X_XOR: case NDR_X_SHL: case NDR_X_SHR:
+      case NDR_X_EQ: case NDR_X_NE: case NDR_X_LT: case NDR_X_GT: case NDR_X_LE: case NDR_X_GE:
+      case NDR_X_LAND: case NDR_X_LOR:
         if (sp < 2) { snprintf(err, errlen, "expression %u: stack underflow", x); return -1; }
         sp--; break;
+      case NDR_X_NOT: case NDR_X_BNOT:
+        if (sp < 1) { snprintf(err, errlen, "expression %u: stack underflow", x); return -1; }
+        break;
+      case NDR_X_COND:
+        if (sp < 3) { snprintf(err, errlen, "expression %u: stack underflow", x); return -1; }
+        sp -= 2; break;
       default: snprintf(err, errlen, "expression %u: bad token", x); return -1;
     }
     if (sp > NDR_X_MAXDEPTH) { snprintf(err, errlen, "expression %u too deep", x); return -1; }

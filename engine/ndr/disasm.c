@@ -27,10 +27,15 @@ static void dis_expr(const ndr_prog *p, uint32_t x, dce_buf *b) {
     switch (w & 0xFF) {
       case NDR_X_FIELD: put(b, " %s", fname(p, w >> 8)); break;
       case NDR_X_CONST: put(b, " %lld", (long long)((uint64_t)p->code[pc] | ((uint64_t)p->code[pc + 1] << 32))); pc += 2; break;
-      case NDR_X_ADD: put(b, " +"); break;
-      case NDR_X_SUB: put(b, " -"); break;
-      case NDR_X_MUL: put(b, " *"); break;
-      default: put(b, " /"); break;
+      default: {
+        static const char *const sym[] = { [NDR_X_ADD] = "+", [NDR_X_SUB] = "-", [NDR_X_MUL] = "*",
+          [NDR_X_DIV] = "/", [NDR_X_MOD] = "%", [NDR_X_AND] = "&", [NDR_X_OR] = "|", [NDR_X_XOR] = "^",
+          [NDR_X_SHL] = "<<", [NDR_X_SHR] = ">>", [NDR_X_EQ] = "==", [NDR_X_NE] = "!=", [NDR_X_LT] = "<",
+          [NDR_X_GT] = ">", [NDR_X_LE] = "<=", [NDR_X_GE] = ">=", [NDR_X_LAND] = "&&", [NDR_X_LOR] = "||",
+          [NDR_X_NOT] = "!", [NDR_X_BNOT] = "~", [NDR_X_COND] = "?:" };
+        uint32_t op = w & 0xFF;
+        put(b, " %s", op < sizeof sym / sizeof sym[0] && sym[op] ? sym[op] : "?");
+      }
     }
   }
 }

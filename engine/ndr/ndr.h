@@ -94,6 +94,28 @@ _Static_assert(NDR_OP__COUNT <= NDR_OPMASK + 1, "opcodes fit in NDR_OPMASK");
 #define NDR_X_SUB   4
 #define NDR_X_MUL   5
 #define NDR_X_DIV   6
+/* the rest of C's operators (MIDL expressions): binary ones pop two values
+** and push one; NOT and BNOT pop one; COND pops three (c a b -> c ? a : b).
+** Arithmetic wraps as uint64_t; division or modulo by zero, and INT64_MIN
+** by -1, leave the value unknown; a shift by a count outside 0..63 gives 0;
+** >> of a negative value shifts in sign bits. */
+#define NDR_X_MOD   7
+#define NDR_X_AND   8
+#define NDR_X_OR    9
+#define NDR_X_XOR   10
+#define NDR_X_SHL   11
+#define NDR_X_SHR   12
+#define NDR_X_EQ    13
+#define NDR_X_NE    14
+#define NDR_X_LT    15
+#define NDR_X_GT    16
+#define NDR_X_LE    17
+#define NDR_X_GE    18
+#define NDR_X_LAND  19
+#define NDR_X_LOR   20
+#define NDR_X_NOT   21
+#define NDR_X_BNOT  22
+#define NDR_X_COND  23
 #define NDR_X_MAXDEPTH 16
 
 /* ------------------------------------------------------------ program */

@@ -258,13 +258,31 @@ static int vm_eval(ndr_vm *vm, const ndr_prog *p, uint32_t x, int scope, int64_t
       }
       case NDR_X_CONST:
         st[sp++] = (int64_t)((uint64_t)c[pc] | ((uint64_t)c[pc + 1] << 32)); pc += 2; break;
+      case NDR_X_NOT: st[sp - 1] = !st[sp - 1]; break;
+      case NDR_X_BNOT: st[sp - 1] = ~st[sp - 1]; break;
+      case NDR_X_COND: sp -= 2; st[sp - 1] = st[sp - 1] ? st[sp] : st[sp + 1]; break;
       default: {
         int64_t r = st[--sp], l = st[--sp];
         switch (w & 0xFF) {
           case NDR_X_ADD: l = (int64_t)((uint64_t)l + (uint64_t)r); break;
           case NDR_X_SUB: l = (int64_t)((uint64_t)l - (uint64_t)r); break;
           case NDR_X_MUL: l = (int64_t)((uint64_t)l * (uint64_t)r); break;
-          default: if (r == 0 || (l == INT64_MIN && r == -1)) return 0; l = l / r; break;
+          case NDR_X_DIV: case NDR_X_MOD:
+            if (r == 0 || (l == INT64_MIN && r == -1)) return 0;
+            l = (w & 0xFF) == NDR_X_DIV ? l / r : l % r; break;
+          case NDR_X_AND: l &= r; break;
+          case NDR_X_OR: l |= r; break;
+          case NDR_X_XOR: l ^= r; break;
+          case NDR_X_SHL: l = (r < 0 || r > 63) ? 0 : (int64_t)((uint64_t)l << r); break;
+          case NDR_X_SHR: l = (r < 0 || r > 63) ? 0 : (l < 0 ? ~(~l >> r) : l >> r); break;
+          case NDR_X_EQ: l = l == r; break;
+          case NDR_X_NE: l = l != r; break;
+          case NDR_X_LT: l = l < r; break;
+          case NDR_X_GT: l = l > r; break;
+          case NDR_X_LE: l = l <= r; break;
+          case NDR_X_GE: l = l >= r; break;
+          case NDR_X_LAND: l = l && r; break;
+          default: l = l || r; break;                  /* NDR_X_LOR (ndr_prog_check let nothing else in) */
         }
         st[sp++] = l;
       }

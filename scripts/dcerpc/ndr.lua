@@ -37,7 +37,10 @@ local PTR = { ref = 1, unique = 2, full = 3 }
 local A_CONF, A_VARY, A_HOIST, A_STRING, A_NEEDB, A_MAXIS = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 local E = { COMPLEX = 0, BYTE = 1, WCHAR = 2, U16 = 3, U32 = 4, U64 = 5, I8 = 6, I16 = 7, I32 = 8 }
 local U_ENCAP, U_NEEDB = 0x01, 0x02
-local X = { FIELD = 1, CONST = 2, ["+"] = 3, ["-"] = 4, ["*"] = 5, ["/"] = 6 }
+local X = { FIELD = 1, CONST = 2, ["+"] = 3, ["-"] = 4, ["*"] = 5, ["/"] = 6, ["%"] = 7, ["&"] = 8,
+            ["|"] = 9, ["^"] = 10, ["<<"] = 11, [">>"] = 12, ["=="] = 13, ["!="] = 14, ["<"] = 15,
+            [">"] = 16, ["<="] = 17, [">="] = 18, ["&&"] = 19, ["||"] = 20, ["!"] = 21, ["~"] = 22,
+            ["?:"] = 23 }
 
 -- ------------------------------------------------------------ type objects
 local TypeMT = { __name = "dcerpc.ndr.type" }
@@ -140,54 +143,85 @@ M.ref, M.unique, M.full = pointer("ref"), pointer("unique"), pointer("full")
 M.ptr = M.full
 
 -- ------------------------------------------------------------ expressions
--- MIDL expressions: identifiers, *identifier, integers, + - * /, parentheses.
+-- MIDL expressions: C's integer expressions over identifiers (fields or
+-- parameters), *identifier (a pointer parameter's value), integer constants,
+-- the binary operators with C's precedence, unary - ~ !, and c ? a : b.
 -- Parsed to RPN: { {"f", name}, {"c", n}, {"+"}, ... }
+local BINARY = { ["||"] = 1, ["&&"] = 2, ["|"] = 3, ["^"] = 4, ["&"] = 5, ["=="] = 6, ["!="] = 6,
+                 ["<"] = 7, [">"] = 7, ["<="] = 7, [">="] = 7, ["<<"] = 8, [">>"] = 8,
+                 ["+"] = 9, ["-"] = 9, ["*"] = 10, ["/"] = 10, ["%"] = 10 }
 local function parse_expr(s, where)
   if math.type(s) == "integer" then return { { "c", s } }, {} end
   if type(s) ~= "string" then error(sfmt("ndr: %s: expression must be a string", where), 4) end
   local toks, i = {}, 1
   while i <= #s do
     local c = s:sub(i, i)
+    local two = s:sub(i, i + 1)
     if c:match("%s") then i = i + 1
     elseif c:match("[%a_]") then
       local id = s:match("^[%w_]+", i); toks[#toks + 1] = { "id", id }; i = i + #id
     elseif c:match("%d") then
       local num = s:match("^0[xX]%x+", i) or s:match("^%d+", i)
       toks[#toks + 1] = { "num", math.tointeger(tonumber(num)) }; i = i + #num
-    elseif c:match("[%+%-%*/%(%)]") then toks[#toks + 1] = { c }; i = i + 1
+    elseif two == "<<" or two == ">>" or two == "<=" or two == ">=" or two == "==" or two == "!="
+        or two == "&&" or two == "||" then
+      toks[#toks + 1] = { two }; i = i + 2
+    elseif c:match("[%+%-%*/%%&|%^<>!~%?:%(%)]") then toks[#toks + 1] = { c }; i = i + 1
     else error(sfmt("ndr: %s: bad character '%s' in expression '%s'", where, c, s), 4) end
   end
   local pos, out, refs = 1, {}, {}
-  local expr
-  local function atom()
+  local cond
+  local function unary()
     local t = toks[pos]
     if not t then error(sfmt("ndr: %s: incomplete expression '%s'", where, s), 6) end
     pos = pos + 1
-    if t[1] == "*" then return atom()                       -- dereference: the pointee is the value
+    if t[1] == "*" or t[1] == "+" then return unary()      -- dereference: the pointee is the value
     elseif t[1] == "id" then out[#out + 1] = { "f", t[2] }; refs[#refs + 1] = t[2]
     elseif t[1] == "num" then out[#out + 1] = { "c", t[2] }
     elseif t[1] == "(" then
-      expr()
+      cond()
       if not toks[pos] or toks[pos][1] ~= ")" then error(sfmt("ndr: %s: missing ')' in '%s'", where, s), 6) end
       pos = pos + 1
-    elseif t[1] == "-" then out[#out + 1] = { "c", 0 }; atom(); out[#out + 1] = { "-" }
+    elseif t[1] == "-" then out[#out + 1] = { "c", 0 }; unary(); out[#out + 1] = { "-" }
+    elseif t[1] == "~" or t[1] == "!" then unary(); out[#out + 1] = { t[1] }
     else error(sfmt("ndr: %s: unexpected '%s' in '%s'", where, t[1], s), 6) end
   end
-  local function term()
-    atom()
-    while toks[pos] and (toks[pos][1] == "*" or toks[pos][1] == "/") do
-      local op = toks[pos][1]; pos = pos + 1; atom(); out[#out + 1] = { op }
+  local function binary(minprec)
+    unary()
+    while toks[pos] do
+      local op = toks[pos][1]
+      local prec = BINARY[op]
+      if not prec or prec < minprec then break end
+      pos = pos + 1
+      binary(prec + 1)                                    -- left associative
+      out[#out + 1] = { op }
     end
   end
-  function expr()
-    term()
-    while toks[pos] and (toks[pos][1] == "+" or toks[pos][1] == "-") do
-      local op = toks[pos][1]; pos = pos + 1; term(); out[#out + 1] = { op }
+  function cond()
+    binary(1)
+    if toks[pos] and toks[pos][1] == "?" then
+      pos = pos + 1
+      cond()
+      if not toks[pos] or toks[pos][1] ~= ":" then error(sfmt("ndr: %s: '?' without ':' in '%s'", where, s), 6) end
+      pos = pos + 1
+      cond()
+      out[#out + 1] = { "?:" }
     end
   end
-  expr()
+  cond()
   if pos <= #toks then error(sfmt("ndr: %s: trailing input in expression '%s'", where, s), 4) end
   if #out > 60 then error(sfmt("ndr: %s: expression too long", where), 4) end
+  -- the engine's stack holds 16 values
+  local depth, top = 0, 0
+  for _, tk in ipairs(out) do
+    local o = tk[1]
+    if o == "f" or o == "c" then depth = depth + 1
+    elseif o == "!" or o == "~" then -- pops one, pushes one
+    elseif o == "?:" then depth = depth - 2
+    else depth = depth - 1 end
+    if depth > top then top = depth end
+  end
+  if top > 16 then error(sfmt("ndr: %s: expression '%s' nests too deeply for the engine", where, s), 4) end
   return out, refs
 end
 

@@ -216,10 +216,9 @@ function State:const(e, what)
 end
 
 -- A sizing or switch expression -> the DSL's expression string: fields or
--- parameters by name (`*name` dereferences), integer constants folded, and
--- the operators the engine evaluates (+ - * /). names: the fields or
+-- parameters by name (`*name` dereferences), integer constants folded, C's
+-- operators (the engine evaluates them all). names: the fields or
 -- parameters in scope (a name that is neither one nor a constant raises).
-local DSL_OPS = { ["+"] = true, ["-"] = true, ["*"] = true, ["/"] = true }
 function State:dsl_expr(e, names, what)
   local v = self:const_value(e)
   if v ~= nil then return tostring(v) end
@@ -231,17 +230,19 @@ function State:dsl_expr(e, names, what)
     return e[1]
   elseif t == "un" and e[1] == "*" and e[2].tag == "id" then
     return "*" .. self:dsl_expr(e[2], names, what)
-  elseif t == "un" and e[1] == "-" then
-    return "(0-" .. self:dsl_expr(e[2], names, what) .. ")"
+  elseif t == "un" and (e[1] == "-" or e[1] == "~" or e[1] == "!" or e[1] == "+") then
+    return "(" .. e[1] .. self:dsl_expr(e[2], names, what) .. ")"
   elseif t == "cast" then
     return self:dsl_expr(e[2], names, what)
-  elseif t == "bin" and DSL_OPS[e[1]] then
+  elseif t == "bin" then
     return "(" .. self:dsl_expr(e[2], names, what) .. e[1] .. self:dsl_expr(e[3], names, what) .. ")"
+  elseif t == "cond" then
+    return "(" .. self:dsl_expr(e[1], names, what) .. "?" .. self:dsl_expr(e[2], names, what) .. ":" ..
+           self:dsl_expr(e[3], names, what) .. ")"
   elseif t == "member" then
     fail(e, what .. ": member access (a.b, a->b) in an expression is not supported")
   end
-  local op = (t == "bin" or t == "un") and e[1] or (t == "cond" and "?:") or t
-  fail(e, sfmt("%s: the operator '%s' on fields is not supported by the NDR engine (only + - * / and *name)", what, op))
+  fail(e, sfmt("%s: '%s' is not supported in an expression over fields", what, (t == "un" and e[1]) or t))
 end
 
 -- ------------------------------------------------------------ declarations
