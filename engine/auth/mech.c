@@ -7,10 +7,11 @@
 
 /* The mechanisms, in SPNEGO's order of preference: a SPNEGO client offers
 ** every one with an OID that can use its credential, in this order, and
-** sends the first one's token optimistically. Kerberos goes first once it
-** exists (X(kerberos) before X(ntlm)), as Windows prefers it. Each X(n)
-** names a `const dce_mech dce_mech_n` defined in engine/auth/n_mech.c. */
-#define DCE_MECHANISMS(X) X(ntlm) X(spnego)
+** sends the first one's token optimistically. Each X(n) names a `const
+** dce_mech dce_mech_n` (Kerberos: dce_mech_krb5 in kerberos_mech.c). Kerberos
+** is listed last for now: SPNEGO does not offer it yet (spnego_mech.c); when
+** it does, it goes first, as Windows prefers it. */
+#define DCE_MECHANISMS(X) X(ntlm) X(spnego) X(krb5)
 
 #define DECLARE(n) extern const dce_mech dce_mech_##n;
 #define ENTRY(n) &dce_mech_##n,

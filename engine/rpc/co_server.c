@@ -44,7 +44,7 @@ struct dce_server {
   int calls;                       /* calls being reassembled or executing, every connection */
   size_t buffered;                 /* bytes of multi-fragment requests and unsent output */
   dce_acceptor auth;               /* its strings point into auth_names */
-  char auth_names[4][256];
+  char auth_names[6][1024];        /* domains, computers, keytab, service */
 };
 
 enum { C_REASSEMBLING, C_READY, C_EXECUTING };
@@ -159,16 +159,21 @@ void dce_server_load(const dce_server *s, int *calls, size_t *buffered) {
 }
 
 int dce_server_set_auth(dce_server *s, const dce_acceptor *a) {
-  const char *src[4];
+  const char *src[6];
   int i;
   if (!a || !a->lookup) return -1;
   src[0] = a->nb_domain; src[1] = a->nb_computer; src[2] = a->dns_domain; src[3] = a->dns_computer;
+  src[4] = a->keytab; src[5] = a->service;
+  for (i = 0; i < 6; i++)
+    if (src[i] && strlen(src[i]) >= sizeof s->auth_names[i]) return -1;
   s->auth = *a;
-  for (i = 0; i < 4; i++) snprintf(s->auth_names[i], sizeof s->auth_names[i], "%s", src[i] ? src[i] : "");
+  for (i = 0; i < 6; i++) snprintf(s->auth_names[i], sizeof s->auth_names[i], "%s", src[i] ? src[i] : "");
   s->auth.nb_domain = s->auth_names[0];
   s->auth.nb_computer = s->auth_names[1];
   s->auth.dns_domain = s->auth_names[2];
   s->auth.dns_computer = s->auth_names[3];
+  s->auth.keytab = a->keytab ? s->auth_names[4] : NULL;    /* NULL: the default keytab */
+  s->auth.service = a->service ? s->auth_names[5] : NULL;
   s->auth_on = 1;
   return 0;
 }
