@@ -3,11 +3,13 @@
 #   realm TEST.RPC (MIT_KDC_REALM), krb5kdc on 127.0.0.1:$MIT_KDC_PORT (tcp and
 #   udp, default 60088), no DNS anywhere (krb5.conf names the KDC).
 #   alice@TEST.RPC / Alice-Pass1, her keys also in alice.keytab;
-#   host/localhost@TEST.RPC with a random key in service.keytab.
+#   host/localhost@TEST.RPC and host/luasrv.test.rpc@TEST.RPC (Samba's tools
+#   refuse Kerberos to "localhost": they get target_hostname=luasrv.test.rpc,
+#   MIT_KDC_HOSTNAME) with random keys in service.keytab.
 #
 # usage: mit-kdc.sh start|stop|restart|status|env|clean
 # After start, `. $DCERPC_PEER_DIR/mit-kdc/env.sh` exports KRB5_CONFIG (the
-# generated krb5.conf), MIT_KDC_{REALM,HOST,PORT,USER,PASSWORD,SERVICE},
+# generated krb5.conf), MIT_KDC_{REALM,HOST,PORT,USER,PASSWORD,SERVICE,HOSTNAME},
 # MIT_KDC_KEYTAB (the service's), MIT_KDC_CLIENT_KEYTAB (alice's),
 # MIT_KDC_CCACHE (a file ccache kinit filled for alice) and MIT_KDC_DIR.
 # Nothing is exported for KRB5CCNAME / KRB5_KTNAME: the specs name their
@@ -22,6 +24,7 @@ REALM="${MIT_KDC_REALM:-TEST.RPC}"
 USER_NAME=alice
 USER_PASS=Alice-Pass1
 SERVICE=host/localhost
+HOSTNAME2=luasrv.test.rpc
 PIDFILE="$DIR/krb5kdc.pid"
 
 export KRB5_CONFIG="$DIR/krb5.conf"
@@ -46,6 +49,7 @@ configure() {
 [domain_realm]
     localhost = $REALM
     127.0.0.1 = $REALM
+    .test.rpc = $REALM
 CONF
     cat >"$KRB5_KDC_PROFILE" <<CONF
 [kdcdefaults]
@@ -68,7 +72,7 @@ CONF
 
 # The database, once per realm and port (kept across restarts).
 provision() {
-    local stamp="$REALM $USER_NAME $SERVICE"
+    local stamp="$REALM $USER_NAME $SERVICE host/$HOSTNAME2"
     [ -f "$DIR/db/.done" ] && [ "$(cat "$DIR/db/.done")" = "$stamp" ] && return 0
     rm -rf "$DIR/db" "$DIR"/*.keytab
     mkdir -p "$DIR/db" "$DIR/log"
@@ -80,6 +84,8 @@ provision() {
         kadmin.local -r "$REALM" -q "ktadd -norandkey -k $DIR/alice.keytab $USER_NAME"
         kadmin.local -r "$REALM" -q "addprinc -randkey $SERVICE"
         kadmin.local -r "$REALM" -q "ktadd -k $DIR/service.keytab $SERVICE"
+        kadmin.local -r "$REALM" -q "addprinc -randkey host/$HOSTNAME2"
+        kadmin.local -r "$REALM" -q "ktadd -k $DIR/service.keytab host/$HOSTNAME2"
     } >>"$DIR/log/provision.log" 2>&1 || fail "kadmin.local failed: $(tail -3 "$DIR/log/provision.log")"
     [ -s "$DIR/alice.keytab" ] && [ -s "$DIR/service.keytab" ] || fail "no keytabs made"
     chmod 600 "$DIR"/*.keytab
@@ -96,6 +102,7 @@ export MIT_KDC_PORT=$PORT
 export MIT_KDC_USER='$USER_NAME'
 export MIT_KDC_PASSWORD='$USER_PASS'
 export MIT_KDC_SERVICE='$SERVICE'
+export MIT_KDC_HOSTNAME='$HOSTNAME2'
 export MIT_KDC_KEYTAB='$DIR/service.keytab'
 export MIT_KDC_CLIENT_KEYTAB='$DIR/alice.keytab'
 export MIT_KDC_CCACHE='FILE:$DIR/alice.ccache'
