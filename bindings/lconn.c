@@ -201,7 +201,7 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
   lconn *c = (lconn *)lua_touserdata(L, ud);
   int64_t deadline = (int64_t)lua_tointeger(L, ud + 1);
   int np = !strcmp(c->transport, "ncacn_np");
-  char err[256];
+  char err[400];
   if (status == LUA_YIELD) c->waiting--;
   lua_settop(L, np ? ud + 5 : ud + 2);
   for (;;) {
@@ -268,7 +268,7 @@ static int connect_common(lua_State *L, int unix_path, int np) {
   double cto = 60.0;
   dce_assoc_cfg cfg;
   lconn *c;
-  char err[256];
+  char err[400];
   memset(&cfg, 0, sizeof cfg);
   if (!unix_path) port = dcerpc_port_arg(L, 2, 0);
   if (np) {
@@ -325,7 +325,7 @@ static int lconn_open_pipe(lua_State *L) {
   const char *pipe = luaL_checkstring(L, 2);
   double cto = 60.0;
   dce_assoc_cfg cfg;
-  char err[256];
+  char err[400];
   int ud;
   if (!s) return luaL_error(L, "open_pipe: not an ncacn_np connection");
   memset(&cfg, 0, sizeof cfg);

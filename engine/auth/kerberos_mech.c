@@ -36,6 +36,7 @@
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
+#include <krb5/krb5.h>                 /* error codes only */
 #include "auth/mech.h"
 #include "base/crypto.h"
 
@@ -93,14 +94,37 @@ static void status_words(OM_uint32 code, int type, char *buf, size_t cap) {
   } while (more);
 }
 
-/* "kerberos: WHAT: <major in words> (major 0x..., minor ...: <minor in words>)" */
+/* Plain words for the minor statuses a user meets most (krb5_err.h). */
+static const char *plain(OM_uint32 min) {
+  switch ((krb5_error_code)min) {
+  case KRB5KDC_ERR_PREAUTH_FAILED:
+  case KRB5KRB_AP_ERR_BAD_INTEGRITY: return "wrong password or key";
+  case KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN: return "unknown service principal";
+  case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN: return "unknown client principal";
+  case KRB5_KDC_UNREACH: return "KDC unreachable";
+  case KRB5_REALM_CANT_RESOLVE: return "no KDC known for the realm";
+  case KRB5KRB_AP_ERR_SKEW: return "clock skew too great";
+  case KRB5KRB_AP_ERR_TKT_EXPIRED: return "ticket expired";
+  case KRB5KDC_ERR_ETYPE_NOSUPP: return "encryption type not supported";
+  case KRB5_FCC_NOFILE:
+  case KRB5_CC_NOTFOUND: return "no ticket";
+  case KRB5_KT_NOTFOUND:
+  case KRB5_KT_END: return "no such key in the keytab";
+  case KRB5KRB_AP_ERR_MODIFIED: return "the ticket is not for this server's key";
+  default: return NULL;
+  }
+}
+
+/* "kerberos: WHAT: <plain words>: <minor in words> (GSS major 0x..: <major in
+** words>, minor N)": the minor status first, as it says what happened. */
 static void gss_fail(char *err, size_t errlen, const char *what, OM_uint32 maj, OM_uint32 min) {
-  char majw[200] = "", minw[300] = "";
+  char majw[200] = "", minw[240] = "";
+  const char *p = plain(min);
   status_words(maj, GSS_C_GSS_CODE, majw, sizeof majw);
   if (min) status_words(min, GSS_C_MECH_CODE, minw, sizeof minw);
   if (min)
-    snprintf(err, errlen, "kerberos: %s: %s: %s (GSS major 0x%08x, minor %u)", what, majw, minw,
-             (unsigned)maj, (unsigned)min);
+    snprintf(err, errlen, "kerberos: %s: %s%s%s (GSS major 0x%08x: %s; minor %u)", what, p ? p : "", p ? ": " : "",
+             minw, (unsigned)maj, majw, (unsigned)min);
   else
     snprintf(err, errlen, "kerberos: %s: %s (GSS major 0x%08x)", what, majw, (unsigned)maj);
 }

@@ -277,7 +277,7 @@ static actx *op_auth(dce_assoc *a, const op *o) {
 static int op_attach_auth(dce_assoc *a, op *o, int k, dce_err *e) {
   actx *x = &a->auth[k];
   uint32_t st;
-  char m[160];
+  char m[352];
   if (dce_sec_step(x->sec, NULL, 0, &o->tok, &st, m, sizeof m) < 0)
     return dce_err_set(e, DCE_E_REFUSED, st ? st : DCE_RPC_S_CALL_FAILED_DNE, DCE_EXEC_NO, "%s", m);
   o->actx = k;
@@ -648,7 +648,7 @@ static void auth_fail(dce_assoc *a, op *o, uint32_t status, const char *msg) {
 static int auth_feed(dce_assoc *a, op *o, const dce_pdu *p) {
   actx *x = op_auth(a, o);
   uint32_t st = 0;
-  char e[192];
+  char e[352];
   int r;
   if (!p->has_auth) {
     auth_fail(a, o, DCE_RPC_S_CALL_FAILED, o->kind == OP_BIND
