@@ -365,6 +365,11 @@ static int finish(krb_ctx *c, uint32_t *status, char *err, size_t errlen) {
       gss_fail(err, errlen, "cannot size the signature", maj, min);
       return -1;
     }
+    if (iov[0].buffer.length > DCE_MECH_MAX_SIG_LEN) {
+      *status = DCE_MECH_E_INTERNAL;
+      snprintf(err, errlen, "kerberos: a %zu-byte signature is too long", (size_t)iov[0].buffer.length);
+      return -1;
+    }
     if (i) c->sig_seal = iov[0].buffer.length; else c->sig_sign = iov[0].buffer.length;
   }
   c->established = 1;

@@ -38,6 +38,10 @@
 #define DCE_MECH_E_OUT_OF_SEQUENCE    0x80090310u   /* SEC_E_OUT_OF_SEQUENCE */
 #define DCE_MECH_E_ALGORITHM_MISMATCH 0x80090331u   /* SEC_E_ALGORITHM_MISMATCH: too weak a result */
 
+/* The longest signature (auth value on a protected fragment) a mechanism
+** may ask for: NTLM 16, Kerberos 28 (AES MIC) to 76 (AES DCE-style wrap). */
+#define DCE_MECH_MAX_SIG_LEN 128
+
 /* ------------------------------------------------------------ what is wanted
 ** `want` of client_new / server_new. A context that completes without what
 ** was wanted fails its last step (a man in the middle must not strip

@@ -41,7 +41,7 @@ static void *spnego_new(int server, const dce_cred *cred, const dce_acceptor *ac
                         char *err, size_t errlen) {
   spnego_ctx *c = calloc(1, sizeof *c);
   const dce_mech *m;
-  char why[160] = "";
+  char why[200] = "";
   size_t i;
   if (!c) { snprintf(err, errlen, "out of memory"); return NULL; }
   for (i = 0; (m = dce_mech_at(i)) != NULL && c->n < DCE_SPNEGO_MAX_MECHS; i++) {

@@ -531,7 +531,7 @@ static void emit_fragment(dce_assoc *a, op *o) {
     size_t sig = protects ? dce_sec_sig_len(x->sec) : (x && a->n_auth > 1 ? sizeof connect_verifier : 0);
     size_t room = (size_t)a->info.max_xmit - hdr - (sig ? DCE_AUTH_TRAILER_LEN + sig : 0);
     size_t left = o->stub_len - o->stub_off, chunk, start;
-    static const uint8_t zero_sig[64];
+    static const uint8_t zero_sig[DCE_MECH_MAX_SIG_LEN];
     if (o->stub_off == 0 && x && x->state == ACTX_FAILED) {
       op_finish(a, o, x->status ? x->status : DCE_RPC_S_CALL_FAILED_DNE, DCE_EXEC_NO,
                 "security context %u failed to authenticate (request not sent)", (unsigned)x->id);

@@ -1011,7 +1011,7 @@ int dce_sconn_reply(dce_sconn *c, uint32_t call_id, const uint8_t *stub, size_t 
   else chunk = ((size_t)c->info.max_xmit - DCE_RESPONSE_HDR_LEN) & ~(size_t)7;
   do {
     dce_pdu p;
-    static const uint8_t zero_sig[64];
+    static const uint8_t zero_sig[DCE_MECH_MAX_SIG_LEN];
     size_t n = len - off < chunk ? len - off : chunk, start = c->out.len;
     dce_pdu_init(&p, DCE_PT_RESPONSE, call_id);
     p.flags = (uint8_t)((off == 0 ? DCE_PFC_FIRST_FRAG : 0) | (off + n == len ? DCE_PFC_LAST_FRAG : 0));
