@@ -110,7 +110,8 @@ static const char *plain(OM_uint32 min) {
   case KRB5_CC_NOTFOUND: return "no ticket";
   case KRB5_KT_NOTFOUND:
   case KRB5_KT_END: return "no such key in the keytab";
-  case KRB5KRB_AP_ERR_MODIFIED: return "the ticket is not for this server's key";
+  case KRB5KRB_AP_ERR_NOT_US: return "the ticket is for a service not in this keytab";
+  case KRB5KRB_AP_ERR_MODIFIED: return "the ticket does not decrypt with the keytab's key";
   default: return NULL;
   }
 }
