@@ -242,6 +242,61 @@ describe("Kerberos client errors #interop", function()
   end)
 end)
 
+-- Through spec/helpers/tamper_proxy.py between our client and
+-- examples/echo-server.lua --keytab: a changed or replayed protected PDU is
+-- refused in both directions, and the server goes on serving.
+describe("Kerberos-protected PDUs changed on the way #interop", function()
+  local es
+  setup(function()
+    es = assert(examples.start("echo-server.lua", { "--keytab", KEYTAB }, "ncacn_ip_tcp:127.0.0.1[0]"))
+  end)
+  teardown(function() if es then es.close() end end)
+
+  local function through_proxy(action, n, fn)
+    local p = assert(io.popen(string.format("echo $$; exec env -u LD_PRELOAD /usr/bin/python3 " ..
+      "%s/spec/helpers/tamper_proxy.py 127.0.0.1 %d %s %d", peers.root, es.port, action, n)))
+    local pid = assert(math.tointeger(tonumber(p:read("l"))))
+    local pport = tonumber(p:read("l"):match("listening on (%d+)"))
+    local ok, err = pcall(fn, string.format("ncacn_ip_tcp:127.0.0.1[%d]", pport))
+    os.execute("kill " .. pid)
+    p:close()
+    if not ok then error(err, 0) end
+  end
+
+  for _, case in ipairs {
+    { "reqflip", "privacy", "a sealed request with a flipped bit" },
+    { "reqflip", "integrity", "a signed request with a flipped bit" },
+    { "reqreplay", "privacy", "a replayed sealed request" },
+    { "reqreplay", "integrity", "a replayed signed request" },
+    { "flip", "privacy", "a sealed response with a flipped bit" },
+    { "sig", "integrity", "a signed response with a changed signature" },
+    { "replay", "privacy", "a replayed sealed response" },
+  } do
+    it("refuses " .. case[3] .. "; the server serves the next client", function()
+      through_proxy(case[1], 2, function(b)
+        local c = assert(dcerpc.connect(b, "rpcecho", { auth = "krb5", level = case[2], ccache = CCACHE,
+                                                        target = "host/localhost", timeout = 5 }))
+        assert.are.equal(2, assert(c:AddOne { in_data = 1 }).out_data)
+        local r, e = c:AddOne { in_data = 2 }
+        if case[1] == "reqreplay" then
+          -- the first copy is answered; the replay kills the association
+          local r2, e2 = c:AddOne { in_data = 3 }
+          assert.is_true(r2 == nil or r == nil, "a replayed request was accepted")
+          e = e or e2
+        else
+          assert.is_nil(r)
+        end
+        assert.is_not_nil(e)
+        c:close()
+      end)
+      local c = assert(dcerpc.connect(string.format("ncacn_ip_tcp:localhost[%d]", es.port), "rpcecho",
+                                      { auth = "krb5", level = "privacy", ccache = CCACHE }))
+      assert.are.equal(10, assert(c:AddOne { in_data = 9 }).out_data)
+      c:close()
+    end)
+  end
+end)
+
 describe("Kerberos with Samba's clients #interop", function()
   if not (have("rpcclient") and have("smbtorture")) then
     if os.getenv("CI") == "true" then error("rpcclient / smbtorture missing under CI") end
