@@ -146,7 +146,9 @@ describe("Kerberos between our client and our server #interop", function()
     local srv = echo_server()
     local marker = "SECRET-PAYLOAD-" .. string.rep("Z", 64)
     local sent, sealed, clear_seen = 0, 0, false
+    local flow = {}
     local function hook(ev)
+      if ev.pdu then flow[#flow + 1] = ev.dir .. " " .. ev.pdu.ptype end
       if ev.pdu and (ev.pdu.ptype == "request" or ev.pdu.ptype == "response") then
         sent = sent + 1
         assert.are.equal(16, ev.pdu.auth_type)
@@ -163,6 +165,8 @@ describe("Kerberos between our client and our server #interop", function()
       c:close()
     end)
     assert.are.equal(marker, back)
+    -- [MS-KILE] 3.4.5.1: AP-REQ on the bind, AP-REP back, ours on an auth3
+    assert.are.same({ "send bind", "recv bind_ack", "send auth3", "send request", "recv response" }, flow)
     assert.are.equal(2, sent)
     assert.are.equal(2, sealed)
     assert.is_false(clear_seen)
