@@ -246,6 +246,62 @@ describe("Kerberos client errors #interop", function()
   end)
 end)
 
+-- RC4-HMAC tokens (RFC 4757): host/rc4.test.rpc has an RC4 key and RC4
+-- session keys; a server whose krb5.conf permits RC4 only keeps the context
+-- on RC4 (an MIT acceptor would otherwise pick an AES subkey), and a MIC is
+-- 37 bytes there, not 28.
+describe("Kerberos with RC4-HMAC tokens #interop", function()
+  local es, conf
+  setup(function()
+    conf = os.tmpname()
+    local f = assert(io.open(kdc.KRB5_CONFIG))
+    local text = f:read("a"):gsub("%[libdefaults%]", "[libdefaults]\n    permitted_enctypes = arcfour-hmac", 1)
+    f:close()
+    f = assert(io.open(conf, "w"))
+    f:write(text)
+    f:close()
+    core.setenv("KRB5_CONFIG", conf)                -- for the server only
+    es = examples.start("echo-server.lua", { "--keytab", KEYTAB }, "ncacn_ip_tcp:127.0.0.1[0]")
+    core.setenv("KRB5_CONFIG", kdc.KRB5_CONFIG)
+    assert(es)
+  end)
+  teardown(function()
+    if es then es.close() end
+    if conf then os.remove(conf) end
+  end)
+
+  for _, level in ipairs { "packet", "integrity", "privacy" } do
+    it("our client at " .. level .. " (a 16-byte RC4 session key)", function()
+      local c = assert(dcerpc.connect(string.format("ncacn_ip_tcp:127.0.0.1[%d]", es.port), "rpcecho",
+        { auth = "krb5", level = level, ccache = CCACHE, target = kdc.MIT_KDC_RC4_SERVICE }))
+      local data = string.rep("rc4-hmac", 2000)
+      assert.are.equal(data, assert(c:EchoData { len = #data, in_data = data }).out_data)
+      assert.are.equal(16, #assert(c.conn:session_key()))
+      c:close()
+    end)
+  end
+
+  if have("smbtorture") then
+    for _, flag in ipairs { "sign", "seal" } do
+      it("smbtorture rpc.echo passes all 10 sub-tests at [krb5," .. flag .. "]", function()
+        local p = assert(io.popen(string.format("env -u LD_PRELOAD KRB5_CONFIG=%q KRB5CCNAME=%q timeout 300 smbtorture " ..
+          "--use-kerberos=required --use-krb5-ccache=%q 'ncacn_ip_tcp:127.0.0.1[%d,krb5,%s,target_hostname=%s]' " ..
+          "rpc.echo 2>&1", kdc.KRB5_CONFIG, CCACHE, CCACHE, es.port, flag, kdc.MIT_KDC_RC4_SERVICE:match("/(.*)"))))
+        local out = p:read("a")
+        p:close()
+        local ok, bad = 0, 0
+        for kind in out:gmatch("\n(%a+): echo%.[%w_]+") do
+          if kind == "success" then ok = ok + 1 elseif kind ~= "test" then bad = bad + 1 end
+        end
+        assert.are.equal(0, bad, out)
+        assert.are.equal(10, ok, out)
+      end)
+    end
+  elseif os.getenv("CI") == "true" then
+    error("smbtorture missing under CI")
+  end
+end)
+
 -- Through spec/helpers/tamper_proxy.py between our client and
 -- examples/echo-server.lua --keytab: a changed or replayed protected PDU is
 -- refused in both directions, and the server goes on serving.

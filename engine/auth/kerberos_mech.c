@@ -28,7 +28,8 @@
 ** (which holds the trailer too), the stub is encrypted in place, and with
 ** header signing the PDU header and the sec_trailer go in as SIGN_ONLY
 ** buffers. Both RFC 4121 (AES) and RFC 4757 (RC4-HMAC) tokens come from
-** GSSAPI; the signature length is GSSAPI's (gss_wrap_iov_length).
+** GSSAPI; the signature length is GSSAPI's (gss_wrap_iov_length), but for
+** an RFC 1964-style MIC (37 bytes with its framing).
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,6 +343,28 @@ static int server_cred(krb_ctx *c, char *err, size_t errlen) {
   return 0;
 }
 
+/* The enctype of the context's key: the last arc of the OID that
+** GSS_C_INQ_SSPI_SESSION_KEY gives with it (1.2.840.113554.1.2.2.4.<etype>);
+** -1 when unknown. */
+static long context_enctype(krb_ctx *c) {
+  OM_uint32 min;
+  gss_buffer_set_t set = GSS_C_NO_BUFFER_SET;
+  long et = -1;
+  if (!GSS_ERROR(gss_inquire_sec_context_by_oid(&min, c->gctx, GSS_C_INQ_SSPI_SESSION_KEY, &set)) &&
+      set && set->count >= 2 && set->elements[1].length > 0) {
+    const uint8_t *o = set->elements[1].value;
+    size_t n = set->elements[1].length, i = n - 1;
+    while (i > 0 && (o[i - 1] & 0x80)) i--;            /* start of the last arc */
+    for (et = 0; i < n && et < 0x1000000; i++) et = et << 7 | (o[i] & 0x7f);
+  }
+  if (set) {
+    size_t i;
+    for (i = 0; i < set->count; i++) dce_secure_zero(set->elements[i].value, set->elements[i].length);
+    gss_release_buffer_set(&min, &set);
+  }
+  return et;
+}
+
 /* Once established: did we get what we wanted, and the lengths. */
 static int finish(krb_ctx *c, uint32_t *status, char *err, size_t errlen) {
   OM_uint32 maj, min;
@@ -372,6 +395,13 @@ static int finish(krb_ctx *c, uint32_t *status, char *err, size_t errlen) {
       return -1;
     }
     if (i) c->sig_seal = iov[0].buffer.length; else c->sig_sign = iov[0].buffer.length;
+  }
+  /* A MIC is as long as a wrap token without confidentiality in RFC 4121
+  ** (28 with AES); an RFC 1964 / 4757 MIC (DES, RC4-HMAC) carries the
+  ** GSS framing: 37 bytes, as Windows and Samba lay it out. */
+  switch (context_enctype(c)) {
+  case 1: case 2: case 3: case 23: case 24: c->sig_sign = 37; break;
+  default: break;
   }
   c->established = 1;
   return 0;

@@ -5,7 +5,8 @@
 #   alice@TEST.RPC / Alice-Pass1, her keys also in alice.keytab;
 #   host/localhost@TEST.RPC and host/luasrv.test.rpc@TEST.RPC (Samba's tools
 #   refuse Kerberos to "localhost": they get target_hostname=luasrv.test.rpc,
-#   MIT_KDC_HOSTNAME) with random keys in service.keytab.
+#   MIT_KDC_HOSTNAME) with random AES keys, and host/rc4.test.rpc with an
+#   RC4-HMAC key and RC4 session keys (MIT_KDC_RC4_SERVICE), in service.keytab.
 #
 # usage: mit-kdc.sh start|stop|restart|status|env|clean
 # After start, `. $DCERPC_PEER_DIR/mit-kdc/env.sh` exports KRB5_CONFIG (the
@@ -25,6 +26,7 @@ USER_NAME=alice
 USER_PASS=Alice-Pass1
 SERVICE=host/localhost
 HOSTNAME2=luasrv.test.rpc
+RC4HOST=rc4.test.rpc
 PIDFILE="$DIR/krb5kdc.pid"
 
 export KRB5_CONFIG="$DIR/krb5.conf"
@@ -42,6 +44,8 @@ configure() {
     dns_canonicalize_hostname = false
     rdns = false
     udp_preference_limit = 1
+    # RC4-HMAC (RFC 4757) for host/rc4.test.rpc only: its keys and session keys
+    allow_rc4 = true
 [realms]
     $REALM = {
         kdc = 127.0.0.1:$PORT
@@ -72,7 +76,7 @@ CONF
 
 # The database, once per realm and port (kept across restarts).
 provision() {
-    local stamp="$REALM $USER_NAME $SERVICE host/$HOSTNAME2"
+    local stamp="$REALM $USER_NAME $SERVICE host/$HOSTNAME2 host/$RC4HOST"
     [ -f "$DIR/db/.done" ] && [ "$(cat "$DIR/db/.done")" = "$stamp" ] && return 0
     rm -rf "$DIR/db" "$DIR"/*.keytab
     mkdir -p "$DIR/db" "$DIR/log"
@@ -86,6 +90,10 @@ provision() {
         kadmin.local -r "$REALM" -q "ktadd -k $DIR/service.keytab $SERVICE"
         kadmin.local -r "$REALM" -q "addprinc -randkey host/$HOSTNAME2"
         kadmin.local -r "$REALM" -q "ktadd -k $DIR/service.keytab host/$HOSTNAME2"
+        # a service with RC4 keys and RC4 session keys (RFC 4757 tokens)
+        kadmin.local -r "$REALM" -q "addprinc -randkey -e arcfour-hmac:normal host/$RC4HOST"
+        kadmin.local -r "$REALM" -q "setstr host/$RC4HOST session_enctypes arcfour-hmac"
+        kadmin.local -r "$REALM" -q "ktadd -k $DIR/service.keytab -e arcfour-hmac:normal host/$RC4HOST"
     } >>"$DIR/log/provision.log" 2>&1 || fail "kadmin.local failed: $(tail -3 "$DIR/log/provision.log")"
     [ -s "$DIR/alice.keytab" ] && [ -s "$DIR/service.keytab" ] || fail "no keytabs made"
     chmod 600 "$DIR"/*.keytab
@@ -103,6 +111,7 @@ export MIT_KDC_USER='$USER_NAME'
 export MIT_KDC_PASSWORD='$USER_PASS'
 export MIT_KDC_SERVICE='$SERVICE'
 export MIT_KDC_HOSTNAME='$HOSTNAME2'
+export MIT_KDC_RC4_SERVICE='host/$RC4HOST'
 export MIT_KDC_KEYTAB='$DIR/service.keytab'
 export MIT_KDC_CLIENT_KEYTAB='$DIR/alice.keytab'
 export MIT_KDC_CCACHE='FILE:$DIR/alice.ccache'
