@@ -246,6 +246,42 @@ describe("Kerberos client errors #interop", function()
   end)
 end)
 
+-- The command-line tool: -k / --kerberos (bin/dcerpc, scripts/dcerpc/cli.lua).
+describe("dcerpc srvinfo --kerberos #interop", function()
+  local ss
+  setup(function()
+    ss = assert(examples.start("srvsvc-server.lua", { "--keytab", KEYTAB }, "ncacn_ip_tcp:127.0.0.1[0]"))
+  end)
+  teardown(function() if ss then ss.close() end end)
+
+  local function run(ccache, args)
+    local p = assert(io.popen(string.format("env -u LD_PRELOAD KRB5_CONFIG=%q KRB5CCNAME=%q lua5.4 %q/bin/dcerpc %s 2>&1; echo \"exit $?\"",
+      kdc.KRB5_CONFIG, ccache, peers.root, args)))
+    local out = p:read("a")
+    p:close()
+    return out, tonumber(out:match("exit (%d+)%s*$"))
+  end
+
+  it("from the ccache (KRB5CCNAME), service host/HOST", function()
+    local out, rc = run(CCACHE, string.format("srvinfo -k 'ncacn_ip_tcp:localhost[%d]'", ss.port))
+    assert.are.equal(0, rc, out)
+    assert.matches("lua%-dcerpc srvsvc server", out)
+  end)
+
+  it("from a password with -U, target_hostname in the binding, at privacy", function()
+    local out, rc = run("FILE:/nonexistent/cc", string.format(
+      "srvinfo --kerberos --seal -U '%s%%%s' 'ncacn_ip_tcp:127.0.0.1[%d,target_hostname=localhost]'", USER, PASS, ss.port))
+    assert.are.equal(0, rc, out)
+    assert.matches("lua%-dcerpc srvsvc server", out)
+  end)
+
+  it("without a ticket: exit 4 and why", function()
+    local out, rc = run("FILE:/nonexistent/cc", string.format("srvinfo -k 'ncacn_ip_tcp:localhost[%d]'", ss.port))
+    assert.are.equal(4, rc, out)
+    assert.matches("no ticket", out)
+  end)
+end)
+
 -- RC4-HMAC tokens (RFC 4757): host/rc4.test.rpc has an RC4 key and RC4
 -- session keys; a server whose krb5.conf permits RC4 only keeps the context
 -- on RC4 (an MIT acceptor would otherwise pick an AES subkey), and a MIC is
