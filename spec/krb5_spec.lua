@@ -21,7 +21,7 @@ local KEYTAB, CLIENT_KEYTAB, CCACHE = kdc.MIT_KDC_KEYTAB, kdc.MIT_KDC_CLIENT_KEY
 
 -- An rpcecho server in this process that accepts Kerberos with the
 -- service keytab; TestCall answers who called.
-local function echo_server(auth)
+local function echo_server(auth, min_level)
   local logs = {}
   local srv = assert(dcerpc.server {
     listen = { "ncacn_ip_tcp:127.0.0.1[0]" },
@@ -35,7 +35,7 @@ local function echo_server(auth)
       return { s2 = au and string.format("%s %s %s@%s", au.type, au.level, au.user, au.domain) or "anonymous" }
     end,
     EchoData = function(call, a) return { out_data = a.in_data } end,
-  })
+  }, { min_level = min_level })
   srv.logs = logs
   srv.port = tonumber(srv.endpoints[1]:match("%[(%d+)%]"))
   return srv
@@ -83,6 +83,22 @@ describe("Kerberos between our client and our server #interop", function()
       assert.are.equal(32, #key)                              -- aes256-cts: a 32-byte session key
     end)
   end
+
+  it("keeps an interface's min_level: integrity is refused where privacy is asked", function()
+    local srv = echo_server(nil, "privacy")
+    local r1, e1, r2
+    with_task(srv, function()
+      local c = assert(dcerpc.connect(ep(srv), "rpcecho", { auth = "krb5", level = "integrity", ccache = CCACHE }))
+      r1, e1 = c:AddOne { in_data = 1 }
+      c:close()
+      c = assert(dcerpc.connect(ep(srv), "rpcecho", { auth = "krb5", level = "privacy", ccache = CCACHE }))
+      r2 = assert(c:AddOne { in_data = 1 }).out_data
+      c:close()
+    end)
+    assert.is_nil(r1)
+    assert.are.equal(5, e1.code)                              -- access denied, as for NTLM
+    assert.are.equal(2, r2)
+  end)
 
   it("gets a ticket with a password (no ccache), into a private ccache", function()
     local srv = echo_server()
