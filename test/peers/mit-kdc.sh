@@ -95,9 +95,15 @@ provision() {
         kadmin.local -r "$REALM" -q "setstr host/$RC4HOST session_enctypes arcfour-hmac"
         kadmin.local -r "$REALM" -q "ktadd -k $DIR/service.keytab -e arcfour-hmac:normal host/$RC4HOST"
     } >>"$DIR/log/provision.log" 2>&1 || fail "kadmin.local failed: $(tail -3 "$DIR/log/provision.log")"
-    [ -s "$DIR/alice.keytab" ] && [ -s "$DIR/service.keytab" ] || fail "no keytabs made"
+    if [ ! -s "$DIR/alice.keytab" ] || [ ! -s "$DIR/service.keytab" ]; then fail "no keytabs made"; fi
     chmod 600 "$DIR"/*.keytab
     echo "$stamp" >"$DIR/db/.done"
+}
+
+# a ccache with alice's TGT, as kinit leaves it for rpcclient and our client
+fresh_tgt() {
+    echo "$USER_PASS" | KRB5CCNAME="FILE:$DIR/alice.ccache" kinit "$USER_NAME@$REALM" >/dev/null ||
+        fail "kinit $USER_NAME@$REALM failed"
 }
 
 write_env() {
@@ -123,12 +129,14 @@ start() {
     command -v krb5kdc >/dev/null || fail "krb5kdc not installed (tools/setup.sh test installs krb5-kdc)"
     command -v kinit >/dev/null || fail "kinit not installed (krb5-user)"
     if is_running; then
+        fresh_tgt                  # the ccache's TGT may have expired since
         write_env
         status
         return 0
     fi
     local stale
     stale=$(pids_with "$PIDFILE")
+    # shellcheck disable=SC2086
     [ -z "$stale" ] || kill_wait $stale
     port_free "$PORT" || fail "port $PORT is taken"
     configure
@@ -139,9 +147,7 @@ start() {
     for ((i = 0; i < 50; i++)); do [ -s "$PIDFILE" ] && break; sleep 0.1; done
     wait_listening 127.0.0.1 "$PORT" 10 || fail "krb5kdc does not listen on 127.0.0.1:$PORT (see $DIR/log/kdc.log)"
     only_loopback "$(cat "$PIDFILE")" || { stop; fail "krb5kdc listened outside loopback; stopped"; }
-    # a ccache with alice's TGT, as kinit leaves it for rpcclient and our client
-    echo "$USER_PASS" | KRB5CCNAME="FILE:$DIR/alice.ccache" kinit "$USER_NAME@$REALM" >/dev/null ||
-        fail "kinit $USER_NAME@$REALM failed"
+    fresh_tgt
     write_env
     say "started: realm $REALM on 127.0.0.1:$PORT"
 }
