@@ -84,6 +84,28 @@ describe("Kerberos between our client and our server #interop", function()
     end)
   end
 
+  for _, level in ipairs { "connect", "packet", "integrity", "privacy" } do
+    it("negotiates Kerberos inside SPNEGO (auth type 9) at " .. level .. " with a ccache", function()
+      local srv = echo_server { keytab = KEYTAB, users = { bob = "Bob-Pass1" } }
+      local who, big, bob
+      local data = string.rep("spnego", 4000)
+      with_task(srv, function()
+        local c = assert(dcerpc.connect(ep(srv), "rpcecho", { auth = "spnego", level = level, ccache = CCACHE }))
+        who = assert(c:TestCall { s1 = "x" }).s2
+        big = assert(c:EchoData { len = #data, in_data = data }).out_data
+        c:close()
+        -- the same server still takes NTLM inside SPNEGO from a password
+        c = assert(dcerpc.connect(ep(srv), "rpcecho", { auth = "spnego", level = level,
+                                                        user = "bob", password = "Bob-Pass1" }))
+        bob = assert(c:TestCall { s1 = "x" }).s2
+        c:close()
+      end)
+      assert.are.equal("spnego " .. level .. " " .. USER .. "@" .. REALM, who)
+      assert.are.equal(data, big)
+      assert.matches("^spnego " .. level .. " bob@", bob)
+    end)
+  end
+
   it("keeps an interface's min_level: integrity is refused where privacy is asked", function()
     local srv = echo_server(nil, "privacy")
     local r1, e1, r2
@@ -450,10 +472,10 @@ describe("Kerberos with Samba's clients #interop", function()
       if dir then os.execute(string.format("rm -rf %q", dir)) end
     end)
 
-    for _, flag in ipairs { "sign", "seal" } do
-      it("answers srvinfo and netshareenumall at [krb5," .. flag .. "]", function()
+    for _, flag in ipairs { "krb5,sign", "krb5,seal", "spnego,sign", "spnego,seal" } do
+      it("answers srvinfo and netshareenumall at [" .. flag .. "]", function()
         local p = assert(io.popen(string.format("env -u LD_PRELOAD %s timeout 60 rpcclient -s %q " ..
-          "--use-kerberos=required --use-krb5-ccache=%q 'ncacn_ip_tcp:127.0.0.4[%d,krb5,%s,target_hostname=%s]' " ..
+          "--use-kerberos=required --use-krb5-ccache=%q 'ncacn_ip_tcp:127.0.0.4[%d,%s,target_hostname=%s]' " ..
           "-c 'srvinfo; netshareenumall' 2>&1", ccenv, conf, CCACHE, ss.port, flag, HOSTNAME)))
         local out = p:read("a")
         p:close()
@@ -473,10 +495,10 @@ describe("Kerberos with Samba's clients #interop", function()
     teardown(function()
       if es then es.close() end
     end)
-    for _, flag in ipairs { "sign", "seal" } do
-      it("passes all 10 sub-tests at [krb5," .. flag .. "]", function()
+    for _, flag in ipairs { "krb5,sign", "krb5,seal", "spnego,sign", "spnego,seal" } do
+      it("passes all 10 sub-tests at [" .. flag .. "]", function()
         local p = assert(io.popen(string.format("env -u LD_PRELOAD %s timeout 300 smbtorture " ..
-          "--use-kerberos=required --use-krb5-ccache=%q 'ncacn_ip_tcp:127.0.0.1[%d,krb5,%s,target_hostname=%s]' " ..
+          "--use-kerberos=required --use-krb5-ccache=%q 'ncacn_ip_tcp:127.0.0.1[%d,%s,target_hostname=%s]' " ..
           "rpc.echo 2>&1", ccenv, CCACHE, es.port, flag, HOSTNAME)))
         local out = p:read("a")
         p:close()

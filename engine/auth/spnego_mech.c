@@ -48,9 +48,13 @@ static void *spnego_new(int server, const dce_cred *cred, const dce_acceptor *ac
     char e[160] = "";
     void *x;
     if (!m->oid || (server ? !m->server_new : !m->client_new)) continue;
-    /* Kerberos under SPNEGO is the next step of issue 17 (its client
-    ** would ask a KDC for every SPNEGO bind meant for NTLM): not yet */
-    if (m->auth_type == 16) continue;
+    /* Kerberos is offered when asked for by name: a client with a ccache
+    ** or a keytab, a server with a keytab or a service principal. Not
+    ** for a plain user and password (its client would ask a KDC on every
+    ** SPNEGO bind meant for NTLM), nor from the default keytab. */
+    if (m->auth_type == 16 && !(server ? acc && (acc->keytab || acc->service)
+                                       : cred && (cred->ccache || cred->client_keytab)))
+      continue;
     x = server ? m->server_new(acc, want, e, sizeof e) : m->client_new(cred, want, e, sizeof e);
     if (!x) {                      /* not usable here: not offered */
       snprintf(why, sizeof why, "%s: %s", m->name, e[0] ? e : "cannot be set up");

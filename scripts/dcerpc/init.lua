@@ -455,7 +455,8 @@ local MECH_LIST = table.concat(core.mechs, ", ")
 -- "ntlm" | "spnego" | "krb5", or a table with the same fields as opts) or
 -- the binding's Samba-style flags (sign, seal, connect, packet, ntlm,
 -- spnego, krb5: any name in core.mechs) with opts.user and friends.
--- Kerberos' target: opts.target, else host/NAME with the binding's
+-- Kerberos' target (krb5, and spnego given a ccache or keytab, with which
+-- it offers Kerberos): opts.target, else host/NAME with the binding's
 -- target_hostname=NAME, else host/HOST of the binding.
 local function auth_of(opts, flags, np, host)
   local a = opts.auth
@@ -492,9 +493,9 @@ local function auth_of(opts, flags, np, host)
     password = opts.password, nt_hash = opts.nt_hash, workstation = opts.workstation,
     ntlmv1 = opts.ntlmv1, context_id = opts.auth_context_id,
     ccache = opts.ccache, keytab = opts.keytab,
-    target = opts.target or (a == "krb5" and (type(flags.target_hostname) == "string" and
-                                             "host/" .. flags.target_hostname or
-                                             host and host ~= "" and "host/" .. host)) or nil,
+    target = opts.target or ((a == "krb5" or a == "spnego" and (opts.ccache or opts.keytab)) and
+                             (type(flags.target_hostname) == "string" and "host/" .. flags.target_hostname or
+                              host and host ~= "" and "host/" .. host)) or nil,
   }
 end
 
