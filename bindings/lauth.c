@@ -2,7 +2,7 @@
 ** lauth.c - authentication for dcerpc.core, both sides:
 **
 **   core.nt_hash(password) -> 32 hex digits (MD4 of the UTF-16LE password)
-**   core.mechs             -> { "ntlm", "spnego", ... }: the mechanisms built
+**   core.mechs             -> { "krb5", "ntlm", "spnego" }: the mechanisms built
 **                             in (engine/auth/mech.c), SPNEGO's order
 **   dcerpc_check_sec(L, idx, &context_id)        (from lconn.c)
 **     a client security context from an auth table; `type` names a mechanism

@@ -22,8 +22,9 @@
 **     ack = {max_xmit, max_recv, assoc_group, secondary_address, flags,
 **            results={{result, reason, transfer}}, features=bitmask|nil}
 **   conn:set_auth(auth) (before bind) ; conn:add_auth(auth, contexts [, {timeout}]) -> ack
-**     auth = {type=a core.mechs name ("ntlm", "spnego"), level=, user=, domain=, password=|nt_hash=,
-**             workstation=, context_id= (the auth_context_id)}
+**     auth = {type=a core.mechs name ("ntlm", "spnego", "krb5"), level=, user=, domain=,
+**             password=|nt_hash=, workstation=, context_id= (the auth_context_id),
+**             ccache=, keytab=, target= (Kerberos)}
 **   conn:call(ctx_id, opnum, stub [, {object=uuid, timeout=s, auth_context_id=n|false,
 **             max_response=n} [, label]])
 **     -> stub, drep0  (auth_context_id: the security context; false: none;
@@ -655,9 +656,10 @@ static int conn_receive(lua_State *L) {
   return conn_await(L, (uint32_t)id, timeout, AWAIT_COLLECT);
 }
 
-/* conn:set_auth{type = "ntlm"|"spnego" (core.mechs), level = "connect"|"call"|"packet"|
+/* conn:set_auth{type = "ntlm"|"spnego"|"krb5" (core.mechs), level = "connect"|"call"|"packet"|
 **   "integrity"|"privacy", user=, domain=, password= | nt_hash = 16 bytes
-**   or 32 hex digits, workstation=, context_id=, ntlmv1=}  (before bind) */
+**   or 32 hex digits, workstation=, context_id=, ntlmv1=, Kerberos: ccache=,
+**   keytab= (the client's), target= (service principal)}  (before bind) */
 static int conn_set_auth(lua_State *L) {
   lconn *c = conn_check(L, 1);
   uint32_t id;
