@@ -127,6 +127,7 @@ fuzz:
 
 peers-stop:
 	bash test/peers/samba-member.sh stop || true
+	bash test/peers/mit-kdc.sh stop || true
 
 clean:
 	rm -rf $(BUILD) build-asan $(CLIENT_BUILD)

@@ -2,7 +2,7 @@
 ** lauth.c - authentication for dcerpc.core, both sides:
 **
 **   core.nt_hash(password) -> 32 hex digits (MD4 of the UTF-16LE password)
-**   core.mechs             -> { "ntlm", "spnego", ... }: the mechanisms built
+**   core.mechs             -> { "krb5", "ntlm", "spnego" }: the mechanisms built
 **                             in (engine/auth/mech.c), SPNEGO's order
 **   dcerpc_check_sec(L, idx, &context_id)        (from lconn.c)
 **     a client security context from an auth table; `type` names a mechanism
@@ -10,7 +10,8 @@
 **     cfg = { lookup = function(user, domain, workstation) -> password string
 **             | { nt_hash = 32 hex digits or 16 bytes } | nil (unknown user),
 **             domain = NetBIOS domain, computer = NetBIOS name,
-**             dns_domain =, dns_computer = }
+**             dns_domain =, dns_computer =,
+**             keytab = Kerberos keytab (default KRB5_KTNAME), service = principal }
 **     fills the acceptor the server makes its contexts from.
 **
 ** The lookup runs inside the server's step, on the thread that steps it
@@ -91,6 +92,8 @@ dcerpc_auth_hook *dcerpc_auth_attach(lua_State *L, lua_State **Lp, int cfg, dce_
   a->nb_computer = opt_str(L, cfg, "computer", "LUA-DCERPC");
   a->dns_domain = opt_str(L, cfg, "dns_domain", NULL);
   a->dns_computer = opt_str(L, cfg, "dns_computer", NULL);
+  a->keytab = opt_str(L, cfg, "keytab", NULL);
+  a->service = opt_str(L, cfg, "service", NULL);
   a->lookup = hook_lookup;
   a->ud = h;
   return h;
@@ -165,7 +168,16 @@ const dce_mech *dcerpc_check_cred(lua_State *L, int t, const char *def_type, dce
     cred->nt_hash = hash;
   }
   cred->ntlmv1 = dcerpc_field_bool(L, t, "ntlmv1", 0);
-  if (!cred->password && !cred->nt_hash && cred->user[0]) luaL_error(L, "auth: a password or nt_hash is needed");
+  lua_getfield(L, t, "target");
+  cred->target = luaL_optstring(L, -1, NULL);
+  lua_getfield(L, t, "ccache");
+  cred->ccache = luaL_optstring(L, -1, NULL);
+  lua_getfield(L, t, "keytab");
+  cred->client_keytab = luaL_optstring(L, -1, NULL);
+  /* Kerberos finds its credentials in a ccache (the default one) or a
+  ** keytab; the others need a password or a hash with a user */
+  if (m->auth_type != 16 && !cred->password && !cred->nt_hash && cred->user[0])
+    luaL_error(L, "auth: a password or nt_hash is needed");
   return m;
 }
 

@@ -22,8 +22,9 @@
 **     ack = {max_xmit, max_recv, assoc_group, secondary_address, flags,
 **            results={{result, reason, transfer}}, features=bitmask|nil}
 **   conn:set_auth(auth) (before bind) ; conn:add_auth(auth, contexts [, {timeout}]) -> ack
-**     auth = {type=a core.mechs name ("ntlm", "spnego"), level=, user=, domain=, password=|nt_hash=,
-**             workstation=, context_id= (the auth_context_id)}
+**     auth = {type=a core.mechs name ("ntlm", "spnego", "krb5"), level=, user=, domain=,
+**             password=|nt_hash=, workstation=, context_id= (the auth_context_id),
+**             ccache=, keytab=, target= (Kerberos)}
 **   conn:call(ctx_id, opnum, stub [, {object=uuid, timeout=s, auth_context_id=n|false,
 **             max_response=n} [, label]])
 **     -> stub, drep0  (auth_context_id: the security context; false: none;
@@ -201,7 +202,7 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
   lconn *c = (lconn *)lua_touserdata(L, ud);
   int64_t deadline = (int64_t)lua_tointeger(L, ud + 1);
   int np = !strcmp(c->transport, "ncacn_np");
-  char err[256];
+  char err[400];
   if (status == LUA_YIELD) c->waiting--;
   lua_settop(L, np ? ud + 5 : ud + 2);
   for (;;) {
@@ -268,7 +269,7 @@ static int connect_common(lua_State *L, int unix_path, int np) {
   double cto = 60.0;
   dce_assoc_cfg cfg;
   lconn *c;
-  char err[256];
+  char err[400];
   memset(&cfg, 0, sizeof cfg);
   if (!unix_path) port = dcerpc_port_arg(L, 2, 0);
   if (np) {
@@ -325,7 +326,7 @@ static int lconn_open_pipe(lua_State *L) {
   const char *pipe = luaL_checkstring(L, 2);
   double cto = 60.0;
   dce_assoc_cfg cfg;
-  char err[256];
+  char err[400];
   int ud;
   if (!s) return luaL_error(L, "open_pipe: not an ncacn_np connection");
   memset(&cfg, 0, sizeof cfg);
@@ -655,9 +656,10 @@ static int conn_receive(lua_State *L) {
   return conn_await(L, (uint32_t)id, timeout, AWAIT_COLLECT);
 }
 
-/* conn:set_auth{type = "ntlm"|"spnego" (core.mechs), level = "connect"|"call"|"packet"|
+/* conn:set_auth{type = "ntlm"|"spnego"|"krb5" (core.mechs), level = "connect"|"call"|"packet"|
 **   "integrity"|"privacy", user=, domain=, password= | nt_hash = 16 bytes
-**   or 32 hex digits, workstation=, context_id=, ntlmv1=}  (before bind) */
+**   or 32 hex digits, workstation=, context_id=, ntlmv1=, Kerberos: ccache=,
+**   keytab= (the client's), target= (service principal)}  (before bind) */
 static int conn_set_auth(lua_State *L) {
   lconn *c = conn_check(L, 1);
   uint32_t id;

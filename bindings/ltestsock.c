@@ -7,8 +7,11 @@
 **     listener:accept([timeout]) -> sock | nil, msg ; listener:port() ; listener:close()
 **     sock:send(bytes) -> true | nil, msg  (blocks until all is written)
 **     sock:recv(n [, timeout]) -> bytes | nil, "closed" | nil, "timeout" ; sock:close()
+**   core.setenv(name, value | nil)   the process environment, for specs that
+**     point a library at a test peer (KRB5_CONFIG for the MIT KDC)
 */
 #include <poll.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include "laux.h"
 #include "lcore.h"
@@ -145,6 +148,13 @@ static int ltest_listen_tcp(lua_State *L) {
   return 1;
 }
 
+static int ltest_setenv(lua_State *L) {
+  const char *k = luaL_checkstring(L, 1);
+  int r = lua_isnil(L, 2) ? unsetenv(k) : setenv(k, luaL_checkstring(L, 2), 1);
+  if (r) return luaL_error(L, "setenv %s failed", k);
+  return 0;
+}
+
 void dcerpc_open_testsock(lua_State *L) {
   static const luaL_Reg raw_m[] = {
     { "send", raw_send }, { "recv", raw_recv }, { "close", raw_close }, { NULL, NULL }
@@ -154,7 +164,8 @@ void dcerpc_open_testsock(lua_State *L) {
     { NULL, NULL }
   };
   static const luaL_Reg f[] = {
-    { "raw_connect", ltest_raw_connect }, { "listen_tcp", ltest_listen_tcp }, { NULL, NULL }
+    { "raw_connect", ltest_raw_connect }, { "listen_tcp", ltest_listen_tcp }, { "setenv", ltest_setenv },
+    { NULL, NULL }
   };
   dcerpc_new_class(L, RAW_MT, raw_m, raw_close);
   dcerpc_new_class(L, LISTENER_MT, listen_m, listener_close);

@@ -1,5 +1,6 @@
 #!/usr/bin/env lua5.4
--- echo-server.lua [--epm] [--workers N] [--per-address N] [--user NAME:PASSWORD]... [--idl FILE] [BINDING...]:
+-- echo-server.lua [--epm] [--workers N] [--per-address N] [--user NAME:PASSWORD]... [--keytab PATH]
+--                 [--idl FILE] [BINDING...]:
 -- Samba's rpcecho test interface served by Lua handlers (the interface
 -- smbtorture's rpc.echo drives).
 -- --idl FILE: the interface from a MIDL file (examples/rpcecho.idl) instead
@@ -9,6 +10,8 @@
 --   `max_connections_per_address`; default a quarter of max_connections).
 -- --user NAME:PASSWORD: accept NTLM / SPNEGO binds from that user (several
 --   --user flags for several users); anonymous calls are still served.
+-- --keytab PATH: accept Kerberos binds (auth type 16) with the service keys
+--   in PATH (KRB5_CONFIG names the realm's KDC for the client side).
 --   lua5.4 examples/echo-server.lua                       -- ncacn_ip_tcp:127.0.0.1[31135]
 --   lua5.4 examples/echo-server.lua 'ncacn_ip_tcp:127.0.0.1[0]' 'ncacn_ip_tcp:[::1][0]'
 -- Prints "listening on <binding>" for each endpoint once it accepts calls.
@@ -23,6 +26,7 @@ end
 local dcerpc = require "dcerpc"
 
 local bindings, epm, workers, users, per_address, iface = {}, false, 1, nil, nil, "rpcecho"
+local keytab
 local argv = { ... }
 local i = 1
 while i <= #argv do
@@ -37,6 +41,9 @@ while i <= #argv do
   elseif a == "--workers" then
     i = i + 1
     workers = assert(math.tointeger(tonumber(argv[i])), "--workers: a number expected")
+  elseif a == "--keytab" then
+    i = i + 1
+    keytab = assert(argv[i], "--keytab: a path expected")
   elseif a == "--user" then
     i = i + 1
     local name, pw = tostring(argv[i]):match("^([^:]+):(.*)$")
@@ -53,7 +60,8 @@ if #bindings == 0 then bindings = { "ncacn_ip_tcp:127.0.0.1[31135]" } end
 local srv = assert(dcerpc.server { listen = bindings, max_connections = 20000, epmapper = epm,
                                    max_connections_per_address = per_address,
                                    workers = workers,
-                                   auth = users and { users = users, domain = "RPCSRV", computer = "LUAECHO" } })
+                                   auth = (users or keytab) and { users = users, keytab = keytab,
+                                                                  domain = "RPCSRV", computer = "LUAECHO" } })
 
 -- Sizes and delays come from the caller: a hostile (or scanning) client must
 -- not make the server build gigabytes or sleep for years. Over the bound: the

@@ -1,5 +1,5 @@
 #!/usr/bin/env lua5.4
--- srvsvc-server.lua [--workers N] [--per-address N] [BINDING...]: a small Server Service ([MS-SRVS]) served by
+-- srvsvc-server.lua [--workers N] [--per-address N] [--user NAME:PASSWORD] [--keytab PATH] [BINDING...]: a small Server Service ([MS-SRVS]) served by
 -- Lua handlers: a fixed share table answered by NetrShareEnum (levels 0, 1, 2,
 -- 501, 502), NetrShareGetInfo (0, 1, 2, 501, 502, 1004, 1005, 1006) and
 -- NetrServerGetInfo (100, 101, 102). Anonymous; `rpcclient -U% BINDING -c
@@ -9,6 +9,7 @@
 -- --workers N: serve from N processes (the server's `workers` option).
 -- --per-address N: connections one address may hold (`max_connections_per_address`).
 -- --user NAME:PASSWORD: accept NTLM / SPNEGO binds from that user (repeatable).
+-- --keytab PATH: accept Kerberos binds (auth type 16) with the service keys in PATH.
 -- Prints "listening on <binding>" for each endpoint once it accepts calls.
 -- From a checkout after `make` the lines below find the module there, unless
 -- LUA_PATH / LUA_CPATH already lead to one; installed as a rock it runs anywhere.
@@ -28,7 +29,7 @@ local ERROR_MORE_DATA = 234
 local ERROR_INVALID_LEVEL = 124
 local NERR_NetNameNotFound = 2310
 
-local bindings, workers, users, per_address = {}, 1, nil, nil
+local bindings, workers, users, per_address, keytab = {}, 1, nil, nil, nil
 do
   local argv, i = { ... }, 1
   while i <= #argv do
@@ -38,6 +39,9 @@ do
     elseif argv[i] == "--workers" then
       i = i + 1
       workers = assert(math.tointeger(tonumber(argv[i])), "--workers: a number expected")
+    elseif argv[i] == "--keytab" then
+      i = i + 1
+      keytab = assert(argv[i], "--keytab: a path expected")
     elseif argv[i] == "--user" then
       i = i + 1
       local name, pw = tostring(argv[i]):match("^([^:]+):(.*)$")
@@ -221,7 +225,8 @@ end
 -- max_connections: room for the 10,000-idle-connection hold test of bench/
 local srv = assert(dcerpc.server { listen = bindings, epmapper = true, workers = workers,
                                    max_connections = 20000, max_connections_per_address = per_address,
-                                   auth = users and { users = users, domain = "RPCSRV", computer = "LUASRVSVC" } })
+                                   auth = (users or keytab) and { users = users, keytab = keytab, domain = "RPCSRV",
+                                                                  computer = "LUASRVSVC" } })
 srv:register(srvsvc, handlers)
 
 for _, ep in ipairs(srv.endpoints) do print("listening on " .. ep) end

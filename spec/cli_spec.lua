@@ -102,7 +102,7 @@ describe("dcerpc command: help and usage #unit", function()
       { { "call", "127.0.0.1", "srvsvc", "NetrServerGetInfo", "{Level=os.exit(3)}" }, "neither a JSON object" },
       { { "call", "127.0.0.1", "srvsvc", "NetrServerGetInfo", "--args", "/nonexistent/args.json" }, "cannot read" },
       { { "srvinfo", "127.0.0.1", "--level", "extreme" }, "--level: connect, packet, integrity or privacy expected" },
-      { { "srvinfo", "127.0.0.1", "--auth", "kerberos5" }, "--auth: ntlm or spnego expected" },
+      { { "srvinfo", "127.0.0.1", "--auth", "kerberos5" }, "--auth: ntlm, spnego or krb5 expected" },
       { { "srvinfo", "127.0.0.1", "--timeout", "soon" }, "--timeout: a number of seconds expected" },
       { { "srvinfo", "127.0.0.1", "--nt-hash", "abc", "-U", "alice" }, "--nt-hash: 32 hex digits expected" },
       { { "srvinfo", "127.0.0.1", "--password", "x" }, "--password / --nt-hash without -U USER" },

@@ -11,7 +11,7 @@ pkgs=(gcc make pkg-config lua5.4 liblua5.4-dev lua-lpeg libssl-dev libkrb5-dev
       samba smbclient procps iproute2)
 if [ "$mode" = test ]; then
     pkgs+=(lua-busted luarocks python3-samba python3-impacket samba-testsuite tshark valgrind
-           clang libclang-rt-14-dev)
+           clang libclang-rt-14-dev krb5-kdc krb5-admin-server krb5-user)
 fi
 
 missing=()

@@ -7,10 +7,11 @@
 
 /* The mechanisms, in SPNEGO's order of preference: a SPNEGO client offers
 ** every one with an OID that can use its credential, in this order, and
-** sends the first one's token optimistically. Kerberos goes first once it
-** exists (X(kerberos) before X(ntlm)), as Windows prefers it. Each X(n)
-** names a `const dce_mech dce_mech_n` defined in engine/auth/n_mech.c. */
-#define DCE_MECHANISMS(X) X(ntlm) X(spnego)
+** sends the first one's token optimistically. Each X(n) names a `const
+** dce_mech dce_mech_n` (Kerberos: dce_mech_krb5 in kerberos_mech.c).
+** Kerberos goes first, as Windows prefers it (SPNEGO offers it only with
+** Kerberos credentials, and accepts it only with a keytab: spnego_mech.c). */
+#define DCE_MECHANISMS(X) X(krb5) X(ntlm) X(spnego)
 
 #define DECLARE(n) extern const dce_mech dce_mech_##n;
 #define ENTRY(n) &dce_mech_##n,

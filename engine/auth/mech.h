@@ -1,10 +1,10 @@
 /*
-** mech.h - one interface for authentication mechanisms (NTLMSSP, SPNEGO;
-** Kerberos next) and the registry that finds them.
+** mech.h - one interface for authentication mechanisms (NTLMSSP, SPNEGO,
+** Kerberos) and the registry that finds them.
 **
 ** A mechanism is a table of functions (dce_mech) over an opaque context it
 ** allocates. Whoever carries its tokens uses only this table: DCE/RPC's
-** security context (rpc/sec.c) for auth types 10 and 9 (16 later), SPNEGO
+** security context (rpc/sec.c) for auth types 10, 9 and 16, SPNEGO
 ** for its inner mechanisms, SMB2 session setup (step and session key only).
 ** Nothing here does I/O or knows about PDUs: the caller hands over tokens
 ** and, for packet protection, the bytes to protect.
@@ -38,6 +38,10 @@
 #define DCE_MECH_E_OUT_OF_SEQUENCE    0x80090310u   /* SEC_E_OUT_OF_SEQUENCE */
 #define DCE_MECH_E_ALGORITHM_MISMATCH 0x80090331u   /* SEC_E_ALGORITHM_MISMATCH: too weak a result */
 
+/* The longest signature (auth value on a protected fragment) a mechanism
+** may ask for: NTLM 16, Kerberos 28 (AES MIC) to 76 (AES DCE-style wrap). */
+#define DCE_MECH_MAX_SIG_LEN 128
+
 /* ------------------------------------------------------------ what is wanted
 ** `want` of client_new / server_new. A context that completes without what
 ** was wanted fails its last step (a man in the middle must not strip
@@ -61,8 +65,10 @@ typedef struct dce_cred {
   const char *target;        /* the service we talk to: NTLM's MsvAvTargetName,
                                 Kerberos' service principal ("host/srv.example") */
   int ntlmv1;                /* NTLM: send NTLMv1 (weak; off by default) */
-  /* Kerberos, when it comes: a credential cache and a keytab to get
-  ** tickets from (const char *ccache, *client_keytab) go here. */
+  const char *ccache;        /* Kerberos: a credential cache ("FILE:/path",
+                                "MEMORY:x"; NULL: the default one, unless a
+                                password or client_keytab is given) */
+  const char *client_keytab; /* Kerberos: a keytab to get a TGT from */
 } dce_cred;
 
 /* Answers "what is the NT hash of this user?": 0 with hash filled in, or
@@ -81,8 +87,10 @@ typedef struct dce_acceptor {
   dce_hash_lookup_fn lookup; /* NT hashes of the users (NTLM) */
   void *ud;                  /* for lookup */
   int allow_ntlmv1;          /* accept NTLMv1 responses */
-  /* Kerberos, when it comes: the keytab (const char *keytab) and the
-  ** service principal to accept as go here. */
+  const char *keytab;        /* Kerberos: the acceptor's keytab (NULL:
+                                KRB5_KTNAME, else the system's) */
+  const char *service;       /* Kerberos: the one principal to accept as
+                                ("host/name"; NULL: any in the keytab) */
 } dce_acceptor;
 
 /* ------------------------------------------------------------ mechanism */
@@ -140,8 +148,8 @@ enum {
 ** names: who authenticated (server: the peer, once established; client:
 **   ourselves). Pointers into the context, never NULL ("" when unknown). */
 typedef struct dce_mech {
-  const char *name;                  /* "ntlm", "spnego" ("kerberos" later) */
-  uint8_t auth_type;                 /* DCE/RPC auth type: 10, 9 (16 later) */
+  const char *name;                  /* "ntlm", "spnego", "krb5" */
+  uint8_t auth_type;                 /* DCE/RPC auth type: 10, 9, 16 */
   const uint8_t *oid; size_t oid_len;  /* SPNEGO's name for it (DER content bytes);
                                           NULL: not offered in SPNEGO (SPNEGO itself) */
 

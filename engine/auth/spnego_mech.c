@@ -41,13 +41,20 @@ static void *spnego_new(int server, const dce_cred *cred, const dce_acceptor *ac
                         char *err, size_t errlen) {
   spnego_ctx *c = calloc(1, sizeof *c);
   const dce_mech *m;
-  char why[160] = "";
+  char why[200] = "";
   size_t i;
   if (!c) { snprintf(err, errlen, "out of memory"); return NULL; }
   for (i = 0; (m = dce_mech_at(i)) != NULL && c->n < DCE_SPNEGO_MAX_MECHS; i++) {
     char e[160] = "";
     void *x;
     if (!m->oid || (server ? !m->server_new : !m->client_new)) continue;
+    /* Kerberos is offered when asked for by name: a client with a ccache
+    ** or a keytab, a server with a keytab or a service principal. Not
+    ** for a plain user and password (its client would ask a KDC on every
+    ** SPNEGO bind meant for NTLM), nor from the default keytab. */
+    if (m->auth_type == 16 && !(server ? acc && (acc->keytab || acc->service)
+                                       : cred && (cred->ccache || cred->client_keytab)))
+      continue;
     x = server ? m->server_new(acc, want, e, sizeof e) : m->client_new(cred, want, e, sizeof e);
     if (!x) {                      /* not usable here: not offered */
       snprintf(why, sizeof why, "%s: %s", m->name, e[0] ? e : "cannot be set up");

@@ -27,7 +27,7 @@ typedef struct dce_err {
   int kind;                        /* enum dce_err_kind */
   uint32_t status;                 /* the status that applies (0 for misuse) */
   int executed;                    /* enum dce_exec */
-  char msg[224];
+  char msg[384];                   /* room for a GSSAPI status in words */
 } dce_err;
 
 /* Fill e (may be NULL) and return -1. */

@@ -277,7 +277,7 @@ static actx *op_auth(dce_assoc *a, const op *o) {
 static int op_attach_auth(dce_assoc *a, op *o, int k, dce_err *e) {
   actx *x = &a->auth[k];
   uint32_t st;
-  char m[160];
+  char m[352];
   if (dce_sec_step(x->sec, NULL, 0, &o->tok, &st, m, sizeof m) < 0)
     return dce_err_set(e, DCE_E_REFUSED, st ? st : DCE_RPC_S_CALL_FAILED_DNE, DCE_EXEC_NO, "%s", m);
   o->actx = k;
@@ -531,7 +531,7 @@ static void emit_fragment(dce_assoc *a, op *o) {
     size_t sig = protects ? dce_sec_sig_len(x->sec) : (x && a->n_auth > 1 ? sizeof connect_verifier : 0);
     size_t room = (size_t)a->info.max_xmit - hdr - (sig ? DCE_AUTH_TRAILER_LEN + sig : 0);
     size_t left = o->stub_len - o->stub_off, chunk, start;
-    static const uint8_t zero_sig[64];
+    static const uint8_t zero_sig[DCE_MECH_MAX_SIG_LEN];
     if (o->stub_off == 0 && x && x->state == ACTX_FAILED) {
       op_finish(a, o, x->status ? x->status : DCE_RPC_S_CALL_FAILED_DNE, DCE_EXEC_NO,
                 "security context %u failed to authenticate (request not sent)", (unsigned)x->id);
@@ -648,7 +648,7 @@ static void auth_fail(dce_assoc *a, op *o, uint32_t status, const char *msg) {
 static int auth_feed(dce_assoc *a, op *o, const dce_pdu *p) {
   actx *x = op_auth(a, o);
   uint32_t st = 0;
-  char e[192];
+  char e[352];
   int r;
   if (!p->has_auth) {
     auth_fail(a, o, DCE_RPC_S_CALL_FAILED, o->kind == OP_BIND

@@ -44,7 +44,7 @@ struct dce_server {
   int calls;                       /* calls being reassembled or executing, every connection */
   size_t buffered;                 /* bytes of multi-fragment requests and unsent output */
   dce_acceptor auth;               /* its strings point into auth_names */
-  char auth_names[4][256];
+  char auth_names[6][1024];        /* domains, computers, keytab, service */
 };
 
 enum { C_REASSEMBLING, C_READY, C_EXECUTING };
@@ -159,16 +159,21 @@ void dce_server_load(const dce_server *s, int *calls, size_t *buffered) {
 }
 
 int dce_server_set_auth(dce_server *s, const dce_acceptor *a) {
-  const char *src[4];
+  const char *src[6];
   int i;
   if (!a || !a->lookup) return -1;
   src[0] = a->nb_domain; src[1] = a->nb_computer; src[2] = a->dns_domain; src[3] = a->dns_computer;
+  src[4] = a->keytab; src[5] = a->service;
+  for (i = 0; i < 6; i++)
+    if (src[i] && strlen(src[i]) >= sizeof s->auth_names[i]) return -1;
   s->auth = *a;
-  for (i = 0; i < 4; i++) snprintf(s->auth_names[i], sizeof s->auth_names[i], "%s", src[i] ? src[i] : "");
+  for (i = 0; i < 6; i++) snprintf(s->auth_names[i], sizeof s->auth_names[i], "%s", src[i] ? src[i] : "");
   s->auth.nb_domain = s->auth_names[0];
   s->auth.nb_computer = s->auth_names[1];
   s->auth.dns_domain = s->auth_names[2];
   s->auth.dns_computer = s->auth_names[3];
+  s->auth.keytab = a->keytab ? s->auth_names[4] : NULL;    /* NULL: the default keytab */
+  s->auth.service = a->service ? s->auth_names[5] : NULL;
   s->auth_on = 1;
   return 0;
 }
@@ -1006,7 +1011,7 @@ int dce_sconn_reply(dce_sconn *c, uint32_t call_id, const uint8_t *stub, size_t 
   else chunk = ((size_t)c->info.max_xmit - DCE_RESPONSE_HDR_LEN) & ~(size_t)7;
   do {
     dce_pdu p;
-    static const uint8_t zero_sig[64];
+    static const uint8_t zero_sig[DCE_MECH_MAX_SIG_LEN];
     size_t n = len - off < chunk ? len - off : chunk, start = c->out.len;
     dce_pdu_init(&p, DCE_PT_RESPONSE, call_id);
     p.flags = (uint8_t)((off == 0 ? DCE_PFC_FIRST_FRAG : 0) | (off + n == len ? DCE_PFC_LAST_FRAG : 0));

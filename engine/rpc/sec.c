@@ -101,7 +101,7 @@ int dce_sec_peer_user(const dce_sec *s, const char **user, const char **domain, 
 
 int dce_sec_step(dce_sec *s, const uint8_t *in, size_t len, dce_buf *out,
                  uint32_t *status, char *err, size_t errlen) {
-  char e[192] = "";
+  char e[352] = "";
   uint32_t st = 0;
   int r;
   *status = 0;

@@ -27,7 +27,7 @@
 #define DCE_AUTHN_NONE     0
 #define DCE_AUTHN_SPNEGO   9
 #define DCE_AUTHN_WINNT   10        /* NTLMSSP */
-#define DCE_AUTHN_KERBEROS 16       /* (not yet) */
+#define DCE_AUTHN_KERBEROS 16       /* auth/kerberos_mech.c */
 
 #define DCE_LEVEL_NONE      1
 #define DCE_LEVEL_CONNECT   2

@@ -52,6 +52,7 @@ local function opt(long, short, arg, multi) return { long = long, short = short,
 local CLIENT_OPTS = {
   opt("user", "U", true), opt("domain", "W", true), opt("password", false, true),
   opt("nt-hash", false, true), opt("no-pass", "N"), opt("auth", false, true), opt("level", false, true),
+  opt("kerberos", "k"),
   opt("sign"), opt("seal"), opt("timeout", false, true),
   opt("json"), opt("trace"), opt("pcap", false, true), opt("help", "h"),
 }
@@ -185,6 +186,9 @@ local function credentials(o, env)
   if password == nil and user and user ~= "" and not o["nt-hash"] then
     password = env.getenv("DCERPC_PASSWORD")
   end
+  -- Kerberos: the ccache (KRB5CCNAME) unless a password is given, with
+  -- which the library gets the ticket itself; nothing to ask for
+  local krb5 = o.kerberos or o.auth == "krb5"
   if user and user ~= "" then
     local d, u = user:match("^([^\\/]+)[\\/](.+)$")
     if d then copts.domain, user = d, u end
@@ -196,6 +200,8 @@ local function credentials(o, env)
       copts.nt_hash = h
     elseif password then
       copts.password = password
+    elseif krb5 then
+      copts.password = nil
     elseif o["no-pass"] then
       copts.password = ""
     elseif env.isatty() then
@@ -217,8 +223,14 @@ local function credentials(o, env)
     copts.level = level
   end
   if o.auth then
-    if o.auth ~= "ntlm" and o.auth ~= "spnego" then usage("--auth: ntlm or spnego expected, got " .. o.auth) end
+    if o.auth ~= "ntlm" and o.auth ~= "spnego" and o.auth ~= "krb5" then
+      usage("--auth: ntlm, spnego or krb5 expected, got " .. o.auth)
+    end
     copts.auth = o.auth
+  end
+  if o.kerberos then
+    if o.auth and o.auth ~= "krb5" then usage("--kerberos with --auth " .. o.auth) end
+    copts.auth = "krb5"
   end
   if o.timeout then
     local t = tonumber(o.timeout)

@@ -203,7 +203,7 @@ end
 -- the security settings: options of dcerpc.connect and c:authenticate, and
 -- fields of an opts.auth table (which adds `type`)
 local AUTH_FIELDS = { "auth", "user", "domain", "password", "nt_hash", "workstation", "level",
-                      "ntlmv1", "auth_context_id" }
+                      "ntlmv1", "auth_context_id", "ccache", "keytab", "target" }
 local AUTH_TABLE = options.keys(AUTH_FIELDS, { "type" })
 local AUTHENTICATE = options.keys(AUTH_FIELDS)
 -- per call: c:call, c:send and the methods (c:NetrShareEnum(args, opts))
@@ -452,10 +452,13 @@ for _, name in ipairs(core.mechs) do MECHS[name] = true end
 local MECH_LIST = table.concat(core.mechs, ", ")
 
 -- The auth settings of dcerpc.connect: opts.auth (a mechanism's name,
--- "ntlm" | "spnego", or a table with the same fields as opts) or the
--- binding's Samba-style flags (sign, seal, connect, packet, ntlm, spnego:
--- any name in core.mechs) with opts.user and friends.
-local function auth_of(opts, flags, np)
+-- "ntlm" | "spnego" | "krb5", or a table with the same fields as opts) or
+-- the binding's Samba-style flags (sign, seal, connect, packet, ntlm,
+-- spnego, krb5: any name in core.mechs) with opts.user and friends.
+-- Kerberos' target (krb5, and spnego given a ccache or keytab, with which
+-- it offers Kerberos): opts.target, else host/NAME with the binding's
+-- target_hostname=NAME, else host/HOST of the binding.
+local function auth_of(opts, flags, np, host)
   local a = opts.auth
   if type(a) == "table" then
     local t = {}
@@ -489,6 +492,10 @@ local function auth_of(opts, flags, np)
     type = a, level = level, user = user or "", domain = domain or "",
     password = opts.password, nt_hash = opts.nt_hash, workstation = opts.workstation,
     ntlmv1 = opts.ntlmv1, context_id = opts.auth_context_id,
+    ccache = opts.ccache, keytab = opts.keytab,
+    target = opts.target or ((a == "krb5" or a == "spnego" and (opts.ccache or opts.keytab)) and
+                             (type(flags.target_hostname) == "string" and "host/" .. flags.target_hostname or
+                              host and host ~= "" and "host/" .. host)) or nil,
   }
 end
 
@@ -506,7 +513,7 @@ function Client:authenticate(opts)
   if type(opts) ~= "table" then error("authenticate: options table expected", 2) end
   check_opts(opts, AUTHENTICATE, "c:authenticate")
   local conn = conn_of(self)
-  local auth, e = auth_of(opts, {})
+  local auth, e = auth_of(opts, {}, nil, self.binding and self.binding:match("^[%w_]+:([^%[]*)"))
   if e then return nil, e end
   if not auth then error("authenticate: auth or user expected", 2) end
   if auth.context_id == nil then
@@ -674,7 +681,7 @@ function M.connect(binding, iface, opts)
     if not port then return nil, e end
   end
   local auth
-  auth, e = auth_of(opts, b.options or {}, np)
+  auth, e = auth_of(opts, b.options or {}, np, b.host)
   if e then return nil, e end
   local conn
   if np then

@@ -40,7 +40,8 @@ local SERVER_OPTS = options.keys({
 }, EPM_OPTS)
 local EPM_ENABLE_OPTS = options.keys(EPM_OPTS)
 local REGISTER_OPTS = options.keys { "min_level", "annotation" }
-local AUTH_OPTS = options.keys { "users", "lookup", "domain", "computer", "dns_domain", "dns_computer" }
+local AUTH_OPTS = options.keys { "users", "lookup", "domain", "computer", "dns_domain", "dns_computer",
+                                  "keytab", "service" }
 M.option_keys = { server = SERVER_OPTS, register = REGISTER_OPTS, auth = AUTH_OPTS, enable_epmapper = EPM_ENABLE_OPTS }
 
 local Server = {}
@@ -121,14 +122,21 @@ function Server:listen(binding)
 end
 
 -- srv:set_auth{ users = { name = password | { nt_hash = hex } } | lookup = fn,
---               domain = "NETBIOS-DOMAIN", computer = "NAME", dns_domain =, dns_computer = }
--- Accept NTLM and SPNEGO binds. lookup(user, domain, workstation) returns the
--- password, { nt_hash = 32 hex digits or 16 bytes }, or nil for an unknown
--- user; it runs inside the server's loop and must not yield (no RPC in it).
+--               domain = "NETBIOS-DOMAIN", computer = "NAME", dns_domain =, dns_computer =,
+--               keytab = PATH, service = "host/name" }
+-- Accept NTLM, SPNEGO and Kerberos binds. lookup(user, domain, workstation)
+-- returns the password, { nt_hash = 32 hex digits or 16 bytes }, or nil for
+-- an unknown user; it runs inside the server's loop and must not yield (no
+-- RPC in it). Kerberos (auth type 16) accepts with the keytab (default
+-- KRB5_KTNAME), as `service` when given, else as any principal in it; a
+-- keytab alone (no users, no lookup) accepts Kerberos only.
 function Server:set_auth(a)
   if type(a) ~= "table" then error("auth: a table expected", 2) end
   options.check(a, AUTH_OPTS, "srv:set_auth", 2)
   local lookup = a.lookup
+  if not lookup and a.users == nil and a.keytab then
+    lookup = function() return nil end     -- no NTLM user
+  end
   if not lookup then
     local users = a.users
     assert(type(users) == "table", "auth: users = { name = password } or lookup = function expected")
@@ -144,7 +152,8 @@ function Server:set_auth(a)
     end
   end
   self.core:set_auth { lookup = lookup, domain = a.domain, computer = a.computer,
-                       dns_domain = a.dns_domain, dns_computer = a.dns_computer }
+                       dns_domain = a.dns_domain, dns_computer = a.dns_computer,
+                       keytab = a.keytab, service = a.service }
   return self
 end
 

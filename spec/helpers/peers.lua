@@ -5,6 +5,7 @@
 --   if not samba then return end  -- (only outside CI) the peer cannot run here
 --   samba.SAMBA_SRVSVC_PORT, samba.SAMBA_USER, ...
 --   local echo = peers.rpcecho()  -- test/peers/rpcecho.sh: echo.RPCECHO_HOST, echo.RPCECHO_PORT
+--   local kdc = peers.mit_kdc()   -- test/peers/mit-kdc.sh: kdc.KRB5_CONFIG, kdc.MIT_KDC_KEYTAB, ...
 --
 -- Outside CI a spec may skip when a peer cannot run on this machine (not root
 -- for Samba, Samba not installed); under CI=true that is a failure, never a skip.
@@ -91,6 +92,18 @@ function M.rpcecho()
   local env, why = start("rpcecho")
   if not env then
     print("SKIP: rpcecho peer not available: " .. tostring(why))
+  end
+  return env, why
+end
+
+-- The project's MIT KDC (test/peers/mit-kdc.sh): KRB5_CONFIG, MIT_KDC_REALM,
+-- MIT_KDC_PORT, MIT_KDC_USER / MIT_KDC_PASSWORD, MIT_KDC_SERVICE,
+-- MIT_KDC_KEYTAB (the service's), MIT_KDC_CLIENT_KEYTAB (the user's),
+-- MIT_KDC_CCACHE (the user's TGT, from kinit).
+function M.mit_kdc()
+  local env, why = start("mit-kdc")
+  if not env then
+    print("SKIP: MIT KDC peer not available: " .. tostring(why))
   end
   return env, why
 end

@@ -9,9 +9,12 @@ Credentials and security (client subcommands):
       --password PASSWORD  the password (visible to ps: prefer DCERPC_PASSWORD)
       --nt-hash HEX        the NT hash (32 hex digits) instead of a password
   -N, --no-pass            no password: anonymous, or an empty password with -U
-      --auth ntlm|spnego   the RPC authentication (default spnego when a user
-                           is given over TCP; over ncacn_np the user logs on to
-                           SMB and RPC auth is used only when asked)
+      --auth ntlm|spnego|krb5   the RPC authentication (default spnego when a
+                           user is given over TCP; over ncacn_np the user logs on
+                           to SMB and RPC auth is used only when asked)
+  -k, --kerberos           Kerberos (--auth krb5): tickets from the ccache
+                           (KRB5CCNAME), or from the KDC with -U USER%PASSWORD;
+                           service host/HOST, or target_hostname=NAME in BINDING
       --level LEVEL        connect, packet, integrity, privacy (default privacy)
       --sign, --seal       the same as --level integrity / --level privacy
       --timeout SECONDS    connect and call timeouts (default 60)
