@@ -174,9 +174,18 @@ const dce_mech *dcerpc_check_cred(lua_State *L, int t, const char *def_type, dce
   cred->ccache = luaL_optstring(L, -1, NULL);
   lua_getfield(L, t, "keytab");
   cred->client_keytab = luaL_optstring(L, -1, NULL);
+  /* kerberos = true: SPNEGO offers Kerberos first; "only": nothing else */
+  lua_getfield(L, t, "kerberos");
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    if (strcmp(lua_tostring(L, -1), "only") != 0) luaL_error(L, "auth: kerberos = true, false or \"only\"");
+    cred->kerberos = 2;
+  } else {
+    cred->kerberos = lua_toboolean(L, -1);
+  }
   /* Kerberos finds its credentials in a ccache (the default one) or a
   ** keytab; the others need a password or a hash with a user */
-  if (m->auth_type != 16 && !cred->password && !cred->nt_hash && cred->user[0])
+  if (m->auth_type != 16 && !cred->password && !cred->nt_hash && cred->user[0] &&
+      !cred->kerberos && !cred->ccache && !cred->client_keytab)
     luaL_error(L, "auth: a password or nt_hash is needed");
   return m;
 }

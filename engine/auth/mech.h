@@ -69,6 +69,11 @@ typedef struct dce_cred {
                                 "MEMORY:x"; NULL: the default one, unless a
                                 password or client_keytab is given) */
   const char *client_keytab; /* Kerberos: a keytab to get a TGT from */
+  int kerberos;              /* SPNEGO: 0 offers Kerberos only when ccache or
+                                client_keytab is given; 1 offers it first
+                                whatever the credential (a password gets a
+                                TGT, else the default ccache), NTLM after it;
+                                2 offers Kerberos alone */
 } dce_cred;
 
 /* Answers "what is the NT hash of this user?": 0 with hash filled in, or

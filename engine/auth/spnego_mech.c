@@ -53,8 +53,9 @@ static void *spnego_new(int server, const dce_cred *cred, const dce_acceptor *ac
     ** for a plain user and password (its client would ask a KDC on every
     ** SPNEGO bind meant for NTLM), nor from the default keytab. */
     if (m->auth_type == 16 && !(server ? acc && (acc->keytab || acc->service)
-                                       : cred && (cred->ccache || cred->client_keytab)))
+                                       : cred && (cred->ccache || cred->client_keytab || cred->kerberos)))
       continue;
+    if (!server && cred && cred->kerberos == 2 && m->auth_type != 16) continue;   /* Kerberos alone */
     x = server ? m->server_new(acc, want, e, sizeof e) : m->client_new(cred, want, e, sizeof e);
     if (!x) {                      /* not usable here: not offered */
       snprintf(why, sizeof why, "%s: %s", m->name, e[0] ? e : "cannot be set up");

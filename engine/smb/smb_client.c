@@ -100,6 +100,7 @@ struct dce_smb {
   /* configuration */
   char *server, *nbss_called, *nbss_calling;
   char *user, *domain, *workstation, *password, *target;
+  char *ccache, *client_keytab;    /* Kerberos: where the ticket comes from */
   uint8_t nt_hash[16];
   int has_hash, ntlmv1;
   const dce_mech *mech;
@@ -779,6 +780,7 @@ static int start_session(dce_smb *s) {
   cred.user = s->user; cred.domain = s->domain; cred.workstation = s->workstation;
   cred.password = s->password; cred.nt_hash = s->has_hash ? s->nt_hash : NULL;
   cred.target = s->target; cred.ntlmv1 = s->ntlmv1;
+  cred.ccache = s->ccache; cred.client_keytab = s->client_keytab;
   s->mctx = s->mech->client_new(&cred, 0, e, sizeof e);
   if (!s->mctx) { set_dead(s, SMB2_STATUS_LOGON_FAILURE, "SMB session setup: %s", e); return -1; }
   dce_buf_init(&tok);
@@ -1465,6 +1467,7 @@ static void smb_free(dce_smb *s) {
   if (s->password) { dce_secure_zero(s->password, strlen(s->password)); free(s->password); }
   free(s->server); free(s->nbss_called); free(s->nbss_calling);
   free(s->user); free(s->domain); free(s->workstation); free(s->target);
+  free(s->ccache); free(s->client_keytab);
   dce_smb_crypt_free(&s->crypt);
   dce_secure_zero(s->app_key, sizeof s->app_key);
   dce_secure_zero(s->nt_hash, sizeof s->nt_hash);
@@ -1504,6 +1507,7 @@ dce_smb *dce_smb_new(dce_transport *sock, const dce_smb_cfg *cfg, char *err, siz
   s->user = dup_or_null(cfg->cred.user); s->domain = dup_or_null(cfg->cred.domain);
   s->workstation = dup_or_null(cfg->cred.workstation); s->password = dup_or_null(cfg->cred.password);
   s->target = dup_or_null(cfg->cred.target);
+  s->ccache = dup_or_null(cfg->cred.ccache); s->client_keytab = dup_or_null(cfg->cred.client_keytab);
   if (cfg->cred.nt_hash) { memcpy(s->nt_hash, cfg->cred.nt_hash, 16); s->has_hash = 1; }
   s->ntlmv1 = cfg->cred.ntlmv1;
   dce_smb_preauth_init(s->preauth);

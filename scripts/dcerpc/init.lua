@@ -203,7 +203,7 @@ end
 -- the security settings: options of dcerpc.connect and c:authenticate, and
 -- fields of an opts.auth table (which adds `type`)
 local AUTH_FIELDS = { "auth", "user", "domain", "password", "nt_hash", "workstation", "level",
-                      "ntlmv1", "auth_context_id", "ccache", "keytab", "target" }
+                      "ntlmv1", "auth_context_id", "ccache", "keytab", "target", "kerberos" }
 local AUTH_TABLE = options.keys(AUTH_FIELDS, { "type" })
 local AUTHENTICATE = options.keys(AUTH_FIELDS)
 -- per call: c:call, c:send and the methods (c:NetrShareEnum(args, opts))
@@ -492,8 +492,8 @@ local function auth_of(opts, flags, np, host)
     type = a, level = level, user = user or "", domain = domain or "",
     password = opts.password, nt_hash = opts.nt_hash, workstation = opts.workstation,
     ntlmv1 = opts.ntlmv1, context_id = opts.auth_context_id,
-    ccache = opts.ccache, keytab = opts.keytab,
-    target = opts.target or ((a == "krb5" or a == "spnego" and (opts.ccache or opts.keytab)) and
+    ccache = opts.ccache, keytab = opts.keytab, kerberos = opts.kerberos,
+    target = opts.target or ((a == "krb5" or a == "spnego" and (opts.ccache or opts.keytab or opts.kerberos)) and
                              (type(flags.target_hostname) == "string" and "host/" .. flags.target_hostname or
                               host and host ~= "" and "host/" .. host)) or nil,
   }
@@ -562,16 +562,29 @@ local function nbss_name_of(host)
 end
 
 -- Open \\pipe\\NAME on host: an SMB session (or opts.smb's) and the pipe.
-local function open_np(host, pipe, opts, user, domain)
+-- The SMB session speaks SPNEGO, as Windows; with Kerberos asked for
+-- (auth = "krb5" or the binding's krb5 flag: Kerberos alone; kerberos =
+-- true, a ccache or a keytab: Kerberos first, NTLM after it) it offers
+-- Kerberos for cifs/NAME (the binding's target_hostname=NAME, else the host).
+local function open_np(host, pipe, opts, user, domain, flags)
+  flags = flags or {}
   local copts = {
     timeout = opts.connect_timeout, call_timeout = opts.timeout, max_response = opts.max_response,
     smb_signing = opts.smb_signing, smb_encrypt = opts.smb_encrypt, smb_ciphers = opts.smb_ciphers,
     smb_min_dialect = opts.smb_min_dialect, smb_max_dialect = opts.smb_max_dialect,
   }
+  local atype = type(opts.auth) == "table" and opts.auth.type or opts.auth
+  local only = atype == "krb5" or flags.krb5
+  local krb = only or opts.kerberos or opts.ccache or opts.keytab
   local sa = opts.smb_auth
-  if sa == nil and user and user ~= "" then
-    sa = { type = "spnego", user = user, domain = domain or "", password = opts.password,
+  if sa == nil and ((user and user ~= "") or krb) then
+    sa = { type = "spnego", user = user or "", domain = domain or "", password = opts.password,
            nt_hash = opts.nt_hash, workstation = opts.workstation, ntlmv1 = opts.ntlmv1 }
+    if krb then
+      sa.ccache, sa.keytab = opts.ccache, opts.keytab
+      sa.kerberos = only and "only" or opts.kerberos or true
+      sa.target = "cifs/" .. (type(flags.target_hostname) == "string" and flags.target_hostname or host)
+    end
   end
   copts.smb_auth = sa or nil
   if opts.smb then
@@ -670,7 +683,7 @@ function M.connect(binding, iface, opts)
         if d then domain, user = d, u end
       end
       port, e = ept_map(b.host, iface, { timeout = opts.timeout, object = object, trace = opts.trace,
-        open_np = function(h, p) return open_np(h, p, opts, user, domain) end }, "ncacn_np")
+        open_np = function(h, p) return open_np(h, p, opts, user, domain, b.options) end }, "ncacn_np")
       if not port then return nil, e end
       port = port:gsub("^\\[Pp][Ii][Pp][Ee]\\", "")
     end
@@ -690,7 +703,7 @@ function M.connect(binding, iface, opts)
       local d, u = user:match("^([^\\/]+)[\\/](.+)$")
       if d then domain, user = d, u end
     end
-    conn, e = open_np(b.host, port, opts, user, domain)
+    conn, e = open_np(b.host, port, opts, user, domain, b.options)
   else
     conn, e = open(b.protseq, b.host, port, opts)
   end
