@@ -12,6 +12,9 @@ pkgs=(gcc make pkg-config lua5.4 liblua5.4-dev lua-lpeg libssl-dev libkrb5-dev
 if [ "$mode" = test ]; then
     pkgs+=(lua-busted luarocks python3-samba python3-impacket samba-testsuite tshark valgrind
            clang libclang-rt-14-dev)
+    # the Samba AD DC peer (test/peers/samba-ad-dc.sh): samba's DC role, its
+    # provisioning data and directory modules, MIT kinit/klist for the specs
+    pkgs+=(samba-ad-dc samba-ad-provision samba-dsdb-modules krb5-user)
 fi
 
 missing=()
