@@ -51,13 +51,26 @@ PORTS=(88 135 389 445 464 636 3268 3269)
 RPC_PORTS=61350-61399
 
 samba_pid() { cat "$DIR/pid/samba.pid" 2>/dev/null | tr -dc '0-9'; }
-is_running() { alive "$(samba_pid)" "$CONF"; }
+# samba renames its processes ("samba: root process"): the pid file's process
+# must be /usr/sbin/samba with our config among its open files' owners... its
+# its smbd (started with --configfile=$CONF) is there.
+samba_alive() {
+    local pid=$1
+    alive "$pid" && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(command -v samba)" ]
+}
+is_running() { samba_alive "$(samba_pid)" && [ -n "$(pids_with "$CONF")" ]; }
 
 # held PORT: something listens on PORT where the DC would bind (127.0.0.1,
 # ::1 or a wildcard). Other loopback addresses (127.0.0.3:135) do not clash.
 held() {
     ss -Htuln "( sport = :$1 )" 2>/dev/null | awk '{print $5}' |
         grep -qE "^(127\.0\.0\.1|0\.0\.0\.0|\*|\[::1\]|\[::\]|\[::ffff:127\.0\.0\.1\]):$1\$"
+}
+
+# holders " P1 P2": the listeners on those ports, for the error message
+holders() {
+    local p
+    for p in $1; do ss -Htulnp "( sport = :$p )" 2>/dev/null | head -2; done | head -4
 }
 
 tool() { "$PY" "$SAMBA_TOOL" "$@"; }
@@ -165,7 +178,7 @@ start() {
     stop >/dev/null 2>&1 || true
     local p busy=""
     for p in "${PORTS[@]}" 61350 61351 61352; do held "$p" && busy="$busy $p"; done
-    [ -z "$busy" ] || fail "port(s)$busy taken: $(ss -Htlnp | awk -v b=" $busy " '{n = split($4, a, ":"); if (index(b, " " a[n] " ")) print}' | head -3)"
+    [ -z "$busy" ] || fail "port(s)$busy taken: $(holders "$busy")"
     [ -f "$DIR/provisioned" ] || provision
     mkdir -p "$DIR"/{log,pid,ncalrpc,ntp_signd} /run/samba
     local t0=$SECONDS
@@ -215,7 +228,7 @@ start() {
 stop() {
     local pid
     pid=$(samba_pid)
-    alive "$pid" "$CONF" || pid=""
+    samba_alive "$pid" || pid=""
     # TERM to the whole tree at once (the root, its task masters and workers,
     # smbd and winbindd, which run in sessions of their own) is much faster
     # than letting the root take its children down one by one.
