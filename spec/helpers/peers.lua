@@ -83,23 +83,25 @@ local function start(name)
   if NEEDS_ROOT[name] and uid ~= "0" then
     ok, why = false, "peer " .. name .. " needs root (" .. NEEDS_ROOT[name] .. ")"
   else
-    local t0, swapped = nil, nil
-    for _, other in ipairs(EXCLUDES[name] or {}) do
-      if started[other] or running(other) then
-        t0 = t0 or clock()
-        swapped = other
-        stop(other)
-      end
-    end
-    -- the peers must not inherit an ASan LD_PRELOAD meant for the Lua process
+    -- Stop the peers this one excludes, whether or not they look running
+    -- (stop is idempotent and finds their processes by config path even
+    -- without pid files); retry once if the ports were taken again meanwhile.
+    local t0, swapped = clock(), nil
     local cmd = string.format("env -u LD_PRELOAD DCERPC_PEER_DIR=%q bash %q start >%q 2>&1", M.dir, script,
                               M.dir .. "/" .. name .. ".start.log")
     os.execute("mkdir -p " .. string.format("%q", M.dir))
-    ok = os.execute(cmd)
-    if not ok then
+    for attempt = 1, 2 do
+      for _, other in ipairs(EXCLUDES[name] or {}) do
+        if started[other] or running(other) then swapped = other end
+        stop(other)
+      end
+      -- the peers must not inherit an ASan LD_PRELOAD meant for the Lua process
+      ok = os.execute(cmd)
+      if ok then break end
       local f = io.open(M.dir .. "/" .. name .. ".start.log")
       why = (f and f:read("a") or "start failed"):gsub("%s+$", "")
       if f then f:close() end
+      if attempt == 2 or not (EXCLUDES[name] and why:find("taken", 1, true)) then break end
     end
     if swapped then M.swaps[#M.swaps + 1] = { stopped = swapped, started = name, seconds = clock() - t0 } end
   end

@@ -50,7 +50,11 @@ PORTS=(88 135 389 445 464 636 3268 3269)
 # swap. The DC does not skip a taken port: its rpc task fails and retries 10 s later.
 RPC_PORTS=61350-61399
 
-samba_pid() { cat "$DIR/pid/samba.pid" 2>/dev/null | tr -dc '0-9'; }
+samba_pid() {
+    local p=""
+    [ -r "$DIR/pid/samba.pid" ] && p=$(<"$DIR/pid/samba.pid")
+    echo "${p//[!0-9]/}"
+}
 # samba renames its processes ("samba: root process"): the pid file's process
 # must be /usr/sbin/samba with our config among its open files' owners... its
 # its smbd (started with --configfile=$CONF) is there.
