@@ -236,7 +236,7 @@ stop() {
     # TERM to the whole tree at once (the root, its task masters and workers,
     # smbd and winbindd, which run in sessions of their own) is much faster
     # than letting the root take its children down one by one.
-    # shellcheck disable=SC2046
+    # shellcheck disable=SC2046,SC2086  # word splitting of the pid lists is intended
     kill_wait $(tree $pid $(pids_with "$CONF"))
     rm -f "$DIR"/pid/*.pid
     say "stopped"
