@@ -158,8 +158,6 @@ provision() {
     tool user setexpiry "$USER_NAME" --noexpiry -s "$CONF" -H "$sam" >/dev/null
     tool user setexpiry Administrator --noexpiry -s "$CONF" -H "$sam" >/dev/null
     tool domain exportkeytab "$KEYTAB" --principal="$USER_NAME@$REALM" -s "$CONF" >/dev/null
-    write_krb5_conf
-    write_client_conf
     echo $((SECONDS - t0)) >"$DIR/provisioned"
     say "provisioned $REALM in $((SECONDS - t0)) s"
 }
@@ -184,6 +182,8 @@ start() {
     for p in "${PORTS[@]}" 61350 61351 61352; do held "$p" && busy="$busy $p"; done
     [ -z "$busy" ] || fail "port(s)$busy taken: $(holders "$busy")"
     [ -f "$DIR/provisioned" ] || provision
+    write_krb5_conf
+    write_client_conf
     mkdir -p "$DIR"/{log,pid,ncalrpc,ntp_signd} /run/samba
     local t0=$SECONDS
     samba -D -s "$CONF"
