@@ -147,9 +147,12 @@ describe("#interop the Samba AD DC with our client (NTLM)", function()
 end)
 
 describe("#interop Kerberos baseline: rpcclient --use-kerberos=required against the DC", function()
+  -- binding, the service ticket rpcclient must get, the DCE/RPC auth_type
+  -- its PDUs must carry (16 Kerberos, 9 SPNEGO; none over SMB, which carries
+  -- the Kerberos session setup itself), the auth_level (6 privacy)
   local bindings = {
-    { "ncacn_ip_tcp:127.0.0.1[krb5,seal]", "host/dc1.rpctest.local@RPCTEST.LOCAL" },
-    { "ncacn_ip_tcp:127.0.0.1[spnego,seal]", "host/dc1.rpctest.local@RPCTEST.LOCAL" },
+    { "ncacn_ip_tcp:127.0.0.1[krb5,seal]", "host/dc1.rpctest.local@RPCTEST.LOCAL", 16, 6 },
+    { "ncacn_ip_tcp:127.0.0.1[spnego,seal]", "host/dc1.rpctest.local@RPCTEST.LOCAL", 9, 6 },
     { "ncacn_np:127.0.0.1", "cifs/dc1.rpctest.local@RPCTEST.LOCAL" },
   }
   for _, b in ipairs(bindings) do
@@ -157,10 +160,18 @@ describe("#interop Kerberos baseline: rpcclient --use-kerberos=required against 
       local env = need_dc()
       if not env then return end
       local want = rpcclient.users(rpcclient.ntlm(env, "ncacn_ip_tcp:127.0.0.1[seal]", "enumdomusers"))
-      local out, ccache = rpcclient.kerberos(env, b[1], "enumdomusers")
+      local out, ccache = rpcclient.kerberos(env, b[1], "enumdomusers", { debug = true })
       assert.are.same(want, rpcclient.users(out))
       -- it was Kerberos: the ccache now holds the ticket for the DC's service
       assert.is_true(rpcclient.tickets(env, ccache)[b[2]], "no ticket for " .. b[2])
+      local types, levels = rpcclient.auth(out)
+      if b[3] then
+        assert.are.same({ [b[3]] = true }, types)
+        assert.are.same({ [b[4]] = true }, levels)
+      else
+        assert.are.same({}, types)
+      end
+      assert.truthy(out:find("Starting GENSEC %a*%s*mechanism gse_krb5"), "no gse_krb5 in rpcclient's log")
     end)
   end
 

@@ -73,18 +73,32 @@ function M.ntlm(env, binding, cmds)
 end
 
 -- rpcclient `cmds` with Kerberos only (--use-kerberos=required): the binding
--- gets the DC's name (krb5_binding), the ccache is `ccache` or a fresh one
--- from kinit(). Returns the output and the ccache path (its tickets show which
--- service rpcclient asked for: host/ over TCP, cifs/ over SMB).
-function M.kerberos(env, binding, cmds, ccache)
-  ccache = ccache or M.kinit(env)
+-- gets the DC's name (krb5_binding). opts (or a ccache path in its place):
+--   ccache   the ccache to use; default a fresh one from kinit()
+--   debug    true: run at -d10, so that the output also holds rpcclient's PDU
+--            dumps (read them with auth())
+-- Returns the output and the ccache path (its tickets show which service
+-- rpcclient asked for: host/ over TCP, cifs/ over SMB).
+function M.kerberos(env, binding, cmds, opts)
+  if type(opts) ~= "table" then opts = { ccache = opts } end
+  local ccache = opts.ccache or M.kinit(env)
   local b = M.krb5_binding(env, binding)
   local out, ok, code = M.sh(string.format(
-    "env KRB5_CONFIG=%s KRB5CCNAME=%s timeout 60 rpcclient -s %s --use-kerberos=required --use-krb5-ccache=%s -I %s %s -c %s",
+    "env KRB5_CONFIG=%s KRB5CCNAME=%s timeout 60 rpcclient -s %s --use-kerberos=required --use-krb5-ccache=%s -I %s %s%s -c %s",
     q(env.SAMBA_DC_KRB5_CONFIG), q("FILE:" .. ccache), q(env.SAMBA_DC_CLIENT_CONF), q("FILE:" .. ccache),
-    q(env.SAMBA_DC_HOST), q(b), q(cmds)))
+    q(env.SAMBA_DC_HOST), opts.debug and "-d10 " or "", q(b), q(cmds)))
   assert(ok, "rpcclient (Kerberos) " .. b .. " failed (" .. tostring(code) .. "): " .. out)
   return out, ccache
+end
+
+-- From -d10 output: the sets of DCE/RPC auth_type and auth_level numbers in
+-- the PDUs rpcclient dumped ({ [16] = true }, { [6] = true } for [krb5,seal];
+-- empty over ncacn_np without RPC-level auth, where SMB carries Kerberos).
+function M.auth(out)
+  local types, levels = {}, {}
+  for n in out:gmatch("auth_type%s*: DCERPC_AUTH_TYPE_[%w_]+ %((%d+)%)") do types[tonumber(n)] = true end
+  for n in out:gmatch("auth_level%s*: DCERPC_AUTH_LEVEL_[%w_]+ %((%d+)%)") do levels[tonumber(n)] = true end
+  return types, levels
 end
 
 -- enumdomusers output -> sorted { "name=rid" }
