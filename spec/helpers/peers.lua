@@ -9,8 +9,9 @@
 --
 -- samba-member and samba-ad-dc both hold 127.0.0.1:135 and :445, so only one
 -- runs at a time: asking for one stops the other (and forgets its cached env,
--- so that asking for it again starts it again). A swap costs about 4 s
--- (member -> DC) and 2 s (DC -> member); see M.swaps.
+-- so that asking for it again starts it again). A swap takes about 3.5 s
+-- either way, plus about 8 s of provisioning the first time the DC starts
+-- (measured ones are in M.swaps).
 --
 -- Outside CI a spec may skip when a peer cannot run on this machine (not root
 -- for Samba, Samba not installed); under CI=true that is a failure, never a skip.
