@@ -11,7 +11,11 @@ pkgs=(gcc make pkg-config lua5.4 liblua5.4-dev lua-lpeg libssl-dev libkrb5-dev
       samba smbclient procps iproute2)
 if [ "$mode" = test ]; then
     pkgs+=(lua-busted luarocks python3-samba python3-impacket samba-testsuite tshark valgrind
-           clang libclang-rt-14-dev krb5-kdc krb5-admin-server krb5-user)
+           clang libclang-rt-14-dev)
+    # Kerberos: the MIT KDC peer (test/peers/mit-kdc.sh) and kinit/klist;
+    # the Samba AD DC peer (test/peers/samba-ad-dc.sh): samba's DC role, its
+    # provisioning data and directory modules
+    pkgs+=(krb5-kdc krb5-admin-server krb5-user samba-ad-dc samba-ad-provision samba-dsdb-modules)
 fi
 
 missing=()

@@ -6,6 +6,13 @@
 --   samba.SAMBA_SRVSVC_PORT, samba.SAMBA_USER, ...
 --   local echo = peers.rpcecho()  -- test/peers/rpcecho.sh: echo.RPCECHO_HOST, echo.RPCECHO_PORT
 --   local kdc = peers.mit_kdc()   -- test/peers/mit-kdc.sh: kdc.KRB5_CONFIG, kdc.MIT_KDC_KEYTAB, ...
+--   local dc = peers.ad_dc()      -- test/peers/samba-ad-dc.sh: dc.SAMBA_DC_HOST, dc.SAMBA_DC_REALM, ...
+--
+-- samba-member and samba-ad-dc both hold 127.0.0.1:135 and :445, so only one
+-- runs at a time: asking for one stops the other (and forgets its cached env,
+-- so that asking for it again starts it again). A swap takes about 3.5 s
+-- either way, plus about 8 s of provisioning the first time the DC starts
+-- (measured ones are in M.swaps).
 --
 -- Outside CI a spec may skip when a peer cannot run on this machine (not root
 -- for Samba, Samba not installed); under CI=true that is a failure, never a skip.
@@ -38,7 +45,36 @@ end
 local started = {}
 
 -- Peers that bind privileged ports and so need root.
-local NEEDS_ROOT = { ["samba-member"] = "ports 135/445" }
+local NEEDS_ROOT = { ["samba-member"] = "ports 135/445", ["samba-ad-dc"] = "ports 88/135/445" }
+
+-- Peers that cannot run at the same time as the named one (shared ports).
+local EXCLUDES = { ["samba-member"] = { "samba-ad-dc" }, ["samba-ad-dc"] = { "samba-member" } }
+
+-- Each swap done by this process: { stopped = name, started = name, seconds = s }.
+M.swaps = {}
+
+local function clock()
+  local p = io.popen("date +%s.%N")
+  local t = p and tonumber(p:read("l")) or os.time()
+  if p then p:close() end
+  return t
+end
+
+-- Stop a peer with its script (idempotent), and forget its env.
+local function stop(name)
+  started[name] = nil
+  local script = root .. "/test/peers/" .. name .. ".sh"
+  return os.execute(string.format("env -u LD_PRELOAD DCERPC_PEER_DIR=%q bash %q stop >>%q 2>&1", M.dir, script,
+                                  M.dir .. "/" .. name .. ".stop.log"))
+end
+
+-- Is a peer running now (its script's status)? Also true for a peer started
+-- by another process.
+local function running(name)
+  local script = root .. "/test/peers/" .. name .. ".sh"
+  return os.execute(string.format("env -u LD_PRELOAD DCERPC_PEER_DIR=%q bash %q status >/dev/null 2>&1",
+                                  M.dir, script)) == true
+end
 
 -- Run a peer script's start; returns its env table or nil, reason.
 local function start(name)
@@ -49,16 +85,27 @@ local function start(name)
   if NEEDS_ROOT[name] and uid ~= "0" then
     ok, why = false, "peer " .. name .. " needs root (" .. NEEDS_ROOT[name] .. ")"
   else
-    -- the peers must not inherit an ASan LD_PRELOAD meant for the Lua process
+    -- Stop the peers this one excludes, whether or not they look running
+    -- (stop is idempotent and finds their processes by config path even
+    -- without pid files); retry once if the ports were taken again meanwhile.
+    local t0, swapped = clock(), nil
     local cmd = string.format("env -u LD_PRELOAD DCERPC_PEER_DIR=%q bash %q start >%q 2>&1", M.dir, script,
                               M.dir .. "/" .. name .. ".start.log")
     os.execute("mkdir -p " .. string.format("%q", M.dir))
-    ok = os.execute(cmd)
-    if not ok then
+    for attempt = 1, 2 do
+      for _, other in ipairs(EXCLUDES[name] or {}) do
+        if started[other] or running(other) then swapped = other end
+        stop(other)
+      end
+      -- the peers must not inherit an ASan LD_PRELOAD meant for the Lua process
+      ok = os.execute(cmd)
+      if ok then break end
       local f = io.open(M.dir .. "/" .. name .. ".start.log")
       why = (f and f:read("a") or "start failed"):gsub("%s+$", "")
       if f then f:close() end
+      if attempt == 2 or not (EXCLUDES[name] and why:find("taken", 1, true)) then break end
     end
+    if swapped then M.swaps[#M.swaps + 1] = { stopped = swapped, started = name, seconds = clock() - t0 } end
   end
   if not ok then
     if os.getenv("CI") == "true" then
@@ -108,7 +155,28 @@ function M.mit_kdc()
   return env, why
 end
 
+-- The Samba AD DC (test/peers/samba-ad-dc.sh; stops samba-member first):
+-- realm RPCTEST.LOCAL, domain RPCTEST, DC dc1.rpctest.local at 127.0.0.1.
+-- The env table: SAMBA_DC_HOST, SAMBA_DC_HOSTNAME (the name for SPNs; nobody
+-- resolves it), SAMBA_DC_REALM, SAMBA_DC_DOMAIN, SAMBA_DC_USER,
+-- SAMBA_DC_PASSWORD, SAMBA_DC_ADMIN_USER, SAMBA_DC_ADMIN_PASSWORD,
+-- SAMBA_DC_KEYTAB (alice's keys), SAMBA_DC_KRB5_CONFIG, SAMBA_DC_KRB5CCNAME
+-- (a ccache with alice's TGT, taken at start), SAMBA_DC_CLIENT_CONF (smb.conf
+-- for Samba's client tools), SAMBA_DC_{KDC,EPM,SMB}_PORT, one
+-- SAMBA_DC_<IFACE>_PORT per ncacn_ip_tcp endpoint (SAMR, LSARPC, NETLOGON,
+-- WKSSVC, DRSUAPI, ...; srvsvc is on named pipes only), and
+-- SAMBA_DC_PROVISION_SECONDS / SAMBA_DC_START_SECONDS.
+function M.ad_dc()
+  local env, why = start("samba-ad-dc")
+  if not env then
+    print("SKIP: Samba AD DC peer not available: " .. tostring(why))
+  end
+  return env, why
+end
+
 M.start = start
+M.stop = stop
+M.running = running
 
 -- Run fn() with the Samba peer's user in BUILTIN\Administrators (Samba lets
 -- only administrators write its registry or change services), then take the

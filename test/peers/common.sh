@@ -19,10 +19,15 @@ alive() {
 }
 
 # pids_with NEEDLE: every live process whose command line contains NEEDLE.
+# One grep over /proc/*/cmdline picks the candidates (arguments are NUL
+# separated there, so it looks for the needle's last space-free word), then
+# alive checks the whole needle: a few forks instead of three per process.
 pids_with() {
-    local d pid
-    for d in /proc/[0-9]*; do
-        pid=${d#/proc/}
+    local word=${1##* } f pid
+    [ -n "$word" ] || word=$1
+    for f in $(grep -lzsF -- "$word" /proc/[0-9]*/cmdline 2>/dev/null); do
+        pid=${f#/proc/}
+        pid=${pid%/cmdline}
         [ "$pid" = $$ ] && continue
         alive "$pid" "$1" && echo "$pid"
     done

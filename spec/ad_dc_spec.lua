@@ -1,0 +1,206 @@
+-- ad_dc_spec: the Samba AD DC peer (test/peers/samba-ad-dc.sh through
+-- peers.ad_dc(); it stops samba-member while it runs) as a server for our
+-- client, with NTLM, compared with what Samba's rpcclient says:
+--   samr user enumeration over ncacn_ip_tcp at privacy (enumdomusers [seal]),
+--   lsarpc LsarLookupNames over ncacn_np (lookupnames),
+--   srvsvc NetrShareEnum over ncacn_np (netshareenumall; pipes only on the DC).
+-- And the Kerberos baseline for the Kerberos mechanism to match: rpcclient
+-- --use-kerberos=required against the DC over [krb5,seal], [spnego,seal] and
+-- ncacn_np, with a ccache from alice's keytab (spec/helpers/rpcclient.lua).
+-- The last test gives the member back (peers.samba()) so the specs after this
+-- one find it. Under CI=true nothing is skipped.
+
+local peers = require "helpers.peers"
+local rpcclient = require "helpers.rpcclient"
+local dcerpc = require "dcerpc"
+
+local CI = os.getenv("CI") == "true"
+local MAXIMUM_ALLOWED = 0x02000000
+local STATUS_MORE_ENTRIES = 0x105
+
+local dc, dc_why
+local function need_dc()
+  if dc == nil then
+    dc, dc_why = peers.ad_dc()          -- raises under CI when the DC cannot start
+    dc = dc or false
+  end
+  if not dc then
+    assert(not CI, "Samba AD DC unavailable under CI: " .. tostring(dc_why))
+    pending("Samba AD DC not available: " .. tostring(dc_why))
+    return nil
+  end
+  return dc
+end
+
+local function user_of(env) return env.SAMBA_DC_DOMAIN .. "\\" .. env.SAMBA_DC_USER end
+
+-- The DC domain's normal user accounts through samr (UserAccountControl
+-- USER_NORMAL_ACCOUNT, as rpcclient's enumdomusers asks: DC1$ is left out),
+-- as "name=rid", sorted.
+local function samr_users(c, env)
+  local r = assert(c:SamrConnect5 { ServerName = "\\\\" .. env.SAMBA_DC_HOST, DesiredAccess = MAXIMUM_ALLOWED,
+    InVersion = 1, InRevisionInfo = { V1 = { Revision = 3, SupportedFeatures = 0 } } })
+  local sh = r.ServerHandle
+  local sid = assert(c:SamrLookupDomainInSamServer { ServerHandle = sh, Name = env.SAMBA_DC_DOMAIN }).DomainId
+  assert.matches("^S%-1%-5%-21%-", sid)
+  local dh = assert(c:SamrOpenDomain { ServerHandle = sh, DesiredAccess = MAXIMUM_ALLOWED, DomainId = sid }).DomainHandle
+  local users, ctx = {}, 0
+  repeat
+    r = assert(c:SamrEnumerateUsersInDomain { DomainHandle = dh, EnumerationContext = ctx,
+                                              UserAccountControl = 0x10, PreferedMaximumLength = 0x100 })
+    for _, u in ipairs(r.Buffer and r.Buffer.Buffer or {}) do users[#users + 1] = u.Name .. "=" .. u.RelativeId end
+    ctx = r.EnumerationContext
+  until r.result ~= STATUS_MORE_ENTRIES
+  assert(c:SamrCloseHandle { SamHandle = dh })
+  assert(c:SamrCloseHandle { SamHandle = sh })
+  table.sort(users)
+  return users, sid
+end
+
+describe("#interop the Samba AD DC with our client (NTLM)", function()
+  it("the peer: realm, DC name, keytab and a ccache with alice's TGT", function()
+    local env = need_dc()
+    if not env then return end
+    assert.are.equal("RPCTEST.LOCAL", env.SAMBA_DC_REALM)
+    assert.are.equal("RPCTEST", env.SAMBA_DC_DOMAIN)
+    assert.are.equal("dc1.rpctest.local", env.SAMBA_DC_HOSTNAME)
+    assert.are.equal("127.0.0.1", env.SAMBA_DC_HOST)
+    assert.is_truthy(tonumber(env.SAMBA_DC_SAMR_PORT))
+    local t = rpcclient.tickets(env, env.SAMBA_DC_KRB5CCNAME)
+    assert.is_true(t["krbtgt/RPCTEST.LOCAL@RPCTEST.LOCAL"], "no TGT in " .. env.SAMBA_DC_KRB5CCNAME)
+    -- the DC listens on loopback only
+    local out = rpcclient.sh("ss -Htln '( sport = :88 or sport = :135 or sport = :445 )'")
+    local n = 0
+    for line in out:gmatch("[^\n]+") do
+      local addr = line:match("^%S+%s+%S+%s+%S+%s+(%S+)")
+      assert.is_truthy(addr and (addr:match("^127%.") or addr:match("^%[::1%]:")), line)
+      n = n + 1
+    end
+    assert.is_true(n >= 3, out)
+  end)
+
+  for _, auth in ipairs { "ntlm", "spnego" } do
+    it(("samr over ncacn_ip_tcp at privacy (%s): the users rpcclient enumdomusers [seal] lists"):format(auth), function()
+      local env = need_dc()
+      if not env then return end
+      local want = rpcclient.users(rpcclient.ntlm(env, "ncacn_ip_tcp:127.0.0.1[seal]", "enumdomusers"))
+      local c = assert(dcerpc.connect("ncacn_ip_tcp:" .. env.SAMBA_DC_HOST, "samr", { auth = auth, level = "privacy",
+        user = user_of(env), password = env.SAMBA_DC_PASSWORD, timeout = 20, connect_timeout = 10 }))
+      local info = c.conn:info()
+      assert.are.equal("ncacn_ip_tcp", info.transport)
+      assert.are.equal("privacy", info.auth_level)
+      assert.are.equal(auth, info.auth_type)
+      assert.are.equal(tonumber(env.SAMBA_DC_SAMR_PORT), tonumber(c.binding:match("%[(%d+)")))
+      local got = samr_users(c, env)
+      c:close()
+      assert.are.same(want, got)
+      local set = {}
+      for _, u in ipairs(got) do set[u:match("^[^=]+")] = true end
+      assert.is_true(set.alice and set.Administrator and set.krbtgt and set.Guest)
+      assert.truthy(table.concat(got, " "):find("Administrator=500", 1, true))
+    end)
+  end
+
+  it("lsarpc LsarLookupNames over ncacn_np: the SIDs and types rpcclient lookupnames prints", function()
+    local env = need_dc()
+    if not env then return end
+    local names = { "alice", "Administrator", "krbtgt", "Guest" }
+    local want = rpcclient.names(rpcclient.ntlm(env, "ncacn_np:127.0.0.1", "lookupnames " .. table.concat(names, " ")))
+    local lsarpc = require "dcerpc.iface.lsarpc"
+    local L = lsarpc.helpers
+    local c = assert(dcerpc.connect("ncacn_np:127.0.0.1", "lsarpc", { user = env.SAMBA_DC_USER,
+      password = env.SAMBA_DC_PASSWORD, domain = env.SAMBA_DC_DOMAIN, timeout = 20 }))
+    assert.are.equal("ncacn_np", c.conn:info().transport)
+    local pol = assert(c:LsarOpenPolicy2 { SystemName = "\\\\127.0.0.1", ObjectAttributes = L.object_attributes(true),
+      DesiredAccess = MAXIMUM_ALLOWED }).PolicyHandle
+    local r = assert(c:LsarLookupNames { PolicyHandle = pol, Count = #names, Names = names,
+      TranslatedSids = { Entries = 0 }, LookupLevel = "LsapLookupWksta", MappedCount = 0 })
+    assert.are.equal(#names, r.MappedCount)
+    local t = L.translate_names(r)
+    assert.are.equal(#names, #t)
+    local uses = lsarpc.constants and lsarpc.constants.SID_NAME_USE or {}
+    for i, n in ipairs(names) do
+      assert.is_table(want[n], "rpcclient did not map " .. n)
+      assert.are.equal(want[n].sid, t[i].Sid, n)
+      local use = t[i].Use
+      if type(use) ~= "number" then use = uses[use] or use end
+      assert.are.equal(want[n].use, use, n)
+      assert.are.equal(env.SAMBA_DC_DOMAIN, t[i].Domain)
+    end
+    assert.matches("%-500$", t[2].Sid)
+    assert(c:LsarClose { ObjectHandle = pol })
+    c:close()
+  end)
+
+  it("srvsvc NetrShareEnum over ncacn_np (named pipes only on the DC): rpcclient's netshareenumall", function()
+    local env = need_dc()
+    if not env then return end
+    assert.is_nil(env.SAMBA_DC_SRVSVC_PORT)
+    local want = rpcclient.shares(rpcclient.ntlm(env, "ncacn_np:127.0.0.1", "netshareenumall"))
+    local c = assert(dcerpc.connect("ncacn_np:127.0.0.1", "srvsvc", { user = env.SAMBA_DC_USER,
+      password = env.SAMBA_DC_PASSWORD, domain = env.SAMBA_DC_DOMAIN, timeout = 20 }))
+    local got = peers.share_names(c)
+    c:close()
+    assert.are.same(want, got)
+    assert.are.same({ "IPC$", "netlogon", "sysvol" }, got)
+  end)
+end)
+
+describe("#interop Kerberos baseline: rpcclient --use-kerberos=required against the DC", function()
+  -- binding, the service ticket rpcclient must get, the DCE/RPC auth_type
+  -- its PDUs must carry (16 Kerberos, 9 SPNEGO; none over SMB, which carries
+  -- the Kerberos session setup itself), the auth_level (6 privacy)
+  local bindings = {
+    { "ncacn_ip_tcp:127.0.0.1[krb5,seal]", "host/dc1.rpctest.local@RPCTEST.LOCAL", 16, 6 },
+    { "ncacn_ip_tcp:127.0.0.1[spnego,seal]", "host/dc1.rpctest.local@RPCTEST.LOCAL", 9, 6 },
+    { "ncacn_np:127.0.0.1", "cifs/dc1.rpctest.local@RPCTEST.LOCAL" },
+  }
+  for _, b in ipairs(bindings) do
+    it("enumdomusers over " .. b[1] .. " with Kerberos only, as NTLM lists them", function()
+      local env = need_dc()
+      if not env then return end
+      local want = rpcclient.users(rpcclient.ntlm(env, "ncacn_ip_tcp:127.0.0.1[seal]", "enumdomusers"))
+      local out, ccache = rpcclient.kerberos(env, b[1], "enumdomusers", { debug = true })
+      assert.are.same(want, rpcclient.users(out))
+      -- it was Kerberos: the ccache now holds the ticket for the DC's service
+      assert.is_true(rpcclient.tickets(env, ccache)[b[2]], "no ticket for " .. b[2])
+      local types, levels = rpcclient.auth(out)
+      if b[3] then
+        assert.are.same({ [b[3]] = true }, types)
+        assert.are.same({ [b[4]] = true }, levels)
+      else
+        assert.are.same({}, types)
+      end
+      assert.truthy(out:find("Starting GENSEC %a*%s*mechanism gse_krb5"), "no gse_krb5 in rpcclient's log")
+    end)
+  end
+
+  it("without a ticket it fails (no fallback to NTLM)", function()
+    local env = need_dc()
+    if not env then return end
+    local empty = env.SAMBA_DC_DIR .. "/empty.ccache"
+    os.remove(empty)
+    local out, ok = rpcclient.sh(string.format(
+      "env KRB5_CONFIG=%s KRB5CCNAME=%s KRB5_CLIENT_KTNAME=/nonexistent timeout 60 rpcclient -s %s --use-kerberos=required -N -I 127.0.0.1 %s -c enumdomusers",
+      rpcclient.quote(env.SAMBA_DC_KRB5_CONFIG), rpcclient.quote("FILE:" .. empty),
+      rpcclient.quote(env.SAMBA_DC_CLIENT_CONF),
+      rpcclient.quote(rpcclient.krb5_binding(env, "ncacn_ip_tcp:127.0.0.1[krb5,seal]"))))
+    assert.is_false(ok, out)
+    assert.is_nil(out:find("user:%[alice%]"))
+  end)
+end)
+
+describe("#interop back to samba-member", function()
+  it("peers.samba() stops the DC and gives the member back, working", function()
+    if not dc then return end
+    local env = assert(peers.samba())
+    assert.is_false(peers.running("samba-ad-dc"))
+    local c = assert(dcerpc.connect("ncacn_np:" .. env.SAMBA_HOST, "srvsvc", { user = env.SAMBA_USER,
+      password = env.SAMBA_PASSWORD, timeout = 20 }))
+    assert.is_true(#peers.share_names(c) > 1)
+    c:close()
+    for _, s in ipairs(peers.swaps) do
+      print(("swap %s -> %s: %.1f s"):format(s.stopped, s.started, s.seconds))
+    end
+  end)
+end)
