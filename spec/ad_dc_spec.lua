@@ -190,6 +190,99 @@ describe("#interop Kerberos baseline: rpcclient --use-kerberos=required against 
   end)
 end)
 
+-- Our client with Kerberos against the DC: samr over TCP with auth types 16
+-- and 9 at packet, integrity and privacy; lsarpc and srvsvc over ncacn_np with
+-- a Kerberos SMB session; each equal to rpcclient --use-kerberos=required.
+-- Tickets come from a private copy of the DC's ccache (alice's TGT), so the
+-- spec can see which service tickets were fetched.
+describe("#interop the Samba AD DC with our client (Kerberos)", function()
+  local core = require "dcerpc.core"
+  local function krb_env()
+    local env = need_dc()
+    if not env then return nil end
+    core.setenv("KRB5_CONFIG", env.SAMBA_DC_KRB5_CONFIG)
+    local path = os.tmpname()
+    assert(rpcclient.kinit(env, path))
+    return env, "FILE:" .. path, path
+  end
+
+  for _, case in ipairs {
+    { "krb5", "krb5", 16 }, { "spnego", "spnego", 9 },
+  } do
+    for _, level in ipairs { "packet", "integrity", "privacy" } do
+      it(("samr over ncacn_ip_tcp, %s at %s: the users rpcclient lists with Kerberos"):format(case[1], level), function()
+        local env, ccache, path = krb_env()
+        if not env then return end
+        local want = rpcclient.users(rpcclient.kerberos(env, "ncacn_ip_tcp:127.0.0.1[krb5,seal]", "enumdomusers"))
+        local c = assert(dcerpc.connect(("ncacn_ip_tcp:%s[%s,target_hostname=%s]"):format(env.SAMBA_DC_HOST,
+          case[2], env.SAMBA_DC_HOSTNAME), "samr",
+          { level = level, ccache = ccache, kerberos = case[1] == "spnego" and "only" or nil, timeout = 20 }))
+        local info = c:info()
+        assert.are.equal(case[2], info.auth_type)
+        assert.are.equal(level, info.auth_level)
+        assert.are.same(want, (samr_users(c, env)))
+        c:close()
+        assert.is_true(rpcclient.tickets(env, path)["host/dc1.rpctest.local@RPCTEST.LOCAL"])
+        os.remove(path)
+      end)
+    end
+  end
+
+  it("samr with Kerberos from a password: the library gets the TGT itself", function()
+    local env, _, path = krb_env()
+    if not env then return end
+    local want = rpcclient.users(rpcclient.kerberos(env, "ncacn_ip_tcp:127.0.0.1[krb5,seal]", "enumdomusers"))
+    local c = assert(dcerpc.connect(("ncacn_ip_tcp:%s[krb5,seal,target_hostname=%s]"):format(env.SAMBA_DC_HOST,
+      env.SAMBA_DC_HOSTNAME), "samr", { user = env.SAMBA_DC_USER, domain = env.SAMBA_DC_REALM,
+      password = env.SAMBA_DC_PASSWORD, timeout = 20 }))
+    assert.are.equal("krb5", c:info().auth_type)
+    assert.are.same(want, (samr_users(c, env)))
+    c:close()
+    local _, e = dcerpc.connect(("ncacn_ip_tcp:%s[krb5,seal,target_hostname=%s]"):format(env.SAMBA_DC_HOST,
+      env.SAMBA_DC_HOSTNAME), "samr", { user = env.SAMBA_DC_USER, domain = env.SAMBA_DC_REALM,
+      password = "wrong", timeout = 20 })
+    assert.is_table(e)
+    assert.matches("password", e.message)
+    os.remove(path)
+  end)
+
+  it("lsarpc LsarLookupNames over ncacn_np with a Kerberos SMB session: rpcclient's answer", function()
+    local env, ccache, path = krb_env()
+    if not env then return end
+    local names = { "alice", "Administrator", "krbtgt" }
+    local want = rpcclient.names(rpcclient.kerberos(env, "ncacn_np:127.0.0.1", "lookupnames " .. table.concat(names, " ")))
+    local lsarpc = require "dcerpc.iface.lsarpc"
+    local L = lsarpc.helpers
+    local c = assert(dcerpc.connect(("ncacn_np:%s[krb5,target_hostname=%s]"):format(env.SAMBA_DC_HOST,
+      env.SAMBA_DC_HOSTNAME), "lsarpc", { ccache = ccache, level = "privacy", timeout = 20 }))
+    local pol = assert(c:LsarOpenPolicy2 { SystemName = "\\127.0.0.1", ObjectAttributes = L.object_attributes(true),
+      DesiredAccess = MAXIMUM_ALLOWED }).PolicyHandle
+    local r = assert(c:LsarLookupNames { PolicyHandle = pol, Count = #names, Names = names,
+      TranslatedSids = { Entries = 0 }, LookupLevel = "LsapLookupWksta", MappedCount = 0 })
+    local t = L.translate_names(r)
+    for i, n in ipairs(names) do assert.are.equal(want[n].sid, t[i].Sid, n) end
+    assert(c:LsarClose { ObjectHandle = pol })
+    c:close()
+    local tk = rpcclient.tickets(env, path)
+    assert.is_true(tk["cifs/dc1.rpctest.local@RPCTEST.LOCAL"], "the SMB session did not use Kerberos")
+    assert.is_true(tk["host/dc1.rpctest.local@RPCTEST.LOCAL"], "the RPC bind did not use Kerberos")
+    os.remove(path)
+  end)
+
+  it("srvsvc over ncacn_np, the SMB session alone on Kerberos (kerberos = \"only\")", function()
+    local env, ccache, path = krb_env()
+    if not env then return end
+    local want = rpcclient.shares(rpcclient.kerberos(env, "ncacn_np:127.0.0.1", "netshareenumall"))
+    local c = assert(dcerpc.connect(("ncacn_np:%s[target_hostname=%s]"):format(env.SAMBA_DC_HOST, env.SAMBA_DC_HOSTNAME),
+      "srvsvc", { ccache = ccache, kerberos = "only", timeout = 20 }))
+    assert.is_nil(c:info().auth_type)                  -- no RPC-level authentication inside the pipe
+    assert.are.same(want, peers.share_names(c))
+    c:close()
+    assert.is_true(rpcclient.tickets(env, path)["cifs/dc1.rpctest.local@RPCTEST.LOCAL"])
+    os.remove(path)
+  end)
+end)
+
 describe("#interop back to samba-member", function()
   it("peers.samba() stops the DC and gives the member back, working", function()
     if not dc then return end

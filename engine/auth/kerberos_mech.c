@@ -317,6 +317,14 @@ static int client_cred(krb_ctx *c, char *err, size_t errlen) {
   }
   if (me != GSS_C_NO_NAME) gss_release_name(&min, &me);
   if (c->password) free_str(&c->password);
+  /* MIT marks every context confidential in the AP-REQ unless told not to:
+  ** a server that sizes its signatures by that flag (Samba: wrap-sized
+  ** verifiers once CONF is there) would then refuse integrity-level calls */
+  if (rc == 0 && !(c->want & DCE_MECH_WANT_SEAL)) {
+    gss_buffer_desc none = GSS_C_EMPTY_BUFFER;
+    maj = gss_set_cred_option(&min, &c->cred, GSS_KRB5_CRED_NO_CI_FLAGS_X, &none);
+    if (GSS_ERROR(maj)) { gss_fail(err, errlen, "cannot leave out confidentiality", maj, min); rc = -1; }
+  }
   return rc;
 }
 
@@ -583,6 +591,19 @@ static int krb_get_mic(void *ctx, const uint8_t *msg, size_t len, dce_buf *mic) 
   return r;
 }
 
+/* SPNEGO's mechListMIC: in the DCE-style exchange with the RFC 4121 (AES)
+** token formats it is required both ways (Samba's "new SPNEGO": its server
+** answers accept-incomplete until the client's MIC came); optional with
+** RC4-HMAC and DES, whose peers predate the exchange, and in the two-leg
+** exchange of SMB, where the acceptor completes with its AP-REP. */
+static int krb_mic_policy(void *ctx) {
+  krb_ctx *c = ctx;
+  long et;
+  if (!c->established || !(c->want & DCE_MECH_WANT_DCE_STYLE)) return DCE_MECH_MIC_OPTIONAL;
+  et = context_enctype(c);
+  return (et == 23 || et == 24 || (et >= 1 && et <= 3) || et < 0) ? DCE_MECH_MIC_OPTIONAL : DCE_MECH_MIC_REQUIRED;
+}
+
 static int krb_verify_mic(void *ctx, const uint8_t *msg, size_t len, const uint8_t *mic, size_t mic_len) {
   krb_ctx *c = ctx;
   OM_uint32 maj, min;
@@ -641,7 +662,7 @@ const dce_mech dce_mech_krb5 = {
   .seal = krb_seal,
   .unseal = krb_unseal,
   .header_sign = krb_header_sign,
-  .get_mic = krb_get_mic, .verify_mic = krb_verify_mic, .mic_policy = NULL, .after_mic = NULL,
+  .get_mic = krb_get_mic, .verify_mic = krb_verify_mic, .mic_policy = krb_mic_policy, .after_mic = NULL,
   .session_key = krb_session_key,
   .names = krb_names,
 };

@@ -101,6 +101,7 @@ struct dce_smb {
   char *server, *nbss_called, *nbss_calling;
   char *user, *domain, *workstation, *password, *target;
   char *ccache, *client_keytab;    /* Kerberos: where the ticket comes from */
+  int kerberos;                    /* dce_cred.kerberos (SPNEGO offers Kerberos) */
   uint8_t nt_hash[16];
   int has_hash, ntlmv1;
   const dce_mech *mech;
@@ -780,7 +781,7 @@ static int start_session(dce_smb *s) {
   cred.user = s->user; cred.domain = s->domain; cred.workstation = s->workstation;
   cred.password = s->password; cred.nt_hash = s->has_hash ? s->nt_hash : NULL;
   cred.target = s->target; cred.ntlmv1 = s->ntlmv1;
-  cred.ccache = s->ccache; cred.client_keytab = s->client_keytab;
+  cred.ccache = s->ccache; cred.client_keytab = s->client_keytab; cred.kerberos = s->kerberos;
   s->mctx = s->mech->client_new(&cred, 0, e, sizeof e);
   if (!s->mctx) { set_dead(s, SMB2_STATUS_LOGON_FAILURE, "SMB session setup: %s", e); return -1; }
   dce_buf_init(&tok);
@@ -801,9 +802,11 @@ static int session_established(dce_smb *s, const smb2_msg *m) {
   uint8_t key[64];
   size_t klen = 0;
   s->guest = (s->session_flags & SMB2_SESSION_FLAG_IS_GUEST) != 0;
-  /* anonymous: the server says so, or we logged on without a name (Samba
-  ** then leaves IS_NULL clear, but there is no key to sign with) */
-  s->anonymous = (s->session_flags & SMB2_SESSION_FLAG_IS_NULL) != 0 || !s->user || !*s->user;
+  /* anonymous: the server says so, or we logged on without a name and
+  ** without Kerberos (Samba then leaves IS_NULL clear, but there is no key
+  ** to sign with); Kerberos from a ccache or keytab needs no name */
+  s->anonymous = (s->session_flags & SMB2_SESSION_FLAG_IS_NULL) != 0 ||
+                 ((!s->user || !*s->user) && !s->ccache && !s->client_keytab && !s->kerberos);
   if (!s->guest && !s->anonymous) {
     if (s->mech->session_key(s->mctx, key, sizeof key, &klen) || klen == 0) {
       set_dead(s, SMB2_STATUS_LOGON_FAILURE, "SMB session setup: the mechanism gave no session key");
@@ -1508,6 +1511,7 @@ dce_smb *dce_smb_new(dce_transport *sock, const dce_smb_cfg *cfg, char *err, siz
   s->workstation = dup_or_null(cfg->cred.workstation); s->password = dup_or_null(cfg->cred.password);
   s->target = dup_or_null(cfg->cred.target);
   s->ccache = dup_or_null(cfg->cred.ccache); s->client_keytab = dup_or_null(cfg->cred.client_keytab);
+  s->kerberos = cfg->cred.kerberos;
   if (cfg->cred.nt_hash) { memcpy(s->nt_hash, cfg->cred.nt_hash, 16); s->has_hash = 1; }
   s->ntlmv1 = cfg->cred.ntlmv1;
   dce_smb_preauth_init(s->preauth);
