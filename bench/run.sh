@@ -7,6 +7,7 @@
 #                                =d only (d) authenticated round trips
 #                                =e only (e) named pipes (ncacn_np over SMB)
 #                                =f only (f) loading interfaces from MIDL
+#                                =g only (g) Kerberos against the Samba AD DC
 #   BENCH_CALLGRIND=0 ...        skip the instruction counts
 #   BENCH_B_ROUNDS=N ...         rounds per placement in (b) (default 4)
 #   BENCH_RESULTS=FILE ...       where the raw result lines are kept
@@ -34,6 +35,11 @@
 # (f) the time to load each shipped interface from its MIDL file
 #     (dcerpc.idl.load) next to running its Lua description, and a generated
 #     interface the size of [MS-SAMR]'s full IDL (bench/idl_load.lua).
+# (g) Kerberos against the Samba AD DC (test/peers/samba-ad-dc.sh, in place of
+#     the member Samba for the part): binds per second (a new connection, a
+#     Kerberos bind at privacy, two calls; tickets from one ccache) and calls
+#     per second at privacy with Kerberos and with NTLM, ours next to
+#     python3-samba's C client (bench/krb5_lua.lua, bench/krb5_samba.py).
 #
 # Every contender prints RESULT/CHECK/NOTE/RTT lines into one results file;
 # bench/report.py turns that into the table. Our Lua side is optional: when
@@ -45,7 +51,7 @@ ROOT=$(cd "$HERE/.." && pwd)
 PY=/usr/bin/python3           # Debian's: python3-samba and python3-impacket live there
 export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in bench/
 LUA=${LUA:-lua5.4}
-PARTS=${BENCH_PARTS:-abcdef}
+PARTS=${BENCH_PARTS:-abcdefg}
 CALLGRIND=${BENCH_CALLGRIND:-1}
 N_BIG=100000
 N_SMALL=10000
@@ -457,6 +463,45 @@ part_f() {
   { echo; echo "(f) loading an interface (best of N, one run):"; grep -v '^IDLLOAD' "$WORK/idl.txt"; } >&2
 }
 case $PARTS in *f*) part_f ;; esac
+
+# ------------------------------------------------------------ (g) Kerberos
+part_g() {
+  local dcs=$ROOT/test/peers/samba-ad-dc.sh member=0 round cc=$WORK/krb5.ccache
+  local pd=${DCERPC_PEER_DIR:-/tmp/lua-dcerpc-peers}
+  bash "$PEER_SCRIPT" status >/dev/null 2>&1 && member=1
+  bash "$PEER_SCRIPT" stop >/dev/null 2>&1
+  say "-- (g) Kerberos: starting the Samba AD DC ($dcs)"
+  if ! bash "$dcs" start >"$WORK/dc-start.log" 2>&1; then
+    echo "NOTE krb5 the Samba AD DC did not start: $(tail -1 "$WORK/dc-start.log")" | emit
+  else
+    # shellcheck disable=SC1090,SC1091
+    . "$pd/samba-ad-dc/env.sh"
+    export KRB5_CONFIG=$SAMBA_DC_KRB5_CONFIG
+    kinit -k -t "$SAMBA_DC_KEYTAB" -c "FILE:$cc" "$SAMBA_DC_USER@$SAMBA_DC_REALM" >&2
+    for round in 1 2; do
+      $LUA "$HERE/krb5_lua.lua" 127.0.0.1 "$SAMBA_DC_HOSTNAME" "$SAMBA_DC_DOMAIN" "$SAMBA_DC_USER" \
+        "$SAMBA_DC_PASSWORD" "FILE:$cc" 3 2>&1 | grep '^KRB5 ' | emit
+      $PY "$HERE/krb5_samba.py" 127.0.0.1 "$SAMBA_DC_HOSTNAME" "$SAMBA_DC_DOMAIN" "$SAMBA_DC_USER" \
+        "$SAMBA_DC_PASSWORD" "FILE:$cc" 3 "$SAMBA_DC_CLIENT_CONF" 2>&1 | grep '^KRB5 ' | emit
+    done
+    unset KRB5_CONFIG
+  fi
+  bash "$dcs" stop >/dev/null 2>&1
+  [ "$member" = 1 ] && bash "$PEER_SCRIPT" start >/dev/null 2>&1
+  awk '$1 == "KRB5" { k = $2 " " $3 " " (NF == 4 ? "" : $4); v = $NF; if (v > best[k]) best[k] = v }
+    END {
+      printf "\n(g) Kerberos against the Samba AD DC, privacy (best of 2 rounds of 3 s)\n"
+      printf "  %-9s %12s %14s %14s\n", "", "binds/s", "calls/s krb5", "calls/s ntlm"
+      split("ours samba", who, " ")
+      for (i = 1; i <= 2; i++) { w = who[i]
+        printf "  %-9s %12.1f %14.1f %14.1f\n", w, best[w " binds "], best[w " calls krb5"], best[w " calls ntlm"] }
+      if (best["samba binds "] && best["samba calls krb5"])
+        printf "  ours/Samba: binds %.2f, calls with Kerberos %.2f (goals >= 1); Kerberos/NTLM call rate: ours %.2f, Samba %.2f\n", \
+          best["ours binds "] / best["samba binds "], best["ours calls krb5"] / best["samba calls krb5"], \
+          best["ours calls krb5"] / best["ours calls ntlm"], best["samba calls krb5"] / best["samba calls ntlm"]
+    }' "$RES" >&2
+}
+case $PARTS in *g*) part_g ;; esac
 
 say ""
 $PY "$HERE/report.py" "$RES"

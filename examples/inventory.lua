@@ -14,6 +14,7 @@
 --   --np               over SMB named pipes (ncacn_np, port 445); default TCP via the endpoint mapper
 --   --port N           the endpoint mapper's (TCP) or SMB's (--np) port
 --   -U [DOM\]USER[%PASSWORD]   credentials (default anonymous)
+--   -k, --kerberos     Kerberos first (the default ccache, or a TGT got with -U USER@REALM%PASSWORD)
 --   --timeout S        per-host seconds for each stage: connecting, then each answer (default 5)
 --   --parallel N       hosts in flight at once (default 64)
 -- Exit status: 0 when every host answered, 1 when some did not, 2 for usage.
@@ -26,12 +27,12 @@ end
 local dcerpc = require "dcerpc"
 
 local function usage(msg)
-  io.stderr:write("inventory: ", msg, "\nusage: inventory.lua [-f FILE] [--np] [--port N] [-U USER%PASS] ",
+  io.stderr:write("inventory: ", msg, "\nusage: inventory.lua [-f FILE] [--np] [--port N] [-U USER%PASS] [-k] ",
                   "[--timeout S] [--parallel N] HOST...\n")
   os.exit(2)
 end
 
-local hosts, np, port, user, password, timeout, parallel = {}, false, nil, nil, nil, 5, 64
+local hosts, np, port, user, password, timeout, parallel, kerberos = {}, false, nil, nil, nil, 5, 64, nil
 local argv, i = { ... }, 1
 local function value() i = i + 1; return argv[i] or usage(argv[i - 1] .. " needs a value") end
 while i <= #argv do
@@ -44,6 +45,7 @@ while i <= #argv do
     end
     f:close()
   elseif a == "--np" then np = true
+  elseif a == "-k" or a == "--kerberos" then kerberos = true
   elseif a == "--port" then port = tonumber(value()) or usage("--port: a number")
   elseif a == "-U" then user, password = value():match("^([^%%]*)%%?(.*)$")
   elseif a == "--timeout" then timeout = tonumber(value()) or usage("--timeout: seconds")
@@ -67,7 +69,7 @@ end
 
 local function survey(host)
   local binding = np and ("ncacn_np:" .. host) or ("ncacn_ip_tcp:" .. host)
-  local opts = { timeout = timeout, connect_timeout = timeout, user = user, password = password }
+  local opts = { timeout = timeout, connect_timeout = timeout, user = user, password = password, kerberos = kerberos }
   if port then if np then opts.smb_port = port else opts.epm_port = port end end
   local c, err = dcerpc.connect(binding, "srvsvc", opts)
   if not c then return nil, err end

@@ -1,4 +1,4 @@
--- lookupsid.lua BINDING SID|NAME... [-U USER] [-P PASSWORD]: translate SIDs
+-- lookupsid.lua BINDING SID|NAME... [-U USER] [-P PASSWORD] [-k]: translate SIDs
 -- to account names and names to SIDs with the LSA (lsarpc, [MS-LSAT]), like
 -- `rpcclient -c lookupsids` / `lookupnames`:
 --
@@ -8,7 +8,9 @@
 --
 -- An argument starting with S- is a SID (LsarLookupSids2), anything else a
 -- name (LsarLookupNames3); both ask at LsapLookupWksta level. USER may be
--- DOMAIN\USER; without -U the bind is anonymous. Samba serves lsarpc on
+-- DOMAIN\USER; without -U the bind is anonymous. -k (--kerberos): Kerberos
+-- first (the default ccache, or a TGT got with -U USER@REALM -P PASSWORD),
+-- as rpcclient -k; a binding flag does it too: ncacn_np:HOST[krb5]. Samba serves lsarpc on
 -- named pipes only (ncacn_np); Windows also on TCP. On failure the error goes
 -- to stderr and the exit status is 1 (2 for bad usage); names or SIDs that do
 -- not map print "(unknown)" and the exit status is 3.
@@ -20,19 +22,20 @@ end
 
 local dcerpc = require "dcerpc"
 
-local pos, user, password = {}, nil, nil
+local pos, user, password, kerberos = {}, nil, nil, false
 do
   local i = 1
   while i <= #arg do
     local a = arg[i]
     if a == "-U" then user = arg[i + 1]; i = i + 2
     elseif a == "-P" then password = arg[i + 1]; i = i + 2
+    elseif a == "-k" or a == "--kerberos" then kerberos = true; i = i + 1
     else pos[#pos + 1] = a; i = i + 1 end
   end
 end
 local binding = table.remove(pos, 1)
 if not binding or #pos == 0 then
-  io.stderr:write("usage: lookupsid.lua BINDING SID|NAME... [-U USER] [-P PASSWORD]\n")
+  io.stderr:write("usage: lookupsid.lua BINDING SID|NAME... [-U USER] [-P PASSWORD] [-k]\n")
   os.exit(2)
 end
 
@@ -41,7 +44,7 @@ local H, C = lsa.helpers, lsa.constants
 local USE = {}
 for name, v in pairs(C.SID_NAME_USE) do USE[v] = name:gsub("^SidType", "") end
 
-local opts = { timeout = 30, connect_timeout = 15 }
+local opts = { timeout = 30, connect_timeout = 15, kerberos = kerberos or nil }
 if user and user ~= "" then opts.user, opts.password = user, password or "" end
 local c, err = dcerpc.connect(binding, lsa, opts)
 if not c then

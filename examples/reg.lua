@@ -1,4 +1,4 @@
--- reg.lua BINDING query|enum KEY [VALUE] [-U USER] [-P PASSWORD]: read a
+-- reg.lua BINDING query|enum KEY [VALUE] [-U USER] [-P PASSWORD] [-k]: read a
 -- remote registry (winreg, [MS-RRP]).
 --
 --   enum KEY           the subkeys of KEY, then its values (name, type, data)
@@ -9,7 +9,8 @@
 --
 -- KEY starts with a hive: HKLM (HKEY_LOCAL_MACHINE), HKU (HKEY_USERS), HKCU
 -- (HKEY_CURRENT_USER) or HKCR (HKEY_CLASSES_ROOT). USER may be DOMAIN\USER;
--- without -U the bind is anonymous. SPNEGO (NTLM inside) at privacy unless
+-- without -U the bind is anonymous; -k (--kerberos) tries Kerberos first (the
+-- default ccache, or a TGT got with -U USER@REALM -P PASSWORD). SPNEGO (NTLM inside) at privacy unless
 -- the binding says otherwise ([sign], [seal], [ntlm], ...). Values are shown
 -- decoded by type (winreg.helpers.decode_value): strings, lists joined with
 -- " | ", numbers in decimal and hex, other data in hex. On failure the error
@@ -23,17 +24,18 @@ end
 local dcerpc = require "dcerpc"
 
 local function usage()
-  io.stderr:write("usage: reg.lua BINDING query|enum KEY [VALUE] [-U USER] [-P PASSWORD]\n")
+  io.stderr:write("usage: reg.lua BINDING query|enum KEY [VALUE] [-U USER] [-P PASSWORD] [-k]\n")
   os.exit(2)
 end
 
-local pos, user, password = {}, nil, nil
+local pos, user, password, kerberos = {}, nil, nil, false
 do
   local i = 1
   while i <= #arg do
     local a = arg[i]
     if a == "-U" then user = arg[i + 1]; i = i + 2
     elseif a == "-P" then password = arg[i + 1]; i = i + 2
+    elseif a == "-k" or a == "--kerberos" then kerberos = true; i = i + 1
     else pos[#pos + 1] = a; i = i + 1 end
   end
 end
@@ -57,7 +59,7 @@ if not opener then
 end
 sub = sub:gsub("/", "\\")
 
-local opts = { timeout = 30, connect_timeout = 15 }
+local opts = { timeout = 30, connect_timeout = 15, kerberos = kerberos or nil }
 if user and user ~= "" then opts.user, opts.password = user, password or "" end
 local c, err = dcerpc.connect(binding, winreg, opts)
 if not c then

@@ -1,4 +1,4 @@
--- services.lua BINDING [-U USER] [-P PASSWORD]: list the services of a
+-- services.lua BINDING [-U USER] [-P PASSWORD] [-k]: list the services of a
 -- Windows (or Samba) host with the Service Control Manager (svcctl,
 -- [MS-SCMR] REnumServicesStatusW), one per line:
 --
@@ -8,7 +8,9 @@
 --
 -- Every Win32 service, active or not; the listing is paged with the resume
 -- index when the server says ERROR_MORE_DATA (svcctl.helpers.enum_services).
--- USER may be DOMAIN\USER; without -U the bind is anonymous. Samba serves
+-- USER may be DOMAIN\USER; without -U the bind is anonymous; -k
+-- (--kerberos) tries Kerberos first (the default ccache, or a TGT got with
+-- -U USER@REALM -P PASSWORD), as rpcclient -k. Samba serves
 -- svcctl on named pipes only (ncacn_np). On failure the error goes to stderr
 -- and the exit status is 1 (2 for bad usage).
 if not package.searchpath("dcerpc.core", package.cpath) then
@@ -19,19 +21,20 @@ end
 
 local dcerpc = require "dcerpc"
 
-local pos, user, password = {}, nil, nil
+local pos, user, password, kerberos = {}, nil, nil, false
 do
   local i = 1
   while i <= #arg do
     local a = arg[i]
     if a == "-U" then user = arg[i + 1]; i = i + 2
     elseif a == "-P" then password = arg[i + 1]; i = i + 2
+    elseif a == "-k" or a == "--kerberos" then kerberos = true; i = i + 1
     else pos[#pos + 1] = a; i = i + 1 end
   end
 end
 local binding = pos[1]
 if not binding or pos[2] then
-  io.stderr:write("usage: services.lua BINDING [-U USER] [-P PASSWORD]\n")
+  io.stderr:write("usage: services.lua BINDING [-U USER] [-P PASSWORD] [-k]\n")
   os.exit(2)
 end
 
@@ -40,7 +43,7 @@ local H, C = svcctl.helpers, svcctl.constants
 local STATES = { "STOPPED", "START_PENDING", "STOP_PENDING", "RUNNING", "CONTINUE_PENDING",
                  "PAUSE_PENDING", "PAUSED" }
 
-local opts = { timeout = 30, connect_timeout = 15 }
+local opts = { timeout = 30, connect_timeout = 15, kerberos = kerberos or nil }
 if user and user ~= "" then opts.user, opts.password = user, password or "" end
 local c, err = dcerpc.connect(binding, svcctl, opts)
 if not c then

@@ -283,6 +283,52 @@ describe("#interop the Samba AD DC with our client (Kerberos)", function()
   end)
 end)
 
+-- The examples take -k as Samba's tools do: Kerberos first, from the default
+-- ccache (KRB5CCNAME). svcctl is on named pipes only.
+describe("#interop the examples with -k against the DC", function()
+  local function example(env, path, args)
+    return rpcclient.sh(string.format("env KRB5_CONFIG=%s KRB5CCNAME=%s LUA_PATH=%s LUA_CPATH=%s lua5.4 %s/examples/%s",
+      rpcclient.quote(env.SAMBA_DC_KRB5_CONFIG), rpcclient.quote("FILE:" .. path), rpcclient.quote(package.path),
+      rpcclient.quote(package.cpath), rpcclient.quote(peers.root), args))
+  end
+
+  it("services.lua -k (svcctl over a Kerberos SMB session): the services net rpc service list gives", function()
+    local env = need_dc()
+    if not env then return end
+    local path = assert(rpcclient.kinit(env, os.tmpname()))
+    local want = {}
+    local out = rpcclient.sh(string.format("env KRB5_CONFIG=%s KRB5CCNAME=%s timeout 60 net rpc service list -S %s -I 127.0.0.1 --use-kerberos=required -s %s </dev/null",
+      rpcclient.quote(env.SAMBA_DC_KRB5_CONFIG), rpcclient.quote("FILE:" .. path), env.SAMBA_DC_HOSTNAME,
+      rpcclient.quote(env.SAMBA_DC_CLIENT_CONF)))
+    for name in out:gmatch("\n?([%w_%$]+)%s+\"") do want[#want + 1] = name end
+    table.sort(want)
+    local got, ok = example(env, path, string.format("services.lua 'ncacn_np:%s[target_hostname=%s]' -k",
+      env.SAMBA_DC_HOST, env.SAMBA_DC_HOSTNAME))
+    assert.is_true(ok, got)
+    local names = {}
+    for name in got:gmatch("([%w_%$]+)%s+[A-Z_]+%s+[^\n]*\n") do names[#names + 1] = name end
+    table.sort(names)
+    assert.is_true(#want >= 3, out)
+    assert.are.same(want, names)
+    assert.is_true(rpcclient.tickets(env, path)["cifs/dc1.rpctest.local@RPCTEST.LOCAL"])
+    os.remove(path)
+  end)
+
+  it("lookupsid.lua -k: the SIDs rpcclient lookupnames gives with Kerberos", function()
+    local env = need_dc()
+    if not env then return end
+    local path = assert(rpcclient.kinit(env, os.tmpname()))
+    local want = rpcclient.names(rpcclient.kerberos(env, "ncacn_np:127.0.0.1", "lookupnames alice Administrator"))
+    local got, ok = example(env, path, string.format("lookupsid.lua 'ncacn_np:%s[target_hostname=%s]' alice Administrator -k",
+      env.SAMBA_DC_HOST, env.SAMBA_DC_HOSTNAME))
+    assert.is_true(ok, got)
+    for _, n in ipairs { "alice", "Administrator" } do
+      assert.truthy(got:find(want[n].sid .. "  " .. n, 1, true), got)
+    end
+    os.remove(path)
+  end)
+end)
+
 describe("#interop back to samba-member", function()
   it("peers.samba() stops the DC and gives the member back, working", function()
     if not dc then return end
