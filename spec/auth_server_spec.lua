@@ -35,18 +35,7 @@ local function echo_server(opts)
   return srv
 end
 
--- Run fn as a task on srv's loop, then close srv; re-raise its error.
-local function with_task(srv, fn)
-  local done, err
-  srv:spawn(function()
-    local ok, e = pcall(fn)
-    done, err = true, not ok and e or nil
-    srv:close()
-  end)
-  srv:spawn(function() dcerpc.sleep(15); if not done then err = "task did not finish"; srv:close() end end)
-  srv:run()
-  if err then error(err, 0) end
-end
+local with_task = require("helpers.tasks").with_task
 
 describe("authenticated servers with our client #unit", function()
   for _, auth in ipairs { "ntlm", "spnego" } do

@@ -41,18 +41,7 @@ local function echo_server(auth, min_level)
   return srv
 end
 
--- Run fn as a task on srv's loop, then close srv; re-raise its error.
-local function with_task(srv, fn)
-  local done, err
-  srv:spawn(function()
-    local ok, e = pcall(fn)
-    done, err = true, not ok and e or nil
-    srv:close()
-  end)
-  srv:spawn(function() dcerpc.sleep(30); if not done then err = "task did not finish"; srv:close() end end)
-  srv:run()
-  if err then error(err, 0) end
-end
+local with_task = require("helpers.tasks").with_task
 
 -- "localhost" so that the default target is host/localhost, the service's
 local function ep(srv) return string.format("ncacn_ip_tcp:localhost[%d]", srv.port) end

@@ -17,14 +17,7 @@ local function exists(path)          -- a socket file (io.open cannot open one)
   return os.execute("test -S '" .. path .. "'") == true
 end
 
--- Run fn as a task on srv's loop, then close srv; re-raise its error.
-local function with_task(srv, fn)
-  local ok, e
-  srv:spawn(function() ok, e = pcall(fn); srv:close() end)
-  srv:spawn(function() dcerpc.sleep(10); if ok == nil then e = "task did not finish"; srv:close() end end)
-  srv:run()
-  if not ok then error(e, 0) end
-end
+local with_task = require("helpers.tasks").with_task
 
 describe("ncalrpc with our client and server #unit", function()
   local dir

@@ -54,18 +54,7 @@ local function echo_server(handlers)
   return srv
 end
 
--- Run fn as a task on srv's loop, then close srv; re-raise its error.
-local function with_task(srv, fn)
-  local done, err
-  srv:spawn(function()
-    local ok, e = pcall(fn, srv.endpoints[1])
-    done, err = true, not ok and e or nil
-    srv:close()
-  end)
-  srv:spawn(function() dcerpc.sleep(30); if not done then err = "task did not finish"; srv:close() end end)
-  srv:run()
-  if err then error(err, 0) end
-end
+local with_task = require("helpers.tasks").with_task
 
 describe("dcerpc.opts #unit", function()
   local K = options.keys({ "user", "password", "level", "timeout", "max_response" }, { "nt_hash" })
