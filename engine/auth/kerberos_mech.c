@@ -378,8 +378,12 @@ static int finish(krb_ctx *c, uint32_t *status, char *err, size_t errlen) {
   OM_uint32 maj, min;
   gss_iov_buffer_desc iov[2];
   int i;
+  /* The acceptor takes a context without the integrity flag at the packet
+  ** and integrity levels (its MICs still work: the first request with a
+  ** bad verifier fails, as Windows and Samba answer, raw_protocol's
+  ** spnego_packet_bind_none); confidentiality it must have for privacy. */
   if (((c->want & DCE_MECH_WANT_SEAL) && !(c->ret_flags & GSS_C_CONF_FLAG)) ||
-      ((c->want & DCE_MECH_WANT_SIGN) && !(c->ret_flags & GSS_C_INTEG_FLAG))) {
+      (!c->server && (c->want & DCE_MECH_WANT_SIGN) && !(c->ret_flags & GSS_C_INTEG_FLAG))) {
     *status = DCE_MECH_E_ALGORITHM_MISMATCH;
     snprintf(err, errlen, "kerberos: the context has no %s", (c->want & DCE_MECH_WANT_SEAL) &&
              !(c->ret_flags & GSS_C_CONF_FLAG) ? "confidentiality" : "integrity");
@@ -600,6 +604,9 @@ static int krb_mic_policy(void *ctx) {
   krb_ctx *c = ctx;
   long et;
   if (!c->established || !(c->want & DCE_MECH_WANT_DCE_STYLE)) return DCE_MECH_MIC_OPTIONAL;
+  /* a peer that did not ask for integrity (a connect-level client) makes no
+  ** MIC of its own: Samba's gensec does "new SPNEGO" only with the flag */
+  if (!(c->ret_flags & GSS_C_INTEG_FLAG)) return DCE_MECH_MIC_OPTIONAL;
   et = context_enctype(c);
   return (et == 23 || et == 24 || (et >= 1 && et <= 3) || et < 0) ? DCE_MECH_MIC_OPTIONAL : DCE_MECH_MIC_REQUIRED;
 }

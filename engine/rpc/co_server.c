@@ -90,6 +90,7 @@ struct dce_sconn {
   uint64_t ready_seq;
   sauth *auth;                     /* security contexts, in the order they were made */
   int n_auth, cap_auth;
+  int hdr_sign;                    /* a bind or alter_context offered header signing */
   dce_trace_fn trace;              /* NULL: not traced (the only test on the hot path) */
   void *trace_ud;
   dce_buf trace_tmp;               /* traced: the fragment being handled, as received */
@@ -498,8 +499,8 @@ static sauth *auth_new(dce_sconn *c, const dce_pdu *p, uint16_t *reason, char *w
   *reason = DCE_NAK_NOT_SPECIFIED;
   sec = dce_sec_server_new(p->auth.type, p->auth.level, &s->auth, why, n);
   if (!sec) return NULL;
-  /* header signing: we echo the client's offer (see the bind_ack) */
-  if (p->flags & DCE_PFC_SUPPORT_HEADER_SIGN) dce_sec_header_sign(sec);
+  /* header signing is the connection's (see hdr_sign_offer) */
+  if (c->hdr_sign) dce_sec_header_sign(sec);
   c->auth[c->n_auth].sec = sec;
   c->auth[c->n_auth].id = p->auth.context_id;
   c->auth[c->n_auth].failed = 0;
@@ -555,6 +556,18 @@ static int do_auth3(dce_sconn *c, const dce_pdu *p) {
   return 0;
 }
 
+/* Header signing belongs to the connection, as Windows and Samba have it
+** (raw_protocol's krb5_hdr_sign_delayed tests): the first bind or
+** alter_context that carries PFC_SUPPORT_HEADER_SIGN, with or without a
+** security trailer, turns it on for every security context, those already
+** established and those made later. An auth3 does not (it never gets here). */
+static void hdr_sign_offer(dce_sconn *c, const dce_pdu *p) {
+  int i;
+  if (!(p->flags & DCE_PFC_SUPPORT_HEADER_SIGN) || c->hdr_sign) return;
+  c->hdr_sign = 1;
+  for (i = 0; i < c->n_auth; i++) dce_sec_header_sign(c->auth[i].sec);
+}
+
 static int do_bind(dce_sconn *c, const dce_pdu *p) {
   int alter = p->ptype == DCE_PT_ALTER, i, rc, with_auth = 0;
   dce_result res[256];
@@ -586,6 +599,7 @@ static int do_bind(dce_sconn *c, const dce_pdu *p) {
       return -1;
     }
   }
+  hdr_sign_offer(c, p);
   if (!alter) {
     if (p->has_auth) {
       uint16_t reason;
