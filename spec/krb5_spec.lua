@@ -216,6 +216,7 @@ describe("Kerberos client errors #interop", function()
     assert.is_nil(c)
     assert.matches("kerberos: cannot get a ticket with the password", tostring(e))
     assert.matches("wrong password or key", tostring(e))
+    assert.is_true(e:is("STATUS_LOGON_FAILURE"))                -- as NTLM's wrong password
   end)
 
   it("an unknown service principal", function()
@@ -223,6 +224,8 @@ describe("Kerberos client errors #interop", function()
     assert.is_nil(c)
     assert.matches("unknown service principal: Server host/nosuch.test.rpc@TEST.RPC not found in Kerberos database",
                    tostring(e), 1, true)
+    assert.are.equal(0x80090303, e.code)                         -- SEC_E_TARGET_UNKNOWN, as SSPI
+    assert.is_true(e:is("SEC_E_TARGET_UNKNOWN"))
   end)
 
   it("no ticket: a ccache that does not exist", function()
@@ -230,6 +233,7 @@ describe("Kerberos client errors #interop", function()
     assert.is_nil(c)
     assert.matches("kerberos: no usable credentials in the ccache", tostring(e))
     assert.matches("no ticket: No credentials cache found", tostring(e), 1, true)
+    assert.is_true(e:is("SEC_E_NO_CREDENTIALS"))
   end)
 
   it("the KDC unreachable (a port nobody listens on)", function()
@@ -249,6 +253,68 @@ describe("Kerberos client errors #interop", function()
     assert.is_true(ok, c)
     assert.is_nil(c)
     assert.matches("KDC unreachable: Cannot contact any KDC for realm", tostring(e), 1, true)
+    assert.is_true(e:is("SEC_E_NO_AUTHENTICATING_AUTHORITY"))
+  end)
+
+  -- a fresh ccache for alice from kinit (extra: kinit's flags)
+  local function kinit(path, extra)
+    assert(os.execute(string.format("echo %s | env -u LD_PRELOAD KRB5_CONFIG=%q KRB5CCNAME=FILE:%s kinit %s %s@%s >/dev/null",
+                                    PASS, kdc.KRB5_CONFIG, path, extra or "", USER, REALM)))
+    return "FILE:" .. path
+  end
+
+  it("an expired ticket (a TGT that lived 1 s)", function()
+    local path = os.tmpname()
+    local cc = kinit(path, "-l 1s")
+    os.execute("sleep 2")
+    local c, e = try(nil, { auth = "krb5", level = "integrity", ccache = cc })
+    os.remove(path)
+    assert.is_nil(c)
+    assert.matches("ticket expired: Ticket expired", tostring(e), 1, true)
+    assert.matches("GSS major 0x%x+: .*; minor %d+%)", tostring(e))
+    assert.is_true(e:is("SEC_E_CONTEXT_EXPIRED"))
+  end)
+
+  it("clock skew: our clock two hours ahead of the KDC's", function()
+    -- the ccache's header keeps the client's offset to the KDC's clock
+    -- (kdc_timesync): +7200 s makes every authenticator two hours early
+    local path = os.tmpname()
+    local cc = kinit(path)
+    local f = assert(io.open(path, "r+b"))
+    local head = f:read(12)
+    assert.are.equal("\5\4\0\12\0\1\0\8", head:sub(1, 8))   -- v4 header, tag 1 (time offset), 8 bytes
+    f:seek("set", 8)
+    f:write(string.pack(">I4", 7200))
+    f:close()
+    local c, e = try(nil, { auth = "krb5", level = "integrity", ccache = cc })
+    os.remove(path)
+    assert.is_nil(c)
+    assert.matches("clock skew too great: Clock skew too great", tostring(e), 1, true)
+    assert.are.equal(0x80090324, e.code)
+    assert.is_true(e:is("SEC_E_TIME_SKEW"))
+  end)
+
+  it("an encryption type not supported (a service with RC4 keys only, a client that permits AES only)", function()
+    local conf = os.tmpname()
+    local f = assert(io.open(kdc.KRB5_CONFIG))
+    local text = f:read("a"):gsub("allow_rc4 = true",
+      "permitted_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96")
+    f:close()
+    f = assert(io.open(conf, "w"))
+    f:write(text)
+    f:close()
+    local path = os.tmpname()
+    local cc = kinit(path)
+    core.setenv("KRB5_CONFIG", conf)
+    local ok, c, e = pcall(try, nil, { auth = "krb5", level = "integrity", ccache = cc,
+                                       target = kdc.MIT_KDC_RC4_SERVICE })
+    core.setenv("KRB5_CONFIG", kdc.KRB5_CONFIG)
+    os.remove(conf)
+    os.remove(path)
+    assert.is_true(ok, c)
+    assert.is_nil(c)
+    assert.matches("encryption type not supported: KDC has no support for encryption type", tostring(e), 1, true)
+    assert.is_true(e:is("SEC_E_ETYPE_NOT_SUPP"))
   end)
 
   it("an NT hash is no Kerberos credential", function()
@@ -418,6 +484,72 @@ describe("Kerberos-protected PDUs changed on the way #interop", function()
       c:close()
     end)
   end
+end)
+
+-- Reordered: two calls in flight (conc_mpx), the proxy swaps the second and
+-- third requests, or the second and third responses. Each PDU is intact and
+-- correctly sealed, only its sequence number comes early: the receiver's
+-- GSS sequence check (GSS_S_GAP_TOKEN) must refuse it and drop the association.
+describe("Kerberos-protected PDUs reordered on the way #interop", function()
+  local es
+  setup(function()
+    es = assert(examples.start("echo-server.lua", { "--keytab", KEYTAB }, "ncacn_ip_tcp:127.0.0.1[0]"))
+  end)
+  teardown(function() if es then es.close() end end)
+
+  for _, case in ipairs {
+    { "reqswap", "privacy", "two sealed requests", "server" },
+    { "reqswap", "integrity", "two signed requests", "server" },
+    { "swap", "privacy", "two sealed responses", "client" },
+    { "swap", "integrity", "two signed responses", "client" },
+  } do
+    it("refuses " .. case[3] .. " swapped (the " .. case[4] .. " checks); the server serves the next client", function()
+      local p = assert(io.popen(string.format("echo $$; exec env -u LD_PRELOAD /usr/bin/python3 " ..
+        "%s/spec/helpers/tamper_proxy.py 127.0.0.1 %d %s 2", peers.root, es.port, case[1])))
+      local pid = assert(math.tointeger(tonumber(p:read("l"))))
+      local pport = tonumber(p:read("l"):match("listening on (%d+)"))
+      local ok, err = pcall(function()
+        local c = assert(dcerpc.connect(string.format("ncacn_ip_tcp:127.0.0.1[%d]", pport), "rpcecho",
+          { auth = "krb5", level = case[2], ccache = CCACHE, target = "host/localhost", timeout = 5,
+            conc_mpx = true }))
+        assert.is_true(c:info().conc_mpx)
+        assert.are.equal(2, assert(c:AddOne { in_data = 1 }).out_data)
+        local h2 = assert(c:send("AddOne", { in_data = 2 }))
+        local h3 = assert(c:send("AddOne", { in_data = 3 }))
+        local r2, e2 = c:receive(h2)
+        local r3, e3 = c:receive(h3)
+        -- neither answer is taken: the swapped PDU kills the association
+        assert.is_nil(r2)
+        assert.is_nil(r3)
+        assert.is_not_nil(e2)
+        assert.is_not_nil(e3)
+        assert.is_true(c:info().dead)
+        if case[4] == "server" then
+          -- the server answers the early one with a fault, as Windows, and hangs up
+          assert.are.equal(0x721, e3.code)                    -- rpc_s_sec_pkg_error
+          assert.matches("connection closed", tostring(e2))
+        else
+          assert.matches("SEC_E_OUT_OF_SEQUENCE 0x80090310, replayed or reordered", tostring(c:info().dead_reason), 1, true)
+        end
+        c:close()
+      end)
+      os.execute("kill " .. pid)
+      p:close()
+      if not ok then error(err, 0) end
+      local c = assert(dcerpc.connect(string.format("ncacn_ip_tcp:localhost[%d]", es.port), "rpcecho",
+                                      { auth = "krb5", level = "privacy", ccache = CCACHE }))
+      assert.are.equal(10, assert(c:AddOne { in_data = 9 }).out_data)
+      c:close()
+    end)
+  end
+
+  it("the server's log names the sequence error", function()
+    local stderr
+    es.close(function(e) stderr = e end)
+    es = nil
+    assert.matches("request fragment fails its seal check (SEC_E_OUT_OF_SEQUENCE 0x80090310, replayed or reordered)",
+                   stderr, 1, true)
+  end)
 end)
 
 describe("Kerberos with Samba's clients #interop", function()

@@ -56,6 +56,7 @@ typedef struct krb_ctx {
   int have_cred;
   gss_name_t target;               /* client: the service */
   int established, failed, hdr_sign;
+  uint32_t cred_status;            /* why getting the credential failed */
   size_t sig_seal, sig_sign;       /* auth value lengths, once established */
   char *user, *realm_in, *password, *ccache, *client_keytab, *keytab, *service;
   char memcc[64];                  /* a private MEMORY: ccache name */
@@ -141,6 +142,35 @@ static uint32_t status_of(OM_uint32 maj) {
   if (maj & (GSS_S_DUPLICATE_TOKEN | GSS_S_OLD_TOKEN | GSS_S_UNSEQ_TOKEN | GSS_S_GAP_TOKEN))
     return DCE_MECH_E_OUT_OF_SEQUENCE;
   return DCE_MECH_E_LOGON_FAILURE;
+}
+
+/* The SSPI status Windows reports for the same failure, where one says more
+** than "logon failure" (winerror.h): scripts test err.code. A wrong password
+** or an unknown user stays STATUS_LOGON_FAILURE, as with NTLM. */
+static uint32_t status_for(OM_uint32 maj, OM_uint32 min) {
+  switch ((krb5_error_code)min) {
+  case KRB5KRB_AP_ERR_SKEW: return 0x80090324u;                 /* SEC_E_TIME_SKEW */
+  case KRB5KRB_AP_ERR_TKT_EXPIRED: return 0x80090317u;          /* SEC_E_CONTEXT_EXPIRED */
+  case KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN: return 0x80090303u;     /* SEC_E_TARGET_UNKNOWN */
+  case KRB5_KDC_UNREACH:
+  case KRB5_REALM_CANT_RESOLVE: return 0x80090311u;             /* SEC_E_NO_AUTHENTICATING_AUTHORITY */
+  case KRB5KDC_ERR_ETYPE_NOSUPP: return 0x80090341u;            /* SEC_E_ETYPE_NOT_SUPP */
+  case KRB5_FCC_NOFILE:
+  case KRB5_CC_NOTFOUND: return 0x8009030eu;                    /* SEC_E_NO_CREDENTIALS */
+  case KRB5KDC_ERR_PREAUTH_FAILED:
+  case KRB5KRB_AP_ERR_BAD_INTEGRITY:
+  case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN: return DCE_MECH_E_LOGON_FAILURE;
+  default: break;
+  }
+  if (GSS_ROUTINE_ERROR(maj) == GSS_S_CREDENTIALS_EXPIRED) return 0x80090317u;
+  if (GSS_ROUTINE_ERROR(maj) == GSS_S_NO_CRED) return 0x8009030eu;
+  return status_of(maj);
+}
+
+/* gss_fail for the credential: also keeps the status for the step. */
+static void cred_fail(krb_ctx *c, char *err, size_t errlen, const char *what, OM_uint32 maj, OM_uint32 min) {
+  gss_fail(err, errlen, what, maj, min);
+  c->cred_status = status_for(maj, min);
 }
 
 static int import_name(const char *s, gss_OID type, gss_name_t *out, OM_uint32 *maj, OM_uint32 *min) {
@@ -279,7 +309,7 @@ static int client_cred(krb_ctx *c, char *err, size_t errlen) {
     else
       snprintf(full, sizeof full, "%s", c->user);
     if (import_name(full, (gss_OID)GSS_KRB5_NT_PRINCIPAL_NAME, &me, &maj, &min)) {
-      gss_fail(err, errlen, "bad user name", maj, min);
+      cred_fail(c, err, errlen, "bad user name", maj, min);
       return -1;
     }
   }
@@ -289,7 +319,7 @@ static int client_cred(krb_ctx *c, char *err, size_t errlen) {
     pw.length = strlen(c->password);
     maj = gss_acquire_cred_with_password(&min, me, &pw, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE,
                                          &c->cred, NULL, NULL);
-    if (GSS_ERROR(maj)) gss_fail(err, errlen, "cannot get a ticket with the password", maj, min);
+    if (GSS_ERROR(maj)) cred_fail(c, err, errlen, "cannot get a ticket with the password", maj, min);
     else rc = 0;
   } else if (c->ccache || c->client_keytab) {
     gss_key_value_element_desc el[2];
@@ -307,12 +337,12 @@ static int client_cred(krb_ctx *c, char *err, size_t errlen) {
     maj = gss_acquire_cred_from(&min, me, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE, &store,
                                 &c->cred, NULL, NULL);
     if (GSS_ERROR(maj))
-      gss_fail(err, errlen, c->client_keytab ? "cannot get a ticket with the keytab" : "no usable credentials in the ccache",
+      cred_fail(c, err, errlen, c->client_keytab ? "cannot get a ticket with the keytab" : "no usable credentials in the ccache",
                maj, min);
     else rc = 0;
   } else {
     maj = gss_acquire_cred(&min, me, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE, &c->cred, NULL, NULL);
-    if (GSS_ERROR(maj)) gss_fail(err, errlen, "no credentials (default ccache)", maj, min);
+    if (GSS_ERROR(maj)) cred_fail(c, err, errlen, "no credentials (default ccache)", maj, min);
     else rc = 0;
   }
   if (me != GSS_C_NO_NAME) gss_release_name(&min, &me);
@@ -323,7 +353,7 @@ static int client_cred(krb_ctx *c, char *err, size_t errlen) {
   if (rc == 0 && !(c->want & DCE_MECH_WANT_SEAL)) {
     gss_buffer_desc none = GSS_C_EMPTY_BUFFER;
     maj = gss_set_cred_option(&min, &c->cred, GSS_KRB5_CRED_NO_CI_FLAGS_X, &none);
-    if (GSS_ERROR(maj)) { gss_fail(err, errlen, "cannot leave out confidentiality", maj, min); rc = -1; }
+    if (GSS_ERROR(maj)) { cred_fail(c, err, errlen, "cannot leave out confidentiality", maj, min); rc = -1; }
   }
   return rc;
 }
@@ -338,7 +368,7 @@ static int server_cred(krb_ctx *c, char *err, size_t errlen) {
   if (c->service && import_name(c->service, strchr(c->service, '/') || !strchr(c->service, '@')
                                 ? (gss_OID)GSS_KRB5_NT_PRINCIPAL_NAME : GSS_C_NT_HOSTBASED_SERVICE,
                                 &me, &maj, &min)) {
-    gss_fail(err, errlen, "bad service principal", maj, min);
+    cred_fail(c, err, errlen, "bad service principal", maj, min);
     return -1;
   }
   el.key = "keytab";
@@ -347,7 +377,7 @@ static int server_cred(krb_ctx *c, char *err, size_t errlen) {
   store.elements = &el;
   maj = gss_acquire_cred_from(&min, me, GSS_C_INDEFINITE, &mechs, GSS_C_ACCEPT, &store, &c->cred, NULL, NULL);
   if (me != GSS_C_NO_NAME) gss_release_name(&min, &me);
-  if (GSS_ERROR(maj)) { gss_fail(err, errlen, "cannot use the keytab", maj, min); return -1; }
+  if (GSS_ERROR(maj)) { cred_fail(c, err, errlen, "cannot use the keytab", maj, min); return -1; }
   return 0;
 }
 
@@ -435,7 +465,7 @@ static int krb_step(void *ctx, const uint8_t *in, size_t in_len, dce_buf *out,
   if (!c->have_cred) {
     if (c->server ? server_cred(c, err, errlen) : client_cred(c, err, errlen)) {
       c->failed = 1;
-      *status = DCE_MECH_E_LOGON_FAILURE;
+      *status = c->cred_status ? c->cred_status : DCE_MECH_E_LOGON_FAILURE;
       return -1;
     }
     c->have_cred = 1;
@@ -458,7 +488,7 @@ static int krb_step(void *ctx, const uint8_t *in, size_t in_len, dce_buf *out,
   }
   if (GSS_ERROR(maj)) {
     c->failed = 1;
-    *status = status_of(maj);
+    *status = status_for(maj, min);
     gss_fail(err, errlen, c->server ? "the client's token is refused" : "cannot authenticate to the server", maj, min);
     if (ob.length) gss_release_buffer(&min, &ob);
     if (src != GSS_C_NO_NAME) gss_release_name(&min, &src);

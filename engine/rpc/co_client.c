@@ -788,9 +788,11 @@ static int auth_unwrap(dce_assoc *a, const actx *x, dce_pdu *p, uint8_t *frag, s
   }
   st = dce_sec_unwrap(x->sec, frag, len, (size_t)(p->stub - frag), p->stub_len + p->auth.pad_len);
   if (st) {
-    snprintf(m, sizeof m, "%s for call_id %u fails its %s check (0x%08x): connection dropped",
+    snprintf(m, sizeof m, "%s for call_id %u fails its %s check (%s 0x%08x%s): connection dropped",
              dce_ptype_name(p->ptype), (unsigned)p->call_id,
-             dce_sec_level(x->sec) == DCE_LEVEL_PRIVACY ? "seal" : "signature", (unsigned)st);
+             dce_sec_level(x->sec) == DCE_LEVEL_PRIVACY ? "seal" : "signature",
+             dce_status_name(st) ? dce_status_name(st) : "status", (unsigned)st,
+             st == 0x80090310u ? ", replayed or reordered" : "");
     return auth_refuse(a, p, st, m);
   }
   return 0;

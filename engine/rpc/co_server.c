@@ -775,9 +775,11 @@ static int do_request(dce_sconn *c, const dce_pdu *p) {
     if (!st) st = dce_sec_unwrap(x->sec, c->frag.p, c->frag.len, (size_t)(p->stub - c->frag.p), p->stub_len + p->auth.pad_len);
     if (c->trace && !st && dce_sec_level(x->sec) == DCE_LEVEL_PRIVACY) trace_recv(c, c->frag.p);
     if (st) {
-      char why[96];
-      snprintf(why, sizeof why, "request fragment fails its %s check (0x%08x)",
-               dce_sec_level(x->sec) == DCE_LEVEL_PRIVACY ? "seal" : "signature", (unsigned)st);
+      char why[128];
+      snprintf(why, sizeof why, "request fragment fails its %s check (%s 0x%08x%s)",
+               dce_sec_level(x->sec) == DCE_LEVEL_PRIVACY ? "seal" : "signature",
+               dce_status_name(st) ? dce_status_name(st) : "status", (unsigned)st,
+               st == 0x80090310u ? ", replayed or reordered" : "");
       return req_fault(c, p, DCE_RPC_S_SEC_PKG_ERROR, why);
     }
   }

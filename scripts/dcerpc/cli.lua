@@ -296,6 +296,16 @@ local AUTH_CODES = {
   [0xC0000022] = true,     -- STATUS_ACCESS_DENIED (SMB tree connect / pipe open)
   [0x8009030C] = true,     -- SEC_E_LOGON_DENIED
 }
+-- Kerberos failures to get or use a ticket (the library's SSPI codes).
+local KRB5_CODES = {
+  [0x8009030E] = true,     -- SEC_E_NO_CREDENTIALS: no ticket
+  [0x80090317] = true,     -- SEC_E_CONTEXT_EXPIRED: the ticket expired
+  [0x80090324] = true,     -- SEC_E_TIME_SKEW
+  [0x80090303] = true,     -- SEC_E_TARGET_UNKNOWN: no such service principal
+  [0x80090311] = true,     -- SEC_E_NO_AUTHENTICATING_AUTHORITY: KDC unreachable
+  [0x80090341] = true,     -- SEC_E_ETYPE_NOT_SUPP
+}
+for k in pairs(KRB5_CODES) do AUTH_CODES[k] = true end
 M.AUTH_CODES = AUTH_CODES
 
 local function describe(e)
@@ -315,7 +325,9 @@ local function connect(b, iface, o, env, cleanup)
     local code = type(e) == "table" and e.code
     if AUTH_CODES[code] then
       fail(EXIT.auth, sfmt("%s: authentication failed: %s", b, describe(e)),
-           "check the user name, domain and password (-U DOMAIN\\USER%PASSWORD)")
+           KRB5_CODES[code] and "check the ticket (klist, kinit), the realm's KDC in krb5.conf, the service " ..
+             "name (target_hostname=) and the clock"
+           or "check the user name, domain and password (-U DOMAIN\\USER%PASSWORD)")
     end
     fail(EXIT.connection, sfmt("%s: %s", b, describe(e)))
   end

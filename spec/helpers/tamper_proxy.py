@@ -10,6 +10,8 @@ ACTION: flip   - flip one bit in the stub (or the signature)
         strip  - remove the auth verifier (auth_length 0, trailer cut off)
         reqflip - flip one bit in the stub of the client's Nth request instead
         reqreplay - send the client's Nth request twice
+        swap   - hold the Nth response back and send it after the next one
+        reqswap - the same with the client's Nth and next requests
         none   - change nothing
 Prints "listening on PORT" once ready; serves one connection at a time until
 killed. Loopback only.
@@ -62,7 +64,7 @@ def serve(client, host, port, action, n):
     up = socket.create_connection((host, port))
 
     def c2s():
-        buf, count = b"", 0
+        buf, count, held = b"", 0, None
         try:
             while True:
                 pdu, buf = read_pdu(client, buf)
@@ -70,7 +72,13 @@ def serve(client, host, port, action, n):
                     break
                 if pdu[2] == 0:             # request
                     count += 1
-                    if count == n and action == "reqflip":
+                    if count == n and action == "reqswap":
+                        held = pdu
+                        continue
+                    if count == n + 1 and held is not None:
+                        up.sendall(pdu)
+                        pdu, held = held, None
+                    elif count == n and action == "reqflip":
                         p = bytearray(pdu)
                         p[24] ^= 0x01
                         pdu = bytes(p)
@@ -85,7 +93,7 @@ def serve(client, host, port, action, n):
             pass
 
     threading.Thread(target=c2s, daemon=True).start()
-    buf, count, prev = b"", 0, None
+    buf, count, prev, held = b"", 0, None, None
     try:
         while True:
             pdu, buf = read_pdu(up, buf)
@@ -93,12 +101,27 @@ def serve(client, host, port, action, n):
                 break
             if pdu[2] == 2:                 # response
                 count += 1
+                if count == n and action == "swap":
+                    held = pdu
+                    continue
+                if count == n + 1 and held is not None:
+                    client.sendall(pdu)
+                    pdu, held = held, None
+                    client.sendall(pdu)
+                    continue
                 out = change(pdu, action, prev) if count == n and not action.startswith("req") else pdu
                 prev = pdu
                 pdu = out
             client.sendall(pdu)
     except OSError:
         pass
+    # shutdown first: a plain close() would wait for the c2s thread's recv
+    # and the client would never see the server hang up
+    for sock in (client, up):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
     client.close()
     up.close()
 
