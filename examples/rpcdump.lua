@@ -1,5 +1,11 @@
--- rpcdump.lua HOST [PORT]: list the endpoints an endpoint mapper knows,
--- one line each: interface uuid, version, string binding, annotation.
+-- rpcdump.lua HOST [PORT] [-U USER] [-P PASSWORD] [-k]: list the endpoints an
+-- endpoint mapper knows, one line each: interface uuid, version, string
+-- binding, annotation. Anonymous unless -U or -k:
+-- -U USER (DOMAIN\USER, or USER@REALM for Kerberos) and -P PASSWORD
+-- authenticate (SPNEGO; without -U the bind is anonymous); -k (--kerberos)
+-- tries Kerberos first: the default ccache (KRB5CCNAME), or a TGT the library
+-- gets itself with -U USER@REALM -P PASSWORD, as rpcclient -k. A binding
+-- flag does it too: ncacn_np:HOST[krb5,target_hostname=NAME].
 --
 --   lua5.4 examples/rpcdump.lua 127.0.0.1
 --
@@ -14,14 +20,26 @@ end
 
 local dcerpc = require "dcerpc"
 
-local host, port = arg[1], arg[2] or "135"
+local pos, opts = {}, { timeout = 30, connect_timeout = 15 }
+do
+  local i, user, password = 1, nil, nil
+  while i <= #arg do
+    local a = arg[i]
+    if a == "-U" then user = arg[i + 1]; i = i + 2
+    elseif a == "-P" then password = arg[i + 1]; i = i + 2
+    elseif a == "-k" or a == "--kerberos" then opts.kerberos = true; i = i + 1
+    else pos[#pos + 1] = a; i = i + 1 end
+  end
+  if user and user ~= "" then opts.user, opts.password = user, password or "" end
+end
+local host, port = pos[1], pos[2] or "135"
 if not host then
-  io.stderr:write("usage: rpcdump.lua HOST [PORT]\n")
+  io.stderr:write("usage: rpcdump.lua HOST [PORT] [-U USER] [-P PASSWORD] [-k]\n")
   os.exit(2)
 end
 
 local epm = dcerpc.interface "epm"
-local c, err = dcerpc.connect(("ncacn_ip_tcp:%s[%s]"):format(host, port), epm)
+local c, err = dcerpc.connect(("ncacn_ip_tcp:%s[%s]"):format(host, port), epm, opts)
 if not c then
   io.stderr:write("rpcdump: ", tostring(err), "\n")
   os.exit(1)

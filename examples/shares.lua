@@ -1,7 +1,13 @@
--- shares.lua BINDING: list a server's shares (srvsvc NetrShareEnum, level 1):
--- name, type, remark.
+-- shares.lua BINDING [-U USER] [-P PASSWORD] [-k]: list a server's shares
+-- (srvsvc NetrShareEnum, level 1): name, type, remark.
 --
 --   lua5.4 examples/shares.lua ncacn_ip_tcp:127.0.0.1
+--   lua5.4 examples/shares.lua 'ncacn_np:10.0.0.5[target_hostname=dc1.example.com]' -k
+-- -U USER (DOMAIN\USER, or USER@REALM for Kerberos) and -P PASSWORD
+-- authenticate (SPNEGO; without -U the bind is anonymous); -k (--kerberos)
+-- tries Kerberos first: the default ccache (KRB5CCNAME), or a TGT the library
+-- gets itself with -U USER@REALM -P PASSWORD, as rpcclient -k. A binding
+-- flag does it too: ncacn_np:HOST[krb5,target_hostname=NAME].
 if not package.searchpath("dcerpc.core", package.cpath) then
   local dir = (arg and arg[0] or ""):match("^(.*)[/\\]") or "."
   package.path = dir .. "/../scripts/?.lua;" .. dir .. "/../scripts/?/init.lua;" .. package.path
@@ -10,13 +16,25 @@ end
 
 local dcerpc = require "dcerpc"
 
-local binding = arg[1]
+local pos, opts = {}, { timeout = 30, connect_timeout = 15 }
+do
+  local i, user, password = 1, nil, nil
+  while i <= #arg do
+    local a = arg[i]
+    if a == "-U" then user = arg[i + 1]; i = i + 2
+    elseif a == "-P" then password = arg[i + 1]; i = i + 2
+    elseif a == "-k" or a == "--kerberos" then opts.kerberos = true; i = i + 1
+    else pos[#pos + 1] = a; i = i + 1 end
+  end
+  if user and user ~= "" then opts.user, opts.password = user, password or "" end
+end
+local binding = pos[1]
 if not binding then
-  io.stderr:write("usage: shares.lua BINDING   (e.g. ncacn_ip_tcp:127.0.0.1)\n")
+  io.stderr:write("usage: shares.lua BINDING [-U USER] [-P PASSWORD] [-k]   (e.g. ncacn_ip_tcp:127.0.0.1)\n")
   os.exit(2)
 end
 local b = assert(dcerpc.binding(binding))
-local c, err = dcerpc.connect(binding, dcerpc.interface "srvsvc")
+local c, err = dcerpc.connect(binding, dcerpc.interface "srvsvc", opts)
 if not c then
   io.stderr:write("shares: ", tostring(err), "\n")
   os.exit(1)

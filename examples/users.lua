@@ -1,5 +1,5 @@
--- users.lua BINDING USER PASSWORD [DOMAIN]: list the users of every account
--- domain of a SAM server (samr), like `rpcclient -c enumdomusers`:
+-- users.lua BINDING USER PASSWORD [DOMAIN] [-k]: list the users of every
+-- account domain of a SAM server (samr), like `rpcclient -c enumdomusers`:
 --
 --   user:[alice] rid:[0x3e8]
 --
@@ -9,6 +9,10 @@
 -- SPNEGO (NTLM inside) at privacy unless the binding says otherwise
 -- ([sign], [seal], [packet], [ntlm]). USER may be given as DOMAIN\USER; an
 -- empty USER ('') connects without authentication (anonymous bind).
+-- -k (--kerberos): Kerberos first, as rpcclient -k: from the default ccache
+-- (KRB5CCNAME) when USER and PASSWORD are left out, else with a TGT the
+-- library gets itself for USER@REALM:
+--   lua5.4 examples/users.lua 'ncacn_ip_tcp:10.0.0.5[target_hostname=dc1.example.com]' -k
 -- Every domain but Builtin is listed, page by page (the enumeration context
 -- handed back with STATUS_MORE_ENTRIES); every handle is closed. On failure
 -- the error goes to stderr and the exit status is 1 (2 for bad usage).
@@ -20,19 +24,24 @@ end
 
 local dcerpc = require "dcerpc"
 
-local binding, user, password, domain = arg[1], arg[2], arg[3], arg[4]
-if not (binding and user and password) then
-  io.stderr:write("usage: users.lua BINDING USER PASSWORD [DOMAIN]   (e.g. ncacn_ip_tcp:127.0.0.1 alice secret RPCSRV)\n")
+local pos, kerberos = {}, false
+for _, a in ipairs(arg) do
+  if a == "-k" or a == "--kerberos" then kerberos = true else pos[#pos + 1] = a end
+end
+local binding, user, password, domain = pos[1], pos[2], pos[3], pos[4]
+if not (binding and (kerberos or (user and password))) then
+  io.stderr:write("usage: users.lua BINDING USER PASSWORD [DOMAIN] | BINDING [USER@REALM PASSWORD] -k\n" ..
+                  "   (e.g. ncacn_ip_tcp:127.0.0.1 alice secret RPCSRV)\n")
   os.exit(2)
 end
-if domain and domain ~= "" and user ~= "" then user = domain .. "\\" .. user end
+if domain and domain ~= "" and user and user ~= "" then user = domain .. "\\" .. user end
 
 local STATUS_MORE_ENTRIES = 0x105
 local MAXIMUM_ALLOWED = 0x02000000
 local PAGE = tonumber(os.getenv("USERS_PAGE_SIZE") or "") or 0x10000  -- PreferedMaximumLength
 
-local opts = { timeout = 30, connect_timeout = 15 }
-if user ~= "" then opts.user, opts.password = user, password end
+local opts = { timeout = 30, connect_timeout = 15, kerberos = kerberos or nil }
+if user and user ~= "" then opts.user, opts.password = user, password or "" end
 local c, err = dcerpc.connect(binding, "samr", opts)
 if not c then
   io.stderr:write("users: ", tostring(err), "\n")
@@ -84,7 +93,8 @@ for _, d in ipairs(enumerate("SamrEnumerateDomainsInSamServer", { ServerHandle =
     local dh = call("SamrOpenDomain", { ServerHandle = server, DesiredAccess = MAXIMUM_ALLOWED,
                                         DomainId = sid }).DomainHandle
     handles[#handles + 1] = dh
-    local users = enumerate("SamrEnumerateUsersInDomain", { DomainHandle = dh, UserAccountControl = 0 })
+    -- ACB_NORMAL (0x10): user accounts, not machine or trust accounts, as rpcclient
+    local users = enumerate("SamrEnumerateUsersInDomain", { DomainHandle = dh, UserAccountControl = 0x10 })
     for _, u in ipairs(users) do
       print(("user:[%s] rid:[0x%x]"):format(u.Name or "", u.RelativeId))
     end

@@ -319,6 +319,49 @@ describe("#interop the examples with -k against the DC", function()
     os.remove(path)
   end)
 
+  it("users.lua -k over TCP, from the ccache and from a password: rpcclient enumdomusers with Kerberos", function()
+    local env = need_dc()
+    if not env then return end
+    local path = assert(rpcclient.kinit(env, os.tmpname()))
+    local want = rpcclient.users(rpcclient.kerberos(env, "ncacn_ip_tcp:127.0.0.1", "enumdomusers"))
+    local b = string.format("'ncacn_ip_tcp:%s[target_hostname=%s]'", env.SAMBA_DC_HOST, env.SAMBA_DC_HOSTNAME)
+    local got, ok = example(env, path, "users.lua " .. b .. " -k")
+    assert.is_true(ok, got)
+    assert.are.same(want, rpcclient.users(got))
+    assert.is_true(#want >= 4, got)
+    -- the ccache's host/ ticket: Kerberos over TCP, not an anonymous bind
+    assert.is_true(rpcclient.tickets(env, path)["host/dc1.rpctest.local@RPCTEST.LOCAL"])
+    os.remove(path)
+    -- no ccache at all: the library gets the TGT from the password
+    got, ok = example(env, "/nonexistent/cc", string.format("users.lua %s %s@%s %s -k", b, env.SAMBA_DC_USER,
+                                                             env.SAMBA_DC_REALM, env.SAMBA_DC_PASSWORD))
+    assert.is_true(ok, got)
+    assert.are.same(want, rpcclient.users(got))
+  end)
+
+  it("shares.lua -k and serverinfo.lua -k over a Kerberos SMB session: = rpcclient netshareenumall / srvinfo", function()
+    local env = need_dc()
+    if not env then return end
+    local path = assert(rpcclient.kinit(env, os.tmpname()))
+    local want = rpcclient.shares(rpcclient.kerberos(env, "ncacn_np:127.0.0.1", "netshareenumall"))
+    local info = rpcclient.kerberos(env, "ncacn_np:127.0.0.1", "srvinfo")
+    local b = string.format("'ncacn_np:%s[target_hostname=%s]'", env.SAMBA_DC_HOST, env.SAMBA_DC_HOSTNAME)
+    local got, ok = example(env, path, "shares.lua " .. b .. " -k")
+    assert.is_true(ok, got)
+    local names = {}
+    for line in got:gmatch("[^\n]+") do names[#names + 1] = (line:sub(1, 20):gsub("%s+$", "")) end
+    table.sort(names)
+    assert.are.same(want, names)
+    got, ok = example(env, path, "serverinfo.lua " .. b .. " -k")
+    assert.is_true(ok, got)
+    -- rpcclient srvinfo: "DC1  Wk Sv PDC Tim NT  Samba 4.17..." and "platform_id : 500"
+    local name = assert(info:match("^%s*(%S+)"))
+    assert.matches("server name:%s+" .. name, got)
+    assert.matches("platform id:%s+" .. assert(info:match("platform_id%s*:%s*(%d+)")), got)
+    assert.is_true(rpcclient.tickets(env, path)["cifs/dc1.rpctest.local@RPCTEST.LOCAL"])
+    os.remove(path)
+  end)
+
   it("lookupsid.lua -k: the SIDs rpcclient lookupnames gives with Kerberos", function()
     local env = need_dc()
     if not env then return end

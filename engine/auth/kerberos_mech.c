@@ -489,7 +489,20 @@ static int krb_step(void *ctx, const uint8_t *in, size_t in_len, dce_buf *out,
   if (GSS_ERROR(maj)) {
     c->failed = 1;
     *status = status_for(maj, min);
-    gss_fail(err, errlen, c->server ? "the client's token is refused" : "cannot authenticate to the server", maj, min);
+    if (c->server) {
+      gss_fail(err, errlen, "the client's token is refused", maj, min);
+    } else {
+      /* name the service: a KDC's "Server not found" may not */
+      char what[NAME_MAX_LEN + 48] = "cannot authenticate to the server";
+      OM_uint32 m2;
+      gss_buffer_desc d;
+      if (c->target != GSS_C_NO_NAME && !GSS_ERROR(gss_display_name(&m2, c->target, &d, NULL))) {
+        snprintf(what, sizeof what, "cannot authenticate to the server (service %.*s)",
+                 (int)(d.length < NAME_MAX_LEN ? d.length : NAME_MAX_LEN), (const char *)d.value);
+        gss_release_buffer(&m2, &d);
+      }
+      gss_fail(err, errlen, what, maj, min);
+    }
     if (ob.length) gss_release_buffer(&min, &ob);
     if (src != GSS_C_NO_NAME) gss_release_name(&min, &src);
     return -1;

@@ -1080,7 +1080,8 @@ function SUB.users(o, pos, env, cleanup)
       local dh = call("SamrOpenDomain", { ServerHandle = server, DesiredAccess = MAXIMUM_ALLOWED,
                                           DomainId = sid }).DomainHandle
       handles[#handles + 1] = dh
-      for _, u in ipairs(enumerate("SamrEnumerateUsersInDomain", { DomainHandle = dh, UserAccountControl = 0 })) do
+      -- ACB_NORMAL: user accounts, not machine or trust accounts (rpcclient's default)
+      for _, u in ipairs(enumerate("SamrEnumerateUsersInDomain", { DomainHandle = dh, UserAccountControl = 0x10 })) do
         users[#users + 1] = { domain = d.Name, name = u.Name or "", rid = u.RelativeId }
       end
       call("SamrCloseHandle", { SamHandle = dh })

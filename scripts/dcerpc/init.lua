@@ -471,9 +471,11 @@ local function auth_of(opts, flags, np, host)
     if MECHS[f] then a = a or f end
     if LEVELS[f] or LEVEL_ALIASES[f] then level = level or LEVEL_ALIASES[f] or f end
   end
-  -- credentials alone: SPNEGO, as Windows; over a named pipe they are the
-  -- SMB session's, and the RPC inside is authenticated only when asked
-  if not a and ((opts.user and not np) or level) then a = "spnego" end
+  -- credentials alone (a user, or Kerberos from a ccache or keytab):
+  -- SPNEGO, as Windows; over a named pipe they are the SMB session's, and the
+  -- RPC inside is authenticated only when asked
+  local creds = opts.user or opts.kerberos or opts.ccache or opts.keytab
+  if not a and ((creds and not np) or level) then a = "spnego" end
   if not a then return nil end
   if not MECHS[a] then
     return nil, err(1741, nil, "authentication " .. tostring(a) .. " is not supported (" .. MECH_LIST .. ")", "no")
