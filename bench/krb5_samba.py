@@ -1,17 +1,21 @@
 #!/usr/bin/python3
 # Kerberos with python3-samba's C client (Samba's gensec_gssapi under the PIDL
 # stubs) against the Samba AD DC: binds per second (a new connection, a
-# Kerberos bind at privacy and one SamrConnect5 each; the TGT and, after the
-# first, the service ticket come from the ccache) and SamrConnect5 +
-# SamrClose calls per second at privacy on one connection, with Kerberos
-# (auth type 16) and with NTLM.
+# Kerberos bind at privacy and SamrConnect2 + SamrClose each; the TGT and,
+# after the first, the service ticket come from the ccache: "binds"; or a
+# service ticket asked of the KDC for every bind, each bind with new
+# credentials on a ccache holding the TGT alone, the file rewritten: "fresh")
+# and SamrConnect2 + SamrClose calls per second at privacy on one
+# connection, with Kerberos (auth type 16) and with NTLM.
 #
 #   krb5_samba.py HOST HOSTNAME DOMAIN USER PASSWORD CCACHE SECONDS [CLIENT_CONF]
 #       -> KRB5 samba binds <binds/s>
+#          KRB5 samba fresh <binds/s>
 #          KRB5 samba calls krb5 <calls/s>
 #          KRB5 samba calls ntlm <calls/s>
 import os
 import sys
+import tempfile
 import time
 
 from samba import credentials
@@ -66,6 +70,23 @@ def main():
         del c
 
     print("KRB5 samba binds %.1f" % rate(bind_once, seconds))
+
+    with open(ccache[len("FILE:"):] if ccache.startswith("FILE:") else ccache, "rb") as f:
+        tgt = f.read()
+    fd, fresh = tempfile.mkstemp()
+    os.close(fd)
+
+    def fresh_once():
+        with open(fresh, "wb") as f:
+            f.write(tgt)
+        cr = creds_for(lp, user, domain, password, "FILE:" + fresh, True)
+        c = samr.samr(krb, lp, cr)
+        h = c.Connect2(server, 0x02000000)
+        c.Close(h)
+        del c
+
+    print("KRB5 samba fresh %.1f" % rate(fresh_once, seconds))
+    os.remove(fresh)
     for name, b, cr in (("krb5", krb, kc), ("ntlm", ntlm, nc)):
         c = samr.samr(b, lp, cr)
 
