@@ -283,6 +283,51 @@ describe("#interop the Samba AD DC with our client (Kerberos)", function()
   end)
 end)
 
+-- What our client sends the DC with Kerberos, dissected by Wireshark: the
+-- binds over TCP (types 16 and 9) and the SMB2 session setup with its
+-- Kerberos AP-REQ, signed and sealed SMB traffic and the RPC inside the pipe.
+describe("#interop #tshark our Kerberos traffic to the DC dissects cleanly", function()
+  local capture = require "helpers.capture"
+  it("samr over TCP (krb5 and spnego, integrity and privacy) and lsarpc over a Kerberos SMB session", function()
+    local env = need_dc()
+    if not env then return end
+    if not capture.available() then
+      if CI then error("tshark/dumpcap missing under CI") end
+      return
+    end
+    local core = require "dcerpc.core"
+    core.setenv("KRB5_CONFIG", env.SAMBA_DC_KRB5_CONFIG)
+    local path = os.tmpname()
+    assert(rpcclient.kinit(env, path))
+    local ccache = "FILE:" .. path
+    local n_apreq
+    local list = capture.run(function()
+      for _, a in ipairs { { "krb5", "integrity" }, { "krb5", "privacy" }, { "spnego", "integrity" }, { "spnego", "privacy" } } do
+        local c = assert(dcerpc.connect(("ncacn_ip_tcp:%s[%s,target_hostname=%s]"):format(env.SAMBA_DC_HOST, a[1],
+          env.SAMBA_DC_HOSTNAME), "samr", { level = a[2], ccache = ccache, timeout = 20,
+                                            kerberos = a[1] == "spnego" and "only" or nil }))
+        samr_users(c, env)
+        c:close()
+      end
+      local c = assert(dcerpc.connect(("ncacn_np:%s[krb5,target_hostname=%s]"):format(env.SAMBA_DC_HOST,
+        env.SAMBA_DC_HOSTNAME), "lsarpc", { ccache = ccache, level = "privacy", timeout = 20 }))
+      c:close()
+    end, 20, { filter = string.format("port 135 or port 445 or port %s", env.SAMBA_DC_SAMR_PORT),
+               mine = string.format("tcp.dstport in {135, 445, %s}", env.SAMBA_DC_SAMR_PORT),
+               inspect = function(pcap, mine)
+                 local out = capture.sh(string.format("env -u LD_PRELOAD tshark -n -r %q -Y '%s && kerberos.msg_type == 14' " ..
+                                                      "-T fields -e frame.number", pcap, mine))
+                 n_apreq = select(2, out:gsub("\n", ""))
+               end })
+    os.remove(path)
+    list = "\n" .. list
+    assert.matches("\n%d+\t11\t16\t5", list)             -- bind, Kerberos, integrity
+    assert.matches("\n%d+\t0[,%d]*\t9[,%d]*\t6", list)    -- request, SPNEGO, privacy
+    -- four binds over TCP, and the SMB2 session setup and the bind inside the pipe
+    assert.is_true(n_apreq >= 6, "AP-REQ frames: " .. tostring(n_apreq))
+  end)
+end)
+
 -- The examples take -k as Samba's tools do: Kerberos first, from the default
 -- ccache (KRB5CCNAME). svcctl is on named pipes only.
 describe("#interop the examples with -k against the DC", function()

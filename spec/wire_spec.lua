@@ -6,13 +6,8 @@ local peers = require "helpers.peers"
 local core = require "dcerpc.core"
 local samba = peers.samba()
 
-local function sh(cmd)
-  -- stderr is dropped: tshark notes there that it runs as root
-  local f = assert(io.popen(cmd .. " 2>/dev/null"))
-  local out = f:read("a")
-  local ok, _, code = f:close()
-  return out, ok and 0 or code
-end
+local capture_lib = require "helpers.capture"
+local sh = capture_lib.sh
 
 local function have(cmd) return sh("command -v " .. cmd) ~= "" end
 
@@ -29,67 +24,14 @@ describe("wire #interop #tshark", function()
   local dcerpc = require "dcerpc"
   local host = samba.SAMBA_HOST
 
-  -- Capture what fn does on loopback and check it with tshark; returns the
-  -- DCE/RPC frames of the connections fn made ("frame\tpkt_type" lines).
+  -- Capture what fn does on loopback and check it with tshark
+  -- (helpers/capture.lua); our frames are those towards the server's ports
+  -- (our own ephemeral ports can be >= 49152 too: replies to them are not ours).
   local function capture(fn, min_frames, opts)
     opts = opts or {}
-    local pcap = os.tmpname() .. ".pcap"
-    local pidfile = os.tmpname()
-    local filter = opts.filter or "port 135 or portrange 49152-65535"
-    os.execute(string.format("(dumpcap -q -i lo -f %q -w %q >/dev/null 2>&1 & echo $! > %q)",
-                             filter, pcap, pidfile))
-    local pid = io.open(pidfile):read("l")
-    -- wait for the capture to be running (pcap header written)
-    for _ = 1, 50 do
-      local f = io.open(pcap, "rb")
-      local n = f and #f:read("a") or 0
-      if f then f:close() end
-      if n > 0 then break end
-      os.execute("sleep 0.1")
-    end
-    os.execute("sleep 0.5")
-    fn()
-    os.execute("sleep 0.5")
-    os.execute("kill -INT " .. pid .. "; sleep 0.5")
-    -- only connections that started inside the capture (other traffic on
-    -- these ports, e.g. a benchmark, may be running), and of those the
-    -- frames we sent: towards the server's ports
-    local streams = {}
-    for id in sh(string.format("tshark -n -r %q -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' " ..
-                               "-T fields -e tcp.stream", pcap)):gmatch("%d+") do
-      streams[#streams + 1] = id
-    end
-    assert.is_true(#streams >= 1, "no connection captured")
-    local mine = "tcp.stream in {" .. table.concat(streams, ",") .. "} && " ..
-                 -- towards the server's ports only (our own ephemeral ports
-                 -- can be >= 49152 too: replies to them are not ours)
-                 (opts.mine or string.format("tcp.dstport in {135, %s}", samba.SAMBA_SRVSVC_PORT))
-    -- (a filter tshark refuses prints nothing: the exit code tells)
-    local bad, code = sh(string.format(
-      "tshark -n -r %q -Y '%s && (_ws.malformed || _ws.expert.severity >= \"warning\")' " ..
-      "-T fields -e frame.number -e _ws.expert.message -e dcerpc.pkt_type -e dcerpc.opnum " ..
-      "-e dcerpc.cn_flags -e dcerpc.auth_level -e dcerpc.cn_frag_len -e tcp.len", pcap, mine))
-    assert.are.equal(0, code, "tshark refused the filter: " .. mine)
-    if bad ~= "" then
-      -- keep the capture for a look: which frames, and what tshark says of them
-      local keep = "/tmp/lua-dcerpc-wire-failure.pcap"
-      os.execute(string.format("cp %q %q", pcap, keep))
-      bad = bad .. "(capture kept in " .. keep .. ")\n"
-    end
-    assert.are.equal("", bad, "tshark flags our frames (frame, message, ptype, opnum, flags, level, frag_len, tcp.len):\n" .. bad)
-    -- and the replies decode without malformed packets either
-    local malformed = sh(string.format("tshark -n -r %q -Y 'tcp.stream in {%s} && _ws.malformed' " ..
-                                       "-T fields -e frame.number", pcap, table.concat(streams, ",")))
-    assert.are.equal("", malformed)
-    local list = sh(string.format("tshark -n -r %q -Y 'tcp.stream in {%s} && dcerpc' -T fields " ..
-                                  "-e frame.number -e dcerpc.pkt_type -e dcerpc.auth_type -e dcerpc.auth_level",
-                                  pcap, table.concat(streams, ",")))
-    local n = select(2, list:gsub("\n", ""))
-    assert.is_true(n >= min_frames, "too few DCE/RPC frames captured:\n" .. list)
-    -- a closer look at our frames: inspect(pcap, filter for them)
-    if opts.inspect then opts.inspect(pcap, mine) end
-    os.remove(pcap); os.remove(pidfile)
-    return list
+    local o = { filter = opts.filter, inspect = opts.inspect,
+                mine = opts.mine or string.format("tcp.dstport in {135, %s}", samba.SAMBA_SRVSVC_PORT) }
+    return capture_lib.run(fn, min_frames, o)
   end
 
   it("dissects cleanly", function()
