@@ -203,6 +203,91 @@ end)
 -- What our client and our server put on the wire with Kerberos, dissected by
 -- Wireshark: the AP-REQ / AP-REP legs (bind, bind_ack, auth3 or
 -- alter_context), MICs and wrap tokens at every level, auth types 16 and 9.
+-- SPNEGO with kerberos = true prefers Kerberos and falls back to NTLM, as
+-- Windows' Negotiate and rpcclient's --use-kerberos=desired do; "only" never
+-- falls back.
+describe("SPNEGO falling back from Kerberos to NTLM #interop", function()
+  local function who(srv, opts)
+    local r, e
+    with_task(srv, function()
+      local c
+      c, e = dcerpc.connect(ep(srv), "rpcecho", opts)
+      if c then
+        r = assert(c:TestCall { s1 = "x" }).s2
+        c:close()
+      end
+    end)
+    return r, e
+  end
+
+  it("when Kerberos cannot start (the KDC knows no such user): NTLM with the same password", function()
+    local r, e = who(echo_server { keytab = KEYTAB, users = { bob = "Bob-Pass1" } },
+                     { kerberos = true, user = "bob", password = "Bob-Pass1", level = "privacy" })
+    assert.is_nil(e)
+    assert.matches("^spnego privacy bob@", r)
+  end)
+
+  it("when the server has no Kerberos: it picks NTLM and the client follows (with the MIC exchange)", function()
+    -- alice gets a TGT and a ticket for host/localhost, but the server has no keytab
+    local r, e = who(echo_server { users = { [USER] = PASS } },
+                     { kerberos = true, user = USER, password = PASS, level = "integrity" })
+    assert.is_nil(e)
+    assert.matches("^spnego integrity " .. USER .. "@", r)
+  end)
+
+  it("kerberos = \"only\" does not fall back, and says why Kerberos failed", function()
+    local r, e = who(echo_server { keytab = KEYTAB, users = { bob = "Bob-Pass1" } },
+                     { kerberos = "only", user = "bob", password = "Bob-Pass1", level = "privacy" })
+    assert.is_nil(r)
+    assert.matches("unknown client principal: Client 'bob@TEST.RPC' not found", tostring(e), 1, true)
+  end)
+
+  it("no fallback to an anonymous NTLM: Kerberos from a ccache that is not there fails as Kerberos", function()
+    local r, e = who(echo_server { keytab = KEYTAB },
+                     { kerberos = true, ccache = "FILE:/nonexistent/cc", level = "privacy" })
+    assert.is_nil(r)
+    assert.matches("krb5: kerberos: no usable credentials in the ccache", tostring(e), 1, true)
+    assert.is_true(e:is("SEC_E_NO_CREDENTIALS"))
+  end)
+
+  it("against Samba with a ticket it cannot use: Samba picks NTLM, the client follows (integrity, privacy)", function()
+    local samba = peers.samba()
+    if not samba then return end
+    -- a real ticket for host/luasrv.test.rpc (the KDC's), which Samba has no key for
+    local trace = os.tmpname()
+    core.setenv("KRB5_TRACE", trace)
+    local ok, err = pcall(function()
+      for _, level in ipairs { "integrity", "privacy" } do
+        local c = assert(dcerpc.connect(("ncacn_ip_tcp:%s[%s,target_hostname=%s]"):format(samba.SAMBA_HOST,
+          samba.SAMBA_SRVSVC_PORT, kdc.MIT_KDC_HOSTNAME), "srvsvc",
+          { kerberos = true, user = samba.SAMBA_USER, password = samba.SAMBA_PASSWORD, level = level, timeout = 20 }))
+        assert(c:NetrServerGetInfo { Level = 101 })
+        assert.are.equal("spnego", c:info().auth_type)
+        c:close()
+      end
+    end)
+    core.setenv("KRB5_TRACE", nil)
+    local f = io.open(trace)
+    local text = f and f:read("a") or ""
+    if f then f:close() end
+    os.remove(trace)
+    if not ok then error(err, 0) end
+    assert.matches("TGS reply is for alice@TEST.RPC %-> host/luasrv.test.rpc@TEST.RPC", text)
+  end)
+
+  it("against Samba (no Kerberos for it here): a ticket is not to be had, NTLM inside SPNEGO serves", function()
+    local samba = peers.samba()
+    if not samba then return end
+    -- alice has a TGT from the KDC, host/127.0.0.1 is no principal there
+    local c = assert(dcerpc.connect("ncacn_ip_tcp:" .. samba.SAMBA_HOST .. "[" .. samba.SAMBA_SRVSVC_PORT .. "]", "srvsvc",
+      { kerberos = true, user = samba.SAMBA_USER, domain = samba.SAMBA_DOMAIN, password = samba.SAMBA_PASSWORD,
+        level = "privacy", timeout = 20 }))
+    assert(c:NetrServerGetInfo { Level = 101 })
+    assert.are.equal("spnego", c:info().auth_type)
+    c:close()
+  end)
+end)
+
 describe("Kerberos on the wire #interop #tshark", function()
   local capture = require "helpers.capture"
   if not capture.available() then

@@ -605,15 +605,45 @@ static int emit(dce_spnego *s, const dce_spnego_tok *t, dce_buf *out) {
 
 static int client_start(dce_spnego *s, dce_buf *out) {
   dce_spnego_tok t;
-  size_t i;
+  size_t i, k;
+  char first[sizeof s->err];
+  int first_code = 0;
+  uint32_t first_status = 0;
   dce_spnego_tok_init(&t, DCE_SPNEGO_INIT);
-  for (i = 0; i < s->n; i++) { t.mechs[i].p = s->mechs[i]->oid; t.mechs[i].len = s->mechs[i]->oid_len; }
-  t.n_mechs = s->n;
+  /* The optimistic token of the most preferred mechanism that can start;
+  ** those that cannot are dropped from the offer. */
+  first[0] = 0;
+  for (i = 0; i < s->n; i++) {
+    s->sel = (int)i;
+    s->mech_done = 0;
+    if (run_mech(s, NULL, 0) == 0) break;
+    if (!first_code) {
+      first_code = s->code;
+      first_status = s->mech_status;
+      snprintf(first, sizeof first, "%s", s->err);
+    } else {
+      strncat(first, "; ", sizeof first - strlen(first) - 1);
+      strncat(first, s->err, sizeof first - strlen(first) - 1);
+    }
+    s->dropped[i] = 1;
+    s->state = ST_START;
+    s->code = 0;
+  }
+  if (i == s->n) {
+    s->sel = -1;
+    s->mech_status = first_status;
+    return sp_fail(s, first_code, "%s", first);
+  }
+  s->opt = (int)i;
+  for (i = 0, k = 0; i < s->n; i++) {
+    if (s->dropped[i]) continue;
+    t.mechs[k].p = s->mechs[i]->oid;
+    t.mechs[k].len = s->mechs[i]->oid_len;
+    k++;
+  }
+  t.n_mechs = k;
   if (dce_spnego_mech_list(&s->mech_types, t.mechs, t.n_mechs) != 0)
     return sp_fail(s, DCE_SPNEGO_E_NOMEM, "out of memory");
-  /* The optimistic token of the preferred mechanism. */
-  s->sel = 0;
-  if (run_mech(s, NULL, 0)) return DCE_SPNEGO_ERROR;
   if (s->tok.len) { t.token = s->tok.p; t.token_len = s->tok.len; }
   if (emit(s, &t, out)) return DCE_SPNEGO_ERROR;
   s->state = ST_WAIT_FIRST;
@@ -637,12 +667,13 @@ static int client_step(dce_spnego *s, const dce_spnego_tok *t, dce_buf *out) {
     if (!t->supported_mech.p)
       return sp_fail(s, DCE_SPNEGO_E_PROTO, "first NegTokenResp lacks supportedMech");
     for (i = 0; i < s->n; i++)
-      if (dce_oid_match(t->supported_mech.p, t->supported_mech.len, s->mechs[i]->oid, s->mechs[i]->oid_len)) break;
+      if (!s->dropped[i] &&
+          dce_oid_match(t->supported_mech.p, t->supported_mech.len, s->mechs[i]->oid, s->mechs[i]->oid_len)) break;
     if (i == s->n) {
       oid_text(t->supported_mech.p, t->supported_mech.len, o1, sizeof o1);
       return sp_fail(s, DCE_SPNEGO_E_NO_MECH, "server chose %s, which we did not offer", o1);
     }
-    if (i != 0) {
+    if ((int)i != s->opt) {
       /* Not our optimistic mech: start the chosen one from scratch and insist
       ** on the MIC exchange (RFC 4178 section 5, case c). */
       s->sel = (int)i;

@@ -145,6 +145,8 @@ typedef struct dce_spnego {
   const dce_mech *mechs[DCE_SPNEGO_MAX_MECHS];
   void *mctx[DCE_SPNEGO_MAX_MECHS];
   int sel;                                   /* index in mechs[] or -1 */
+  int opt;                                   /* client: the mech of the optimistic token */
+  uint8_t dropped[DCE_SPNEGO_MAX_MECHS];     /* client: could not start, not offered */
   int mech_done;                             /* inner mech established */
   int mic_wanted;                            /* request-mic / not first choice */
   int need_mic, mic_sent, mic_ok, reset_done;
@@ -160,8 +162,12 @@ typedef struct dce_spnego {
 
 /* Prepare s for one side. mechs/mctx: n mechanisms (1..DCE_SPNEGO_MAX_MECHS),
 ** fresh contexts that s does not own. A client offers them in this order of
-** preference and sends the first one's optimistic token; a server accepts the
-** first mechanism of the client's list that appears here. Returns 0 or -1. */
+** preference and sends the first one's optimistic token; one whose first
+** step fails (Kerberos without a ticket, an unknown service, no KDC) is left
+** out of the offer and the next one tries, as Windows' Negotiate falls back;
+** only when none can start is that an error (the first one's, then the
+** others'). A server accepts the first mechanism of the client's list that
+** appears here. Returns 0 or -1. */
 int dce_spnego_init(dce_spnego *s, int role, const dce_mech *const *mechs,
                     void *const *mctx, size_t n, unsigned flags);
 void dce_spnego_free(dce_spnego *s);

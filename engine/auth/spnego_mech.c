@@ -56,6 +56,11 @@ static void *spnego_new(int server, const dce_cred *cred, const dce_acceptor *ac
                                        : cred && (cred->ccache || cred->client_keytab || cred->kerberos)))
       continue;
     if (!server && cred && cred->kerberos == 2 && m->auth_type != 16) continue;   /* Kerberos alone */
+    /* Kerberos wanted and no user name: NTLM would only be an anonymous
+    ** fallback, which is not what was asked for (the error stays Kerberos') */
+    if (!server && cred && m->auth_type == 10 && (cred->ccache || cred->client_keytab || cred->kerberos) &&
+        (!cred->user || !*cred->user))
+      continue;
     x = server ? m->server_new(acc, want, e, sizeof e) : m->client_new(cred, want, e, sizeof e);
     if (!x) {                      /* not usable here: not offered */
       snprintf(why, sizeof why, "%s: %s", m->name, e[0] ? e : "cannot be set up");

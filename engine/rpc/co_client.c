@@ -726,10 +726,21 @@ static void auth_leg_reply(dce_assoc *a, op *o, const dce_pdu *p) {
   }
   r = auth_feed(a, o, p);
   if (r < 0) return;
-  if (r > 0 || o->tok.len) {
-    auth_fail(a, o, DCE_RPC_S_PROTOCOL_ERROR, "the authentication needs more legs than SPNEGO over NTLM has");
+  if (r > 0) {
+    /* another round trip: SPNEGO whose server picked another mechanism than
+    ** our optimistic one (NTLM after a Kerberos token takes three); bounded,
+    ** a server cannot keep us talking */
+    if (o->auth_leg >= DCE_CLIENT_MAX_AUTH_LEGS) {
+      char m[96];
+      snprintf(m, sizeof m, "the authentication goes on for more than %d alter_contexts", DCE_CLIENT_MAX_AUTH_LEGS);
+      auth_fail(a, o, DCE_RPC_S_PROTOCOL_ERROR, m);
+      return;
+    }
+    auth_send(a, o, 1);
+    o->auth_leg++;
     return;
   }
+  if (o->tok.len) auth_send(a, o, 0);            /* a last token: auth3, as after the bind_ack */
   if (o->kind == OP_BIND) {
     a->info.bound = 1;
     a->bind_ok = 1;

@@ -218,6 +218,14 @@ dce_sec *dce_assoc_sec(const dce_assoc *a);
 **
 ** dce_assoc_auth_get walks the contexts (i = 0 .. count-1): its sec, id,
 ** state (1 established, 0 in progress, -1 failed) and failure status. */
+/* Alter_context round trips one security context may take after the bind
+** (or its first alter_context): SPNEGO needs one, two when the server picks
+** another mechanism than the optimistic one. More is a server that does not
+** stop. */
+#if !defined(DCE_CLIENT_MAX_AUTH_LEGS)
+#define DCE_CLIENT_MAX_AUTH_LEGS 4
+#endif
+
 #if !defined(DCE_MAX_AUTH_CTX)
 #define DCE_MAX_AUTH_CTX 64
 #endif

@@ -1005,6 +1005,52 @@ static void test_exchanges(void) {
               c.rc == DCE_SPNEGO_ERROR && dce_spnego_errcode(&c.sp) == DCE_SPNEGO_E_REJECTED);
     side_free(&c); side_free(&s);
   }
+  { /* 13a: the preferred mech cannot start (Kerberos without a ticket): left
+    ** out of the offer, the next one is optimistic and completes; when none
+    ** can start the error names each */
+    side c, s; edit e = NO_EDIT; int legs;
+    dce_spnego_tok t;
+    dce_buf b;
+    char err[64];
+    memset(&c, 0, sizeof c); memset(&s, 0, sizeof s);
+    side_add(&c, &M_KRB5, 0, DCE_MECH_MIC_OPTIONAL); side_add(&c, &M_NTLM, 0, DCE_MECH_MIC_OPTIONAL);
+    c.t[0].fail_leg = 1;
+    side_start(&c, DCE_SPNEGO_CLIENT, 0);
+    side_add(&s, &M_KRB5, 1, DCE_MECH_MIC_OPTIONAL); side_add(&s, &M_NTLM, 1, DCE_MECH_MIC_OPTIONAL);
+    side_start(&s, DCE_SPNEGO_SERVER, 0);
+    dce_buf_init(&b);
+    dce_spnego_step(&c.sp, NULL, 0, &b);
+    dce_spnego_tok_init(&t, DCE_SPNEGO_INIT);
+    test_cond("fallback: the NegTokenInit offers NTLM alone, with its token",
+              dce_spnego_decode(&t, b.p, b.len, err, sizeof err) == 0 && t.n_mechs == 1 &&
+              dce_oid_match(t.mechs[0].p, t.mechs[0].len, T_NTLM, sizeof T_NTLM) && t.token && t.token_len == 1);
+    dce_buf_free(&b);
+    side_free(&c); side_free(&s);
+    memset(&c, 0, sizeof c); memset(&s, 0, sizeof s);
+    side_add(&c, &M_KRB5, 0, DCE_MECH_MIC_OPTIONAL); side_add(&c, &M_NTLM, 0, DCE_MECH_MIC_OPTIONAL);
+    c.t[0].fail_leg = 1;
+    side_start(&c, DCE_SPNEGO_CLIENT, 0);
+    side_add(&s, &M_KRB5, 1, DCE_MECH_MIC_OPTIONAL); side_add(&s, &M_NTLM, 1, DCE_MECH_MIC_OPTIONAL);
+    side_start(&s, DCE_SPNEGO_SERVER, 0);
+    legs = exchange(&c, &s, tamper, &e);
+    test_cond("fallback: NTLM completes on both sides in 4 messages",
+              c.rc == DCE_SPNEGO_DONE && s.rc == DCE_SPNEGO_DONE && legs == 4 &&
+              dce_spnego_mech(&c.sp) == &M_NTLM && dce_spnego_mech(&s.sp) == &M_NTLM);
+    side_free(&c); side_free(&s);
+    memset(&c, 0, sizeof c);
+    side_add(&c, &M_KRB5, 0, DCE_MECH_MIC_OPTIONAL); side_add(&c, &M_NTLM, 0, DCE_MECH_MIC_OPTIONAL);
+    c.t[0].fail_leg = 1; c.t[1].fail_leg = 1;
+    side_start(&c, DCE_SPNEGO_CLIENT, 0);
+    dce_buf_init(&b);
+    c.rc = dce_spnego_step(&c.sp, NULL, 0, &b);
+    test_cond("fallback: none can start: an error naming both, nothing sent",
+              c.rc == DCE_SPNEGO_ERROR && b.len == 0 && dce_spnego_errcode(&c.sp) == DCE_SPNEGO_E_MECH &&
+              strstr(dce_spnego_errmsg(&c.sp), "toy-krb5: toy: told to fail") &&
+              strstr(dce_spnego_errmsg(&c.sp), "; toy-ntlm: toy: told to fail") &&
+              dce_spnego_mech_status(&c.sp) == 0xC000006Du);
+    dce_buf_free(&b);
+    side_free(&c);
+  }
   { /* 13b: the client's optimistic mech fails at once; get_mic fails */
     side c, s; dce_buf b;
     memset(&c, 0, sizeof c); memset(&s, 0, sizeof s);
