@@ -362,6 +362,20 @@ describe("#interop the examples with -k against the DC", function()
     assert.are.same(want, names)
     assert.is_true(rpcclient.tickets(env, path)["cifs/dc1.rpctest.local@RPCTEST.LOCAL"])
     os.remove(path)
+    -- and with the RPC bind inside the pipe on Kerberos too, sealed: the
+    -- same list, a host/ ticket next to the cifs/ one
+    path = assert(rpcclient.kinit(env, os.tmpname()))
+    got, ok = example(env, path, string.format("services.lua 'ncacn_np:%s[krb5,seal,target_hostname=%s]' -k",
+      env.SAMBA_DC_HOST, env.SAMBA_DC_HOSTNAME))
+    assert.is_true(ok, got)
+    names = {}
+    for name in got:gmatch("([%w_%$]+)%s+[A-Z_]+%s+[^\n]*\n") do names[#names + 1] = name end
+    table.sort(names)
+    assert.are.same(want, names)
+    local tk = rpcclient.tickets(env, path)
+    assert.is_true(tk["cifs/dc1.rpctest.local@RPCTEST.LOCAL"], "the SMB session did not use Kerberos")
+    assert.is_true(tk["host/dc1.rpctest.local@RPCTEST.LOCAL"], "the svcctl bind did not use Kerberos")
+    os.remove(path)
   end)
 
   it("users.lua -k over TCP, from the ccache and from a password: rpcclient enumdomusers with Kerberos", function()
