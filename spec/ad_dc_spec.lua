@@ -269,6 +269,26 @@ describe("#interop the Samba AD DC with our client (Kerberos)", function()
     os.remove(path)
   end)
 
+  it("srvsvc over an encrypted Kerberos SMB session (3.1.1 GCM and CCM, 3.0): the keys come from the Kerberos session key", function()
+    local env, ccache, path = krb_env()
+    if not env then return end
+    local want = rpcclient.shares(rpcclient.kerberos(env, "ncacn_np:127.0.0.1", "netshareenumall"))
+    for _, case in ipairs { { "3.1.1", "aes-128-gcm" }, { "3.1.1", "aes-256-gcm" }, { "3.1.1", "aes-128-ccm" },
+                            { "3.0", "aes-128-ccm" } } do
+      local c = assert(dcerpc.connect(("ncacn_np:%s[target_hostname=%s]"):format(env.SAMBA_DC_HOST,
+        env.SAMBA_DC_HOSTNAME), "srvsvc", { ccache = ccache, kerberos = "only", smb_encrypt = true, timeout = 20,
+        smb_max_dialect = case[1], smb_ciphers = case[1] == "3.1.1" and { case[2] } or nil }))
+      assert.are.same(want, peers.share_names(c))
+      local smb = c:info().smb
+      assert.are.equal(case[1], smb.dialect)
+      assert.is_true(smb.encrypting)
+      assert.are.equal(case[2], smb.cipher)
+      assert.is_false(smb.anonymous)
+      c:close()
+    end
+    os.remove(path)
+  end)
+
   it("srvsvc over ncacn_np, the SMB session alone on Kerberos (kerberos = \"only\")", function()
     local env, ccache, path = krb_env()
     if not env then return end
