@@ -149,21 +149,21 @@ static uint32_t status_of(OM_uint32 maj) {
 ** or an unknown user stays STATUS_LOGON_FAILURE, as with NTLM. */
 static uint32_t status_for(OM_uint32 maj, OM_uint32 min) {
   switch ((krb5_error_code)min) {
-  case KRB5KRB_AP_ERR_SKEW: return 0x80090324u;                 /* SEC_E_TIME_SKEW */
-  case KRB5KRB_AP_ERR_TKT_EXPIRED: return 0x80090317u;          /* SEC_E_CONTEXT_EXPIRED */
-  case KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN: return 0x80090303u;     /* SEC_E_TARGET_UNKNOWN */
+  case KRB5KRB_AP_ERR_SKEW: return DCE_MECH_E_TIME_SKEW;
+  case KRB5KRB_AP_ERR_TKT_EXPIRED: return DCE_MECH_E_CONTEXT_EXPIRED;
+  case KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN: return DCE_MECH_E_TARGET_UNKNOWN;
   case KRB5_KDC_UNREACH:
-  case KRB5_REALM_CANT_RESOLVE: return 0x80090311u;             /* SEC_E_NO_AUTHENTICATING_AUTHORITY */
-  case KRB5KDC_ERR_ETYPE_NOSUPP: return 0x80090341u;            /* SEC_E_ETYPE_NOT_SUPP */
+  case KRB5_REALM_CANT_RESOLVE: return DCE_MECH_E_NO_AUTHORITY;
+  case KRB5KDC_ERR_ETYPE_NOSUPP: return DCE_MECH_E_ETYPE_NOT_SUPP;
   case KRB5_FCC_NOFILE:
-  case KRB5_CC_NOTFOUND: return 0x8009030eu;                    /* SEC_E_NO_CREDENTIALS */
+  case KRB5_CC_NOTFOUND: return DCE_MECH_E_NO_CREDENTIALS;
   case KRB5KDC_ERR_PREAUTH_FAILED:
   case KRB5KRB_AP_ERR_BAD_INTEGRITY:
   case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN: return DCE_MECH_E_LOGON_FAILURE;
   default: break;
   }
-  if (GSS_ROUTINE_ERROR(maj) == GSS_S_CREDENTIALS_EXPIRED) return 0x80090317u;
-  if (GSS_ROUTINE_ERROR(maj) == GSS_S_NO_CRED) return 0x8009030eu;
+  if (GSS_ROUTINE_ERROR(maj) == GSS_S_CREDENTIALS_EXPIRED) return DCE_MECH_E_CONTEXT_EXPIRED;
+  if (GSS_ROUTINE_ERROR(maj) == GSS_S_NO_CRED) return DCE_MECH_E_NO_CREDENTIALS;
   return status_of(maj);
 }
 

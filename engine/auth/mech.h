@@ -37,6 +37,13 @@
 #define DCE_MECH_E_MESSAGE_ALTERED    0x8009030Fu   /* SEC_E_MESSAGE_ALTERED: bad signature */
 #define DCE_MECH_E_OUT_OF_SEQUENCE    0x80090310u   /* SEC_E_OUT_OF_SEQUENCE */
 #define DCE_MECH_E_ALGORITHM_MISMATCH 0x80090331u   /* SEC_E_ALGORITHM_MISMATCH: too weak a result */
+/* Kerberos failures, as Windows' SSPI names them */
+#define DCE_MECH_E_TARGET_UNKNOWN     0x80090303u   /* SEC_E_TARGET_UNKNOWN: no such service principal */
+#define DCE_MECH_E_NO_CREDENTIALS     0x8009030Eu   /* SEC_E_NO_CREDENTIALS: no ticket */
+#define DCE_MECH_E_NO_AUTHORITY       0x80090311u   /* SEC_E_NO_AUTHENTICATING_AUTHORITY: no KDC */
+#define DCE_MECH_E_CONTEXT_EXPIRED    0x80090317u   /* SEC_E_CONTEXT_EXPIRED: the ticket expired */
+#define DCE_MECH_E_TIME_SKEW          0x80090324u   /* SEC_E_TIME_SKEW */
+#define DCE_MECH_E_ETYPE_NOT_SUPP     0x80090341u   /* SEC_E_ETYPE_NOT_SUPP */
 
 /* The longest signature (auth value on a protected fragment) a mechanism
 ** may ask for: NTLM 16, Kerberos 28 (AES MIC) to 76 (AES DCE-style wrap). */

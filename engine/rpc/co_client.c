@@ -803,7 +803,7 @@ static int auth_unwrap(dce_assoc *a, const actx *x, dce_pdu *p, uint8_t *frag, s
              dce_ptype_name(p->ptype), (unsigned)p->call_id,
              dce_sec_level(x->sec) == DCE_LEVEL_PRIVACY ? "seal" : "signature",
              dce_status_name(st) ? dce_status_name(st) : "status", (unsigned)st,
-             st == 0x80090310u ? ", replayed or reordered" : "");
+             st == DCE_MECH_E_OUT_OF_SEQUENCE ? ", replayed or reordered" : "");
     return auth_refuse(a, p, st, m);
   }
   return 0;

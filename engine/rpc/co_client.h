@@ -192,6 +192,14 @@ void dce_assoc_set_trace(dce_assoc *a, dce_trace_fn fn, void *ud);
 int dce_assoc_set_auth(dce_assoc *a, dce_sec *sec, uint32_t context_id);
 dce_sec *dce_assoc_sec(const dce_assoc *a);
 
+/* Alter_context round trips one security context may take after the bind
+** (or its first alter_context): SPNEGO needs one, two when the server picks
+** another mechanism than the optimistic one. More is a server that does not
+** stop. */
+#if !defined(DCE_CLIENT_MAX_AUTH_LEGS)
+#define DCE_CLIENT_MAX_AUTH_LEGS 4
+#endif
+
 /* Security context multiplexing ([MS-RPCE] 3.3.1.5.4).
 **
 ** dce_assoc_add_auth starts an alter_context offering the n presentation
@@ -218,14 +226,6 @@ dce_sec *dce_assoc_sec(const dce_assoc *a);
 **
 ** dce_assoc_auth_get walks the contexts (i = 0 .. count-1): its sec, id,
 ** state (1 established, 0 in progress, -1 failed) and failure status. */
-/* Alter_context round trips one security context may take after the bind
-** (or its first alter_context): SPNEGO needs one, two when the server picks
-** another mechanism than the optimistic one. More is a server that does not
-** stop. */
-#if !defined(DCE_CLIENT_MAX_AUTH_LEGS)
-#define DCE_CLIENT_MAX_AUTH_LEGS 4
-#endif
-
 #if !defined(DCE_MAX_AUTH_CTX)
 #define DCE_MAX_AUTH_CTX 64
 #endif

@@ -779,7 +779,7 @@ static int do_request(dce_sconn *c, const dce_pdu *p) {
       snprintf(why, sizeof why, "request fragment fails its %s check (%s 0x%08x%s)",
                dce_sec_level(x->sec) == DCE_LEVEL_PRIVACY ? "seal" : "signature",
                dce_status_name(st) ? dce_status_name(st) : "status", (unsigned)st,
-               st == 0x80090310u ? ", replayed or reordered" : "");
+               st == DCE_MECH_E_OUT_OF_SEQUENCE ? ", replayed or reordered" : "");
       return req_fault(c, p, DCE_RPC_S_SEC_PKG_ERROR, why);
     }
   }
