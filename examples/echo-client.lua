@@ -3,11 +3,12 @@
 -- function once and print the results.
 --   lua5.4 examples/echo-client.lua 'ncacn_ip_tcp:127.0.0.1[31135]'
 --   lua5.4 examples/echo-client.lua 'ncacn_ip_tcp:127.0.0.1[31135,seal]' -U alice -P Alice-Pass1
--- -U USER (DOMAIN\USER, or USER@REALM for Kerberos) and -P PASSWORD
--- authenticate (SPNEGO; without -U the bind is anonymous); -k (--kerberos)
--- tries Kerberos first: the default ccache (KRB5CCNAME), or a TGT the library
--- gets itself with -U USER@REALM -P PASSWORD, as rpcclient -k. A binding
--- flag does it too: ncacn_np:HOST[krb5,target_hostname=NAME].
+-- Credentials as Samba's tools take them (dcerpc.args, docs/client.md):
+-- -U [DOMAIN\]USER[%PASSWORD] (or USER@REALM, NAME:PASSWORD), -P PASSWORD,
+-- --nt-hash HEX; without -U the bind is anonymous. -k (--kerberos) tries
+-- Kerberos first: the default ccache (KRB5CCNAME), or a TGT the library gets
+-- itself with -U USER@REALM -P PASSWORD, as rpcclient -k. A binding flag
+-- does it too: ncacn_np:HOST[krb5,target_hostname=NAME].
 -- From a checkout after `make` the lines below find the module there, unless
 -- LUA_PATH / LUA_CPATH already lead to one; installed as a rock it runs anywhere.
 if not package.searchpath("dcerpc.core", package.cpath) then
@@ -17,17 +18,11 @@ if not package.searchpath("dcerpc.core", package.cpath) then
 end
 
 local dcerpc = require "dcerpc"
-local pos, opts = {}, { }
-do
-  local i, user, password = 1, nil, nil
-  while i <= #arg do
-    local a = arg[i]
-    if a == "-U" then user = arg[i + 1]; i = i + 2
-    elseif a == "-P" then password = arg[i + 1]; i = i + 2
-    elseif a == "-k" or a == "--kerberos" then opts.kerberos = true; i = i + 1
-    else pos[#pos + 1] = a; i = i + 1 end
-  end
-  if user and user ~= "" then opts.user, opts.password = user, password or "" end
+local args = require "dcerpc.args"
+local pos, opts = args.parse(arg, {})
+if not pos then
+  io.stderr:write(opts, "\nusage: echo-client.lua [BINDING] ", args.usage, "\n")
+  os.exit(2)
 end
 local binding = pos[1] or "ncacn_ip_tcp:127.0.0.1[31135]"
 local c = assert(dcerpc.connect(binding, "rpcecho", opts))

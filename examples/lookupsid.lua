@@ -21,21 +21,11 @@ if not package.searchpath("dcerpc.core", package.cpath) then
 end
 
 local dcerpc = require "dcerpc"
-
-local pos, user, password, kerberos = {}, nil, nil, false
-do
-  local i = 1
-  while i <= #arg do
-    local a = arg[i]
-    if a == "-U" then user = arg[i + 1]; i = i + 2
-    elseif a == "-P" then password = arg[i + 1]; i = i + 2
-    elseif a == "-k" or a == "--kerberos" then kerberos = true; i = i + 1
-    else pos[#pos + 1] = a; i = i + 1 end
-  end
-end
-local binding = table.remove(pos, 1)
+local args = require "dcerpc.args"
+local pos, opts = args.parse(arg, { timeout = 30, connect_timeout = 15 })
+local binding = pos and table.remove(pos, 1)
 if not binding or #pos == 0 then
-  io.stderr:write("usage: lookupsid.lua BINDING SID|NAME... [-U USER] [-P PASSWORD] [-k]\n")
+  io.stderr:write(pos and "" or opts .. "\n", "usage: lookupsid.lua BINDING SID|NAME... ", args.usage, "\n")
   os.exit(2)
 end
 
@@ -44,8 +34,6 @@ local H, C = lsa.helpers, lsa.constants
 local USE = {}
 for name, v in pairs(C.SID_NAME_USE) do USE[v] = name:gsub("^SidType", "") end
 
-local opts = { timeout = 30, connect_timeout = 15, kerberos = kerberos or nil }
-if user and user ~= "" then opts.user, opts.password = user, password or "" end
 local c, err = dcerpc.connect(binding, lsa, opts)
 if not c then
   io.stderr:write("lookupsid: ", tostring(err), "\n")

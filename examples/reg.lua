@@ -22,23 +22,14 @@ if not package.searchpath("dcerpc.core", package.cpath) then
 end
 
 local dcerpc = require "dcerpc"
-
-local function usage()
-  io.stderr:write("usage: reg.lua BINDING query|enum KEY [VALUE] [-U USER] [-P PASSWORD] [-k]\n")
+local args = require "dcerpc.args"
+local function usage(why)
+  io.stderr:write(why and why .. "\n" or "", "usage: reg.lua BINDING query|enum KEY [VALUE] ", args.usage, "\n")
   os.exit(2)
 end
 
-local pos, user, password, kerberos = {}, nil, nil, false
-do
-  local i = 1
-  while i <= #arg do
-    local a = arg[i]
-    if a == "-U" then user = arg[i + 1]; i = i + 2
-    elseif a == "-P" then password = arg[i + 1]; i = i + 2
-    elseif a == "-k" or a == "--kerberos" then kerberos = true; i = i + 1
-    else pos[#pos + 1] = a; i = i + 1 end
-  end
-end
+local pos, opts = args.parse(arg, { timeout = 30, connect_timeout = 15 })
+if not pos then usage(opts) end
 local binding, cmd, keypath, valuename = pos[1], pos[2], pos[3], pos[4]
 if not (binding and (cmd == "query" or cmd == "enum") and keypath) or (cmd == "enum" and valuename) then usage() end
 
@@ -59,8 +50,6 @@ if not opener then
 end
 sub = sub:gsub("/", "\\")
 
-local opts = { timeout = 30, connect_timeout = 15, kerberos = kerberos or nil }
-if user and user ~= "" then opts.user, opts.password = user, password or "" end
 local c, err = dcerpc.connect(binding, winreg, opts)
 if not c then
   io.stderr:write("reg: ", tostring(err), "\n")

@@ -1,11 +1,12 @@
 -- rpcdump.lua HOST [PORT] [-U USER] [-P PASSWORD] [-k]: list the endpoints an
 -- endpoint mapper knows, one line each: interface uuid, version, string
 -- binding, annotation. Anonymous unless -U or -k:
--- -U USER (DOMAIN\USER, or USER@REALM for Kerberos) and -P PASSWORD
--- authenticate (SPNEGO; without -U the bind is anonymous); -k (--kerberos)
--- tries Kerberos first: the default ccache (KRB5CCNAME), or a TGT the library
--- gets itself with -U USER@REALM -P PASSWORD, as rpcclient -k. A binding
--- flag does it too: ncacn_np:HOST[krb5,target_hostname=NAME].
+-- Credentials as Samba's tools take them (dcerpc.args, docs/client.md):
+-- -U [DOMAIN\]USER[%PASSWORD] (or USER@REALM, NAME:PASSWORD), -P PASSWORD,
+-- --nt-hash HEX; without -U the bind is anonymous. -k (--kerberos) tries
+-- Kerberos first: the default ccache (KRB5CCNAME), or a TGT the library gets
+-- itself with -U USER@REALM -P PASSWORD, as rpcclient -k. A binding flag
+-- does it too: ncacn_np:HOST[krb5,target_hostname=NAME].
 --
 --   lua5.4 examples/rpcdump.lua 127.0.0.1
 --
@@ -19,22 +20,11 @@ if not package.searchpath("dcerpc.core", package.cpath) then
 end
 
 local dcerpc = require "dcerpc"
-
-local pos, opts = {}, { timeout = 30, connect_timeout = 15 }
-do
-  local i, user, password = 1, nil, nil
-  while i <= #arg do
-    local a = arg[i]
-    if a == "-U" then user = arg[i + 1]; i = i + 2
-    elseif a == "-P" then password = arg[i + 1]; i = i + 2
-    elseif a == "-k" or a == "--kerberos" then opts.kerberos = true; i = i + 1
-    else pos[#pos + 1] = a; i = i + 1 end
-  end
-  if user and user ~= "" then opts.user, opts.password = user, password or "" end
-end
-local host, port = pos[1], pos[2] or "135"
+local args = require "dcerpc.args"
+local pos, opts = args.parse(arg, { timeout = 30, connect_timeout = 15 })
+local host, port = pos and pos[1], pos and pos[2] or "135"
 if not host then
-  io.stderr:write("usage: rpcdump.lua HOST [PORT] [-U USER] [-P PASSWORD] [-k]\n")
+  io.stderr:write(pos and "" or opts .. "\n", "usage: rpcdump.lua HOST [PORT] ", args.usage, "\n")
   os.exit(2)
 end
 

@@ -3,11 +3,12 @@
 --
 --   lua5.4 examples/serverinfo.lua ncacn_ip_tcp:127.0.0.1
 --   lua5.4 examples/serverinfo.lua 'ncacn_np:10.0.0.5[target_hostname=dc1.example.com]' -k
--- -U USER (DOMAIN\USER, or USER@REALM for Kerberos) and -P PASSWORD
--- authenticate (SPNEGO; without -U the bind is anonymous); -k (--kerberos)
--- tries Kerberos first: the default ccache (KRB5CCNAME), or a TGT the library
--- gets itself with -U USER@REALM -P PASSWORD, as rpcclient -k. A binding
--- flag does it too: ncacn_np:HOST[krb5,target_hostname=NAME].
+-- Credentials as Samba's tools take them (dcerpc.args, docs/client.md):
+-- -U [DOMAIN\]USER[%PASSWORD] (or USER@REALM, NAME:PASSWORD), -P PASSWORD,
+-- --nt-hash HEX; without -U the bind is anonymous. -k (--kerberos) tries
+-- Kerberos first: the default ccache (KRB5CCNAME), or a TGT the library gets
+-- itself with -U USER@REALM -P PASSWORD, as rpcclient -k. A binding flag
+-- does it too: ncacn_np:HOST[krb5,target_hostname=NAME].
 if not package.searchpath("dcerpc.core", package.cpath) then
   local dir = (arg and arg[0] or ""):match("^(.*)[/\\]") or "."
   package.path = dir .. "/../scripts/?.lua;" .. dir .. "/../scripts/?/init.lua;" .. package.path
@@ -15,22 +16,11 @@ if not package.searchpath("dcerpc.core", package.cpath) then
 end
 
 local dcerpc = require "dcerpc"
-
-local pos, opts = {}, { timeout = 30, connect_timeout = 15 }
-do
-  local i, user, password = 1, nil, nil
-  while i <= #arg do
-    local a = arg[i]
-    if a == "-U" then user = arg[i + 1]; i = i + 2
-    elseif a == "-P" then password = arg[i + 1]; i = i + 2
-    elseif a == "-k" or a == "--kerberos" then opts.kerberos = true; i = i + 1
-    else pos[#pos + 1] = a; i = i + 1 end
-  end
-  if user and user ~= "" then opts.user, opts.password = user, password or "" end
-end
-local binding = pos[1]
+local args = require "dcerpc.args"
+local pos, opts = args.parse(arg, { timeout = 30, connect_timeout = 15 })
+local binding = pos and pos[1]
 if not binding then
-  io.stderr:write("usage: serverinfo.lua BINDING [-U USER] [-P PASSWORD] [-k]   (e.g. ncacn_ip_tcp:127.0.0.1)\n")
+  io.stderr:write(pos and "" or opts .. "\n", "usage: serverinfo.lua BINDING ", args.usage, "\n")
   os.exit(2)
 end
 local b = assert(dcerpc.binding(binding))

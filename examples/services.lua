@@ -20,21 +20,11 @@ if not package.searchpath("dcerpc.core", package.cpath) then
 end
 
 local dcerpc = require "dcerpc"
-
-local pos, user, password, kerberos = {}, nil, nil, false
-do
-  local i = 1
-  while i <= #arg do
-    local a = arg[i]
-    if a == "-U" then user = arg[i + 1]; i = i + 2
-    elseif a == "-P" then password = arg[i + 1]; i = i + 2
-    elseif a == "-k" or a == "--kerberos" then kerberos = true; i = i + 1
-    else pos[#pos + 1] = a; i = i + 1 end
-  end
-end
-local binding = pos[1]
+local args = require "dcerpc.args"
+local pos, opts = args.parse(arg, { timeout = 30, connect_timeout = 15 })
+local binding = pos and pos[1]
 if not binding or pos[2] then
-  io.stderr:write("usage: services.lua BINDING [-U USER] [-P PASSWORD] [-k]\n")
+  io.stderr:write(pos and "" or opts .. "\n", "usage: services.lua BINDING ", args.usage, "\n")
   os.exit(2)
 end
 
@@ -43,8 +33,6 @@ local H, C = svcctl.helpers, svcctl.constants
 local STATES = { "STOPPED", "START_PENDING", "STOP_PENDING", "RUNNING", "CONTINUE_PENDING",
                  "PAUSE_PENDING", "PAUSED" }
 
-local opts = { timeout = 30, connect_timeout = 15, kerberos = kerberos or nil }
-if user and user ~= "" then opts.user, opts.password = user, password or "" end
 local c, err = dcerpc.connect(binding, svcctl, opts)
 if not c then
   io.stderr:write("services: ", tostring(err), "\n")
