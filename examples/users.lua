@@ -1,4 +1,4 @@
--- users.lua BINDING USER PASSWORD [DOMAIN] [-k]: list the users of every
+-- users.lua BINDING [USER PASSWORD [DOMAIN]] [-U ...] [-k]: list the users of every
 -- account domain of a SAM server (samr), like `rpcclient -c enumdomusers`:
 --
 --   user:[alice] rid:[0x3e8]
@@ -8,7 +8,8 @@
 --
 -- SPNEGO (NTLM inside) at privacy unless the binding says otherwise
 -- ([sign], [seal], [packet], [ntlm]). USER may be given as DOMAIN\USER; an
--- empty USER ('') connects without authentication (anonymous bind).
+-- empty USER ('') connects without authentication (anonymous bind). The
+-- options of dcerpc.args work too (-U 'DOMAIN\USER%PASSWORD', --nt-hash).
 -- -k (--kerberos): Kerberos first, as rpcclient -k: from the default ccache
 -- (KRB5CCNAME) when USER and PASSWORD are left out, else with a TGT the
 -- library gets itself for USER@REALM:
@@ -24,24 +25,30 @@ end
 
 local dcerpc = require "dcerpc"
 
-local pos, kerberos = {}, false
-for _, a in ipairs(arg) do
-  if a == "-k" or a == "--kerberos" then kerberos = true else pos[#pos + 1] = a end
+local args = require "dcerpc.args"
+local pos, opts = args.parse(arg, { timeout = 30, connect_timeout = 15 })
+local binding = pos and pos[1]
+if pos and pos[2] then
+  -- USER PASSWORD [DOMAIN] as positional arguments, as this example first
+  -- took them: the same as -U [DOMAIN\]USER -P PASSWORD
+  local user, password, domain = pos[2], pos[3], pos[4]
+  if not password or pos[5] then binding = nil
+  elseif user ~= "" then
+    local ok, more = args.parse({ "-U", (domain and domain ~= "" and domain .. "\\" or "") .. user, "-P", password })
+    if not ok then pos, opts, binding = nil, more, nil
+    else for k, v in pairs(more) do opts[k] = v end end
+  end
 end
-local binding, user, password, domain = pos[1], pos[2], pos[3], pos[4]
-if not (binding and (kerberos or (user and password))) then
-  io.stderr:write("usage: users.lua BINDING USER PASSWORD [DOMAIN] | BINDING [USER@REALM PASSWORD] -k\n" ..
-                  "   (e.g. ncacn_ip_tcp:127.0.0.1 alice secret RPCSRV)\n")
+if not binding then
+  io.stderr:write(pos and "" or opts .. "\n", "usage: users.lua BINDING [USER PASSWORD [DOMAIN]] ", args.usage, "\n",
+                  "   (e.g. ncacn_ip_tcp:127.0.0.1 alice secret RPCSRV, or -U 'RPCSRV\\alice%secret')\n")
   os.exit(2)
 end
-if domain and domain ~= "" and user and user ~= "" then user = domain .. "\\" .. user end
 
 local STATUS_MORE_ENTRIES = 0x105
 local MAXIMUM_ALLOWED = 0x02000000
 local PAGE = tonumber(os.getenv("USERS_PAGE_SIZE") or "") or 0x10000  -- PreferedMaximumLength
 
-local opts = { timeout = 30, connect_timeout = 15, kerberos = kerberos or nil }
-if user and user ~= "" then opts.user, opts.password = user, password or "" end
 local c, err = dcerpc.connect(binding, "samr", opts)
 if not c then
   io.stderr:write("users: ", tostring(err), "\n")
