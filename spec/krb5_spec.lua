@@ -333,6 +333,29 @@ describe("Kerberos on the wire #interop #tshark", function()
   end)
 end)
 
+describe("Kerberos with several worker processes #interop", function()
+  it("serves 80 sealed Kerberos associations from 8 concurrent tasks with --workers 2", function()
+    local es = assert(examples.start("echo-server.lua", { "--workers", "2", "--keytab", KEYTAB },
+                                     "ncacn_ip_tcp:127.0.0.1[0]"))
+    local ok, bad, why = 0, 0, nil
+    for t = 1, 8 do
+      dcerpc.spawn(function()
+        for i = 1, 10 do
+          local c, e = dcerpc.connect(("ncacn_ip_tcp:localhost[%d]"):format(es.port), "rpcecho",
+                                      { auth = "krb5", level = "privacy", ccache = CCACHE, timeout = 20 })
+          local r = c and c:AddOne { in_data = t * 100 + i }
+          if r and r.out_data == t * 100 + i + 1 then ok = ok + 1 else bad, why = bad + 1, e end
+          if c then c:close() end
+        end
+      end)
+    end
+    dcerpc.run()
+    es.close()
+    assert.are.equal(0, bad, tostring(why))
+    assert.are.equal(80, ok)
+  end)
+end)
+
 describe("Kerberos client errors #interop", function()
   local function try(binding, opts)
     local srv = echo_server()
