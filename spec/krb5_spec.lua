@@ -590,23 +590,25 @@ end)
 -- Through spec/helpers/tamper_proxy.py between our client and
 -- examples/echo-server.lua --keytab: a changed or replayed protected PDU is
 -- refused in both directions, and the server goes on serving.
+-- Run fn(binding) through spec/helpers/tamper_proxy.py in front of port,
+-- changing the nth PDU as action says; the proxy is stopped afterwards.
+local function through_proxy(port, action, n, fn)
+  local p = assert(io.popen(string.format("echo $$; exec env -u LD_PRELOAD /usr/bin/python3 " ..
+    "%s/spec/helpers/tamper_proxy.py 127.0.0.1 %d %s %d", peers.root, port, action, n)))
+  local pid = assert(math.tointeger(tonumber(p:read("l"))))
+  local pport = tonumber(p:read("l"):match("listening on (%d+)"))
+  local ok, err = pcall(fn, string.format("ncacn_ip_tcp:127.0.0.1[%d]", pport))
+  os.execute("kill " .. pid)
+  p:close()
+  if not ok then error(err, 0) end
+end
+
 describe("Kerberos-protected PDUs changed on the way #interop", function()
   local es
   setup(function()
     es = assert(examples.start("echo-server.lua", { "--keytab", KEYTAB }, "ncacn_ip_tcp:127.0.0.1[0]"))
   end)
   teardown(function() if es then es.close() end end)
-
-  local function through_proxy(action, n, fn)
-    local p = assert(io.popen(string.format("echo $$; exec env -u LD_PRELOAD /usr/bin/python3 " ..
-      "%s/spec/helpers/tamper_proxy.py 127.0.0.1 %d %s %d", peers.root, es.port, action, n)))
-    local pid = assert(math.tointeger(tonumber(p:read("l"))))
-    local pport = tonumber(p:read("l"):match("listening on (%d+)"))
-    local ok, err = pcall(fn, string.format("ncacn_ip_tcp:127.0.0.1[%d]", pport))
-    os.execute("kill " .. pid)
-    p:close()
-    if not ok then error(err, 0) end
-  end
 
   for _, case in ipairs {
     { "reqflip", "privacy", "a sealed request with a flipped bit" },
@@ -618,7 +620,7 @@ describe("Kerberos-protected PDUs changed on the way #interop", function()
     { "replay", "privacy", "a replayed sealed response" },
   } do
     it("refuses " .. case[3] .. "; the server serves the next client", function()
-      through_proxy(case[1], 2, function(b)
+      through_proxy(es.port, case[1], 2, function(b)
         local c = assert(dcerpc.connect(b, "rpcecho", { auth = "krb5", level = case[2], ccache = CCACHE,
                                                         target = "host/localhost", timeout = 5 }))
         assert.are.equal(2, assert(c:AddOne { in_data = 1 }).out_data)
@@ -660,12 +662,8 @@ describe("Kerberos-protected PDUs reordered on the way #interop", function()
     { "swap", "integrity", "two signed responses", "client" },
   } do
     it("refuses " .. case[3] .. " swapped (the " .. case[4] .. " checks); the server serves the next client", function()
-      local p = assert(io.popen(string.format("echo $$; exec env -u LD_PRELOAD /usr/bin/python3 " ..
-        "%s/spec/helpers/tamper_proxy.py 127.0.0.1 %d %s 2", peers.root, es.port, case[1])))
-      local pid = assert(math.tointeger(tonumber(p:read("l"))))
-      local pport = tonumber(p:read("l"):match("listening on (%d+)"))
-      local ok, err = pcall(function()
-        local c = assert(dcerpc.connect(string.format("ncacn_ip_tcp:127.0.0.1[%d]", pport), "rpcecho",
+      through_proxy(es.port, case[1], 2, function(b)
+        local c = assert(dcerpc.connect(b, "rpcecho",
           { auth = "krb5", level = case[2], ccache = CCACHE, target = "host/localhost", timeout = 5,
             conc_mpx = true }))
         assert.is_true(c:info().conc_mpx)
@@ -689,9 +687,6 @@ describe("Kerberos-protected PDUs reordered on the way #interop", function()
         end
         c:close()
       end)
-      os.execute("kill " .. pid)
-      p:close()
-      if not ok then error(err, 0) end
       local c = assert(dcerpc.connect(string.format("ncacn_ip_tcp:localhost[%d]", es.port), "rpcecho",
                                       { auth = "krb5", level = "privacy", ccache = CCACHE }))
       assert.are.equal(10, assert(c:AddOne { in_data = 9 }).out_data)
